@@ -1,0 +1,22 @@
+import { defaults } from "./defaults.js";
+import type { CircuitBreakerOptions, QueueOptions, ResolvedCircuitBreakerOptions, ResolvedQueueOptions } from "./schemas.js";
+
+/** Applies `options` over `base` (defaults, or a queue's current options when updating). */
+export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQueueOptions = defaults.queue): ResolvedQueueOptions {
+  return {
+    maxAttempts: options.maxAttempts ?? base.maxAttempts,
+    backoff: { ...base.backoff, ...options.backoff },
+    leaseMs: options.leaseMs ?? base.leaseMs,
+    maxLength: options.maxLength ?? base.maxLength,
+    overflow: options.overflow ?? base.overflow,
+    ttlMs: options.ttlMs ?? base.ttlMs,
+    rateLimit: options.rateLimit ?? base.rateLimit,
+    idempotencyWindowMs: options.idempotencyWindowMs ?? base.idempotencyWindowMs,
+    completedRetentionMs: options.completedRetentionMs ?? base.completedRetentionMs,
+    completedRetentionCount: options.completedRetentionCount ?? base.completedRetentionCount,
+  };
+}
+
+export function resolveCircuitBreakerOptions(options: CircuitBreakerOptions = {}): ResolvedCircuitBreakerOptions {
+  return { ...defaults.circuitBreaker, ...options };
+}

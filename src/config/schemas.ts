@@ -1,0 +1,107 @@
+/**
+ * One schema per option set: the TypeBox schema gives the TypeScript type (`Static`), validates
+ * library calls (and later HTTP bodies, config files and CLI flags), and carries the defaults.
+ * Input types have every field optional; `Resolved…` types are what remains after defaults.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
+
+export const BackoffOptionsSchema = Type.Object(
+  {
+    type: Type.Optional(Type.Union([Type.Literal("fixed"), Type.Literal("exponential")], { description: "Delay shape between retries" })),
+    baseMs: Type.Optional(Int({ minimum: 0, maximum: 86_400_000, description: "First retry delay (ms)" })),
+    factor: Type.Optional(Type.Number({ minimum: 1, maximum: 100, description: "Growth per attempt (exponential)" })),
+    maxMs: Type.Optional(Int({ minimum: 0, maximum: 7 * 86_400_000, description: "Cap on any retry delay (ms)" })),
+    jitter: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("none")], { description: "full: uniform in [0, delay]" })),
+  },
+  { additionalProperties: false },
+);
+
+export const RateLimitSchema = Type.Object(
+  {
+    max: Int({ minimum: 1, maximum: 1_000_000_000, description: "Leases allowed per interval" }),
+    intervalMs: Int({ minimum: 1, maximum: 86_400_000, description: "Sliding window length (ms)" }),
+  },
+  { additionalProperties: false },
+);
+
+export const QueueOptionsSchema = Type.Object(
+  {
+    maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000, description: "Deliveries before a message goes dead" })),
+    backoff: Type.Optional(BackoffOptionsSchema),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Default lease (visibility timeout), ms" })),
+    maxLength: Type.Optional(Int({ minimum: 1, description: "Most waiting (ready + delayed) messages" })),
+    overflow: Type.Optional(Type.Union([Type.Literal("reject"), Type.Literal("drop-oldest")], { description: "At maxLength: reject with queue_full, or dead-letter the oldest ready message" })),
+    ttlMs: Type.Optional(Int({ minimum: 1, description: "Default time to live of a message, ms" })),
+    rateLimit: Type.Optional(RateLimitSchema),
+    idempotencyWindowMs: Type.Optional(Int({ minimum: 1, maximum: 30 * 86_400_000, description: "How long an idempotencyKey is remembered, ms" })),
+    completedRetentionMs: Type.Optional(Int({ minimum: 0, maximum: 30 * 86_400_000, description: "How long a completed message's status stays queryable, ms" })),
+    completedRetentionCount: Type.Optional(Int({ minimum: 0, maximum: 100_000_000, description: "Most completed statuses kept per queue (oldest forgotten first)" })),
+  },
+  { additionalProperties: false },
+);
+
+export type BackoffOptions = Static<typeof BackoffOptionsSchema>;
+export type RateLimit = Static<typeof RateLimitSchema>;
+export type QueueOptions = Static<typeof QueueOptionsSchema>;
+
+export interface ResolvedQueueOptions {
+  maxAttempts: number;
+  backoff: Required<BackoffOptions>;
+  leaseMs: number;
+  maxLength: number | undefined;
+  overflow: "reject" | "drop-oldest";
+  ttlMs: number | undefined;
+  rateLimit: RateLimit | undefined;
+  idempotencyWindowMs: number;
+  completedRetentionMs: number;
+  completedRetentionCount: number;
+}
+
+const HeadersSchema = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }));
+
+export const PublishOptionsSchema = Type.Object(
+  {
+    priority: Type.Optional(Int({ minimum: 0, maximum: 9, description: "0–9, higher first" })),
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: 366 * 86_400_000, description: "Wait this long before the message is ready" })),
+    availableAt: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" }), Type.Date()], { description: "Absolute time the message becomes ready (ms epoch, ISO string or Date)" })),
+    ttlMs: Type.Optional(Int({ minimum: 1, description: "Dead-letter (expired) if not delivered in time" })),
+    maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000 })),
+    dedupKey: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Replace a waiting message with the same key" })),
+    idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Drop a publish seen within the window" })),
+    groupKey: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Deliver one at a time, in order, per group" })),
+    headers: Type.Optional(HeadersSchema),
+    correlationId: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    causationId: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  },
+  { additionalProperties: false },
+);
+export type PublishOptions = Static<typeof PublishOptionsSchema>;
+
+export const CircuitBreakerOptionsSchema = Type.Object(
+  {
+    sampleSize: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Outcomes in the sliding window" })),
+    failureThreshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "Failure ratio that opens the circuit" })),
+    openMs: Type.Optional(Int({ minimum: 1, maximum: 86_400_000, description: "How long the circuit stays open before a trial" })),
+  },
+  { additionalProperties: false },
+);
+export type CircuitBreakerOptions = Static<typeof CircuitBreakerOptionsSchema>;
+export type ResolvedCircuitBreakerOptions = Required<CircuitBreakerOptions>;
+
+export const WorkerOptionsSchema = Type.Object(
+  {
+    concurrency: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Handlers running at once" })),
+    timeoutMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Abort ctx.signal and fail the attempt after this long" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Lease per message; the queue's leaseMs if unset" })),
+    circuitBreaker: Type.Optional(Type.Union([CircuitBreakerOptionsSchema, Type.Literal(false)])),
+    closeTimeoutMs: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: "How long close() waits for in-flight handlers before aborting them" })),
+  },
+  { additionalProperties: false },
+);
+export type WorkerOptions = Static<typeof WorkerOptionsSchema>;
+
+export const QueueNameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9_.:-]+$" });
+export const ExchangeNameSchema = Type.String({ maxLength: 200, pattern: "^[A-Za-z0-9_.:-]*$" });
+export const ExchangeTypeSchema = Type.Union([Type.Literal("direct"), Type.Literal("fanout"), Type.Literal("topic")]);

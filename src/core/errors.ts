@@ -1,0 +1,114 @@
+/**
+ * Errors are data: every failure Spool reports carries a stable `code` from this table,
+ * the HTTP status the server answers with, and optional structured `details`.
+ * `docs/errors.md` documents each code; a unit test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  lease_lost: 409,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media_type: 415,
+  queue_full: 429,
+  unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetail {
+  /** Where the problem is: a JSON-pointer-like path (`/priority`, `/3/body`) or an option name. */
+  path: string;
+  message: string;
+}
+
+export class SpoolError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[];
+
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SpoolError";
+    this.code = code;
+    this.details = options.details ?? [];
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export class ValidationError extends SpoolError {
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super("validation_failed", message, { details });
+    this.name = "ValidationError";
+  }
+}
+
+export class NotFoundError extends SpoolError {
+  constructor(message: string) {
+    super("not_found", message);
+    this.name = "NotFoundError";
+  }
+}
+
+export class LeaseLostError extends SpoolError {
+  constructor(messageId: string) {
+    super("lease_lost", `message ${messageId}: the lease token is not the current lease (it expired, was acked, or was never issued)`);
+    this.name = "LeaseLostError";
+  }
+}
+
+export class QueueFullError extends SpoolError {
+  constructor(queue: string, maxLength: number) {
+    super("queue_full", `queue "${queue}" is full: maxLength ${maxLength} reached`);
+    this.name = "QueueFullError";
+  }
+}
+
+export class TooLargeError extends SpoolError {
+  constructor(message: string) {
+    super("too_large", message);
+    this.name = "TooLargeError";
+  }
+}
+
+export class UnavailableError extends SpoolError {
+  constructor(message: string, cause?: unknown) {
+    super("unavailable", message, { cause });
+    this.name = "UnavailableError";
+  }
+}
+
+export class ConflictError extends SpoolError {
+  constructor(message: string) {
+    super("conflict", message);
+    this.name = "ConflictError";
+  }
+}
+
+/**
+ * Thrown by a handler to say "retrying will not help": the message goes dead at once
+ * with reason `permanent_error`. Any error with `retryable === false` counts the same.
+ */
+export class PermanentError extends Error {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PermanentError";
+  }
+}
+
+/**
+ * Thrown by a handler for a passing failure: the message is retried at once, with no
+ * backoff delay, and the attempt still counts.
+ */
+export class TransientError extends Error {
+  readonly retryable = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TransientError";
+  }
+}

@@ -1,0 +1,132 @@
+import type { QueueOptions } from "../../config/schemas.js";
+import { UnavailableError } from "../../core/errors.js";
+import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import { Engine } from "../../engine/engine.js";
+import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
+import { systemClock, type Clock } from "../../util/clock.js";
+import type {
+  AckItem,
+  AckOutcome,
+  DeadLetterPage,
+  LeaseRequest,
+  NackOutcome,
+  NackRequest,
+  PublishInput,
+  PublishOutcome,
+  QueueInfo,
+  ReplaySelection,
+  Store,
+  StoreCapabilities,
+} from "../store.js";
+
+export interface MemoryStoreOptions {
+  clock?: Clock;
+  /** Source of randomness for backoff jitter (tests make it deterministic). */
+  random?: () => number;
+}
+
+/** The engine with no disk: nothing survives the process. For tests and ephemeral queues. */
+export class MemoryStore implements Store {
+  readonly name = "memory";
+  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
+  readonly clock: Clock;
+  readonly #engine: Engine;
+  #closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.#engine = new Engine({ clock: this.clock, random: options.random });
+  }
+
+  #open(): Engine {
+    if (this.#closed) throw new UnavailableError("the store is closed");
+    return this.#engine;
+  }
+
+  async open(): Promise<void> {}
+
+  async ensureQueue(name: string, options?: QueueOptions): Promise<QueueInfo> {
+    return this.#open().ensureQueue(name, options);
+  }
+  async getQueue(name: string): Promise<QueueInfo | undefined> {
+    return this.#open().getQueue(name);
+  }
+  async listQueues(): Promise<QueueInfo[]> {
+    return this.#open().listQueues();
+  }
+  async deleteQueue(name: string): Promise<boolean> {
+    return this.#open().deleteQueue(name);
+  }
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    this.#open().setPaused(name, paused);
+  }
+  async purgeQueue(name: string): Promise<number> {
+    return this.#open().purgeQueue(name);
+  }
+  async stats(name: string): Promise<QueueStats> {
+    return this.#open().stats(name);
+  }
+  async publish(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+    return this.#open().publish(inputs);
+  }
+  async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
+    return this.#open().lease(queue, request);
+  }
+  async ack(id: string, leaseToken: string): Promise<void> {
+    this.#open().ack(id, leaseToken);
+  }
+  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    return this.#open().ackMany(items);
+  }
+  async nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome> {
+    return this.#open().nack(id, leaseToken, request);
+  }
+  async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    return this.#open().extend(id, leaseToken, leaseMs);
+  }
+  async status(id: string): Promise<MessageStatus | undefined> {
+    return this.#open().status(id);
+  }
+  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+    return this.#open().listDead(queue, page);
+  }
+  async replayDead(queue: string, selection: ReplaySelection): Promise<number> {
+    return this.#open().replayDead(queue, selection);
+  }
+  async deleteDead(queue: string, id: string): Promise<boolean> {
+    return this.#open().deleteDead(queue, id);
+  }
+  async purgeDead(queue: string): Promise<number> {
+    return this.#open().purgeDead(queue);
+  }
+  async declareExchange(name: string, type: ExchangeType): Promise<void> {
+    this.#open().declareExchange(name, type);
+  }
+  async deleteExchange(name: string): Promise<boolean> {
+    return this.#open().deleteExchange(name);
+  }
+  async bind(exchange: string, queue: string, bindingKey: string): Promise<void> {
+    this.#open().bind(exchange, queue, bindingKey);
+  }
+  async unbind(exchange: string, queue: string, bindingKey: string): Promise<boolean> {
+    return this.#open().unbind(exchange, queue, bindingKey);
+  }
+  async getExchange(name: string): Promise<ExchangeInfo | undefined> {
+    return this.#open().getExchange(name);
+  }
+  async listExchanges(): Promise<ExchangeInfo[]> {
+    return this.#open().listExchanges();
+  }
+  watch(queue: string, listener: () => void): () => void {
+    return this.#open().watch(queue, listener);
+  }
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#engine.stop();
+  }
+}
+
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  return new MemoryStore(options);
+}
