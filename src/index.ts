@@ -1,0 +1,69 @@
+/** Spool's public API: explicit named exports only. */
+export { Spool, type SpoolOptions } from "./spool.js";
+export { Queue, type LeaseOptions, type QueueStatsWithWorkers, type DeadLetterView } from "./queue.js";
+export {
+  Worker,
+  HandlerTimeoutError,
+  WorkerClosedError,
+  type Handler,
+  type HandlerContext,
+  type WorkerEvents,
+} from "./worker/worker.js";
+export type { CircuitState } from "./worker/circuit-breaker.js";
+export type { NackOptions } from "./runtime.js";
+export type { Message, LeasedMessage, PublishItem, PublishResult, ExchangePublishResult } from "./message-types.js";
+export {
+  SpoolError,
+  ValidationError,
+  NotFoundError,
+  LeaseLostError,
+  QueueFullError,
+  TooLargeError,
+  UnavailableError,
+  ConflictError,
+  PermanentError,
+  TransientError,
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorDetail,
+} from "./core/errors.js";
+export type {
+  MessageState,
+  DeadReason,
+  FailureKind,
+  FailureInfo,
+  MessageStatus,
+  DeadLetter,
+  QueueStats,
+  QueueCounts,
+  QueueTotals,
+  StoredMessage,
+  LeasedStoredMessage,
+} from "./core/message.js";
+export type {
+  QueueOptions,
+  ResolvedQueueOptions,
+  PublishOptions,
+  WorkerOptions,
+  CircuitBreakerOptions,
+  BackoffOptions,
+  RateLimit,
+} from "./config/schemas.js";
+export { defaults } from "./config/defaults.js";
+export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
+export type {
+  Store,
+  StoreCapabilities,
+  PublishInput,
+  PublishOutcome,
+  LeaseRequest,
+  AckItem,
+  AckOutcome,
+  NackRequest,
+  NackOutcome,
+  QueueInfo,
+  DeadLetterPage,
+  ReplaySelection,
+} from "./store/store.js";
+export { memoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";

@@ -1,0 +1,64 @@
+import type { PublishOptions } from "./config/schemas.js";
+import type { LeasedStoredMessage } from "./core/message.js";
+
+/** A message as handlers and consumers see it: the body decoded and typed. */
+export interface Message<T = unknown> {
+  id: string;
+  queue: string;
+  body: T;
+  headers: Record<string, string>;
+  priority: number;
+  groupKey: string | undefined;
+  /** Deliveries so far, this one included. */
+  attempt: number;
+  maxAttempts: number;
+  publishedAt: number;
+  availableAt: number;
+  expiresAt: number | undefined;
+  correlationId: string | undefined;
+  causationId: string | undefined;
+}
+
+export interface LeasedMessage<T = unknown> extends Message<T> {
+  leaseToken: string;
+  leaseUntil: number;
+}
+
+export type PublishItem<T> = PublishOptions & { body: T };
+
+export interface PublishResult {
+  id: string;
+  /** A waiting message with the same dedupKey was replaced (same id). */
+  replaced: boolean;
+  /** The idempotencyKey was seen within the window; nothing new was enqueued. */
+  duplicate: boolean;
+}
+
+export interface ExchangePublishResult {
+  /** How many queues received a copy. */
+  routed: number;
+  /** One per receiving queue. */
+  messages: Array<PublishResult & { queue: string }>;
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+export function decodeLeased<T>(stored: LeasedStoredMessage): LeasedMessage<T> {
+  return {
+    id: stored.id,
+    queue: stored.queue,
+    body: JSON.parse(stored.body) as T,
+    headers: stored.headers ?? NO_HEADERS,
+    priority: stored.priority,
+    groupKey: stored.groupKey,
+    attempt: stored.attempt,
+    maxAttempts: stored.maxAttempts,
+    publishedAt: stored.publishedAt,
+    availableAt: stored.availableAt,
+    expiresAt: stored.expiresAt,
+    correlationId: stored.correlationId,
+    causationId: stored.causationId,
+    leaseToken: stored.leaseToken,
+    leaseUntil: stored.leaseUntil,
+  };
+}

@@ -1,0 +1,65 @@
+import { PublishOptionsSchema, type PublishOptions } from "./config/schemas.js";
+import { schemaErrors } from "./config/validate.js";
+import { encodeBody } from "./core/body.js";
+import { SpoolError, ValidationError, type ErrorDetail } from "./core/errors.js";
+import type { PublishInput } from "./store/store.js";
+
+/**
+ * Turns a library publish call into a store `PublishInput`: validates the options against the
+ * shared schema, encodes the body once, and resolves delayMs / availableAt to an absolute time.
+ * Problems are reported with `pathPrefix` (e.g. `/3` for the fourth item of a batch).
+ */
+export function toPublishInput(
+  queue: string,
+  body: unknown,
+  options: PublishOptions | undefined,
+  now: number,
+  maxBodyBytes: number,
+  pathPrefix = "",
+): PublishInput {
+  const where = `publish to "${queue}"`;
+  const details: ErrorDetail[] = [];
+  if (options !== undefined) {
+    if (options === null || typeof options !== "object") {
+      throw new ValidationError(`${where}: options must be an object, got ${options === null ? "null" : typeof options}`, [
+        { path: pathPrefix || "/", message: "expected object" },
+      ]);
+    }
+    details.push(...schemaErrors(PublishOptionsSchema, options, pathPrefix));
+    if (options.delayMs !== undefined && options.availableAt !== undefined) {
+      details.push({ path: `${pathPrefix}/availableAt`, message: "give delayMs or availableAt, not both" });
+    }
+  }
+  if (details.length > 0) {
+    const first = details[0];
+    throw new ValidationError(`${where}: ${first.path} ${first.message}`, details);
+  }
+  let encoded: string;
+  try {
+    encoded = encodeBody(body, maxBodyBytes, where);
+  } catch (error) {
+    if (error instanceof SpoolError && pathPrefix) {
+      throw new SpoolError(error.code, error.message, { details: [{ path: `${pathPrefix}/body`, message: error.message }] });
+    }
+    throw error;
+  }
+  const input: PublishInput = { queue, body: encoded, priority: options?.priority ?? 0 };
+  if (options === undefined) return input;
+  if (options.delayMs !== undefined) input.availableAt = now + options.delayMs;
+  else if (options.availableAt !== undefined) input.availableAt = toEpochMs(options.availableAt);
+  if (options.headers !== undefined) input.headers = options.headers;
+  if (options.ttlMs !== undefined) input.ttlMs = options.ttlMs;
+  if (options.maxAttempts !== undefined) input.maxAttempts = options.maxAttempts;
+  if (options.dedupKey !== undefined) input.dedupKey = options.dedupKey;
+  if (options.idempotencyKey !== undefined) input.idempotencyKey = options.idempotencyKey;
+  if (options.groupKey !== undefined) input.groupKey = options.groupKey;
+  if (options.correlationId !== undefined) input.correlationId = options.correlationId;
+  if (options.causationId !== undefined) input.causationId = options.causationId;
+  return input;
+}
+
+function toEpochMs(value: number | string | Date): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "string") return Date.parse(value);
+  return value.getTime();
+}

@@ -1,0 +1,224 @@
+import { defaults } from "./config/defaults.js";
+import { QueueOptionsSchema, WorkerOptionsSchema, type PublishOptions, type QueueOptions, type WorkerOptions } from "./config/schemas.js";
+import { validate } from "./config/validate.js";
+import { ValidationError } from "./core/errors.js";
+import type { DeadLetter, QueueStats } from "./core/message.js";
+import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
+import { toPublishInput } from "./publish-input.js";
+import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
+import { waitForWake } from "./util/abort.js";
+import type { CircuitState } from "./worker/circuit-breaker.js";
+import type { NackOptions, SpoolRuntime } from "./runtime.js";
+import { Worker, type Handler } from "./worker/worker.js";
+
+export interface LeaseOptions {
+  /** Most messages to take (default 1, at most 1000). */
+  max?: number;
+  /** Lease length; the queue's leaseMs if unset. */
+  leaseMs?: number;
+  /** Long-poll: wait up to this long for a message when none is ready (default 0, at most 30 s). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface QueueStatsWithWorkers extends QueueStats {
+  /** The circuit state of each of this process's workers on the queue, in start order. */
+  circuits: CircuitState[];
+}
+
+export interface DeadLetterView<T> extends Omit<DeadLetter, "body"> {
+  body: T;
+}
+
+function positiveInt(value: unknown, name: string, max: number, where: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ValidationError(`${where}: ${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`, [
+      { path: `/${name}`, message: `expected integer 1..${max}` },
+    ]);
+  }
+  return value;
+}
+
+/**
+ * A handle on one queue. Cheap to create; the queue is declared in the store on first use
+ * (every method waits for that declaration, and rejects if it failed).
+ */
+export class Queue<T = unknown> {
+  readonly name: string;
+  readonly #runtime: SpoolRuntime;
+  #declared: Promise<QueueInfo>;
+
+  /** @internal Use `spool.queue(name, options)`. */
+  constructor(runtime: SpoolRuntime, name: string, options: QueueOptions | undefined) {
+    this.#runtime = runtime;
+    this.name = name;
+    this.#declared = this.#declare(options);
+  }
+
+  get #store(): Store {
+    return this.#runtime.store;
+  }
+
+  #declare(options: QueueOptions | undefined): Promise<QueueInfo> {
+    const declared = this.#store.ensureQueue(this.name, options);
+    declared.catch(() => {}); // surfaced by the next call that awaits it
+    return declared;
+  }
+
+  /** @internal Re-declares with new options (called by `spool.queue` when given options again). */
+  redeclare(options: QueueOptions): void {
+    this.#declared = this.#declare(options);
+  }
+
+  /** The options in force (after defaults and any update). */
+  async info(): Promise<QueueInfo> {
+    await this.#declared;
+    const info = await this.#store.getQueue(this.name);
+    return info ?? (await this.#store.ensureQueue(this.name));
+  }
+
+  /** Merges `options` into the queue's options. */
+  async setOptions(options: QueueOptions): Promise<QueueInfo> {
+    validate(QueueOptionsSchema, options, `queue "${this.name}"`);
+    await this.#declared;
+    this.#declared = this.#store.ensureQueue(this.name, options);
+    return this.#declared;
+  }
+
+  async publish(body: T, options?: PublishOptions): Promise<PublishResult> {
+    const input = toPublishInput(this.name, body, options, this.#store.clock.now(), this.#runtime.maxBodyBytes);
+    await this.#declared;
+    const [outcome] = await this.#store.publish([input]);
+    return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
+  }
+
+  /** Publishes every item in one atomic, durable write: all are enqueued or none is. */
+  async publishMany(items: PublishItem<T>[]): Promise<PublishResult[]> {
+    if (!Array.isArray(items)) {
+      throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
+    }
+    const now = this.#store.clock.now();
+    const inputs = items.map((item, index) => {
+      if (item === null || typeof item !== "object" || !("body" in item)) {
+        throw new ValidationError(`publishMany to "${this.name}": /${index} must be an object with a body`, [
+          { path: `/${index}`, message: "expected {body, ...options}" },
+        ]);
+      }
+      const { body, ...options } = item;
+      return toPublishInput(this.name, body, options, now, this.#runtime.maxBodyBytes, `/${index}`);
+    });
+    if (inputs.length === 0) return [];
+    await this.#declared;
+    const outcomes = await this.#store.publish(inputs);
+    return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
+  }
+
+  /** Runs `handler` for each message, with leases, retries, heartbeats and a timeout. */
+  work(handler: Handler<T>, options: WorkerOptions = {}): Worker<T> {
+    if (typeof handler !== "function") throw new ValidationError(`work on "${this.name}": handler must be a function`);
+    validate(WorkerOptionsSchema, options, `worker on "${this.name}"`);
+    const worker = new Worker<T>(this.#runtime, this.name, this.#declared, handler, options);
+    this.#runtime.registerWorker(worker);
+    return worker;
+  }
+
+  /**
+   * Leases up to `max` messages. With `waitMs`, waits (long-poll) until at least one is
+   * leasable, the time passes, or `signal` aborts; returns [] when nothing came.
+   */
+  async lease(options: LeaseOptions = {}): Promise<LeasedMessage<T>[]> {
+    const where = `lease from "${this.name}"`;
+    const max = options.max === undefined ? 1 : positiveInt(options.max, "max", defaults.leaseBatchMax, where);
+    if (options.leaseMs !== undefined) positiveInt(options.leaseMs, "leaseMs", 12 * 3_600_000, where);
+    const waitMs = options.waitMs ?? 0;
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 30_000) {
+      throw new ValidationError(`${where}: waitMs must be an integer from 0 to 30000, got ${JSON.stringify(options.waitMs)}`, [
+        { path: "/waitMs", message: "expected integer 0..30000" },
+      ]);
+    }
+    await this.#declared;
+    const store = this.#store;
+    const deadline = store.clock.now() + waitMs;
+    for (;;) {
+      const leased = await store.lease(this.name, { max, leaseMs: options.leaseMs });
+      if (leased.length > 0) return leased.map((m) => decodeLeased<T>(m));
+      const remaining = deadline - store.clock.now();
+      if (remaining <= 0 || options.signal?.aborted) return [];
+      const why = await waitForWake((wake) => store.watch(this.name, wake), remaining, store.clock, options.signal);
+      if (why !== "woken") return [];
+    }
+  }
+
+  ack(id: string, leaseToken: string): Promise<void> {
+    return this.#runtime.ack(id, leaseToken);
+  }
+
+  ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    return this.#runtime.ackMany(items);
+  }
+
+  nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
+    return this.#runtime.nack(id, leaseToken, options);
+  }
+
+  extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    return this.#runtime.extend(id, leaseToken, leaseMs);
+  }
+
+  async stats(): Promise<QueueStatsWithWorkers> {
+    await this.#declared;
+    const stats = await this.#store.stats(this.name);
+    return { ...stats, circuits: this.#runtime.circuitStates(this.name) };
+  }
+
+  async pause(): Promise<void> {
+    await this.#declared;
+    await this.#store.setPaused(this.name, true);
+  }
+
+  async resume(): Promise<void> {
+    await this.#declared;
+    await this.#store.setPaused(this.name, false);
+  }
+
+  /** Removes every waiting message (ready and delayed); returns how many. */
+  async purge(): Promise<number> {
+    await this.#declared;
+    return this.#store.purgeQueue(this.name);
+  }
+
+  /** Deletes the queue, its messages and its dead letters. */
+  async delete(): Promise<boolean> {
+    await this.#declared.catch(() => undefined);
+    return this.#store.deleteQueue(this.name);
+  }
+
+  /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
+  async deadLetters(page: { cursor?: string; limit?: number } = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+    const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", 1000, `dead letters of "${this.name}"`);
+    await this.#declared;
+    const result = await this.#store.listDead(this.name, { cursor: page.cursor, limit });
+    const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
+    return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
+  }
+
+  /** Moves dead letters back to ready with attempts reset; returns how many moved. */
+  async replayDead(selection: ReplaySelection): Promise<number> {
+    const valid =
+      selection !== null && typeof selection === "object" &&
+      (("all" in selection && selection.all === true) || ("ids" in selection && Array.isArray(selection.ids) && selection.ids.every((id) => typeof id === "string")));
+    if (!valid) throw new ValidationError(`replay on "${this.name}": give {ids: string[]} or {all: true}`);
+    await this.#declared;
+    return this.#store.replayDead(this.name, selection);
+  }
+
+  async deleteDead(id: string): Promise<boolean> {
+    await this.#declared;
+    return this.#store.deleteDead(this.name, id);
+  }
+
+  async purgeDead(): Promise<number> {
+    await this.#declared;
+    return this.#store.purgeDead(this.name);
+  }
+}

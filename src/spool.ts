@@ -1,0 +1,238 @@
+/**
+ * The composition root: `Spool.open` picks the store, and the Spool hands out queues, routes
+ * exchange publishes, settles leases by id, and closes workers before the store.
+ */
+import { defaults } from "./config/defaults.js";
+import { ExchangeNameSchema, ExchangeTypeSchema, QueueNameSchema, QueueOptionsSchema, type PublishOptions, type QueueOptions } from "./config/schemas.js";
+import { validate } from "./config/validate.js";
+import { NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
+import type { FailureInfo, MessageStatus } from "./core/message.js";
+import { classifyError } from "./core/retry-policy.js";
+import type { ExchangePublishResult, PublishResult } from "./message-types.js";
+import { toPublishInput } from "./publish-input.js";
+import { Queue } from "./queue.js";
+import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
+import type { NackOptions, SpoolRuntime } from "./runtime.js";
+import { memoryStore } from "./store/memory/memory-store.js";
+import type { AckItem, AckOutcome, NackOutcome, QueueInfo, Store } from "./store/store.js";
+import type { CircuitState } from "./worker/circuit-breaker.js";
+
+export interface SpoolOptions {
+  /** The storage backend. Default: an in-memory store. */
+  store?: Store;
+  /** Largest accepted message body in UTF-8 bytes (default 256 KiB). */
+  maxBodyBytes?: number;
+}
+
+interface WorkerHandle {
+  queue: string;
+  circuitState: CircuitState | undefined;
+  close(): Promise<void>;
+}
+
+const SPOOL_OPTION_KEYS = new Set(["store", "maxBodyBytes"]);
+
+export class Spool implements SpoolRuntime {
+  readonly store: Store;
+  readonly maxBodyBytes: number;
+  readonly #queues = new Map<string, Queue<unknown>>();
+  readonly #workers = new Set<WorkerHandle>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(store: Store, maxBodyBytes: number) {
+    this.store = store;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  static async open(options: SpoolOptions = {}): Promise<Spool> {
+    if (options === null || typeof options !== "object") throw new ValidationError("Spool.open: options must be an object");
+    for (const key of Object.keys(options)) {
+      if (!SPOOL_OPTION_KEYS.has(key)) throw new ValidationError(`Spool.open: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
+    }
+    const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes;
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
+      throw new ValidationError(`Spool.open: maxBodyBytes must be a positive integer, got ${JSON.stringify(options.maxBodyBytes)}`);
+    }
+    const store = options.store ?? memoryStore();
+    await store.open();
+    return new Spool(store, maxBodyBytes);
+  }
+
+  /** A typed handle on a queue; `options` create it or update its options. */
+  queue<T = unknown>(name: string, options?: QueueOptions): Queue<T> {
+    validate(QueueNameSchema, name, "queue name");
+    if (options !== undefined) validate(QueueOptionsSchema, options, `queue "${name}"`);
+    this.#checkOpen();
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue<unknown>(this, name, options);
+      this.#queues.set(name, queue);
+    } else if (options !== undefined) {
+      queue.redeclare(options);
+    }
+    return queue as Queue<T>;
+  }
+
+  /** Publishes to a queue by name (creating it with defaults if needed). */
+  publish<T>(queue: string, body: T, options?: PublishOptions): Promise<PublishResult> {
+    return this.queue<T>(queue).publish(body, options);
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    return this.store.listQueues();
+  }
+
+  async status(id: string): Promise<MessageStatus | undefined> {
+    return this.store.status(id);
+  }
+
+  // ── lease settlement by id (what the HTTP API and remote consumers use) ────────────────
+
+  async ack(id: string, leaseToken: string): Promise<void> {
+    checkLeaseArgs(id, leaseToken, "ack");
+    await this.store.ack(id, leaseToken);
+  }
+
+  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    if (!Array.isArray(items)) throw new ValidationError("ackMany: expected an array of {id, leaseToken}");
+    items.forEach((item, index) => {
+      if (item === null || typeof item !== "object" || typeof item.id !== "string" || typeof item.leaseToken !== "string") {
+        throw new ValidationError(`ackMany: /${index} must be {id: string, leaseToken: string}`, [{ path: `/${index}`, message: "expected {id, leaseToken}" }]);
+      }
+    });
+    if (items.length === 0) return [];
+    return this.store.ackMany(items);
+  }
+
+  async nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
+    checkLeaseArgs(id, leaseToken, "nack");
+    const { delayMs } = options;
+    if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 366 * 86_400_000)) {
+      throw new ValidationError(`nack ${id}: delayMs must be a non-negative integer, got ${JSON.stringify(delayMs)}`, [{ path: "/delayMs", message: "expected integer >= 0" }]);
+    }
+    return this.store.nack(id, leaseToken, { error: toFailureInfo(options.error), delayMs });
+  }
+
+  async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    checkLeaseArgs(id, leaseToken, "extend");
+    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > 12 * 3_600_000) {
+      throw new ValidationError(`extend ${id}: leaseMs must be an integer from 1 to 43200000, got ${JSON.stringify(leaseMs)}`, [{ path: "/leaseMs", message: "expected integer 1..43200000" }]);
+    }
+    return this.store.extend(id, leaseToken, leaseMs);
+  }
+
+  // ── routing ──────────────────────────────────────────────────────────────────────────
+
+  async declareExchange(name: string, type: ExchangeType): Promise<void> {
+    checkExchangeName(name);
+    validate(ExchangeTypeSchema, type, `exchange "${name}" type`);
+    await this.store.declareExchange(name, type);
+  }
+
+  async deleteExchange(name: string): Promise<boolean> {
+    checkExchangeName(name);
+    return this.store.deleteExchange(name);
+  }
+
+  /** Routes `exchange` to `queue` for messages whose routing key matches `bindingKey`. */
+  async bind(exchange: string, queue: string, bindingKey = ""): Promise<void> {
+    checkExchangeName(exchange);
+    validate(QueueNameSchema, queue, "queue name");
+    if (typeof bindingKey !== "string" || bindingKey.length > 255) throw new ValidationError(`bind: bindingKey must be a string of at most 255 characters`);
+    await this.store.bind(exchange, queue, bindingKey);
+  }
+
+  async unbind(exchange: string, queue: string, bindingKey = ""): Promise<boolean> {
+    checkExchangeName(exchange);
+    return this.store.unbind(exchange, queue, bindingKey);
+  }
+
+  async exchanges(): Promise<ExchangeInfo[]> {
+    return this.store.listExchanges();
+  }
+
+  /**
+   * Publishes one copy to every queue whose binding matches `routingKey`, atomically. The
+   * default exchange "" routes to the queue named by the routing key. No match → routed 0.
+   */
+  async publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions): Promise<ExchangePublishResult> {
+    if (typeof exchange !== "string") throw new ValidationError("publishToExchange: exchange must be a string");
+    if (typeof routingKey !== "string" || routingKey.length > 255) throw new ValidationError("publishToExchange: routingKey must be a string of at most 255 characters");
+    let queues: string[];
+    if (exchange === "") {
+      validate(QueueNameSchema, routingKey, "routing key (a queue name on the default exchange)");
+      queues = [routingKey];
+    } else {
+      const info = await this.store.getExchange(exchange);
+      if (!info) throw new NotFoundError(`exchange "${exchange}" does not exist`);
+      queues = routeMessage(info, routingKey);
+    }
+    const now = this.store.clock.now();
+    const inputs = queues.map((queue) => toPublishInput(queue, body, options, now, this.maxBodyBytes));
+    if (inputs.length === 0) return { routed: 0, messages: [] };
+    const outcomes = await this.store.publish(inputs);
+    return {
+      routed: outcomes.length,
+      messages: outcomes.map((o) => ({ id: o.id, queue: o.queue, replaced: o.replaced, duplicate: o.duplicate })),
+    };
+  }
+
+  // ── lifecycle ────────────────────────────────────────────────────────────────────────
+
+  /** @internal */
+  registerWorker(worker: WorkerHandle): void {
+    this.#checkOpen();
+    this.#workers.add(worker);
+  }
+
+  /** @internal */
+  circuitStates(queue: string): CircuitState[] {
+    const states: CircuitState[] = [];
+    for (const worker of this.#workers) if (worker.queue === queue && worker.circuitState) states.push(worker.circuitState);
+    return states;
+  }
+
+  /** Closes every worker (draining in-flight handlers), then the store. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const results = await Promise.allSettled([...this.#workers].map((w) => w.close()));
+      this.#workers.clear();
+      const storeClosed = await Promise.allSettled([this.store.close()]);
+      const failures = [...results, ...storeClosed].filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), "Spool.close: some parts failed to close");
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new SpoolError("unavailable", "this Spool is closed");
+  }
+}
+
+function checkLeaseArgs(id: unknown, leaseToken: unknown, op: string): void {
+  if (typeof id !== "string" || id.length === 0 || id.length > 64) {
+    throw new ValidationError(`${op}: id must be a message id string, got ${JSON.stringify(id)}`, [{ path: "/id", message: "expected string" }]);
+  }
+  if (typeof leaseToken !== "string" || leaseToken.length === 0 || leaseToken.length > 128) {
+    throw new ValidationError(`${op} ${id}: leaseToken must be a non-empty string`, [{ path: "/leaseToken", message: "expected string" }]);
+  }
+}
+
+function checkExchangeName(name: string): void {
+  validate(ExchangeNameSchema, name, "exchange name");
+  if (name === "") throw new ValidationError('the default exchange "" is built in and cannot be declared, bound or deleted');
+}
+
+function toFailureInfo(error: NackOptions["error"]): FailureInfo | undefined {
+  if (error === undefined) return undefined;
+  if (typeof error === "string") return { message: error, kind: "error" };
+  if (error instanceof Error) return { message: error.message, kind: classifyError(error) };
+  if (error && typeof error === "object" && typeof error.message === "string") {
+    const kind = error.kind ?? "error";
+    if (kind !== "permanent" && kind !== "transient" && kind !== "error") {
+      throw new ValidationError(`nack: error.kind must be "permanent", "transient" or "error", got ${JSON.stringify(kind)}`, [{ path: "/error/kind", message: "unknown kind" }]);
+    }
+    return { message: error.message, kind };
+  }
+  throw new ValidationError("nack: error must be an Error, a string or {message, kind?}", [{ path: "/error", message: "unexpected type" }]);
+}
