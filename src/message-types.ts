@@ -43,22 +43,10 @@ export interface ExchangePublishResult {
 
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/** Decodes the body in place: the store's object becomes the handler's message (no copy). */
 export function decodeLeased<T>(stored: LeasedStoredMessage): LeasedMessage<T> {
-  return {
-    id: stored.id,
-    queue: stored.queue,
-    body: JSON.parse(stored.body) as T,
-    headers: stored.headers ?? NO_HEADERS,
-    priority: stored.priority,
-    groupKey: stored.groupKey,
-    attempt: stored.attempt,
-    maxAttempts: stored.maxAttempts,
-    publishedAt: stored.publishedAt,
-    availableAt: stored.availableAt,
-    expiresAt: stored.expiresAt,
-    correlationId: stored.correlationId,
-    causationId: stored.causationId,
-    leaseToken: stored.leaseToken,
-    leaseUntil: stored.leaseUntil,
-  };
+  const message = stored as unknown as LeasedMessage<T>;
+  message.body = JSON.parse(stored.body) as T;
+  if (stored.headers === undefined) message.headers = NO_HEADERS;
+  return message;
 }

@@ -1,7 +1,7 @@
 import { PublishOptionsSchema, type PublishOptions } from "./config/schemas.js";
 import { schemaErrors } from "./config/validate.js";
 import { encodeBody } from "./core/body.js";
-import { SpoolError, ValidationError, type ErrorDetail } from "./core/errors.js";
+import { ValidationError, type ErrorDetail } from "./core/errors.js";
 import type { PublishInput } from "./store/store.js";
 
 /**
@@ -34,15 +34,8 @@ export function toPublishInput(
     const first = details[0];
     throw new ValidationError(`${where}: ${first.path} ${first.message}`, details);
   }
-  let encoded: string;
-  try {
-    encoded = encodeBody(body, maxBodyBytes, where);
-  } catch (error) {
-    if (error instanceof SpoolError && pathPrefix) {
-      throw new SpoolError(error.code, error.message, { details: [{ path: `${pathPrefix}/body`, message: error.message }] });
-    }
-    throw error;
-  }
+  // Errors keep their class (ValidationError / TooLargeError) and name the item's body.
+  const encoded = encodeBody(body, maxBodyBytes, where, `${pathPrefix}/body`);
   const input: PublishInput = { queue, body: encoded, priority: options?.priority ?? 0 };
   if (options === undefined) return input;
   if (options.delayMs !== undefined) input.availableAt = now + options.delayMs;

@@ -25,6 +25,11 @@ function describe(value: unknown): string {
   }
 }
 
+/** "Expected string to match '^[A-Z]+$'" → "expected string to match '^[A-Z]+$'" (patterns keep their case). */
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
 /** The problems `value` has against `schema`, with paths prefixed by `pathPrefix`. */
 export function schemaErrors(schema: TSchema, value: unknown, pathPrefix = ""): ErrorDetail[] {
   const check = checkerFor(schema);
@@ -38,7 +43,7 @@ export function schemaErrors(schema: TSchema, value: unknown, pathPrefix = ""): 
     const unknownKey = error.message.startsWith("Unexpected property");
     const message = unknownKey
       ? `unknown option "${error.path.split("/").pop()}"`
-      : `${error.message.toLowerCase()}, got ${describe(error.value)}`;
+      : `${lowerFirst(error.message)}, got ${describe(error.value)}`;
     details.push({ path: path || "/", message });
     if (details.length >= 20) break;
   }

@@ -69,8 +69,8 @@ export class QueueFullError extends SpoolError {
 }
 
 export class TooLargeError extends SpoolError {
-  constructor(message: string) {
-    super("too_large", message);
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super("too_large", message, { details });
     this.name = "TooLargeError";
   }
 }

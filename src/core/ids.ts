@@ -34,34 +34,36 @@ function incrementRandom(): void {
   }
 }
 
+const ALPHABET_CODES = Buffer.from(ALPHABET, "latin1");
+const idChars = Buffer.alloc(26);
+
 export function newId(nowMs: number = Date.now()): string {
   if (nowMs > lastMs) {
     lastMs = nowMs;
     nextRandom();
+    let time = lastMs;
+    for (let i = 9; i >= 0; i--) {
+      idChars[i] = ALPHABET_CODES[time % 32];
+      time = Math.floor(time / 32);
+    }
   } else {
     incrementRandom();
   }
-  let out = "";
-  let time = lastMs;
-  const timeChars = new Array<string>(10);
-  for (let i = 9; i >= 0; i--) {
-    timeChars[i] = ALPHABET[time % 32];
-    time = Math.floor(time / 32);
-  }
-  out = timeChars.join("");
   // 80 bits → 16 base32 characters, 5 bits at a time.
   let buffer = 0;
   let bits = 0;
+  let out = 10;
   for (let i = 0; i < 10; i++) {
     buffer = (buffer << 8) | lastRandom[i];
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >> bits) & 31];
+      idChars[out++] = ALPHABET_CODES[(buffer >> bits) & 31];
     }
     buffer &= (1 << bits) - 1;
   }
-  return out;
+  // a latin1 decode yields a flat one-byte string: cheap to hash as a Map key (a `+=` rope is not).
+  return idChars.toString("latin1", 0, 26);
 }
 
 /** An opaque, unguessable lease token. */

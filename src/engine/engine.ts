@@ -32,7 +32,7 @@ import type {
 } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { IndexedHeap } from "./indexed-heap.js";
-import { MessageRecord, Slot, type CompletedEntry, type DeadEntry, type MessageExtras } from "./message-record.js";
+import { MessageRecord, Slot, type DeadEntry, type MessageExtras } from "./message-record.js";
 import { QueueState, type Group } from "./queue-state.js";
 
 export interface EngineOptions {
@@ -52,9 +52,9 @@ export class Engine {
 
   readonly #queues = new Map<string, QueueState>();
   readonly #exchanges = new Map<string, ExchangeInfo>();
+  /** Live messages, and completed ones during their status retention. */
   readonly #live = new Map<string, MessageRecord>();
   readonly #dead = new Map<string, DeadEntry>();
-  readonly #completed = new Map<string, CompletedEntry>();
 
   readonly #delays = new IndexedHeap<MessageRecord>((r) => r.availableAt, (r) => r.timeIndex, (r, i) => void (r.timeIndex = i));
   readonly #leases = new IndexedHeap<MessageRecord>((r) => r.leaseUntil, (r) => r.timeIndex, (r, i) => void (r.timeIndex = i));
@@ -103,12 +103,12 @@ export class Engine {
     const queue = this.#queues.get(name);
     if (!queue) return false;
     for (const record of [...this.#live.values()]) {
-      if (record.queue === name) this.#detach(queue, record);
+      if (record.queue !== name) continue;
+      if (record.slot === Slot.Completed) this.#live.delete(record.id);
+      else this.#detach(queue, record);
     }
     for (const entry of queue.dead.clear()) this.#dead.delete(entry.record.id);
-    for (let entry = queue.completed.shift(); entry; entry = queue.completed.shift()) {
-      if (this.#completed.get(entry.id) === entry) this.#completed.delete(entry.id);
-    }
+    queue.completed.clear();
     this.#rateLimited.delete(queue);
     this.#queues.delete(name);
     for (const exchange of this.#exchanges.values()) {
@@ -428,38 +428,29 @@ export class Engine {
     const queue = this.#queues.get(record.queue) as QueueState;
     const now = this.clock.now();
     this.#unslot(queue, record);
-    this.#live.delete(record.id);
     queue.totals.completed++;
+    this.#releaseGroup(queue, record, now);
     const { completedRetentionMs, completedRetentionCount } = queue.options;
     if (completedRetentionMs > 0 && completedRetentionCount > 0) {
-      const extras = record.extras;
-      const entry: CompletedEntry = {
-        id: record.id,
-        queue: record.queue,
-        attempt: record.attempt,
-        maxAttempts: record.maxAttempts,
-        priority: record.priority,
-        groupKey: extras?.groupKey,
-        publishedAt: record.publishedAt,
-        availableAt: record.availableAt,
-        completedAt: now,
-        correlationId: extras?.correlationId,
-        causationId: extras?.causationId,
-      };
-      this.#completed.set(record.id, entry);
-      queue.completed.push(entry);
+      // The record stays in the id map as the status entry; drop what status() does not need.
+      record.slot = Slot.Completed;
+      record.completedAt = now;
+      record.body = "";
+      record.leaseToken = "";
+      queue.completed.push(record);
+    } else {
+      this.#live.delete(record.id);
     }
     this.#forgetCompleted(queue, now);
-    this.#releaseGroup(queue, record, now);
   }
 
   #forgetCompleted(queue: QueueState, now: number): void {
     const { completedRetentionMs, completedRetentionCount } = queue.options;
     const completed = queue.completed;
-    for (let entry = completed.peekFront(); entry; entry = completed.peekFront()) {
-      if (entry.completedAt + completedRetentionMs > now && completed.length <= completedRetentionCount) break;
+    for (let record = completed.peekFront(); record; record = completed.peekFront()) {
+      if (record.completedAt + completedRetentionMs > now && completed.length <= completedRetentionCount) break;
       completed.shift();
-      if (this.#completed.get(entry.id) === entry) this.#completed.delete(entry.id);
+      if (this.#live.get(record.id) === record && record.slot === Slot.Completed) this.#live.delete(record.id);
     }
   }
 
@@ -601,27 +592,22 @@ export class Engine {
   status(id: string): MessageStatus | undefined {
     this.#tick();
     const live = this.#live.get(id);
-    if (live) return this.#statusOf(live, live.state);
-    const dead = this.#dead.get(id);
-    if (dead) {
-      const status = this.#statusOf(dead.record, "dead");
-      status.deadAt = dead.deadAt;
-      status.deadReason = dead.reason;
+    if (live) {
+      if (live.slot !== Slot.Completed) return this.#statusOf(live, live.state);
+      const queue = this.#queues.get(live.queue) as QueueState;
+      if (live.completedAt + queue.options.completedRetentionMs <= this.clock.now()) return undefined;
+      const status = this.#statusOf(live, "completed");
+      status.completedAt = live.completedAt;
+      status.expiresAt = undefined;
+      status.lastError = undefined;
       return status;
     }
-    const completed = this.#completed.get(id);
-    if (!completed) return undefined;
-    const queue = this.#queues.get(completed.queue);
-    if (!queue || completed.completedAt + queue.options.completedRetentionMs <= this.clock.now()) return undefined;
-    return {
-      ...completed,
-      state: "completed",
-      expiresAt: undefined,
-      leaseUntil: undefined,
-      deadAt: undefined,
-      deadReason: undefined,
-      lastError: undefined,
-    };
+    const dead = this.#dead.get(id);
+    if (!dead) return undefined;
+    const status = this.#statusOf(dead.record, "dead");
+    status.deadAt = dead.deadAt;
+    status.deadReason = dead.reason;
+    return status;
   }
 
   #statusOf(record: MessageRecord, state: MessageStatus["state"]): MessageStatus {

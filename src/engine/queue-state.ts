@@ -2,7 +2,7 @@ import type { ResolvedQueueOptions } from "../config/schemas.js";
 import type { QueueTotals } from "../core/message.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
 import { Deque } from "./deque.js";
-import { Slot, type CompletedEntry, type MessageRecord } from "./message-record.js";
+import { Slot, type MessageRecord } from "./message-record.js";
 import { SlidingWindowLimiter } from "./rate-limiter.js";
 import { ReadyIndex } from "./ready-index.js";
 
@@ -36,7 +36,8 @@ export class QueueState {
   readonly idempotency = new Map<string, IdempotencyEntry>();
   readonly #idempotencyOrder = new Deque<IdempotencyEntry>();
   readonly groups = new Map<string, Group>();
-  readonly completed = new Deque<CompletedEntry>();
+  /** Completed messages still answerable by status(), oldest first. */
+  readonly completed = new Deque<MessageRecord>();
   readonly watchers = new Set<() => void>();
   limiter: SlidingWindowLimiter | undefined;
   /** When a rate-limited queue with work waiting should be woken; 0 = no wake due. */

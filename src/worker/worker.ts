@@ -13,25 +13,19 @@
 import { EventEmitter } from "node:events";
 import { defaults } from "../config/defaults.js";
 import { resolveCircuitBreakerOptions } from "../config/resolve.js";
-import type { PublishOptions, WorkerOptions } from "../config/schemas.js";
+import type { WorkerOptions } from "../config/schemas.js";
 import { SpoolError, TransientError } from "../core/errors.js";
 import type { LeasedStoredMessage } from "../core/message.js";
 import { classifyError } from "../core/retry-policy.js";
-import { decodeLeased, type LeasedMessage, type PublishResult } from "../message-types.js";
+import { decodeLeased, type LeasedMessage } from "../message-types.js";
 import type { SpoolRuntime } from "../runtime.js";
 import type { NackOutcome, QueueInfo } from "../store/store.js";
 import { settleWithin } from "../util/abort.js";
 import type { TimerHandle } from "../util/clock.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
+import { Delivery, type HandlerContext } from "./delivery.js";
 
-export interface HandlerContext {
-  /** Aborts when the handler times out, its lease is lost, or the worker shuts down. */
-  readonly signal: AbortSignal;
-  /** Extends this message's lease to now + `ms` (default: the worker's lease length). */
-  extendLease(ms?: number): Promise<void>;
-  /** Publishes a follow-up message: it inherits the correlationId and gets causationId = this message's id. */
-  publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult>;
-}
+export type { HandlerContext } from "./delivery.js";
 
 export type Handler<T> = (message: LeasedMessage<T>, ctx: HandlerContext) => unknown;
 
@@ -55,15 +49,6 @@ export interface WorkerEvents {
   "worker:circuit": [{ queue: string; state: CircuitState }];
   /** A background problem: a lease call failed, or an ack/nack was refused (e.g. lease_lost). */
   "worker:error": [{ queue: string; error: unknown }];
-}
-
-interface Delivery {
-  message: LeasedMessage<unknown>;
-  controller: AbortController;
-  leaseMs: number;
-  extendedAt: number;
-  timeout: TimerHandle | undefined;
-  done: Promise<void>;
 }
 
 const LEASE_RETRY_MS = 1000;
@@ -182,32 +167,22 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   #deliver(stored: LeasedStoredMessage): void {
     const clock = this.#runtime.store.clock;
-    const message = decodeLeased<T>(stored);
-    const controller = new AbortController();
-    const delivery: Delivery = {
-      message,
-      controller,
-      leaseMs: this.#leaseMs,
-      extendedAt: clock.now(),
-      timeout: undefined,
-      done: Promise.resolve(),
-    };
+    const delivery = new Delivery(this.#runtime, decodeLeased<T>(stored), this.#leaseMs, clock.now());
     const timeoutMs = this.#options.timeoutMs;
     if (timeoutMs !== undefined) {
-      delivery.timeout = clock.setTimer(() => controller.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
+      delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }
     this.#breaker?.started();
-    this.#inFlight.set(message.id, delivery);
+    this.#inFlight.set(stored.id, delivery);
     this.#armHeartbeat();
     delivery.done = this.#run(delivery);
   }
 
   async #run(delivery: Delivery): Promise<void> {
-    const { message, controller } = delivery;
     let failure: unknown;
     let succeeded = false;
     try {
-      await raceAbort(this.#handler(message as LeasedMessage<T>, this.#context(delivery)), controller.signal);
+      await delivery.race(this.#handler(delivery.message as LeasedMessage<T>, delivery));
       succeeded = true;
     } catch (error) {
       failure = error;
@@ -216,14 +191,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     try {
       await this.#settle(delivery, succeeded, failure);
     } finally {
-      this.#inFlight.delete(message.id);
+      this.#inFlight.delete(delivery.message.id);
       this.#pump();
     }
   }
 
   async #settle(delivery: Delivery, succeeded: boolean, failure: unknown): Promise<void> {
-    const { message, controller } = delivery;
-    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+    const message = delivery.message;
+    const reason = delivery.abortReason;
     if (reason instanceof SpoolError && reason.code === "lease_lost") {
       // Another consumer owns the message now: nothing of ours to settle.
       this.emit("worker:error", { queue: this.queue, error: reason });
@@ -233,7 +208,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       if (succeeded) {
         await this.#runtime.ack(message.id, message.leaseToken);
         this.#breaker?.record(true);
-        this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt });
+        if (this.listenerCount("message:completed") > 0) {
+          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt });
+        }
         return;
       }
       if (reason instanceof WorkerClosedError) {
@@ -249,26 +226,6 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     }
   }
 
-  #context(delivery: Delivery): HandlerContext {
-    const runtime = this.#runtime;
-    const message = delivery.message;
-    return {
-      signal: delivery.controller.signal,
-      extendLease: async (ms?: number) => {
-        const leaseMs = ms ?? delivery.leaseMs;
-        await runtime.extend(message.id, message.leaseToken, leaseMs);
-        delivery.extendedAt = runtime.store.clock.now();
-        delivery.leaseMs = leaseMs;
-      },
-      publish: (queue, body, options) =>
-        runtime.publish(queue, body, {
-          ...options,
-          correlationId: options?.correlationId ?? message.correlationId ?? message.id,
-          causationId: message.id,
-        }),
-    };
-  }
-
   /** One timer for all in-flight leases: extends each lease once a third of it has passed. */
   #armHeartbeat(): void {
     if (this.#heartbeat || this.#closing) return;
@@ -278,12 +235,12 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       this.#heartbeat = undefined;
       const now = clock.now();
       for (const delivery of this.#inFlight.values()) {
-        if (now - delivery.extendedAt < delivery.leaseMs / 3 || delivery.controller.signal.aborted) continue;
+        if (now - delivery.extendedAt < delivery.leaseMs / 3 || delivery.aborted) continue;
         const { id, leaseToken } = delivery.message;
         delivery.extendedAt = now;
         this.#runtime.extend(id, leaseToken, delivery.leaseMs).catch((error: unknown) => {
           // A lease we cannot extend is lost: tell the handler to stop.
-          if (error instanceof SpoolError && error.code === "lease_lost") delivery.controller.abort(error);
+          if (error instanceof SpoolError && error.code === "lease_lost") delivery.abort(error);
           else this.emit("worker:error", { queue: this.queue, error });
         });
       }
@@ -306,7 +263,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     const running = () => Promise.allSettled([...this.#inFlight.values()].map((d) => d.done));
     const drained = await settleWithin(running(), timeoutMs);
     if (!drained) {
-      for (const delivery of this.#inFlight.values()) delivery.controller.abort(new WorkerClosedError());
+      for (const delivery of this.#inFlight.values()) delivery.abort(new WorkerClosedError());
       await running();
     }
     this.#heartbeat?.cancel();
@@ -319,24 +276,4 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 function toFailure(error: unknown): { message: string; kind: "permanent" | "transient" | "error" } {
   const message = error instanceof Error ? error.message : String(error);
   return { message: message.slice(0, 2000), kind: classifyError(error) };
-}
-
-/** Resolves with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function raceAbort(value: unknown, signal: AbortSignal): Promise<unknown> {
-  const promise = Promise.resolve(value);
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (result) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(result);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

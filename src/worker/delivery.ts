@@ -1,0 +1,86 @@
+import type { PublishOptions } from "../config/schemas.js";
+import type { LeasedMessage, PublishResult } from "../message-types.js";
+import type { SpoolRuntime } from "../runtime.js";
+import type { TimerHandle } from "../util/clock.js";
+
+export interface HandlerContext {
+  /** Aborts when the handler times out, its lease is lost, or the worker shuts down. */
+  readonly signal: AbortSignal;
+  /** Extends this message's lease to now + `ms` (default: the worker's lease length). */
+  extendLease(ms?: number): Promise<void>;
+  /** Publishes a follow-up message: it inherits the correlationId and gets causationId = this message's id. */
+  publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult>;
+}
+
+/**
+ * One message being handled, and the handler's `ctx`. Cheap on the hot path: the
+ * AbortController is made only if the handler reads `ctx.signal`, and aborting a handler
+ * that never looked at it just settles the race in `run`.
+ */
+export class Delivery implements HandlerContext {
+  readonly message: LeasedMessage<unknown>;
+  leaseMs: number;
+  extendedAt: number;
+  timeout: TimerHandle | undefined = undefined;
+  done: Promise<void> = Promise.resolve();
+  #abortReason: unknown = undefined;
+  #controller: AbortController | undefined;
+  #rejectRace: ((reason: unknown) => void) | undefined;
+  readonly #runtime: SpoolRuntime;
+
+  constructor(runtime: SpoolRuntime, message: LeasedMessage<unknown>, leaseMs: number, now: number) {
+    this.#runtime = runtime;
+    this.message = message;
+    this.leaseMs = leaseMs;
+    this.extendedAt = now;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  get abortReason(): unknown {
+    return this.#abortReason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+    this.#rejectRace?.(reason);
+  }
+
+  /** Settles with the handler's result, or rejects with the abort reason as soon as aborted. */
+  race(result: unknown): unknown {
+    if (this.aborted) return Promise.reject(this.#abortReason);
+    if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") return result;
+    return new Promise((resolve, reject) => {
+      this.#rejectRace = reject;
+      (result as PromiseLike<unknown>).then(resolve, reject);
+    });
+  }
+
+  async extendLease(ms?: number): Promise<void> {
+    const leaseMs = ms ?? this.leaseMs;
+    await this.#runtime.extend(this.message.id, this.message.leaseToken, leaseMs);
+    this.extendedAt = this.#runtime.store.clock.now();
+    this.leaseMs = leaseMs;
+  }
+
+  publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult> {
+    const message = this.message;
+    return this.#runtime.publish(queue, body, {
+      ...options,
+      correlationId: options?.correlationId ?? message.correlationId ?? message.id,
+      causationId: message.id,
+    });
+  }
+}
