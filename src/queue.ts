@@ -39,6 +39,11 @@ function positiveInt(value: unknown, name: string, max: number, where: string): 
   return value;
 }
 
+function hasOptions(item: object): boolean {
+  for (const key in item) if (key !== "body") return true;
+  return false;
+}
+
 /**
  * A handle on one queue. Cheap to create; the queue is declared in the store on first use
  * (every method waits for that declaration, and rejects if it failed).
@@ -104,6 +109,8 @@ export class Queue<T = unknown> {
           { path: `/${index}`, message: "expected {body, ...options}" },
         ]);
       }
+      // Most batch items carry only a body: skip the copy and the options check for them.
+      if (!hasOptions(item)) return toPublishInput(this.name, item.body, undefined, now, this.#runtime.maxBodyBytes, `/${index}`);
       const { body, ...options } = item;
       return toPublishInput(this.name, body, options, now, this.#runtime.maxBodyBytes, `/${index}`);
     });
