@@ -27,6 +27,11 @@ export class Deque<T> {
     return this.#length === 0 ? undefined : this.#buffer[this.#head];
   }
 
+  /** Front to back. */
+  *[Symbol.iterator](): Generator<T> {
+    for (let i = 0; i < this.#length; i++) yield this.#buffer[(this.#head + i) & (this.#buffer.length - 1)] as T;
+  }
+
   clear(): void {
     this.#buffer = new Array(16);
     this.#head = 0;

@@ -32,6 +32,7 @@ import type {
 } from "../store/store.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { IndexedHeap } from "./indexed-heap.js";
+import type { EngineState, QueueSnapshot } from "./engine-state.js";
 import { MessageRecord, Slot, type DeadEntry, type MessageExtras } from "./message-record.js";
 import { QueueState, type Group } from "./queue-state.js";
 
@@ -63,6 +64,7 @@ export class Engine {
 
   #seq = 0;
   #deadSeq = 0;
+  #timeChanges = 0;
   #timer: TimerHandle | undefined;
   #timerAt = Infinity;
   #nextDueAt = Infinity;
@@ -694,6 +696,7 @@ export class Engine {
   #tick(): void {
     const now = this.clock.now();
     if (now < this.#nextDueAt) return;
+    this.#timeChanges++;
     for (let record = this.#ttls.peek(); record && record.expiresAt <= now; record = this.#ttls.peek()) {
       const queue = this.#queues.get(record.queue) as QueueState;
       this.#kill(queue, record, "expired", undefined, now);
@@ -770,6 +773,127 @@ export class Engine {
     const queues = [...this.#dirty];
     this.#dirty.clear();
     for (const queue of queues) for (const listener of queue.watchers) listener();
+  }
+
+  // ── what the journal needs: time-driven changes, replay, snapshots ──────────────────────
+
+  /**
+   * Counts the times time-driven processing ran (delays due, leases or TTLs expired, rate
+   * windows reopened). A call that leaves it unchanged changed nothing by the passage of time.
+   */
+  get timeChanges(): number {
+    return this.#timeChanges;
+  }
+
+  /** Applies everything due at `clock.now()` (replay of a recorded timer tick). */
+  runDue(): void {
+    this.#nextDueAt = 0;
+    this.#tick();
+    this.#armTimer();
+  }
+
+  /** Re-arms the timer from scratch: after a replay ran on a clock whose timers never fire. */
+  restartTimer(): void {
+    this.stop();
+    this.#armTimer();
+  }
+
+  exportState(): EngineState {
+    const byQueue = new Map<string, { delayed: MessageRecord[]; leased: MessageRecord[] }>();
+    const bucket = (name: string) => {
+      let entry = byQueue.get(name);
+      if (!entry) byQueue.set(name, (entry = { delayed: [], leased: [] }));
+      return entry;
+    };
+    for (const record of this.#delays.items()) bucket(record.queue).delayed.push(record);
+    for (const record of this.#leases.items()) bucket(record.queue).leased.push(record);
+    const queues: QueueSnapshot[] = [];
+    for (const queue of this.#queues.values()) {
+      const timed = bucket(queue.name);
+      queues.push({
+        name: queue.name,
+        options: queue.options,
+        paused: queue.paused,
+        totals: { ...queue.totals },
+        limiterStamps: queue.limiter?.stamps() ?? [],
+        ready: [...queue.ready.all()],
+        delayed: timed.delayed,
+        leased: timed.leased,
+        groups: [...queue.groups.values()].map((group) => {
+          const waiting: MessageRecord[] = [];
+          for (let record = group.head; record; record = record.next) waiting.push(record);
+          return { key: group.key, activeId: group.active?.id ?? null, waiting };
+        }),
+        completed: [...queue.completed],
+        dead: queue.dead.all().map((e) => ({ deadSeq: e.deadSeq, record: e.record, reason: e.reason, deadAt: e.deadAt })),
+        dedup: [...queue.dedup].map(([key, record]) => [key, record.id] as [string, string]),
+        idempotency: queue.idempotencyEntries(),
+      });
+    }
+    return { seq: this.#seq, deadSeq: this.#deadSeq, exchanges: this.listExchanges(), queues };
+  }
+
+  /** Replaces all state with `state` (on an engine that holds nothing yet). */
+  importState(state: EngineState): void {
+    if (this.#queues.size > 0 || this.#live.size > 0) throw new Error("importState needs an empty engine");
+    this.#seq = state.seq;
+    this.#deadSeq = state.deadSeq;
+    for (const exchange of state.exchanges) this.#exchanges.set(exchange.name, exchange);
+    for (const snap of state.queues) {
+      const queue = new QueueState(snap.name, snap.options);
+      this.#queues.set(snap.name, queue);
+      queue.paused = snap.paused;
+      Object.assign(queue.totals, snap.totals);
+      if (queue.limiter && snap.limiterStamps.length > 0) {
+        for (const stamp of snap.limiterStamps) queue.limiter.record(stamp, 1);
+      }
+      const withTtl = (record: MessageRecord) => {
+        if (record.expiresAt !== 0) this.#ttls.push(record);
+      };
+      for (const record of snap.ready) {
+        queue.ready.append(record);
+        this.#live.set(record.id, record);
+        withTtl(record);
+      }
+      for (const record of snap.delayed) {
+        record.slot = Slot.Delayed;
+        this.#delays.push(record);
+        queue.delayed++;
+        this.#live.set(record.id, record);
+        withTtl(record);
+      }
+      for (const record of snap.leased) {
+        record.slot = Slot.Leased;
+        this.#leases.push(record);
+        queue.leased++;
+        this.#live.set(record.id, record);
+      }
+      for (const g of snap.groups) {
+        const group: Group = { key: g.key, active: g.activeId === null ? null : (this.#live.get(g.activeId) ?? null), head: null, tail: null };
+        queue.groups.set(g.key, group);
+        for (const record of g.waiting) {
+          queue.appendToGroup(group, record);
+          this.#live.set(record.id, record);
+          withTtl(record);
+        }
+      }
+      for (const record of snap.completed) {
+        record.slot = Slot.Completed;
+        queue.completed.push(record);
+        this.#live.set(record.id, record);
+      }
+      for (const d of snap.dead) {
+        const entry: DeadEntry = { deadSeq: d.deadSeq, record: d.record, reason: d.reason, deadAt: d.deadAt, removed: false };
+        queue.dead.add(entry);
+        this.#dead.set(d.record.id, entry);
+      }
+      for (const [key, id] of snap.dedup) {
+        const record = this.#live.get(id);
+        if (record) queue.dedup.set(key, record);
+      }
+      for (const entry of snap.idempotency) queue.rememberKey(entry.key, entry.id, 0, entry.expiresAt);
+    }
+    this.restartTimer();
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────

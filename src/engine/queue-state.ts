@@ -17,7 +17,7 @@ export interface Group {
   tail: MessageRecord | null;
 }
 
-interface IdempotencyEntry {
+export interface IdempotencyEntry {
   key: string;
   id: string;
   expiresAt: number;
@@ -69,8 +69,13 @@ export class QueueState {
     return entry && entry.expiresAt > now ? entry.id : undefined;
   }
 
-  rememberKey(key: string, id: string, now: number): void {
-    const entry = { key, id, expiresAt: now + this.options.idempotencyWindowMs };
+  /** Remembered idempotency keys, oldest first (for snapshots). */
+  idempotencyEntries(): IdempotencyEntry[] {
+    return [...this.#idempotencyOrder];
+  }
+
+  rememberKey(key: string, id: string, now: number, expiresAt = now + this.options.idempotencyWindowMs): void {
+    const entry = { key, id, expiresAt };
     this.idempotency.set(key, entry);
     this.#idempotencyOrder.push(entry);
   }

@@ -22,6 +22,11 @@ export class SlidingWindowLimiter {
     for (let i = 0; i < count; i++) this.#stamps.push(now);
   }
 
+  /** The recorded lease times, oldest first (for snapshots). */
+  stamps(): number[] {
+    return [...this.#stamps];
+  }
+
   /** When the next lease becomes allowed, if none is allowed now. */
   reopensAt(): number | undefined {
     const oldest = this.#stamps.peekFront();
