@@ -69,6 +69,7 @@ export class Engine {
   #timerAt = Infinity;
   #nextDueAt = Infinity;
   readonly #dirty = new Set<QueueState>();
+  readonly #watchers = new Map<string, Set<() => void>>();
   #flushScheduled = false;
 
   constructor(options: EngineOptions) {
@@ -675,13 +676,16 @@ export class Engine {
 
   // ── wake-ups and time ───────────────────────────────────────────────────────────────────
 
+  /** Watchers are kept by queue name, apart from queue state: watching never creates a queue. */
   watch(name: string, listener: () => void): () => void {
-    const queue = this.#queues.get(name) ?? this.#createQueue(name);
-    queue.watchers.add(listener);
+    let listeners = this.#watchers.get(name);
+    if (!listeners) this.#watchers.set(name, (listeners = new Set()));
+    listeners.add(listener);
     return () => {
-      // The queue may have been deleted and re-created since: unsubscribe from whichever holds it.
-      queue.watchers.delete(listener);
-      this.#queues.get(name)?.watchers.delete(listener);
+      const current = this.#watchers.get(name);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) this.#watchers.delete(name);
     };
   }
 
@@ -760,7 +764,7 @@ export class Engine {
   }
 
   #markDirty(queue: QueueState): void {
-    if (queue.watchers.size === 0) return;
+    if (!this.#watchers.has(queue.name)) return;
     this.#dirty.add(queue);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -772,7 +776,10 @@ export class Engine {
     this.#flushScheduled = false;
     const queues = [...this.#dirty];
     this.#dirty.clear();
-    for (const queue of queues) for (const listener of queue.watchers) listener();
+    for (const queue of queues) {
+      const listeners = this.#watchers.get(queue.name);
+      if (listeners) for (const listener of [...listeners]) listener();
+    }
   }
 
   // ── what the journal needs: time-driven changes, replay, snapshots ──────────────────────

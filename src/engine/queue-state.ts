@@ -38,7 +38,6 @@ export class QueueState {
   readonly groups = new Map<string, Group>();
   /** Completed messages still answerable by status(), oldest first. */
   readonly completed = new Deque<MessageRecord>();
-  readonly watchers = new Set<() => void>();
   limiter: SlidingWindowLimiter | undefined;
   /** When a rate-limited queue with work waiting should be woken; 0 = no wake due. */
   limitedUntil = 0;
