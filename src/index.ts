@@ -66,4 +66,7 @@ export type {
   ReplaySelection,
 } from "./store/store.js";
 export { memoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
+export { journalStore, JournalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
+export type { FsyncPolicy } from "./store/journal/segment-log.js";
+export type { JournalWarning } from "./store/journal/recovery.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";

@@ -54,6 +54,11 @@ export class Decisions {
   tokens: string[] = NONE;
   randoms: number[] = NONE;
   #next = { id: 0, token: 0, random: 0 };
+  readonly #random: () => number;
+
+  constructor(random: () => number = Math.random) {
+    this.#random = random;
+  }
 
   /** Starts capturing for one live operation. */
   capture(): void {
@@ -88,7 +93,7 @@ export class Decisions {
 
   random = (): number => {
     if (this.#replaying) return this.#take(this.randoms, "random");
-    const value = Math.random();
+    const value = this.#random();
     (this.randoms === NONE ? (this.randoms = []) : this.randoms).push(value);
     return value;
   };

@@ -1,0 +1,399 @@
+/**
+ * The embedded durable store: the in-memory engine plus a write-ahead log of the operations that
+ * changed it, with periodic snapshots.
+ *
+ *   write op:  freeze time → run it on the engine (validation errors throw here, nothing logged)
+ *              → append {op, time, ids, tokens, jitter} → resolve once durable (publish, ack,
+ *              nack, admin) or at once (lease, extend: a lost lease record only means an earlier
+ *              redelivery after a crash).
+ *   read op:   runs on the engine; if it made time-driven changes (a TTL passed…), a `tick`
+ *              record keeps the replay exact.
+ *   open:      lock the directory → newest valid snapshot → replay later ops → re-arm timers.
+ *   snapshot:  export the engine and seal the log in the same instant, flush the log, write the
+ *              snapshot atomically, keep two, delete the segments neither needs.
+ *   fault:     a failed write or fdatasync rejects its callers `unavailable` and poisons the log;
+ *              the next write first recovers: re-read the disk and rebuild the engine from it,
+ *              so nothing that was refused stays visible and nothing acknowledged is lost.
+ */
+import type { QueueOptions } from "../../config/schemas.js";
+import { UnavailableError } from "../../core/errors.js";
+import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import { Engine } from "../../engine/engine.js";
+import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
+import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
+import type {
+  AckItem,
+  AckOutcome,
+  DeadLetterPage,
+  LeaseRequest,
+  NackOutcome,
+  NackRequest,
+  PublishInput,
+  PublishOutcome,
+  QueueInfo,
+  ReplaySelection,
+  Store,
+  StoreCapabilities,
+} from "../store.js";
+import { JournalClock } from "./journal-clock.js";
+import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
+import { applyOp, decodeOp, Decisions, encodeOp, type OpBody } from "./journal-ops.js";
+import { acquireDirLock, type DirLock } from "./lock-file.js";
+import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
+import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
+import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "./snapshot-file.js";
+
+export interface JournalStoreOptions {
+  /** The data directory (created if missing). One process at a time may open it. */
+  dataDir: string;
+  /** When a write counts as durable (default `always`: after its group's fdatasync). */
+  fsync?: FsyncPolicy;
+  /** Policy `interval`: fdatasync at most this long after a write (default 1000 ms). */
+  fsyncIntervalMs?: number;
+  /** Rotate segments at this size (default 64 MiB). */
+  segmentMaxBytes?: number;
+  /** Snapshot after this many logged operations (default 100,000). */
+  snapshotEveryOps?: number;
+  /** …or this long after the last snapshot, if anything was logged (default 60 s). */
+  snapshotEveryMs?: number;
+  /** Open a log with corruption in the middle by cutting it there (default false: refuse). */
+  repair?: boolean;
+  /** Receives recovery warnings (a torn tail truncated…). Default: `console.warn`. */
+  onWarning?: (warning: JournalWarning) => void;
+  clock?: Clock;
+  /** Source of backoff jitter (tests make it deterministic). */
+  random?: () => number;
+  /** The file-system seam; tests pass fault-injecting or power-loss doubles. */
+  fs?: JournalFs;
+}
+
+const OP_RECORD = 1;
+const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
+
+export class JournalStore implements Store {
+  readonly name = "journal";
+  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
+  readonly clock: Clock;
+  readonly #options: JournalStoreOptions;
+  readonly #fs: JournalFs;
+  readonly #engineClock: JournalClock;
+  readonly #decisions: Decisions;
+  #engine!: Engine;
+  #log!: SegmentLog;
+  #lock: DirLock | undefined;
+  readonly #watchers = new Map<string, { listeners: Set<() => void>; unwatch: () => void }>();
+  #opsSinceSnapshot = 0;
+  #snapshotTimer: TimerHandle | undefined;
+  #snapshotting: Promise<void> | undefined;
+  #recovering: Promise<void> | undefined;
+  #opened = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: JournalStoreOptions) {
+    if (!options || typeof options.dataDir !== "string" || options.dataDir.length === 0) {
+      throw new TypeError("journalStore: dataDir must be a non-empty path");
+    }
+    this.#options = options;
+    this.#fs = options.fs ?? nodeJournalFs;
+    this.#decisions = new Decisions(options.random);
+    this.clock = options.clock ?? systemClock;
+    this.#engineClock = new JournalClock(this.clock, (callback, now) => this.#onEngineTimer(callback, now));
+  }
+
+  /** Group-commit and durability figures of the log (records per fdatasync…). */
+  get logStats(): SegmentLogStats {
+    return this.#log.stats;
+  }
+
+  async open(): Promise<void> {
+    if (this.#opened) return;
+    const dir = this.#options.dataDir;
+    await this.#fs.mkdir(dir);
+    this.#lock = await acquireDirLock(this.#fs, dir);
+    try {
+      const result = await readLog(this.#fs, dir, { repair: this.#options.repair });
+      this.#rebuild(result);
+      this.#log = await SegmentLog.open({
+        fs: this.#fs,
+        dir,
+        end: result.end,
+        fsync: this.#options.fsync,
+        fsyncIntervalMs: this.#options.fsyncIntervalMs,
+        segmentMaxBytes: this.#options.segmentMaxBytes,
+        clock: this.clock,
+      });
+    } catch (error) {
+      await this.#lock.release();
+      throw error;
+    }
+    this.#opened = true;
+    this.#armSnapshotTimer();
+  }
+
+  /** Builds a fresh engine from what is on disk: snapshot, then every later operation. */
+  #rebuild(result: ReadLogResult): void {
+    for (const warning of result.warnings) (this.#options.onWarning ?? ((w) => console.warn(`spool journal: ${w.message}`)))(warning);
+    const decisions = this.#decisions;
+    const engine = new Engine({ clock: this.#engineClock, newId: decisions.newId, newLeaseToken: decisions.newLeaseToken, random: decisions.random });
+    const clock = this.#engineClock;
+    clock.replaying = true;
+    try {
+      if (result.snapshot) engine.importState(decodeSnapshot(result.snapshot.data));
+      for (let i = 0; i < result.records.length; i++) {
+        const record = result.records[i];
+        if (record.type !== OP_RECORD) continue;
+        const op = decodeOp(record.payload);
+        decisions.replay(op);
+        try {
+          clock.frozenAt(op.t, () => applyOp(engine, op));
+        } catch (error) {
+          throw new UnavailableError(`journal ${this.#options.dataDir}: replaying operation ${i + 1} (${op.o}) failed: ${(error as Error).message}`, error);
+        }
+      }
+    } finally {
+      clock.replaying = false;
+      decisions.capture();
+    }
+    engine.restartTimer();
+    for (const watcher of this.#watchers.values()) watcher.unwatch();
+    const previous = this.#engine;
+    this.#engine = engine;
+    previous?.stop();
+    for (const [queue, watcher] of this.#watchers) {
+      watcher.unwatch = engine.watch(queue, () => this.#notify(queue));
+      if (previous) this.#notify(queue); // state may have moved: let consumers look again
+    }
+  }
+
+  // ── the write path ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * Runs a state-changing operation and logs it. `durable`: resolve only once the record is
+   * durable under the fsync policy.
+   */
+  async #write<R>(body: OpBody, durable: boolean): Promise<R> {
+    if (this.#closing) throw new UnavailableError("the journal store is closed");
+    if (this.#recovering || this.#log.fault) await this.#recover();
+    const engine = this.#engine;
+    const now = this.clock.now();
+    const before = engine.timeChanges;
+    this.#decisions.capture();
+    let result: R;
+    try {
+      result = this.#engineClock.frozenAt(now, () => applyOp(engine, body) as R);
+    } catch (error) {
+      if (engine.timeChanges !== before) this.#logTick(now);
+      throw error;
+    }
+    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
+    const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }));
+    this.#counted();
+    if (!durable) {
+      appended.catch(() => undefined); // the fault surfaces on the next durable write
+      return result;
+    }
+    await appended;
+    return result;
+  }
+
+  /** Reads never log, unless time-driven processing changed state while they ran. */
+  #read<R>(fn: (engine: Engine) => R): R {
+    if (this.#closing) throw new UnavailableError("the journal store is closed");
+    const engine = this.#engine;
+    const now = this.clock.now();
+    const before = engine.timeChanges;
+    try {
+      return this.#engineClock.frozenAt(now, () => fn(engine));
+    } finally {
+      if (engine.timeChanges !== before) this.#logTick(now);
+    }
+  }
+
+  #onEngineTimer(callback: () => void, now: number): void {
+    if (this.#closing) return;
+    const before = this.#engine.timeChanges;
+    this.#engineClock.frozenAt(now, callback);
+    if (this.#engine.timeChanges !== before) this.#logTick(now);
+  }
+
+  #logTick(now: number): void {
+    if (this.#log.fault) return; // recovery rebuilds from disk anyway
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now })).catch(() => undefined);
+    this.#counted();
+  }
+
+  #counted(): void {
+    if (++this.#opsSinceSnapshot >= (this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps)) {
+      void this.snapshot().catch(() => undefined);
+    }
+  }
+
+  /** After a write fault: re-read the disk and rebuild, once for all waiting writers. */
+  #recover(): Promise<void> {
+    this.#recovering ??= (async () => {
+      try {
+        await this.#snapshotting?.catch(() => undefined);
+        const result = await this.#log.recover({ repair: this.#options.repair });
+        this.#rebuild(result);
+      } finally {
+        this.#recovering = undefined;
+      }
+    })();
+    return this.#recovering;
+  }
+
+  // ── snapshots ───────────────────────────────────────────────────────────────────────────
+
+  /** Writes a snapshot now and deletes the log segments it makes unnecessary. */
+  snapshot(): Promise<void> {
+    if (!this.#opened) return Promise.reject(new UnavailableError("the journal store is not open"));
+    this.#snapshotting ??= (async () => {
+      try {
+        if (this.#log.fault) return;
+        // Export and seal in the same instant: the snapshot covers exactly the log before `position`.
+        const data = encodeSnapshot(this.#engine.exportState());
+        const position = this.#log.seal();
+        this.#opsSinceSnapshot = 0;
+        await this.#log.flush();
+        await writeSnapshot(this.#fs, this.#options.dataDir, position, data);
+        const oldestKept = await pruneSnapshots(this.#fs, this.#options.dataDir, 2);
+        if (oldestKept) await deleteCoveredSegments(this.#fs, this.#options.dataDir, oldestKept);
+      } finally {
+        this.#snapshotting = undefined;
+        this.#armSnapshotTimer();
+      }
+    })();
+    return this.#snapshotting;
+  }
+
+  #armSnapshotTimer(): void {
+    this.#snapshotTimer?.cancel();
+    if (this.#closing) return;
+    this.#snapshotTimer = this.clock.setTimer(() => {
+      this.#snapshotTimer = undefined;
+      if (this.#opsSinceSnapshot > 0) void this.snapshot().catch(() => undefined);
+      else this.#armSnapshotTimer();
+    }, this.#options.snapshotEveryMs ?? DEFAULTS.snapshotEveryMs);
+  }
+
+  // ── Store ───────────────────────────────────────────────────────────────────────────────
+
+  ensureQueue(name: string, options?: QueueOptions): Promise<QueueInfo> {
+    return this.#write({ o: "ensureQueue", name, options }, true);
+  }
+  async getQueue(name: string): Promise<QueueInfo | undefined> {
+    return this.#read((e) => e.getQueue(name));
+  }
+  async listQueues(): Promise<QueueInfo[]> {
+    return this.#read((e) => e.listQueues());
+  }
+  deleteQueue(name: string): Promise<boolean> {
+    return this.#write({ o: "deleteQueue", name }, true);
+  }
+  setPaused(name: string, paused: boolean): Promise<void> {
+    return this.#write({ o: "setPaused", name, paused }, true);
+  }
+  purgeQueue(name: string): Promise<number> {
+    return this.#write({ o: "purgeQueue", name }, true);
+  }
+  async stats(name: string): Promise<QueueStats> {
+    return this.#read((e) => e.stats(name));
+  }
+  publish(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+    return this.#write({ o: "publish", inputs }, true);
+  }
+  lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
+    return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs }, false);
+  }
+  ack(id: string, leaseToken: string): Promise<void> {
+    return this.#write({ o: "ack", id, token: leaseToken }, true);
+  }
+  ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    return this.#write({ o: "ackMany", items: items.map(({ id, leaseToken }) => ({ id, leaseToken })) }, true);
+  }
+  nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome> {
+    return this.#write({ o: "nack", id, token: leaseToken, request }, true);
+  }
+  extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    return this.#write({ o: "extend", id, token: leaseToken, leaseMs }, false);
+  }
+  async status(id: string): Promise<MessageStatus | undefined> {
+    return this.#read((e) => e.status(id));
+  }
+  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+    return this.#read((e) => e.listDead(queue, page));
+  }
+  replayDead(queue: string, selection: ReplaySelection): Promise<number> {
+    return this.#write({ o: "replayDead", queue, selection }, true);
+  }
+  deleteDead(queue: string, id: string): Promise<boolean> {
+    return this.#write({ o: "deleteDead", queue, id }, true);
+  }
+  purgeDead(queue: string): Promise<number> {
+    return this.#write({ o: "purgeDead", queue }, true);
+  }
+  declareExchange(name: string, type: ExchangeType): Promise<void> {
+    return this.#write({ o: "declareExchange", name, type }, true);
+  }
+  deleteExchange(name: string): Promise<boolean> {
+    return this.#write({ o: "deleteExchange", name }, true);
+  }
+  bind(exchange: string, queue: string, bindingKey: string): Promise<void> {
+    return this.#write({ o: "bind", exchange, queue, key: bindingKey }, true);
+  }
+  unbind(exchange: string, queue: string, bindingKey: string): Promise<boolean> {
+    return this.#write({ o: "unbind", exchange, queue, key: bindingKey }, true);
+  }
+  async getExchange(name: string): Promise<ExchangeInfo | undefined> {
+    return this.#read((e) => e.getExchange(name));
+  }
+  async listExchanges(): Promise<ExchangeInfo[]> {
+    return this.#read((e) => e.listExchanges());
+  }
+
+  /** Watchers live here, not in the engine: they survive a rebuild after a fault. */
+  watch(queue: string, listener: () => void): () => void {
+    if (this.#closing) throw new UnavailableError("the journal store is closed");
+    let watcher = this.#watchers.get(queue);
+    if (!watcher) {
+      watcher = { listeners: new Set(), unwatch: this.#engine.watch(queue, () => this.#notify(queue)) };
+      this.#watchers.set(queue, watcher);
+    }
+    watcher.listeners.add(listener);
+    return () => {
+      const current = this.#watchers.get(queue);
+      if (!current) return;
+      current.listeners.delete(listener);
+      if (current.listeners.size === 0) {
+        current.unwatch();
+        this.#watchers.delete(queue);
+      }
+    };
+  }
+
+  #notify(queue: string): void {
+    const watcher = this.#watchers.get(queue);
+    if (watcher) for (const listener of [...watcher.listeners]) listener();
+  }
+
+  /** Takes a final snapshot, syncs and closes the log, and releases the directory. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (!this.#opened) return;
+      this.#snapshotTimer?.cancel();
+      await this.#snapshotting?.catch(() => undefined);
+      const results = await Promise.allSettled([!this.#log.fault && this.#opsSinceSnapshot > 0 ? this.snapshot() : undefined]);
+      this.#engine.stop();
+      results.push(...(await Promise.allSettled([this.#log.close()])));
+      await this.#lock?.release();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    })();
+    return this.#closing;
+  }
+}
+
+export function journalStore(options: JournalStoreOptions): Store {
+  return new JournalStore(options);
+}
