@@ -3,7 +3,7 @@ import { PermanentError, Spool } from "../src/index.js";
 
 type Email = { to: string; subject: string };
 
-const spool = await Spool.open();
+const spool = await Spool.open({ dataDir: "./data" }); // the embedded durable journal
 const emails = spool.queue<Email>("emails", { maxAttempts: 3, backoff: { baseMs: 50 } });
 const audit = spool.queue<{ sent: string }>("audit");
 

@@ -13,13 +13,17 @@ import { toPublishInput } from "./publish-input.js";
 import { Queue } from "./queue.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
-import { memoryStore } from "./store/memory/memory-store.js";
+import { journalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
 import type { AckItem, AckOutcome, NackOutcome, QueueInfo, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
 
 export interface SpoolOptions {
-  /** The storage backend. Default: an in-memory store. */
+  /** The storage backend. Default: the embedded journal in `dataDir`. */
   store?: Store;
+  /** Where the embedded journal keeps its files (default `./data`). Ignored when `store` is given. */
+  dataDir?: string;
+  /** Journal settings (fsync policy, snapshot cadence…) when Spool opens the journal itself. */
+  journal?: Omit<JournalStoreOptions, "dataDir">;
   /** Largest accepted message body in UTF-8 bytes (default 256 KiB). */
   maxBodyBytes?: number;
 }
@@ -30,7 +34,7 @@ interface WorkerHandle {
   close(): Promise<void>;
 }
 
-const SPOOL_OPTION_KEYS = new Set(["store", "maxBodyBytes"]);
+const SPOOL_OPTION_KEYS = new Set(["store", "dataDir", "journal", "maxBodyBytes"]);
 
 export class Spool implements SpoolRuntime {
   readonly store: Store;
@@ -53,7 +57,13 @@ export class Spool implements SpoolRuntime {
     if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
       throw new ValidationError(`Spool.open: maxBodyBytes must be a positive integer, got ${JSON.stringify(options.maxBodyBytes)}`);
     }
-    const store = options.store ?? memoryStore();
+    if (options.store !== undefined && (options.dataDir !== undefined || options.journal !== undefined)) {
+      throw new ValidationError("Spool.open: give either store, or dataDir / journal for the embedded journal, not both");
+    }
+    if (options.dataDir !== undefined && (typeof options.dataDir !== "string" || options.dataDir.length === 0)) {
+      throw new ValidationError(`Spool.open: dataDir must be a non-empty path, got ${JSON.stringify(options.dataDir)}`, [{ path: "/dataDir", message: "expected a path" }]);
+    }
+    const store = options.store ?? journalStore({ ...options.journal, dataDir: options.dataDir ?? "./data" });
     await store.open();
     return new Spool(store, maxBodyBytes);
   }

@@ -1,11 +1,11 @@
 import { describe, expectTypeOf, it } from "vitest";
-import { Spool, type LeasedMessage, type PublishResult, type QueueOptions } from "../../src/index.js";
+import { memoryStore, Spool, type LeasedMessage, type PublishResult, type QueueOptions } from "../../src/index.js";
 
 type Email = { to: string; subject: string };
 
 describe("typed bodies and options (compile-time)", () => {
   it("carries the body type from queue<T>() to publish, lease and handlers", async () => {
-    const spool = await Spool.open();
+    const spool = await Spool.open({ store: memoryStore() });
     const emails = spool.queue<Email>("typed-emails");
     expectTypeOf(emails.publish).parameter(0).toEqualTypeOf<Email>();
     expectTypeOf(emails.publish({ to: "a@x.io", subject: "hi" })).resolves.toEqualTypeOf<PublishResult>();
