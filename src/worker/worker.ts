@@ -52,6 +52,7 @@ export interface WorkerEvents {
 }
 
 const LEASE_RETRY_MS = 1000;
+const MAX_SETTLING = 1024;
 
 export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly queue: string;
@@ -60,11 +61,15 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly #options: WorkerOptions;
   readonly #declared: Promise<QueueInfo>;
   readonly #inFlight = new Map<string, Delivery>();
+  /** Acks and nacks of finished handlers that are not durable yet. */
+  readonly #settling = new Set<Promise<void>>();
   readonly #breaker: CircuitBreaker | undefined;
   #concurrency: number;
   #leaseMs = defaults.queue.leaseMs;
   #pumping = false;
   #pumpAgain = false;
+  /** The running lease loop: close() lets a lease call already in flight land before it counts handlers. */
+  #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
   #heartbeat: TimerHandle | undefined;
@@ -137,7 +142,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       return;
     }
     this.#pumping = true;
-    void this.#leaseLoop();
+    this.#loop = this.#leaseLoop();
   }
 
   async #leaseLoop(): Promise<void> {
@@ -147,7 +152,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         this.#pumpAgain = false;
         while (!this.#closing) {
           const allowance = this.#breaker ? this.#breaker.allowance() : Infinity;
-          const want = Math.min(this.#concurrency - this.#inFlight.size, allowance, defaults.leaseBatchMax);
+          // Settlements still being written are bounded too (a slow disk slows leasing), but
+          // generously: a no-op handler finishes many times per fdatasync.
+          const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling.size;
+          const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
+          const want = Math.min(free, allowance, defaults.leaseBatchMax);
           if (want <= 0) break;
           const leased = await store.lease(this.queue, { max: want, leaseMs: this.#leaseMs });
           for (const message of leased) this.#deliver(message);
@@ -172,13 +181,13 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     if (timeoutMs !== undefined) {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }
-    this.#breaker?.started();
+    const trial = this.#breaker?.started() ?? 0;
     this.#inFlight.set(stored.id, delivery);
     this.#armHeartbeat();
-    delivery.done = this.#run(delivery);
+    delivery.done = this.#run(delivery, trial);
   }
 
-  async #run(delivery: Delivery): Promise<void> {
+  async #run(delivery: Delivery, trial: number): Promise<void> {
     let failure: unknown;
     let succeeded = false;
     try {
@@ -188,15 +197,19 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       failure = error;
     }
     delivery.timeout?.cancel();
-    try {
-      await this.#settle(delivery, succeeded, failure);
-    } finally {
-      this.#inFlight.delete(delivery.message.id);
+    // The handler's slot frees now; the ack or nack becomes durable in the background (the
+    // next group commit). Waiting for it here would make every slot idle for an fdatasync.
+    const settled: Promise<void> = this.#settle(delivery, succeeded, failure, trial).finally(() => {
+      this.#settling.delete(settled);
+      this.#breaker?.finished(trial);
       this.#pump();
-    }
+    });
+    this.#settling.add(settled);
+    this.#inFlight.delete(delivery.message.id);
+    this.#pump();
   }
 
-  async #settle(delivery: Delivery, succeeded: boolean, failure: unknown): Promise<void> {
+  async #settle(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): Promise<void> {
     const message = delivery.message;
     const reason = delivery.abortReason;
     if (reason instanceof SpoolError && reason.code === "lease_lost") {
@@ -207,7 +220,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     try {
       if (succeeded) {
         await this.#runtime.ack(message.id, message.leaseToken);
-        this.#breaker?.record(true);
+        this.#breaker?.record(true, trial);
         if (this.listenerCount("message:completed") > 0) {
           this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt });
         }
@@ -218,7 +231,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         return;
       }
       const error = reason instanceof HandlerTimeoutError ? reason : failure;
-      this.#breaker?.record(false);
+      this.#breaker?.record(false, trial);
       const outcome = await this.#runtime.nack(message.id, message.leaseToken, { error: toFailure(error) });
       this.emit("message:failed", { id: message.id, queue: this.queue, attempt: message.attempt, error, outcome });
     } catch (error) {
@@ -228,7 +241,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   /** One timer for all in-flight leases: extends each lease once a third of it has passed. */
   #armHeartbeat(): void {
-    if (this.#heartbeat || this.#closing) return;
+    // Not stopped by closing: handlers still draining need their leases kept alive.
+    if (this.#heartbeat) return;
     const clock = this.#runtime.store.clock;
     const everyMs = Math.max(1, Math.floor(this.#leaseMs / 3));
     this.#heartbeat = clock.setTimer(() => {
@@ -261,11 +275,13 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#unwatch?.();
     this.#retryTimer?.cancel();
     const running = () => Promise.allSettled([...this.#inFlight.values()].map((d) => d.done));
-    const drained = await settleWithin(running(), timeoutMs);
+    // A lease call in flight when close() began may still deliver messages: wait for it first.
+    const drained = await settleWithin(this.#loop.then(running), timeoutMs);
     if (!drained) {
       for (const delivery of this.#inFlight.values()) delivery.abort(new WorkerClosedError());
       await running();
     }
+    await Promise.allSettled([...this.#settling]);
     this.#heartbeat?.cancel();
     this.#heartbeat = undefined;
     this.#breaker?.dispose();
