@@ -9,6 +9,7 @@ import type { QueueOptions } from "../../config/schemas.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExchangeType } from "../../routing/route.js";
 import type { AckItem, NackRequest, PublishInput, ReplaySelection } from "../store.js";
+import { BinaryReader, BinaryWriter } from "./binary.js";
 
 export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?: number[] } & (
   | { o: "publish"; inputs: PublishInput[] }
@@ -34,12 +35,120 @@ export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?
 
 export type OpBody = JournalOp extends infer O ? (O extends JournalOp ? Omit<O, "t" | "ids" | "tokens" | "randoms"> : never) : never;
 
+// Record layout: [uint code][double t] then the op's fields. The hot operations (publish,
+// lease, ack, extend, tick) are binary; the rare ones carry their JSON after the code.
+const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6 } as const;
+const F = { headers: 1, availableAt: 2, ttlMs: 4, maxAttempts: 8, dedupKey: 16, idempotencyKey: 32, groupKey: 64, correlationId: 128, causationId: 256 };
+
+function writeStrings(w: BinaryWriter, values: string[] | undefined): void {
+  w.uint(values?.length ?? 0);
+  if (values) for (const value of values) w.string(value);
+}
+
+function readStrings(r: BinaryReader): string[] | undefined {
+  const count = r.uint();
+  if (count === 0) return undefined;
+  const values = new Array<string>(count);
+  for (let i = 0; i < count; i++) values[i] = r.string();
+  return values;
+}
+
 export function encodeOp(op: JournalOp): Buffer {
-  return Buffer.from(JSON.stringify(op));
+  const w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96);
+  switch (op.o) {
+    case "publish": {
+      w.uint(CODE.publish).double(op.t).uint(op.inputs.length);
+      for (const input of op.inputs) {
+        const flags =
+          (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined ? F.availableAt : 0) |
+          (input.ttlMs !== undefined ? F.ttlMs : 0) | (input.maxAttempts !== undefined ? F.maxAttempts : 0) |
+          (input.dedupKey !== undefined ? F.dedupKey : 0) | (input.idempotencyKey !== undefined ? F.idempotencyKey : 0) |
+          (input.groupKey !== undefined ? F.groupKey : 0) | (input.correlationId !== undefined ? F.correlationId : 0) |
+          (input.causationId !== undefined ? F.causationId : 0);
+        w.uint(flags).string(input.queue).string(input.body).uint(input.priority);
+        if (flags === 0) continue;
+        if (input.headers !== undefined) w.string(JSON.stringify(input.headers));
+        if (input.availableAt !== undefined) w.double(input.availableAt);
+        if (input.ttlMs !== undefined) w.uint(input.ttlMs);
+        if (input.maxAttempts !== undefined) w.uint(input.maxAttempts);
+        if (input.dedupKey !== undefined) w.string(input.dedupKey);
+        if (input.idempotencyKey !== undefined) w.string(input.idempotencyKey);
+        if (input.groupKey !== undefined) w.string(input.groupKey);
+        if (input.correlationId !== undefined) w.string(input.correlationId);
+        if (input.causationId !== undefined) w.string(input.causationId);
+      }
+      writeStrings(w, op.ids);
+      break;
+    }
+    case "lease":
+      w.uint(CODE.lease).double(op.t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1);
+      writeStrings(w, op.tokens);
+      break;
+    case "ack":
+      w.uint(CODE.ack).double(op.t).string(op.id).string(op.token);
+      break;
+    case "ackMany":
+      w.uint(CODE.ackMany).double(op.t).uint(op.items.length);
+      for (const item of op.items) w.string(item.id).string(item.leaseToken);
+      break;
+    case "extend":
+      w.uint(CODE.extend).double(op.t).string(op.id).string(op.token).uint(op.leaseMs);
+      break;
+    case "tick":
+      w.uint(CODE.tick).double(op.t);
+      break;
+    default:
+      w.uint(CODE.json).string(JSON.stringify(op));
+  }
+  return w.finish();
 }
 
 export function decodeOp(payload: Buffer): JournalOp {
-  return JSON.parse(payload.toString("utf8")) as JournalOp;
+  const r = new BinaryReader(payload);
+  const code = r.uint();
+  if (code === CODE.json) return JSON.parse(r.string()) as JournalOp;
+  const t = r.double();
+  switch (code) {
+    case CODE.publish: {
+      const inputs = new Array<PublishInput>(r.uint());
+      for (let i = 0; i < inputs.length; i++) {
+        const flags = r.uint();
+        const input: PublishInput = { queue: r.string(), body: r.string(), priority: r.uint() };
+        if (flags !== 0) {
+          if (flags & F.headers) input.headers = JSON.parse(r.string()) as Record<string, string>;
+          if (flags & F.availableAt) input.availableAt = r.double();
+          if (flags & F.ttlMs) input.ttlMs = r.uint();
+          if (flags & F.maxAttempts) input.maxAttempts = r.uint();
+          if (flags & F.dedupKey) input.dedupKey = r.string();
+          if (flags & F.idempotencyKey) input.idempotencyKey = r.string();
+          if (flags & F.groupKey) input.groupKey = r.string();
+          if (flags & F.correlationId) input.correlationId = r.string();
+          if (flags & F.causationId) input.causationId = r.string();
+        }
+        inputs[i] = input;
+      }
+      return { o: "publish", t, inputs, ids: readStrings(r) };
+    }
+    case CODE.lease: {
+      const queue = r.string();
+      const max = r.uint();
+      const leaseMs = r.uint();
+      return { o: "lease", t, queue, max, leaseMs: leaseMs === 0 ? undefined : leaseMs - 1, tokens: readStrings(r) };
+    }
+    case CODE.ack:
+      return { o: "ack", t, id: r.string(), token: r.string() };
+    case CODE.ackMany: {
+      const items = new Array<AckItem>(r.uint());
+      for (let i = 0; i < items.length; i++) items[i] = { id: r.string(), leaseToken: r.string() };
+      return { o: "ackMany", t, items };
+    }
+    case CODE.extend:
+      return { o: "extend", t, id: r.string(), token: r.string(), leaseMs: r.uint() };
+    case CODE.tick:
+      return { o: "tick", t };
+    default:
+      throw new RangeError(`unknown journal operation code ${code}`);
+  }
 }
 
 const NONE: never[] = [];
