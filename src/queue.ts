@@ -145,14 +145,35 @@ export class Queue<T = unknown> {
     }
     await this.#declared;
     const store = this.#store;
+    const signal = options.signal;
+    if (signal?.aborted) return []; // nobody is waiting for what we would take
+    if (waitMs === 0) return (await store.lease(this.name, { max, leaseMs: options.leaseMs })).map((m) => decodeLeased<T>(m));
+    // Watch before each lease attempt, so a wake-up that lands while the lease call is in
+    // flight is not lost (it would otherwise come before we subscribe, and we would sleep).
     const deadline = store.clock.now() + waitMs;
-    for (;;) {
-      const leased = await store.lease(this.name, { max, leaseMs: options.leaseMs });
-      if (leased.length > 0) return leased.map((m) => decodeLeased<T>(m));
-      const remaining = deadline - store.clock.now();
-      if (remaining <= 0 || options.signal?.aborted) return [];
-      const why = await waitForWake((wake) => store.watch(this.name, wake), remaining, store.clock, options.signal);
-      if (why !== "woken") return [];
+    let woken = false;
+    let notify: (() => void) | undefined;
+    const unwatch = store.watch(this.name, () => {
+      woken = true;
+      notify?.();
+    });
+    try {
+      for (;;) {
+        woken = false;
+        const leased = await store.lease(this.name, { max, leaseMs: options.leaseMs });
+        if (leased.length > 0) return leased.map((m) => decodeLeased<T>(m));
+        const remaining = deadline - store.clock.now();
+        if (remaining <= 0 || signal?.aborted) return [];
+        if (woken) continue;
+        const subscribe = (wake: () => void) => {
+          notify = wake;
+          return () => void (notify = undefined);
+        };
+        const why = await waitForWake(subscribe, remaining, store.clock, signal);
+        if (why !== "woken") return [];
+      }
+    } finally {
+      unwatch();
     }
   }
 

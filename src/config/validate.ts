@@ -2,7 +2,12 @@ import { FormatRegistry, type TSchema, type Static } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { ValidationError, type ErrorDetail } from "../core/errors.js";
 
-FormatRegistry.Set("date-time", (value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}T/.test(value));
+// RFC 3339 date-time: a time zone is required ("Z" or an offset); without one, Date.parse would
+// read the time in the server's local zone.
+FormatRegistry.Set(
+  "date-time",
+  (value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(value),
+);
 
 const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 

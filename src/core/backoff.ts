@@ -14,7 +14,8 @@ export interface BackoffPolicy {
  */
 export function nextAttemptDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const exponent = Math.max(0, attempt - 1);
-  const raw = policy.type === "fixed" ? policy.baseMs : policy.baseMs * Math.pow(policy.factor, exponent);
+  // baseMs 0 stays 0 (0 × Infinity, once factor^exponent overflows, would be NaN).
+  const raw = policy.type === "fixed" || policy.baseMs === 0 ? policy.baseMs : policy.baseMs * Math.pow(policy.factor, exponent);
   const capped = Math.min(policy.maxMs, raw);
   return Math.round(policy.jitter === "full" ? random() * capped : capped);
 }

@@ -307,6 +307,9 @@ export class Engine {
       }
       this.#ttls.push(record);
     }
+    // Waiting again (a retry, a replay): it holds its dedupKey unless a newer message took it meanwhile.
+    const dedupKey = record.extras?.dedupKey;
+    if (dedupKey !== undefined && !queue.dedup.has(dedupKey)) queue.dedup.set(dedupKey, record);
     if (record.availableAt > now) {
       record.slot = Slot.Delayed;
       this.#delays.push(record);

@@ -14,26 +14,31 @@ export function matchesTopic(pattern: string, routingKey: string): boolean {
   return matcher(routingKey.split("."));
 }
 
+/**
+ * Compiles a pattern into a matcher that runs in O(pattern words × key words), whatever the
+ * pattern: a backtracking match is exponential in the number of `#`s ("#.a.#.a.#.a…" against
+ * a long key), and binding keys come from users.
+ */
 function compile(patternWords: string[]): (words: string[]) => boolean {
-  return (words) => matchFrom(patternWords, 0, words, 0);
-}
-
-function matchFrom(pattern: string[], p: number, words: string[], w: number): boolean {
-  while (p < pattern.length) {
-    const part = pattern[p];
-    if (part === "#") {
-      // Collapse consecutive '#'; then try every possible split point.
-      while (p + 1 < pattern.length && pattern[p + 1] === "#") p++;
-      if (p === pattern.length - 1) return true;
-      for (let skip = w; skip <= words.length; skip++) {
-        if (matchFrom(pattern, p + 1, words, skip)) return true;
-      }
-      return false;
-    }
-    if (w >= words.length) return false;
-    if (part !== "*" && part !== words[w]) return false;
-    p++;
-    w++;
+  const parts = patternWords.filter((part, i) => !(part === "#" && patternWords[i - 1] === "#"));
+  if (!parts.includes("#")) {
+    return (words) => words.length === parts.length && parts.every((part, i) => part === "*" || part === words[i]);
   }
-  return w === words.length;
+  return (words) => {
+    const n = words.length;
+    // reach[w]: the pattern parts seen so far can match exactly the first w words.
+    let reach = new Uint8Array(n + 1);
+    reach[0] = 1;
+    for (const part of parts) {
+      const next = new Uint8Array(n + 1);
+      if (part === "#") {
+        let any = 0;
+        for (let w = 0; w <= n; w++) next[w] = any |= reach[w];
+      } else {
+        for (let w = 0; w < n; w++) if (reach[w] === 1 && (part === "*" || part === words[w])) next[w + 1] = 1;
+      }
+      reach = next;
+    }
+    return reach[n] === 1;
+  };
 }

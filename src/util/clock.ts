@@ -12,11 +12,20 @@ export interface Clock {
   setTimer(callback: () => void, delayMs: number): TimerHandle;
 }
 
+/** The longest delay `setTimeout` holds (2^31 − 1 ms, ~24.8 days); beyond it Node fires after 1 ms. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(callback, delayMs) {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    timer.unref();
+    // Long delays (a message may be delayed up to 366 days) are chained in steps that fit.
+    const dueAt = Date.now() + Math.max(0, delayMs);
+    let timer: NodeJS.Timeout;
+    const arm = (ms: number) => {
+      timer = setTimeout(ms > MAX_TIMEOUT_MS ? () => arm(dueAt - Date.now()) : callback, Math.min(Math.max(0, ms), MAX_TIMEOUT_MS));
+      timer.unref();
+    };
+    arm(delayMs);
     return { cancel: () => clearTimeout(timer) };
   },
 };

@@ -26,6 +26,10 @@
  * rejects `unavailable` until `recover()` cuts away what was never acknowledged, re-reads the
  * disk (`readLog`) and hands the result to the owner, who rebuilds its state from it.
  *
+ * The owner's state and the log DIVERGE whenever an append is rejected (the owner applied a
+ * change the log does not have). Until `recover()`, `flush()` rejects, so a snapshot cannot
+ * persist a change whose append failed; `needsRecovery` tells the owner to rebuild.
+ *
  * Segments. A flight that finds the current segment at or over `segmentMaxBytes` (or one that
  * `seal()` asked for) first fdatasyncs the old segment, then creates the next one and fsyncs the
  * directory (R4). A segment can therefore exceed the limit by one flight. Rotation happens only
@@ -74,6 +78,8 @@ export interface SegmentLogStats {
   bytesWritten: number;
   segment: number;
   poisoned: boolean;
+  /** Flights whose appends were rejected (write, rotation or fdatasync failures). */
+  failedGroups: number;
 }
 
 interface Deferred {
@@ -138,6 +144,8 @@ export class SegmentLog {
   #syncDue = false;
   #timer: TimerHandle | undefined;
   #poisoned: UnavailableError | undefined;
+  /** Set when any append was rejected since open / the last recover(). */
+  #diverged: UnavailableError | undefined;
   #closed: Promise<void> | undefined;
   #recovering: Promise<ReadLogResult> | undefined;
 
@@ -147,6 +155,7 @@ export class SegmentLog {
   #syncedRecords = 0;
   #unsyncedRecords = 0;
   #bytesWritten = 0;
+  #failedGroups = 0;
 
   private constructor(options: SegmentLogOptions) {
     this.dir = options.dir;
@@ -203,12 +212,25 @@ export class SegmentLog {
       bytesWritten: this.#bytesWritten,
       segment: this.#end.segment,
       poisoned: this.#poisoned !== undefined,
+      failedGroups: this.#failedGroups,
     };
   }
 
-  /** The fault that stopped writes, if any (cleared by a successful `recover()`). */
+  /**
+   * True once an append was rejected: the owner's state may hold a change the log lacks, so it
+   * must call `recover()` and rebuild from the result. Until then `flush()` rejects.
+   */
+  get needsRecovery(): boolean {
+    return this.#poisoned !== undefined || this.#diverged !== undefined;
+  }
+
+  /**
+   * Why `recover()` is needed, if it is: the fault that poisoned the log (writes stopped), or
+   * the first rejected append (writes go on, but the owner's state has a change the log lacks).
+   * Cleared by a successful `recover()`.
+   */
   get fault(): UnavailableError | undefined {
-    return this.#poisoned;
+    return this.#poisoned ?? this.#diverged;
   }
 
   /**
@@ -248,11 +270,20 @@ export class SegmentLog {
     return { segment: position.segment + 1, offset: 0 };
   }
 
-  /** Resolves once everything appended before this call is fdatasynced, whatever the policy. */
+  /**
+   * Resolves once everything appended before this call is fdatasynced, whatever the policy.
+   * Rejects if any append was rejected since open / the last `recover()` (see `needsRecovery`),
+   * so "flush, then write a snapshot of my state" never persists a change the log refused.
+   */
   flush(): Promise<void> {
     if (this.#poisoned) return Promise.reject(this.#poisoned);
     if (this.#closed) return Promise.reject(new UnavailableError(`journal ${this.dir}: the log is closed`));
+    if (this.#diverged) return Promise.reject(this.#divergedError());
     return this.#barrier();
+  }
+
+  #divergedError(): UnavailableError {
+    return new UnavailableError(`journal ${this.dir}: appends were rejected since the log was opened or recovered; call recover() and rebuild before flushing`, this.#diverged);
   }
 
   #barrier(): Promise<void> {
@@ -265,9 +296,11 @@ export class SegmentLog {
   }
 
   /**
-   * After a fault: cuts off what was written but never acknowledged, re-reads the directory
-   * (`readLog`), and reopens for appending at its end. The owner must rebuild its state from the
-   * result (and log its warnings). Rejects, leaving writes stopped, while the fault persists.
+   * After a fault: cuts off what was written but never acknowledged (so a rejected append can
+   * never reappear), re-reads the directory (`readLog`), and reopens for appending at its end.
+   * The owner must rebuild its state from the result (and log its warnings). Rejects, leaving
+   * writes stopped, while the fault persists. Called on a healthy log it first rejects whatever is
+   * still queued, waits for the running flight, and then does the same.
    */
   recover(options: ReadLogOptions = {}): Promise<ReadLogResult> {
     if (this.#closed) return Promise.reject(new UnavailableError(`journal ${this.dir}: the log is closed`));
@@ -286,6 +319,7 @@ export class SegmentLog {
       this.#unsyncedRecords = 0;
       await this.#checkDirectory();
       this.#poisoned = undefined;
+      this.#diverged = undefined;
       this.#syncDue = false;
       return result;
     } catch (error) {
@@ -295,7 +329,7 @@ export class SegmentLog {
     }
   }
 
-  /** Flushes, syncs and closes. Idempotent; later appends reject `unavailable`. Rejects if the final sync failed. */
+  /** Flushes, syncs and closes. Idempotent; later appends reject `unavailable`. Rejects if the final fdatasync failed. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       let failure: unknown;
@@ -305,7 +339,8 @@ export class SegmentLog {
       this.#timer?.cancel();
       this.#timer = undefined;
       await this.#closeFile();
-      if (failure !== undefined) throw failure;
+      // Only a failed final sync is news here: rejected appends were reported to their callers.
+      if (failure !== undefined && this.#poisoned === failure) throw failure;
     })();
     return this.#closed;
   }
@@ -364,7 +399,7 @@ export class SegmentLog {
       }
     } catch (error) {
       const failure = error instanceof UnavailableError ? error : fsFailure("writing", this.dir, error);
-      for (const batch of batches) batch.fail(failure);
+      this.#failGroup(batches, failure);
       return;
     } finally {
       this.#flightEnd = undefined;
@@ -381,7 +416,7 @@ export class SegmentLog {
       try {
         await this.#sync();
       } catch (error) {
-        for (const batch of batches) batch.fail(error as Error);
+        this.#failGroup(batches, error as Error);
         return;
       }
     }
@@ -389,7 +424,18 @@ export class SegmentLog {
       this.#acked = this.#end;
       for (const batch of batches) batch.done?.resolve();
     }
-    for (const batch of batches) batch.synced?.resolve();
+    // An earlier flight failed after this flush() was called: something before it is missing.
+    const diverged = this.#diverged && this.#divergedError();
+    for (const batch of batches) {
+      if (diverged) batch.synced?.reject(diverged);
+      else batch.synced?.resolve();
+    }
+  }
+
+  #failGroup(batches: Batch[], error: Error): void {
+    this.#failedGroups++;
+    this.#diverged ??= error instanceof UnavailableError ? error : new UnavailableError(error.message, error);
+    for (const batch of batches) batch.fail(error);
   }
 
   /** fdatasync of the current segment if it has unsynced bytes; a failure poisons (R3). */
@@ -495,7 +541,9 @@ export class SegmentLog {
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#sealNext = false;
-    for (const batch of this.#pending.splice(0)) batch.fail(this.#poisoned);
+    const rejected = this.#pending.splice(0);
+    if (rejected.some((batch) => batch.types.length > 0)) this.#diverged ??= this.#poisoned;
+    for (const batch of rejected) batch.fail(this.#poisoned);
   }
 
   async #closeFile(): Promise<void> {

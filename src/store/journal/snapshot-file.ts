@@ -153,7 +153,7 @@ export async function pruneSnapshots(fs: JournalFs, dir: string, keep = 2): Prom
   const snapshots = snapshotsNewestFirst(dir, await fs.readdir(dir));
   const stale = snapshots.slice(keep);
   for (const snapshot of stale) await unlinkIfPresent(fs, snapshot.file);
-  if (stale.length > 0) await fs.fsyncDir(dir);
+  if (stale.length > 0) await syncDir(fs, dir);
   return snapshots.length >= keep ? snapshots[keep - 1].position : undefined;
 }
 
@@ -165,8 +165,16 @@ export async function pruneSnapshots(fs: JournalFs, dir: string, keep = 2): Prom
 export async function deleteCoveredSegments(fs: JournalFs, dir: string, position: LogPosition): Promise<string[]> {
   const covered = segmentsIn(await fs.readdir(dir)).filter((segment) => segment < position.segment);
   for (const segment of covered) await unlinkIfPresent(fs, path.join(dir, segmentFileName(segment)));
-  if (covered.length > 0) await fs.fsyncDir(dir);
+  if (covered.length > 0) await syncDir(fs, dir);
   return covered.map(segmentFileName);
+}
+
+async function syncDir(fs: JournalFs, dir: string): Promise<void> {
+  try {
+    await fs.fsyncDir(dir);
+  } catch (error) {
+    throw fsFailure("syncing the directory", dir, error);
+  }
 }
 
 async function unlinkIfPresent(fs: JournalFs, file: string): Promise<void> {

@@ -1,0 +1,269 @@
+/**
+ * Leasing: batches of at most `max`, lease tokens that fence stale consumers (ack / nack /
+ * extend with a wrong or stale token fail with `lease_lost` and change nothing), bulk acks,
+ * lease extension, and long-poll leases that wake on a publish, time out, or abort.
+ */
+import { expect, it } from "vitest";
+import { TransientError } from "../../../src/index.js";
+import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
+import type { AreaDefinition } from "../suite.js";
+import { leaseOne, snapshot, statusOf, track } from "./consume-helpers.js";
+import { counts, leaseAll, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+
+const NOT_AN_ID = "01J0000000000000000000000Z";
+
+export const leasing: AreaDefinition = (suite, open) => {
+  it("hands out at most max messages per lease, highest priority first, FIFO within one", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("leasing"));
+    await queue.publishMany([{ body: 1 }, { body: 2 }, { body: 3, priority: 5 }, { body: 4 }, { body: 5 }]);
+
+    expect((await queue.lease()).map((m) => m.body)).toEqual([3]); // default max is 1
+    expect((await queue.lease({ max: 2 })).map((m) => m.body)).toEqual([1, 2]);
+    expect((await queue.lease({ max: 10 })).map((m) => m.body)).toEqual([4, 5]);
+    expect(await queue.lease({ max: 10 })).toEqual([]);
+    expect(counts(await queue.stats())).toMatchObject({ ready: 0, leased: 5 });
+  });
+
+  it("rejects a max outside 1..1000 with validation_failed and leases nothing", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("leasing"));
+    await queue.publish(1);
+    for (const max of [0, -1, 1.5, 1001]) await spoolError(() => queue.lease({ max }), "validation_failed");
+    await spoolError(() => queue.lease({ leaseMs: 0 }), "validation_failed");
+    await spoolError(() => queue.lease({ waitMs: 30_001 }), "validation_failed");
+    expect(counts(await queue.stats())).toMatchObject({ ready: 1, leased: 0 });
+  });
+
+  it("gives every leased message a fresh lease token, attempt 1 and leaseUntil = now + leaseMs", async () => {
+    const { spool, store } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"), { leaseMs: 10_000 });
+    await queue.publishMany([{ body: "a" }, { body: "b" }, { body: "c" }]);
+
+    const before = store.clock.now();
+    const leased = await queue.lease({ max: 2 });
+    const after = store.clock.now();
+    const customFrom = store.clock.now();
+    const custom = await leaseOne(queue, 2_500);
+    const customTo = store.clock.now();
+
+    expect(leased).toHaveLength(2);
+    const tokens = [...leased, custom].map((m) => m.leaseToken);
+    for (const token of tokens) expect(typeof token === "string" && token.length > 0).toBe(true);
+    expect(new Set(tokens).size).toBe(3);
+    for (const message of leased) {
+      expect(message.attempt).toBe(1);
+      expect(message.leaseUntil).toBeGreaterThanOrEqual(before + 10_000);
+      expect(message.leaseUntil).toBeLessThanOrEqual(after + 10_000);
+      const status = await statusOf(spool, message.id);
+      expect(status.state).toBe("leased");
+      expect(status.leaseUntil).toBe(message.leaseUntil);
+    }
+    expect(custom.leaseUntil).toBeGreaterThanOrEqual(customFrom + 2_500);
+    expect(custom.leaseUntil).toBeLessThanOrEqual(customTo + 2_500);
+  });
+
+  it("never hands the same message to two leases, even when they run concurrently", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("leasing"));
+    await queue.publishMany(Array.from({ length: 40 }, (_, body) => ({ body })));
+
+    const batches = await Promise.all(Array.from({ length: 8 }, () => queue.lease({ max: 4 })));
+    const ids = batches.flat().map((m) => m.id);
+    expect(ids).toHaveLength(32);
+    expect(new Set(ids).size).toBe(32);
+
+    const rest = await leaseAll(queue);
+    expect(rest).toHaveLength(8);
+    expect(new Set([...ids, ...rest.map((m) => m.id)]).size).toBe(40);
+    expect(await queue.lease({ max: 10 })).toEqual([]);
+  });
+
+  it("ack completes the message: it leaves the queue and is never handed out again", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"));
+    const { id } = await queue.publish("x");
+    const message = await leaseOne(queue);
+    expect(message.id).toBe(id);
+
+    await queue.ack(message.id, message.leaseToken);
+    const stats = await queue.stats();
+    expect(counts(stats)).toMatchObject({ ready: 0, delayed: 0, leased: 0, dead: 0 });
+    expect(stats.totals.completed).toBe(1);
+    expect((await statusOf(spool, id)).state).toBe("completed");
+    expect(await queue.lease({ max: 10 })).toEqual([]);
+    // A second ack with the same token is stale now.
+    await spoolError(() => queue.ack(message.id, message.leaseToken), "lease_lost");
+  });
+
+  for (const op of ["ack", "nack", "extend"] as const) {
+    it(`${op} with a wrong, stale or unknown lease token fails with lease_lost and changes nothing`, async () => {
+      const { spool } = await open();
+      const queue = spool.queue<string>(uniqueQueueName("leasing"));
+      await queue.publish("x");
+      const first = await leaseOne(queue);
+      // Release it (a transient failure retries at once) and lease it again: the first token is stale.
+      await queue.nack(first.id, first.leaseToken, { error: new TransientError("again") });
+      const current = await leaseOne(queue);
+      expect(current.id).toBe(first.id);
+      expect(current.leaseToken).not.toBe(first.leaseToken);
+
+      const attempt = (id: string, token: string) =>
+        op === "ack" ? queue.ack(id, token) : op === "nack" ? queue.nack(id, token, { error: "boom" }) : queue.extend(id, token, 60_000);
+
+      const before = await snapshot(spool, queue, current.id);
+      await spoolError(() => attempt(current.id, first.leaseToken), "lease_lost");
+      await spoolError(() => attempt(current.id, `${current.leaseToken}x`), "lease_lost");
+      await spoolError(() => attempt(NOT_AN_ID, current.leaseToken), "lease_lost");
+      expect(await snapshot(spool, queue, current.id)).toEqual(before);
+
+      // The current token still works.
+      await attempt(current.id, current.leaseToken);
+      expect(await snapshot(spool, queue, current.id)).not.toEqual(before);
+    });
+  }
+
+  it("ackMany completes many at once; a stale or wrong token fails only its own item", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("leasing"));
+    await queue.publishMany([0, 1, 2, 3].map((body) => ({ body })));
+    const [a, b, c, d] = await queue.lease({ max: 4 });
+    await queue.ack(b.id, b.leaseToken); // b's token is stale from now on
+
+    const outcomes = await queue.ackMany([
+      { id: a.id, leaseToken: a.leaseToken },
+      { id: b.id, leaseToken: b.leaseToken },
+      { id: c.id, leaseToken: "not-the-token" },
+      { id: d.id, leaseToken: d.leaseToken },
+      { id: NOT_AN_ID, leaseToken: a.leaseToken },
+    ]);
+    expect(outcomes.map((o) => ({ id: o.id, ok: o.ok, code: o.code }))).toEqual([
+      { id: a.id, ok: true, code: undefined },
+      { id: b.id, ok: false, code: "lease_lost" },
+      { id: c.id, ok: false, code: "lease_lost" },
+      { id: d.id, ok: true, code: undefined },
+      { id: NOT_AN_ID, ok: false, code: "lease_lost" },
+    ]);
+    const stats = await queue.stats();
+    expect(counts(stats)).toMatchObject({ ready: 0, leased: 1 });
+    expect(stats.totals.completed).toBe(3);
+    expect((await statusOf(spool, c.id)).state).toBe("leased");
+    await queue.ack(c.id, c.leaseToken);
+
+    expect(await queue.ackMany([])).toEqual([]);
+    await spoolError(() => queue.ackMany([{ id: a.id } as never]), "validation_failed");
+  });
+
+  if (suite.supports.manualClock) {
+    it("extend moves leaseUntil to now + leaseMs: the lease outlives its first end and expires at the new one", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"), { leaseMs: 1_000 });
+      const { id } = await queue.publish("x");
+      const message = await leaseOne(queue);
+      expect(message.leaseUntil).toBe(clock.now() + 1_000);
+
+      clock.advance(600);
+      const { leaseUntil } = await queue.extend(id, message.leaseToken, 2_000);
+      expect(leaseUntil).toBe(clock.now() + 2_000);
+      expect((await statusOf(ctx.spool, id)).leaseUntil).toBe(leaseUntil);
+
+      clock.advance(1_999); // well past the original end
+      expect((await statusOf(ctx.spool, id)).state).toBe("leased");
+      expect(counts(await queue.stats())).toMatchObject({ leased: 1, ready: 0 });
+      await queue.extend(id, message.leaseToken, 500); // shorter than what is left: moves it earlier
+
+      clock.advance(500);
+      expect((await statusOf(ctx.spool, id)).state).toBe("ready");
+      await spoolError(() => queue.ack(id, message.leaseToken), "lease_lost");
+    });
+
+    it("extend validates leaseMs (validation_failed) and changes nothing", async () => {
+      const ctx = await open();
+      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
+      await queue.publish("x");
+      const message = await leaseOne(queue);
+      const before = await snapshot(ctx.spool, queue, message.id);
+      for (const ms of [0, -5, 1.5]) await spoolError(() => queue.extend(message.id, message.leaseToken, ms), "validation_failed");
+      expect(await snapshot(ctx.spool, queue, message.id)).toEqual(before);
+    });
+  }
+
+  it("a long-poll lease returns as soon as a message is published", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"));
+    await queue.info();
+    const waiting = track(queue.lease({ waitMs: 30_000, max: 5 }));
+    await letWakeUpsRun();
+    expect(waiting.settled).toBe(false);
+
+    const { id } = await queue.publish("wake");
+    await pollUntil(() => waiting.settled, { what: "the long-poll lease to return", timeoutMs: 2_000 });
+    expect((waiting.value ?? []).map((m) => m.id)).toEqual([id]);
+  });
+
+  it("a long-poll lease started together with a publish does not miss it", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"));
+    await queue.info();
+    for (let round = 0; round < 5; round++) {
+      const waiting = track(queue.lease({ waitMs: 30_000 }));
+      const { id } = await queue.publish(`m${round}`);
+      await pollUntil(() => waiting.settled, { what: `the long-poll lease of round ${round} to return`, timeoutMs: 2_000 });
+      expect((waiting.value ?? []).map((m) => m.id)).toEqual([id]);
+    }
+  });
+
+  if (suite.supports.manualClock) {
+    it("a long-poll lease returns [] once waitMs has passed, not before", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
+      await queue.info();
+      const waiting = track(queue.lease({ waitMs: 1_000 }));
+      await letWakeUpsRun();
+      clock.advance(999);
+      await letWakeUpsRun();
+      expect(waiting.settled).toBe(false);
+
+      clock.advance(1);
+      await pollUntil(() => waiting.settled, { what: "the long-poll lease to time out", timeoutMs: 2_000 });
+      expect(waiting.value).toEqual([]);
+    });
+
+    it("a long-poll lease wakes when a delayed message falls due", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
+      const { id } = await queue.publish("later", { delayMs: 500 });
+      const waiting = track(queue.lease({ waitMs: 10_000 }));
+      await letWakeUpsRun();
+      expect(waiting.settled).toBe(false);
+      clock.advance(500);
+      await pollUntil(() => waiting.settled, { what: "the long-poll lease to return", timeoutMs: 2_000 });
+      expect((waiting.value ?? []).map((m) => m.id)).toEqual([id]);
+    });
+  }
+
+  it("a long-poll lease returns [] when its signal aborts, and takes nothing afterwards", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"));
+    await queue.info();
+    const controller = new AbortController();
+    const waiting = track(queue.lease({ waitMs: 30_000, signal: controller.signal }));
+    await letWakeUpsRun();
+    expect(waiting.settled).toBe(false);
+
+    controller.abort();
+    await pollUntil(() => waiting.settled, { what: "the aborted lease to return", timeoutMs: 2_000 });
+    expect(waiting.value).toEqual([]);
+
+    await queue.publish("after");
+    await letWakeUpsRun();
+    expect(counts(await queue.stats())).toMatchObject({ ready: 1, leased: 0 });
+
+    // An already-aborted signal takes nothing, even with a message ready.
+    expect(await queue.lease({ waitMs: 1_000, signal: controller.signal })).toEqual([]);
+    expect(counts(await queue.stats())).toMatchObject({ ready: 1, leased: 0 });
+  });
+};

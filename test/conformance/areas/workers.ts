@@ -1,0 +1,622 @@
+/**
+ * Workers (`queue.work`): concurrency and scale(), per-handler timeouts, automatic heartbeats
+ * and ctx.extendLease, chaining with ctx.publish, the circuit breaker, lost leases, and the
+ * two-phase close (drain up to a deadline, then abort ctx.signal and release the message).
+ *
+ * Handlers here are probes the test holds and lets go; waits are on observable conditions
+ * (pollUntil, worker events), never on time.
+ */
+import { afterEach, expect, it } from "vitest";
+import {
+  HandlerTimeoutError,
+  Spool,
+  SpoolError,
+  WorkerClosedError,
+  type CircuitState,
+  type HandlerContext,
+  type LeasedMessage,
+  type Store,
+  type Worker,
+  type WorkerEvents,
+} from "../../../src/index.js";
+import { ManualClock, systemClock } from "../../../src/util/clock.js";
+import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
+import type { AreaDefinition } from "../suite.js";
+import { statusOf, track } from "./consume-helpers.js";
+import { counts, deferred, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+
+type Mode = "hold" | "succeed" | "fail";
+
+/** Every probe of the running test: released after it, so a failed test cannot hang the cleanup. */
+const probes = new Set<{ mode: Mode; releaseAll(): void }>();
+
+/**
+ * A handler the test controls. New calls follow `mode`: "hold" waits until released (or until
+ * ctx.signal aborts, like a well-behaved handler), "succeed" returns, "fail" throws.
+ */
+class Probe<T> {
+  mode: Mode;
+  readonly calls: LeasedMessage<T>[] = [];
+  readonly contexts: HandlerContext[] = [];
+  active = 0;
+  maxActive = 0;
+  readonly #held: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+
+  constructor(mode: Mode = "hold") {
+    this.mode = mode;
+    probes.add(this);
+  }
+
+  readonly handler = async (message: LeasedMessage<T>, ctx: HandlerContext): Promise<void> => {
+    this.calls.push(message);
+    this.contexts.push(ctx);
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      if (this.mode === "fail") throw new Error(`handler failed on ${message.id}`);
+      if (this.mode === "hold") {
+        await new Promise<void>((resolve, reject) => {
+          const entry = { resolve, reject };
+          this.#held.push(entry);
+          ctx.signal.addEventListener(
+            "abort",
+            () => {
+              this.#held.splice(this.#held.indexOf(entry) >>> 0, 1);
+              reject(ctx.signal.reason);
+            },
+            { once: true },
+          );
+        });
+      }
+    } finally {
+      this.active--;
+    }
+  };
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Lets the `count` longest-held calls return successfully. */
+  release(count = 1): void {
+    for (const call of this.#held.splice(0, count)) call.resolve();
+  }
+
+  /** Makes the `count` longest-held calls throw. */
+  fail(count = 1, error: unknown = new Error("held call failed")): void {
+    for (const call of this.#held.splice(0, count)) call.reject(error);
+  }
+
+  releaseAll(): void {
+    this.release(this.#held.length);
+  }
+}
+
+/** Everything a worker reports, in order. */
+function record<T>(worker: Worker<T>) {
+  const seen = {
+    completed: [] as WorkerEvents["message:completed"][0][],
+    failed: [] as WorkerEvents["message:failed"][0][],
+    circuit: [] as CircuitState[],
+    errors: [] as unknown[],
+  };
+  worker.on("message:completed", (event) => seen.completed.push(event));
+  worker.on("message:failed", (event) => seen.failed.push(event));
+  worker.on("worker:circuit", (event) => seen.circuit.push(event.state));
+  worker.on("worker:error", (event) => seen.errors.push(event.error));
+  return seen;
+}
+
+function codeOf(error: unknown): string | undefined {
+  return error instanceof SpoolError ? error.code : undefined;
+}
+
+export const workers: AreaDefinition = (suite, open) => {
+  afterEach(() => {
+    for (const probe of probes) {
+      probe.mode = "succeed";
+      probe.releaseAll();
+    }
+    probes.clear();
+  });
+
+  it("never runs more than `concurrency` handlers at once, and keeps that many busy", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("workers"));
+    await queue.publishMany(Array.from({ length: 10 }, (_, body) => ({ body })));
+    const probe = new Probe<number>();
+    const worker = queue.work(probe.handler, { concurrency: 3 });
+    const seen = record(worker);
+
+    await pollUntil(() => probe.active === 3, { what: "3 handlers running" });
+    await letWakeUpsRun();
+    expect(probe.active).toBe(3);
+    expect(worker.running).toBe(3);
+    expect(counts(await queue.stats())).toMatchObject({ leased: 3, ready: 7 });
+
+    for (let done = 1; done <= 10; done++) {
+      probe.release(1);
+      const expected = Math.min(3, 10 - done);
+      await pollUntil(() => seen.completed.length === done && probe.active === expected, { what: `${done} completed, ${expected} running` });
+    }
+    await letWakeUpsRun();
+    expect(probe.maxActive).toBe(3);
+    expect(probe.calls.map((m) => m.body).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await queue.stats()).totals.completed).toBe(10);
+    await worker.close();
+  });
+
+  it("scale(n) raises and lowers concurrency at run time; lowering lets running handlers finish", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("workers"));
+    await queue.publishMany(Array.from({ length: 8 }, (_, body) => ({ body })));
+    const probe = new Probe<number>();
+    const worker = queue.work(probe.handler, { concurrency: 1 });
+    const seen = record(worker);
+
+    await pollUntil(() => probe.active === 1, { what: "1 handler running" });
+    await letWakeUpsRun();
+    expect(probe.active).toBe(1);
+
+    worker.scale(4);
+    expect(worker.concurrency).toBe(4);
+    await pollUntil(() => probe.active === 4, { what: "4 handlers running after scale(4)" });
+    await letWakeUpsRun();
+    expect(probe.maxActive).toBe(4);
+
+    worker.scale(2);
+    expect(probe.active).toBe(4); // nothing is interrupted
+    probe.release(1);
+    await pollUntil(() => seen.completed.length === 1, { what: "one handler to finish" });
+    await letWakeUpsRun();
+    expect(probe.active).toBe(3); // no refill above the new limit
+    probe.release(2);
+    await pollUntil(() => seen.completed.length === 3, { what: "two more to finish" });
+    await pollUntil(() => probe.active === 2, { what: "refilled to the new limit of 2" });
+    await letWakeUpsRun();
+    expect(probe.active).toBe(2);
+    expect(probe.maxActive).toBe(4);
+
+    await spoolError(() => worker.scale(0), "validation_failed");
+    await spoolError(() => worker.scale(1.5), "validation_failed");
+    probe.mode = "succeed";
+    probe.releaseAll();
+    await pollUntil(() => seen.completed.length === 8, { what: "all 8 to complete" });
+    await worker.close();
+  });
+
+  if (suite.supports.manualClock) {
+    it("timeoutMs aborts ctx.signal and fails the attempt: retried with backoff, then dead", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 2, backoff: { type: "fixed", baseMs: 5_000, jitter: "none" } });
+      const { id } = await queue.publish("slow");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler, { timeoutMs: 1_000 });
+      const seen = record(worker);
+
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+      clock.advance(999);
+      await letWakeUpsRun();
+      expect(probe.contexts[0].signal.aborted).toBe(false);
+      expect(seen.failed).toHaveLength(0);
+
+      clock.advance(1);
+      await pollUntil(() => seen.failed.length === 1, { what: "the timed-out attempt to fail" });
+      expect(probe.contexts[0].signal.aborted).toBe(true);
+      expect(probe.contexts[0].signal.reason).toBeInstanceOf(HandlerTimeoutError);
+      expect(seen.failed[0].outcome).toEqual({ state: "delayed", availableAt: clock.now() + 5_000 });
+      const status = await statusOf(ctx.spool, id);
+      expect(status).toMatchObject({ state: "delayed", attempt: 1 });
+      expect(status.lastError?.kind).toBe("error");
+
+      clock.advance(5_000);
+      await pollUntil(() => probe.calls.length === 2, { what: "the retry to start" });
+      expect(probe.calls[1].attempt).toBe(2);
+      clock.advance(1_000);
+      await pollUntil(() => seen.failed.length === 2, { what: "the second timeout" });
+      expect(seen.failed[1].outcome).toMatchObject({ state: "dead", deadReason: "max_attempts" });
+      expect(seen.completed).toHaveLength(0);
+      await worker.close();
+    });
+
+    it("timeoutMs fails the attempt even when the handler ignores ctx.signal", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 1 });
+      const { id } = await queue.publish("stuck");
+      let started = 0;
+      const worker = queue.work(
+        () => {
+          started++;
+          return new Promise(() => {}); // never settles
+        },
+        { timeoutMs: 500 },
+      );
+      const seen = record(worker);
+      await pollUntil(() => started === 1, { what: "the handler to start" });
+      clock.advance(500);
+      await pollUntil(() => seen.failed.length === 1, { what: "the attempt to fail" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "dead", deadReason: "max_attempts" });
+      expect(worker.running).toBe(0);
+      await worker.close();
+    });
+
+    it("heartbeats keep a long handler's lease alive far past leaseMs: the message is never redelivered", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
+      const { id } = await queue.publish("long");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler, { concurrency: 2 });
+      const seen = record(worker);
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+      for (let elapsed = 0; elapsed < 12_000; elapsed += 500) {
+        clock.advance(500);
+        await letWakeUpsRun();
+      }
+      const status = await statusOf(ctx.spool, id);
+      expect(status).toMatchObject({ state: "leased", attempt: 1 });
+      expect(status.leaseUntil).toBeGreaterThan(clock.now());
+      expect((await queue.stats()).totals.retried).toBe(0);
+      expect(probe.calls).toHaveLength(1);
+      expect(probe.contexts[0].signal.aborted).toBe(false);
+
+      probe.release();
+      await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
+      expect(seen.errors).toEqual([]);
+      await worker.close();
+    });
+
+    it("heartbeats go on while close() drains a long handler", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
+      const { id } = await queue.publish("long");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler);
+      const seen = record(worker);
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+      const closing = track(worker.close({ timeoutMs: 60_000 }));
+      for (let elapsed = 0; elapsed < 12_000; elapsed += 500) {
+        clock.advance(500);
+        await letWakeUpsRun();
+      }
+      expect(closing.settled).toBe(false);
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "leased", attempt: 1 });
+      expect((await queue.stats()).totals.retried).toBe(0);
+
+      probe.release();
+      await pollUntil(() => closing.settled, { what: "close() to finish" });
+      expect(seen.completed.map((c) => c.id)).toEqual([id]);
+      expect((await statusOf(ctx.spool, id)).state).toBe("completed");
+    });
+
+    it("ctx.extendLease moves the lease's end to now + ms", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
+      const { id } = await queue.publish("x");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler);
+      const seen = record(worker);
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+      clock.advance(700);
+      await probe.contexts[0].extendLease(120_000);
+      expect((await statusOf(ctx.spool, id)).leaseUntil).toBe(clock.now() + 120_000);
+      probe.release();
+      await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
+      await worker.close();
+    });
+
+    it("a lost lease aborts ctx.signal with lease_lost, and the worker neither acks nor nacks", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
+      await queue.publish("x");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler);
+      const seen = record(worker);
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+      // Deleting the queue takes the message away: its lease is gone, the next heartbeat says so.
+      await queue.delete();
+      clock.advance(1_000);
+      await pollUntil(() => probe.contexts[0].signal.aborted, { what: "ctx.signal to abort" });
+      expect(codeOf(probe.contexts[0].signal.reason)).toBe("lease_lost");
+      await pollUntil(() => probe.active === 0 && worker.running === 0, { what: "the delivery to end" });
+      expect(seen.completed).toEqual([]);
+      expect(seen.failed).toEqual([]);
+      expect(seen.errors.map(codeOf)).toContain("lease_lost");
+      await spoolError(() => probe.contexts[0].extendLease(1_000), "lease_lost");
+      await worker.close();
+    });
+  }
+
+  it("chaining: ctx.publish passes the correlationId on (or starts it with the root's id) and sets causationId", async () => {
+    const { spool } = await open();
+    const a = spool.queue<string>(uniqueQueueName("chain-a"));
+    const b = spool.queue<string>(uniqueQueueName("chain-b"));
+    const c = spool.queue<string>(uniqueQueueName("chain-c"));
+    const seenB: LeasedMessage<string>[] = [];
+    const workerA = a.work(async (message, ctx) => {
+      await ctx.publish(b.name, `${message.body}>b`);
+    });
+    const workerB = b.work(async (message, ctx) => {
+      seenB.push(message);
+      await ctx.publish(c.name, `${message.body}>c`);
+    });
+
+    const root = await a.publish("root");
+    const correlated = await a.publish("order", { correlationId: "order-42" });
+    await pollUntil(async () => (await c.stats()).ready === 2, { what: "both chains to reach c" });
+    const leaves = await c.lease({ max: 2 });
+    const byBody = new Map(leaves.map((m) => [m.body, m]));
+    const middleOf = (body: string) => seenB.find((m) => m.body === body) as LeasedMessage<string>;
+
+    const rootB = middleOf("root>b");
+    expect(rootB).toMatchObject({ correlationId: root.id, causationId: root.id });
+    expect(byBody.get("root>b>c")).toMatchObject({ correlationId: root.id, causationId: rootB.id });
+
+    const orderB = middleOf("order>b");
+    expect(orderB).toMatchObject({ correlationId: "order-42", causationId: correlated.id });
+    expect(byBody.get("order>b>c")).toMatchObject({ correlationId: "order-42", causationId: orderB.id });
+    await Promise.all([workerA.close(), workerB.close()]);
+  });
+
+  if (suite.supports.manualClock) {
+    /** A worker whose circuit opens after 4 failures; the failed messages retry far in the future. */
+    async function openCircuit(ctx: Awaited<ReturnType<typeof open>>) {
+      const queue = ctx.spool.queue<number>(uniqueQueueName("circuit"), { backoff: { type: "fixed", baseMs: 3_600_000, jitter: "none" } });
+      const probe = new Probe<number>("fail");
+      const worker = queue.work(probe.handler, { concurrency: 3, leaseMs: 3_000, circuitBreaker: { sampleSize: 4, failureThreshold: 0.5, openMs: 10_000 } });
+      const seen = record(worker);
+
+      await queue.publishMany([0, 1, 2].map((body) => ({ body })));
+      await pollUntil(() => seen.failed.length === 3, { what: "3 failures" });
+      await letWakeUpsRun();
+      expect(worker.circuitState).toBe("closed"); // the window is not full yet
+      expect((await queue.stats()).circuits).toEqual(["closed"]);
+
+      await queue.publish(3);
+      await pollUntil(() => seen.circuit.length === 1, { what: "the circuit to open" });
+      expect(seen.circuit).toEqual(["open"]);
+      expect(worker.circuitState).toBe("open");
+      expect((await queue.stats()).circuits).toEqual(["open"]);
+
+      // While open, nothing is leased: new messages wait, with no attempt used.
+      probe.mode = "hold";
+      const waiting = await queue.publishMany([10, 11, 12].map((body) => ({ body })));
+      await letWakeUpsRun();
+      expect(probe.calls).toHaveLength(4);
+      expect(counts(await queue.stats())).toMatchObject({ ready: 3, leased: 0 });
+      for (const { id } of waiting) expect((await statusOf(ctx.spool, id)).attempt).toBe(0);
+      return { queue, probe, worker, seen, waiting };
+    }
+
+    it("circuit breaker: opens at the failure ratio, leases nothing while open, half-opens for one trial, closes on success", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const { queue, probe, worker, seen, waiting } = await openCircuit(ctx);
+
+      clock.advance(9_999);
+      await letWakeUpsRun();
+      expect(probe.calls).toHaveLength(4);
+      expect(worker.circuitState).toBe("open");
+
+      clock.advance(1);
+      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+      await letWakeUpsRun();
+      expect(seen.circuit).toEqual(["open", "half-open"]);
+      expect((await queue.stats()).circuits).toEqual(["half-open"]);
+      expect(probe.active).toBe(1); // one trial only, though concurrency is 3
+      expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 1 });
+
+      probe.mode = "succeed";
+      probe.release();
+      await pollUntil(() => seen.completed.length === 3, { what: "the trial and the rest to complete" });
+      expect(seen.circuit).toEqual(["open", "half-open", "closed"]);
+      expect((await queue.stats()).circuits).toEqual(["closed"]);
+      for (const { id } of waiting) expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
+      await worker.close();
+    });
+
+    it("circuit breaker: a failed trial re-opens the circuit for another openMs", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const { queue, probe, worker, seen } = await openCircuit(ctx);
+
+      clock.advance(10_000);
+      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+      probe.fail();
+      await pollUntil(() => seen.circuit.length === 3, { what: "the circuit to re-open" });
+      expect(seen.circuit).toEqual(["open", "half-open", "open"]);
+      await letWakeUpsRun();
+      expect(probe.calls).toHaveLength(5);
+      expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 0 });
+
+      clock.advance(9_999);
+      await letWakeUpsRun();
+      expect(probe.calls).toHaveLength(5);
+      clock.advance(1);
+      await pollUntil(() => probe.calls.length === 6, { what: "the next trial" });
+      expect(seen.circuit).toEqual(["open", "half-open", "open", "half-open"]);
+      probe.mode = "succeed";
+      probe.release();
+      await pollUntil(() => seen.completed.length === 2, { what: "the rest to complete" });
+      expect(seen.circuit.at(-1)).toBe("closed");
+      await worker.close();
+    });
+
+    it("circuit breaker: a half-open trial whose lease is lost does not leave the circuit stuck", async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const { queue, probe, worker, seen } = await openCircuit(ctx);
+
+      clock.advance(10_000);
+      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+      const trial = probe.calls[4];
+      // Someone else settles the trial's message (its token leaked to another consumer): the
+      // worker's next heartbeat finds the lease gone and aborts the handler.
+      await queue.nack(trial.id, trial.leaseToken, { error: { message: "taken over", kind: "transient" } });
+      clock.advance(1_000); // the worker's leaseMs / 3: a heartbeat
+      await pollUntil(() => probe.contexts[4].signal.aborted, { what: "the trial to be aborted" });
+
+      // No verdict came from that trial: another one is let through.
+      await pollUntil(() => probe.calls.length === 6, { what: "a new trial" });
+      expect(seen.circuit).toEqual(["open", "half-open"]);
+      probe.mode = "succeed";
+      probe.release();
+      await pollUntil(() => seen.circuit.at(-1) === "closed", { what: "the circuit to close" });
+      await pollUntil(() => seen.completed.length === 3, { what: "the rest to complete" });
+      await worker.close();
+    });
+  }
+
+  it("close() stops leasing: messages published afterwards stay ready", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("workers"));
+    const probe = new Probe<number>("succeed");
+    const worker = queue.work(probe.handler);
+    await queue.publish(1);
+    await pollUntil(() => probe.calls.length === 1, { what: "the first message to be handled" });
+    const closed = worker.close();
+    expect(worker.close()).toBe(closed); // idempotent
+    await closed;
+    expect(worker.closed).toBe(true);
+
+    await queue.publish(2);
+    await letWakeUpsRun();
+    expect(probe.calls).toHaveLength(1);
+    expect(counts(await queue.stats())).toMatchObject({ ready: 1, leased: 0 });
+  });
+
+  it("close() waits for in-flight handlers to finish, leasing nothing new meanwhile", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("workers"));
+    const probe = new Probe<number>();
+    const worker = queue.work(probe.handler, { concurrency: 2 });
+    const seen = record(worker);
+    const [first] = await queue.publishMany([{ body: 1 }]);
+    await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+    const closing = track(worker.close({ timeoutMs: 60_000 }));
+    await queue.publish(2);
+    await letWakeUpsRun();
+    expect(closing.settled).toBe(false);
+    expect(probe.contexts[0].signal.aborted).toBe(false);
+    expect(probe.calls).toHaveLength(1);
+
+    probe.release();
+    await pollUntil(() => closing.settled, { what: "close() to finish" });
+    expect(seen.completed.map((c) => c.id)).toEqual([first.id]);
+    expect((await statusOf(spool, first.id)).state).toBe("completed");
+    expect(counts(await queue.stats())).toMatchObject({ ready: 1, leased: 0 });
+  });
+
+  it("close() past its deadline aborts ctx.signal and releases the message, which becomes leasable again", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("workers"));
+    const { id } = await queue.publish("x");
+    const probe = new Probe<string>();
+    const worker = queue.work(probe.handler);
+    const seen = record(worker);
+    await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+    await worker.close({ timeoutMs: 0 });
+    expect(probe.contexts[0].signal.aborted).toBe(true);
+    expect(probe.contexts[0].signal.reason).toBeInstanceOf(WorkerClosedError);
+    expect(seen.completed).toEqual([]);
+    expect(seen.errors).toEqual([]);
+    expect((await statusOf(spool, id)).state).toBe("ready");
+    const [again] = await queue.lease();
+    expect(again).toMatchObject({ id, attempt: 2 });
+  });
+
+  it("close() past its deadline returns even when the handler ignores ctx.signal", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("workers"));
+    const { id } = await queue.publish("x");
+    let started = 0;
+    const worker = queue.work(() => {
+      started++;
+      return new Promise(() => {});
+    });
+    await pollUntil(() => started === 1, { what: "the handler to start" });
+    await worker.close({ timeoutMs: 0 });
+    expect((await statusOf(spool, id)).state).toBe("ready");
+  });
+
+  it("spool.close() drains every worker before it closes the store", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("workers"));
+    const { id } = await queue.publish("x");
+    const probe = new Probe<string>();
+    const worker = queue.work(probe.handler);
+    const seen = record(worker);
+    await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+    const closing = track(spool.close());
+    await letWakeUpsRun();
+    expect(closing.settled).toBe(false);
+    expect(probe.contexts[0].signal.aborted).toBe(false);
+
+    probe.release();
+    await pollUntil(() => closing.settled, { what: "spool.close() to finish" });
+    expect(worker.closed).toBe(true);
+    expect(seen.completed.map((c) => c.id)).toEqual([id]);
+    expect(seen.errors).toEqual([]);
+  });
+
+  it("close() also waits for a message whose lease call was still in flight when it was called", async () => {
+    // A store whose lease answers only when the test says so (as a slow network would).
+    const clock = suite.supports.manualClock ? new ManualClock() : systemClock;
+    const base = await suite.createStore(clock, () => 0.5);
+    let gate: ReturnType<typeof deferred> | undefined;
+    let leaseCalls = 0;
+    const store = new Proxy(base, {
+      get(target, property) {
+        if (property === "lease") {
+          return async (...args: Parameters<Store["lease"]>) => {
+            leaseCalls++;
+            const leased = await target.lease(...args);
+            if (gate && leased.length > 0) await gate.promise;
+            return leased;
+          };
+        }
+        const value: unknown = Reflect.get(target, property); // getters and methods run on the store itself (#private fields)
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const spool = await Spool.open({ store });
+    try {
+      const queue = spool.queue<string>(uniqueQueueName("workers"));
+      await queue.info();
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler);
+      const seen = record(worker);
+      await pollUntil(() => leaseCalls > 0, { what: "the worker to start leasing" });
+
+      gate = deferred();
+      const { id } = await queue.publish("x");
+      await pollUntil(async () => (await queue.stats()).leased === 1, { what: "the lease to be taken" });
+      const closing = track(worker.close({ timeoutMs: 60_000 }));
+      await letWakeUpsRun();
+      gate.resolve(); // the lease call answers after close() began
+
+      await pollUntil(() => probe.calls.length === 1 || closing.settled, { what: "the message to be handled or close() to end" });
+      await letWakeUpsRun();
+      expect(closing.settled, "close() returned while a handler was still running").toBe(false);
+      probe.release();
+      await pollUntil(() => closing.settled, { what: "close() to finish" });
+      expect(seen.completed.map((c) => c.id)).toEqual([id]);
+      expect(counts(await queue.stats())).toMatchObject({ leased: 0, ready: 0 });
+    } finally {
+      await spool.close();
+    }
+  });
+};
