@@ -102,6 +102,11 @@ export class Queue<T = unknown> {
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
+    if (items.length > defaults.maxPublishBatch) {
+      throw new ValidationError(`publishMany to "${this.name}": at most ${defaults.maxPublishBatch} messages per call, got ${items.length}`, [
+        { path: "/", message: `more than ${defaults.maxPublishBatch} items` },
+      ]);
+    }
     const now = this.#store.clock.now();
     const inputs = items.map((item, index) => {
       if (item === null || typeof item !== "object" || !("body" in item)) {

@@ -9,6 +9,8 @@ export interface NackOptions {
   error?: Error | string | { message: string; kind?: FailureKind };
   /** Retry after exactly this long, overriding the backoff (e.g. from a Retry-After). */
   delayMs?: number;
+  /** Give the message back unhandled: ready at once, and the delivery does not count as an attempt. */
+  release?: boolean;
 }
 
 /** What queues and workers need from the Spool that made them. */

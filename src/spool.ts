@@ -14,7 +14,7 @@ import { Queue } from "./queue.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
 import { journalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
-import type { AckItem, AckOutcome, NackOutcome, QueueInfo, Store } from "./store/store.js";
+import type { AckItem, AckOutcome, NackOutcome, NackRequest, QueueInfo, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
 
 export interface SpoolOptions {
@@ -120,7 +120,12 @@ export class Spool implements SpoolRuntime {
     if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 366 * 86_400_000)) {
       throw new ValidationError(`nack ${id}: delayMs must be a non-negative integer, got ${JSON.stringify(delayMs)}`, [{ path: "/delayMs", message: "expected integer >= 0" }]);
     }
-    return this.store.nack(id, leaseToken, { error: toFailureInfo(options.error), delayMs });
+    if (options.release !== undefined && typeof options.release !== "boolean") {
+      throw new ValidationError(`nack ${id}: release must be a boolean, got ${JSON.stringify(options.release)}`, [{ path: "/release", message: "expected boolean" }]);
+    }
+    const request: NackRequest = { error: toFailureInfo(options.error), delayMs };
+    if (options.release) request.release = true;
+    return this.store.nack(id, leaseToken, request);
   }
 
   async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {

@@ -11,6 +11,7 @@ import { makeBodies } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { packageVersion } from "../lib/package-version.js";
 import { withTimeout } from "../lib/stats.js";
+import { describeError, redactUrl } from "../lib/text.js";
 import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
 
 const SIZES: Sizes = { publishMany: 100_000, endToEnd: { 1: 5_000, 64: 20_000 }, readyMemory: 100_000, repeats: 1 };
@@ -53,12 +54,14 @@ class BullmqSystem implements BenchSystem {
     const { Redis } = await import("ioredis");
     // A client that fails at once (no retries) tells us whether Redis is there at all.
     const probe = new Redis({ ...this.#connection, lazyConnect: true, connectTimeout: 2_000, retryStrategy: () => null, maxRetriesPerRequest: 1 });
-    probe.on("error", () => {});
+    // connect() rejects with a bare "Connection is closed"; the cause arrives as an error event.
+    let cause: unknown;
+    probe.on("error", (error: unknown) => (cause ??= error));
     try {
-      await withTimeout(probe.connect(), 5_000, `connecting to Redis at ${this.#url}`);
+      await withTimeout(probe.connect(), 5_000, `connecting to Redis at ${redactUrl(this.#url)}`);
     } catch (error) {
       probe.disconnect();
-      throw error;
+      throw new Error(`${describeError(cause ?? error)} (Redis at ${redactUrl(this.#url)})`);
     }
     this.#probe = probe;
     this.#bullmq = await import("bullmq");
@@ -72,7 +75,7 @@ class BullmqSystem implements BenchSystem {
     } catch {
       persistence = "persistence settings unknown (CONFIG refused)";
     }
-    this.notes.push(`${this.name}: bullmq ${packageVersion("bullmq")} + ioredis ${packageVersion("ioredis")}, Redis ${version} at ${this.#url}, ${persistence}`);
+    this.notes.push(`${this.name}: bullmq ${packageVersion("bullmq")} + ioredis ${packageVersion("ioredis")}, Redis ${version} at ${redactUrl(this.#url)}, ${persistence}`);
   }
 
   async createQueue(): Promise<BenchQueue> {
@@ -164,10 +167,15 @@ class BullmqQueue implements BenchQueue {
   async delete(): Promise<void> {
     for (const worker of this.#workers) await worker.close().catch(() => undefined);
     this.#workers.clear();
+    // Close the publishing handle first, so a publish still in flight (an interrupted run)
+    // cannot re-create keys after the obliterate; a fresh handle does the cleaning.
+    await this.queue.close();
+    const cleaner = new this.bullmq.Queue(this.queue.name, { connection: { ...this.connection } });
+    cleaner.on("error", () => {});
     try {
-      await this.queue.obliterate({ force: true });
+      await cleaner.obliterate({ force: true });
     } finally {
-      await this.queue.close();
+      await cleaner.close();
       this.onDelete();
     }
   }

@@ -44,7 +44,7 @@ class PgBossSystem implements BenchSystem {
       try {
         await withTimeout(boss.start(), 20_000, `starting pg-boss on ${redactUrl(url)}`);
       } catch (error) {
-        failures.push(`${redactUrl(url)}: ${describeError(error)}`);
+        failures.push(`${describeError(error)} (${redactUrl(url)})`);
         await boss.stop({ graceful: false, close: true }).catch(() => undefined);
         continue;
       }

@@ -40,7 +40,11 @@ class RabbitmqSystem implements BenchSystem {
 
   async setup(): Promise<void> {
     const amqp = await import("amqplib");
-    const connection = await withTimeout(amqp.connect(this.#url, { timeout: 3_000 }), 5_000, `connecting to ${redactUrl(this.#url)}`);
+    const connection = await withTimeout(amqp.connect(this.#url, { timeout: 3_000 }), 5_000, `connecting to ${redactUrl(this.#url)}`).catch(
+      (error: unknown) => {
+        throw new Error(`${describeError(error)} (${redactUrl(this.#url)})`);
+      },
+    );
     connection.on("error", (error: Error) => (this.#failure = error));
     this.#connection = connection;
     this.#consumerConnection = await amqp.connect(this.#url, { timeout: 3_000 });

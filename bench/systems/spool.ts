@@ -2,7 +2,7 @@
  * Spool in this process, on any store: `spoolSystem("spool-journal-always", ({ dataDir }) =>
  * journalStore({ dataDir, fsync: "always" }))` is all a new store needs.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Spool, type Queue, type Store, type Worker } from "../../src/index.js";
@@ -70,6 +70,11 @@ class SpoolSystem implements BenchSystem {
     this.#spool = undefined;
     if (this.#dataDir) rmSync(this.#dataDir, { recursive: true, force: true });
     this.#dataDir = undefined;
+    try {
+      rmdirSync(DATA_ROOT); // only when empty: another run may be using it
+    } catch {
+      // not empty, or already gone
+    }
   }
 }
 

@@ -391,6 +391,13 @@ export class Engine {
     const queue = this.#queues.get(record.queue) as QueueState;
     const now = this.clock.now();
     this.#unslot(queue, record);
+    if (request.release) {
+      record.attempt = Math.max(0, record.attempt - 1);
+      record.availableAt = now;
+      this.#schedule(queue, record, now);
+      this.#armTimer();
+      return this.#dead.has(id) ? { state: "dead", availableAt: now, deadReason: "expired" } : { state: "ready", availableAt: now };
+    }
     const error = request.error ?? { message: "nacked", kind: "error" as const };
     record.extras = { ...record.extras, lastError: error };
     const decision = decideFailure(

@@ -80,6 +80,11 @@ export interface NackRequest {
   error?: FailureInfo;
   /** Retry after exactly this long instead of the backoff (a `Retry-After`). */
   delayMs?: number;
+  /**
+   * Give the message back unhandled (a consumer shutting down): ready again at once, and this
+   * delivery does not count as an attempt, so a shutdown never dead-letters a message.
+   */
+  release?: boolean;
 }
 
 export interface NackOutcome {

@@ -14,7 +14,7 @@ import { EventEmitter } from "node:events";
 import { defaults } from "../config/defaults.js";
 import { resolveCircuitBreakerOptions } from "../config/resolve.js";
 import type { WorkerOptions } from "../config/schemas.js";
-import { SpoolError, TransientError } from "../core/errors.js";
+import { SpoolError } from "../core/errors.js";
 import type { LeasedStoredMessage } from "../core/message.js";
 import { classifyError } from "../core/retry-policy.js";
 import { decodeLeased, type LeasedMessage } from "../message-types.js";
@@ -227,7 +227,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         return;
       }
       if (reason instanceof WorkerClosedError) {
-        await this.#runtime.nack(message.id, message.leaseToken, { error: new TransientError(reason.message) });
+        await this.#runtime.nack(message.id, message.leaseToken, { release: true });
         return;
       }
       const error = reason instanceof HandlerTimeoutError ? reason : failure;

@@ -123,6 +123,19 @@ export const leasing: AreaDefinition = (suite, open) => {
     });
   }
 
+  it("nack with release gives the message back unhandled: ready at once, the attempt not counted", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("leasing"), { maxAttempts: 1 });
+    await queue.publish("last chance");
+    const [first] = await queue.lease();
+    expect(await queue.nack(first.id, first.leaseToken, { release: true })).toMatchObject({ state: "ready" });
+    const [again] = await queue.lease();
+    expect(again.id).toBe(first.id);
+    expect(again.attempt).toBe(1); // maxAttempts 1 and still alive: the released delivery did not count
+    expect(counts(await queue.stats())).toMatchObject({ ready: 0, leased: 1, dead: 0 });
+    await spoolError(() => queue.nack(first.id, first.leaseToken, { release: true }), "lease_lost");
+  });
+
   it("ackMany completes many at once; a stale or wrong token fails only its own item", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("leasing"));
