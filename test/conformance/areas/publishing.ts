@@ -124,6 +124,15 @@ export const publishing: AreaDefinition = (_suite, open) => {
     expect((await leaseAll(queue)).map((m) => m.body)).toEqual([{ seed: 1 }]);
   });
 
+  it("publishMany takes at most 10,000 messages per call (validation_failed, nothing enqueued)", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("publishing"));
+    const items = Array.from({ length: 10_001 }, (_, i) => ({ body: i }));
+    await spoolError(() => queue.publishMany(items), "validation_failed");
+    expect(counts(await queue.stats())).toMatchObject({ ready: 0 });
+    expect(await queue.publishMany(items.slice(0, 10_000))).toHaveLength(10_000);
+  });
+
   it("publishMany reports every invalid item, each under its own index", async () => {
     const { spool } = await open();
     const queue = await seeded(spool);
