@@ -139,7 +139,9 @@ function report(selection: Selection, run: Run): string {
   if (showTargets) columns.push({ header: "§5 target", align: "left" });
   for (const system of systems) columns.push({ header: system.name, align: "right" });
   const pairs = spools.flatMap((spool) => peers.map((peer) => ({ spool, peer })));
-  for (const { spool, peer } of pairs) columns.push({ header: `${spools.length === 1 ? "spool" : spool.name}/${peer.name}`, align: "right" });
+  // "spool/bullmq" with one Spool system; "memory/bullmq", "journal-always/bullmq" with several.
+  const spoolLabel = (spool: SystemEntry) => (spools.length === 1 ? "spool" : spool.name.replace(/^spool-/, ""));
+  for (const { spool, peer } of pairs) columns.push({ header: `${spoolLabel(spool)}/${peer.name}`, align: "right" });
 
   const lines = rows.map((row) => {
     const cells = systems.map((s) => run.results.get(s.name)?.get(row.id));
@@ -201,7 +203,8 @@ async function main(): Promise<void> {
   for (const entry of selection.systems) await runSystem(entry, selection.scenarios, run);
   const loadAfter = loadavg()[0];
   // Figures taken while other processes compete for the cores are not comparable run to run: say so.
-  const busy = Math.max(loadBefore, loadAfter) > cpu.length * 0.75 ? ": other processes competed for the CPU, so figures are noisier than usual" : "";
+  // (The bench's own servers load the machine too: only the load before it started says much.)
+  const busy = loadBefore > cpu.length ? ": other processes were competing for the CPU, so figures are noisier than usual" : "";
   run.notes.push(`machine load (1-min average) ${loadBefore.toFixed(1)} at start, ${loadAfter.toFixed(1)} at end, on ${cpu.length} cores${busy}.`);
   console.log(report(selection, run));
   console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -29,5 +29,9 @@ export function encodeBody(body: unknown, maxBytes: number, where: string, path 
       ]);
     }
   }
+  // JSON.stringify can return a rope of string pieces; the store keeps this text for the
+  // message's whole life, so flatten it once (Number() reads the whole string, which makes V8
+  // flatten it in place): ~90 bytes less per stored message.
+  Number(json);
   return json;
 }
