@@ -35,6 +35,7 @@ import type {
   Store,
   StoreCapabilities,
 } from "../store.js";
+import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
 import { applyOp, decodeOp, Decisions, encodeOp, type OpBody } from "./journal-ops.js";
@@ -87,6 +88,8 @@ export class JournalStore implements Store {
   #snapshotTimer: TimerHandle | undefined;
   #snapshotting: Promise<void> | undefined;
   #recovering: Promise<void> | undefined;
+  /** Set when a rebuild from disk failed: the engine may hold changes the log refused. */
+  #stale: Error | undefined;
   #opened = false;
   #closing: Promise<void> | undefined;
 
@@ -109,7 +112,11 @@ export class JournalStore implements Store {
   async open(): Promise<void> {
     if (this.#opened) return;
     const dir = this.#options.dataDir;
-    await this.#fs.mkdir(dir);
+    try {
+      await this.#fs.mkdir(dir);
+    } catch (error) {
+      throw fsFailure("creating the data directory", dir, error);
+    }
     this.#lock = await acquireDirLock(this.#fs, dir);
     try {
       const result = await readLog(this.#fs, dir, { repair: this.#options.repair });
@@ -174,7 +181,7 @@ export class JournalStore implements Store {
    */
   async #write<R>(body: OpBody, durable: boolean): Promise<R> {
     if (this.#closing) throw new UnavailableError("the journal store is closed");
-    if (this.#recovering || this.#log.fault) await this.#recover();
+    if (this.#recovering || this.#log.fault || this.#stale) await this.#recover();
     const engine = this.#engine;
     const now = this.clock.now();
     const before = engine.timeChanges;
@@ -188,11 +195,11 @@ export class JournalStore implements Store {
     }
     if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
     const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }));
+    // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
+    // show the refused change until the next write.
+    appended.catch(() => this.#recoverSoon());
     this.#counted();
-    if (!durable) {
-      appended.catch(() => undefined); // the fault surfaces on the next durable write
-      return result;
-    }
+    if (!durable) return result;
     await appended;
     return result;
   }
@@ -218,8 +225,8 @@ export class JournalStore implements Store {
   }
 
   #logTick(now: number): void {
-    if (this.#log.fault) return; // recovery rebuilds from disk anyway
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now })).catch(() => undefined);
+    if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now })).catch(() => this.#recoverSoon());
     this.#counted();
   }
 
@@ -229,18 +236,32 @@ export class JournalStore implements Store {
     }
   }
 
-  /** After a write fault: re-read the disk and rebuild, once for all waiting writers. */
+  /**
+   * After a write fault: re-read the disk and rebuild, once for all waiting writers. If the
+   * rebuild fails, the engine stays marked stale: writes and snapshots wait for a rebuild that
+   * works, rather than carrying on from (or persisting) changes the log refused.
+   */
   #recover(): Promise<void> {
     this.#recovering ??= (async () => {
       try {
         await this.#snapshotting?.catch(() => undefined);
         const result = await this.#log.recover({ repair: this.#options.repair });
-        this.#rebuild(result);
+        try {
+          this.#rebuild(result);
+          this.#stale = undefined;
+        } catch (error) {
+          this.#stale = error as Error;
+          throw error;
+        }
       } finally {
         this.#recovering = undefined;
       }
     })();
     return this.#recovering;
+  }
+
+  #recoverSoon(): void {
+    if (!this.#closing) void this.#recover().catch(() => undefined); // a failure surfaces on the next write
   }
 
   // ── snapshots ───────────────────────────────────────────────────────────────────────────
@@ -250,7 +271,7 @@ export class JournalStore implements Store {
     if (!this.#opened) return Promise.reject(new UnavailableError("the journal store is not open"));
     this.#snapshotting ??= (async () => {
       try {
-        if (this.#log.fault) return;
+        if (this.#log.fault || this.#stale) return;
         // Export and seal in the same instant: the snapshot covers exactly the log before `position`.
         const data = encodeSnapshot(this.#engine.exportState());
         const position = this.#log.seal();
@@ -382,8 +403,9 @@ export class JournalStore implements Store {
     this.#closing ??= (async () => {
       if (!this.#opened) return;
       this.#snapshotTimer?.cancel();
+      await this.#recovering?.catch(() => undefined);
       await this.#snapshotting?.catch(() => undefined);
-      const results = await Promise.allSettled([!this.#log.fault && this.#opsSinceSnapshot > 0 ? this.snapshot() : undefined]);
+      const results = await Promise.allSettled([!this.#log.fault && !this.#stale && this.#opsSinceSnapshot > 0 ? this.snapshot() : undefined]);
       this.#engine.stop();
       results.push(...(await Promise.allSettled([this.#log.close()])));
       await this.#lock?.release();

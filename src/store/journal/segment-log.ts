@@ -20,11 +20,12 @@
  * `flush()` resolves once everything appended before it is fdatasynced, under every policy.
  *
  * Faults. A failed or short write is rolled back by truncating the segment to where the flight
- * began (R2); that flight's appends reject with `unavailable` and the next flight may succeed,
- * so writes resume without a restart once space returns (R8). A failed fdatasync, or a failed
- * rollback, rejects every waiter of the flight and POISONS the log (R3): every later append
- * rejects `unavailable` until `recover()` cuts away what was never acknowledged, re-reads the
- * disk (`readLog`) and hands the result to the owner, who rebuilds its state from it.
+ * began (R2); that flight's appends, and those queued behind it, reject with `unavailable`; the
+ * next flight may succeed, so writes resume without a restart once space returns (R8). A failed
+ * fdatasync, or a failed rollback, rejects every waiter of the flight and POISONS the log (R3):
+ * every later append rejects `unavailable` until `recover()` cuts away what was never
+ * acknowledged, re-reads the disk (`readLog`) and hands the result to the owner, who rebuilds its
+ * state from it.
  *
  * The owner's state and the log DIVERGE whenever an append is rejected (the owner applied a
  * change the log does not have). Until `recover()`, `flush()` rejects, so a snapshot cannot
@@ -435,7 +436,12 @@ export class SegmentLog {
   #failGroup(batches: Batch[], error: Error): void {
     this.#failedGroups++;
     this.#diverged ??= error instanceof UnavailableError ? error : new UnavailableError(error.message, error);
-    for (const batch of batches) batch.fail(error);
+    // Appends queued behind this flight were made before its failure was known: an owner that
+    // replays the log may have derived them from the refused records (a lease of a refused
+    // publish, an idempotent duplicate of it), so they must not reach the disk without them.
+    // Only appends made after the rejection reached the owner (who recovers first) go on.
+    const queued = this.#pending.splice(0);
+    for (const batch of [...batches, ...queued]) batch.fail(error);
   }
 
   /** fdatasync of the current segment if it has unsynced bytes; a failure poisons (R3). */

@@ -1,0 +1,28 @@
+/** What `child-host.ts` and the tests that drive it share: the messages and the load's shape. */
+
+export interface Body {
+  producer: string;
+  seq: number;
+}
+
+export type ChildMessage =
+  | { t: "ready"; pid: number }
+  | { t: "pub"; keys: string[] }
+  | { t: "pub-ok"; items: Array<[string, string]> }
+  | { t: "leased"; items: Array<[string, string]> }
+  | { t: "ack"; items: Array<[string, string]> }
+  | { t: "ack-ok"; items: Array<[string, string]> }
+  | { t: "stats"; recordsPerFdatasync: number; fdatasyncs: number; records: number }
+  | { t: "error"; message: string };
+
+/** Shared with the parent, which must know what the child may produce. */
+export const LOAD = {
+  producers: [
+    { name: "p0", window: 1 },
+    { name: "p1", window: 4 },
+    { name: "p2", window: 16 },
+  ],
+  maxSeq: 1_000_000,
+  leaseMs: 30_000,
+  queueOptions: { maxAttempts: 1000, leaseMs: 30_000, completedRetentionMs: 30 * 86_400_000, completedRetentionCount: 100_000_000 },
+} as const;

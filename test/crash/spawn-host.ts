@@ -1,0 +1,73 @@
+/**
+ * Starts `child-host.ts` as a separate Node process (`node --import tsx`) with an IPC channel,
+ * and turns what it says into promises the tests wait on: no sleeps, only events.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ChildMessage } from "./load-spec.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, "../..");
+export const CHILD_HOST = path.join(HERE, "child-host.ts");
+
+export interface HostHandle {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Everything written to stderr, for failure messages. */
+  readonly stderr: () => string;
+  /** Resolves once the process has exited AND its IPC channel has closed (every message it sent has arrived). */
+  readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The first message (already received or still to come) that `match` accepts; rejects if the child ends first. */
+  waitFor(match: (message: ChildMessage) => boolean, what: string): Promise<ChildMessage>;
+}
+
+export function spawnHost(args: string[], onMessage: (message: ChildMessage) => void = () => undefined): HostHandle {
+  const child = fork(CHILD_HOST, args, { cwd: REPO, execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const received: ChildMessage[] = [];
+  const waiters = new Set<{ match: (m: ChildMessage) => boolean; resolve: (m: ChildMessage) => void }>();
+  child.on("message", (message: ChildMessage) => {
+    received.push(message);
+    onMessage(message);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(message)) {
+        waiters.delete(waiter);
+        waiter.resolve(message);
+      }
+    }
+  });
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let channelClosed = false;
+    const maybeDone = () => exit && channelClosed && resolve(exit);
+    child.on("exit", (code, signal) => {
+      exit = { code, signal };
+      if (!child.connected) channelClosed = true;
+      maybeDone();
+    });
+    child.on("disconnect", () => {
+      channelClosed = true;
+      maybeDone();
+    });
+  });
+  return {
+    child,
+    pid: child.pid ?? -1,
+    stderr: () => stderr,
+    ended,
+    waitFor(match, what) {
+      const already = received.find(match);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve, reject) => {
+        const waiter = { match, resolve };
+        waiters.add(waiter);
+        void ended.then(({ code, signal }) => {
+          if (!waiters.delete(waiter)) return;
+          reject(new Error(`child ${child.pid} ended (code ${code}, signal ${signal}) before ${what}; stderr:\n${stderr}`));
+        });
+      });
+    },
+  };
+}
