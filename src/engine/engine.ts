@@ -63,6 +63,8 @@ export class Engine {
   readonly #rateLimited = new Set<QueueState>();
 
   #seq = 0;
+  /** Messages with seq below this may be leased; the journal holds it back until publishes are durable. */
+  #visibleSeq = Infinity;
   #deadSeq = 0;
   #timeChanges = 0;
   #timer: TimerHandle | undefined;
@@ -334,7 +336,8 @@ export class Engine {
     const out: LeasedStoredMessage[] = [];
     while (out.length < max) {
       const record = queue.ready.first();
-      if (!record) break;
+      // Strict order: a head whose publish is not durable yet holds the queue until it is.
+      if (!record || record.seq >= this.#visibleSeq) break;
       queue.ready.remove(record);
       if (record.ttlIndex >= 0) this.#ttls.remove(record);
       record.attempt++;
@@ -800,6 +803,25 @@ export class Engine {
    */
   get timeChanges(): number {
     return this.#timeChanges;
+  }
+
+  /** The seq the next published or replayed message gets: every message so far has a lower one. */
+  get nextSeq(): number {
+    return this.#seq;
+  }
+
+  get visibleSeq(): number {
+    return this.#visibleSeq;
+  }
+
+  /**
+   * Lets `lease` hand out only messages with seq < `seq` (the journal raises it as publishes
+   * become durable, so no consumer sees a message that a crash could still take back).
+   */
+  setVisibleSeq(seq: number): void {
+    const grew = seq > this.#visibleSeq;
+    this.#visibleSeq = seq;
+    if (grew) for (const queue of this.#queues.values()) if (queue.ready.size > 0) this.#markDirty(queue);
   }
 
   /** Applies everything due at `clock.now()` (replay of a recorded timer tick). */

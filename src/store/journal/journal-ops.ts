@@ -13,7 +13,8 @@ import { BinaryReader, BinaryWriter } from "./binary.js";
 
 export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?: number[] } & (
   | { o: "publish"; inputs: PublishInput[] }
-  | { o: "lease"; queue: string; max: number; leaseMs?: number }
+  /** `visible`: the engine's visibleSeq when it ran (what was durable), so replay leases the same. */
+  | { o: "lease"; queue: string; max: number; leaseMs?: number; visible: number }
   | { o: "ack"; id: string; token: string }
   | { o: "ackMany"; items: AckItem[] }
   | { o: "nack"; id: string; token: string; request: NackRequest }
@@ -81,7 +82,7 @@ export function encodeOp(op: JournalOp): Buffer {
       break;
     }
     case "lease":
-      w.uint(CODE.lease).double(op.t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1);
+      w.uint(CODE.lease).double(op.t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1).uint(op.visible);
       writeStrings(w, op.tokens);
       break;
     case "ack":
@@ -133,7 +134,8 @@ export function decodeOp(payload: Buffer): JournalOp {
       const queue = r.string();
       const max = r.uint();
       const leaseMs = r.uint();
-      return { o: "lease", t, queue, max, leaseMs: leaseMs === 0 ? undefined : leaseMs - 1, tokens: readStrings(r) };
+      const visible = r.uint();
+      return { o: "lease", t, queue, max, leaseMs: leaseMs === 0 ? undefined : leaseMs - 1, visible, tokens: readStrings(r) };
     }
     case CODE.ack:
       return { o: "ack", t, id: r.string(), token: r.string() };
@@ -229,6 +231,7 @@ export function applyOp(engine: Engine, op: OpBody): unknown {
     case "publish":
       return engine.publish(op.inputs);
     case "lease":
+      engine.setVisibleSeq(op.visible);
       return engine.lease(op.queue, { max: op.max, leaseMs: op.leaseMs });
     case "ack":
       return engine.ack(op.id, op.token);

@@ -162,6 +162,7 @@ export class JournalStore implements Store {
       clock.replaying = false;
       decisions.capture();
     }
+    engine.setVisibleSeq(engine.nextSeq); // everything on disk is durable
     engine.restartTimer();
     for (const watcher of this.#watchers.values()) watcher.unwatch();
     const previous = this.#engine;
@@ -183,6 +184,7 @@ export class JournalStore implements Store {
     if (this.#closing) throw new UnavailableError("the journal store is closed");
     if (this.#recovering || this.#log.fault || this.#stale) await this.#recover();
     const engine = this.#engine;
+    if (body.o === "lease") body.visible = engine.visibleSeq;
     const now = this.clock.now();
     const before = engine.timeChanges;
     this.#decisions.capture();
@@ -198,6 +200,14 @@ export class JournalStore implements Store {
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
     // show the refused change until the next write.
     appended.catch(() => this.#recoverSoon());
+    // New messages (publish, replay) become leasable only once their record is durable.
+    const seqAfter = engine.nextSeq;
+    if (seqAfter > engine.visibleSeq) {
+      appended.then(
+        () => engine.setVisibleSeq(Math.max(engine.visibleSeq, seqAfter)),
+        () => undefined,
+      );
+    }
     this.#counted();
     if (!durable) return result;
     await appended;
@@ -325,7 +335,8 @@ export class JournalStore implements Store {
     return this.#write({ o: "publish", inputs }, true);
   }
   lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
-    return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs }, false);
+    // `visible` is filled in by #write from the engine that runs the lease.
+    return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs, visible: 0 }, false);
   }
   ack(id: string, leaseToken: string): Promise<void> {
     return this.#write({ o: "ack", id, token: leaseToken }, true);
