@@ -76,8 +76,3 @@ export function newLeaseToken(): string {
   poolOffset += 12;
   return token;
 }
-
-const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-export function isMessageId(value: string): boolean {
-  return ID_PATTERN.test(value);
-}
