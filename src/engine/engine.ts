@@ -810,6 +810,11 @@ export class Engine {
     return this.#seq;
   }
 
+  /** Messages the engine holds (live, plus completed ones kept for status): what a snapshot writes. */
+  get size(): number {
+    return this.#live.size + this.#dead.size;
+  }
+
   get visibleSeq(): number {
     return this.#visibleSeq;
   }

@@ -175,7 +175,9 @@ describe("disk full (ENOSPC) — R8", () => {
     let snapshotWrites = 0;
     fs.beforeOp = (op, file) => void (op === "write" && file.includes(".snap") && snapshotWrites++);
     fs.failNext("write", "ENOSPC", { path: ".snap", times: 3 });
-    for (let i = 0; i < 20; i++) ids.push((await queue.publish({ name: `m${i}` })).id);
+    // Snapshots come further apart as the state grows: publish until three have failed.
+    for (let i = 0; i < 500 && snapshotWrites < 3; i++) ids.push((await queue.publish({ name: `m${i}` })).id);
+    await pollUntil(() => snapshotWrites >= 3, { what: "three snapshot attempts" });
     await store.snapshot(); // this one goes through
     expect(snapshotWrites, "three snapshot writes failed, later ones were attempted").toBeGreaterThan(3);
     const final = await observe(store, ids);

@@ -54,7 +54,7 @@ export interface JournalStoreOptions {
   fsyncIntervalMs?: number;
   /** Rotate segments at this size (default 64 MiB). */
   segmentMaxBytes?: number;
-  /** Snapshot after this many logged operations (default 100,000). */
+  /** Snapshot after this many logged operations, or as many as the last snapshot held messages if more (default 100,000). */
   snapshotEveryOps?: number;
   /** …or this long after the last snapshot, if anything was logged (default 60 s). */
   snapshotEveryMs?: number;
@@ -85,6 +85,8 @@ export class JournalStore implements Store {
   #lock: DirLock | undefined;
   readonly #watchers = new Map<string, { listeners: Set<() => void>; unwatch: () => void }>();
   #opsSinceSnapshot = 0;
+  /** Messages the last snapshot wrote: the next one waits for at least as many operations. */
+  #lastSnapshotSize = 0;
   #snapshotTimer: TimerHandle | undefined;
   #snapshotting: Promise<void> | undefined;
   #recovering: Promise<void> | undefined;
@@ -240,8 +242,14 @@ export class JournalStore implements Store {
     this.#counted();
   }
 
+  /**
+   * Snapshots come after `snapshotEveryOps` operations, or after as many operations as the last
+   * snapshot held messages if that is more: a snapshot costs time in proportion to the state, so
+   * this keeps its cost per operation bounded with a large backlog, and the log near the state's size.
+   */
   #counted(): void {
-    if (++this.#opsSinceSnapshot >= (this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps)) {
+    const threshold = Math.max(this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps, this.#lastSnapshotSize);
+    if (++this.#opsSinceSnapshot >= threshold) {
       void this.snapshot().catch(() => undefined);
     }
   }
@@ -286,6 +294,7 @@ export class JournalStore implements Store {
         const data = encodeSnapshot(this.#engine.exportState());
         const position = this.#log.seal();
         this.#opsSinceSnapshot = 0;
+        this.#lastSnapshotSize = this.#engine.size;
         await this.#log.flush();
         await writeSnapshot(this.#fs, this.#options.dataDir, position, data);
         const oldestKept = await pruneSnapshots(this.#fs, this.#options.dataDir, 2);
