@@ -23,6 +23,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * For peers that announce nothing (pg-boss completes jobs without an event): asks `condition`
+ * every `intervalMs` until it holds, and fails naming `what` after `timeoutMs` instead of hanging.
+ */
+export async function pollUntil(condition: () => Promise<boolean>, what: string, { intervalMs = 5, timeoutMs = 60_000 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
 /** Rejects with a message naming `what` when `promise` takes longer than `ms`. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

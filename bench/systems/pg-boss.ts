@@ -10,7 +10,7 @@ import { makeBodies } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { packageVersion } from "../lib/package-version.js";
 import { describeError, redactUrl } from "../lib/text.js";
-import { sleep, withTimeout } from "../lib/stats.js";
+import { pollUntil, sleep, withTimeout } from "../lib/stats.js";
 import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
 
 /** pg-boss polls: at c=1 it takes one job per 0.5 s, so the end-to-end runs are small. */
@@ -144,7 +144,7 @@ class PgBossQueue implements BenchQueue {
       // pg-boss completes a batch after the handler returns, without an event: ask the database.
       settled: async (count) => {
         await handled.reach(count);
-        while ((await this.boss.getQueueSize(this.name, { before: "completed" })) > 0) await sleep(5);
+        await pollUntil(async () => (await this.boss.getQueueSize(this.name, { before: "completed" })) === 0, "pg-boss completing every handled job");
       },
       close: async () => {
         this.#workers.delete(id);
@@ -165,7 +165,7 @@ class PgBossQueue implements BenchQueue {
         break;
       } catch (error) {
         if ((error as { code?: string }).code !== "40P01" || attempt === 5) throw error;
-        await sleep(100 * attempt);
+        await sleep(100 * attempt); // a deadlock with pg-boss's own maintenance: back off, then retry
       }
     }
     this.onDelete();
