@@ -5,8 +5,8 @@ import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, QueueStats } from "./core/message.js";
 import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
 import { toPublishInput } from "./publish-input.js";
+import { leaseWithWait } from "./store/lease-wait.js";
 import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
-import { waitForWake } from "./util/abort.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
 import { Worker, type Handler } from "./worker/worker.js";
@@ -149,37 +149,8 @@ export class Queue<T = unknown> {
       ]);
     }
     await this.#declared;
-    const store = this.#store;
-    const signal = options.signal;
-    if (signal?.aborted) return []; // nobody is waiting for what we would take
-    if (waitMs === 0) return (await store.lease(this.name, { max, leaseMs: options.leaseMs })).map((m) => decodeLeased<T>(m));
-    // Watch before each lease attempt, so a wake-up that lands while the lease call is in
-    // flight is not lost (it would otherwise come before we subscribe, and we would sleep).
-    const deadline = store.clock.now() + waitMs;
-    let woken = false;
-    let notify: (() => void) | undefined;
-    const unwatch = store.watch(this.name, () => {
-      woken = true;
-      notify?.();
-    });
-    try {
-      for (;;) {
-        woken = false;
-        const leased = await store.lease(this.name, { max, leaseMs: options.leaseMs });
-        if (leased.length > 0) return leased.map((m) => decodeLeased<T>(m));
-        const remaining = deadline - store.clock.now();
-        if (remaining <= 0 || signal?.aborted) return [];
-        if (woken) continue;
-        const subscribe = (wake: () => void) => {
-          notify = wake;
-          return () => void (notify = undefined);
-        };
-        const why = await waitForWake(subscribe, remaining, store.clock, signal);
-        if (why !== "woken") return [];
-      }
-    } finally {
-      unwatch();
-    }
+    const leased = await leaseWithWait(this.#store, this.name, { max, leaseMs: options.leaseMs }, waitMs, options.signal);
+    return leased.map((m) => decodeLeased<T>(m));
   }
 
   ack(id: string, leaseToken: string): Promise<void> {

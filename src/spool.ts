@@ -31,6 +31,8 @@ export interface SpoolOptions {
 interface WorkerHandle {
   queue: string;
   circuitState: CircuitState | undefined;
+  readonly closed: boolean;
+  scale(concurrency: number): void;
   close(): Promise<void>;
 }
 
@@ -198,6 +200,23 @@ export class Spool implements SpoolRuntime {
   registerWorker(worker: WorkerHandle): void {
     this.#checkOpen();
     this.#workers.add(worker);
+  }
+
+  /** Sets the concurrency of this process's open workers on `queue`; returns how many there are. */
+  scaleWorkers(queue: string, concurrency: number): number {
+    let scaled = 0;
+    for (const worker of this.#workers) {
+      if (worker.queue !== queue || worker.closed) continue;
+      worker.scale(concurrency);
+      scaled++;
+    }
+    return scaled;
+  }
+
+  /** Why writes would fail now (closed, or the store's own fault), or undefined when they should work. */
+  writeProblem(): string | undefined {
+    if (this.#closing) return "the spool is closed";
+    return this.store.writeFault?.message;
   }
 
   /** @internal */

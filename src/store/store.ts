@@ -113,6 +113,9 @@ export interface Store {
   /** The time source every timestamp and timer in this store uses. */
   readonly clock: Clock;
 
+  /** Why writes fail right now (a disk fault, a lost connection), if the store knows; readiness reports it. */
+  readonly writeFault?: Error | undefined;
+
   /** Opens connections / files. Called once by `Spool.open` before anything else. */
   open(): Promise<void>;
 

@@ -1,0 +1,101 @@
+/**
+ * API keys: generated once, shown once, stored only as a SHA-256 hash. A key is a 32-byte random
+ * secret, so a fast hash is enough (no password stretching); checking compares hashes in
+ * constant time.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+export type Scope = "publish" | "consume" | "admin";
+export const SCOPES: readonly Scope[] = ["publish", "consume", "admin"];
+
+/** One key as the configuration holds it. */
+export interface ApiKeyConfig {
+  name: string;
+  /** `sha256:<64 hex digits>` of the key. */
+  hash: string;
+  scopes: Scope[];
+  /** Queue-name globs this key may reach (`*` = any run of characters); absent = every queue. */
+  queues?: string[];
+}
+
+/** Who a request's key belongs to, and what it may do. */
+export interface ApiKeyIdentity {
+  readonly name: string;
+  readonly scopes: ReadonlySet<Scope>;
+  /** True if the key names queue globs, so only some queues are within its reach. */
+  readonly limited: boolean;
+  /** True if the key may reach `queue` (its globs match, or it has none). */
+  allowsQueue(queue: string): boolean;
+}
+
+const KEY_PREFIX = "spool_";
+const HASH_PREFIX = "sha256:";
+export const HASH_PATTERN = "^sha256:[0-9a-f]{64}$";
+
+export function generateApiKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString("base64url");
+}
+
+export function hashApiKey(key: string): string {
+  return HASH_PREFIX + sha256(key).toString("hex");
+}
+
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+/** `emails.*` → /^emails\..*$/ : every character literal except `*`. */
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${escaped.join(".*")}$`);
+}
+
+class Identity implements ApiKeyIdentity {
+  readonly name: string;
+  readonly scopes: ReadonlySet<Scope>;
+  readonly #globs: RegExp[] | undefined;
+
+  constructor(config: ApiKeyConfig) {
+    this.name = config.name;
+    this.scopes = new Set(config.scopes);
+    this.#globs = config.queues?.map(globToRegExp);
+  }
+
+  get limited(): boolean {
+    return this.#globs !== undefined;
+  }
+
+  allowsQueue(queue: string): boolean {
+    return this.#globs === undefined || this.#globs.some((glob) => glob.test(queue));
+  }
+}
+
+/** The configured keys; `authenticate` turns an Authorization header into an identity. */
+export class ApiKeyRing {
+  readonly #entries: Array<{ digest: Buffer; identity: Identity }>;
+
+  constructor(keys: ApiKeyConfig[]) {
+    this.#entries = keys.map((key) => ({
+      digest: Buffer.from(key.hash.slice(HASH_PREFIX.length), "hex"),
+      identity: new Identity(key),
+    }));
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** The identity for `Bearer <key>`, or undefined for a missing, malformed or unknown key. */
+  authenticate(authorization: string | undefined): ApiKeyIdentity | undefined {
+    if (authorization === undefined) return undefined;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) return undefined;
+    const digest = sha256(match[1]);
+    // Every entry is compared, so the time taken says nothing about which key came close.
+    let found: Identity | undefined;
+    for (const entry of this.#entries) {
+      if (timingSafeEqual(entry.digest, digest) && found === undefined) found = entry.identity;
+    }
+    return found;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What `spool serve` reads from `spool.config.json`, `SPOOL_*` variables and flags. One schema
+ * validates all three sources (after they are merged) and documents every key.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { HASH_PATTERN, SCOPES } from "../auth/api-keys.js";
+import { QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
+
+const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
+
+export const ApiKeyConfigSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: "Who the key is for (shown in logs)" }),
+    hash: Type.String({ pattern: HASH_PATTERN, description: "sha256:<hex> of the key, from `spool keys create`" }),
+    scopes: Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope))), { minItems: 1, uniqueItems: true }),
+    queues: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, description: "Queue-name globs (* = any characters)" })),
+  },
+  { additionalProperties: false },
+);
+
+export const JournalConfigSchema = Type.Object(
+  {
+    fsync: Type.Optional(Type.Union([Type.Literal("always"), Type.Literal("interval"), Type.Literal("never")], { description: "When a write counts as durable" })),
+    fsyncIntervalMs: Type.Optional(Int({ minimum: 1, maximum: 60_000 })),
+    segmentMaxBytes: Type.Optional(Int({ minimum: 4096, maximum: 1024 ** 3 })),
+    snapshotEveryOps: Type.Optional(Int({ minimum: 1 })),
+    snapshotEveryMs: Type.Optional(Int({ minimum: 1 })),
+    repair: Type.Optional(Type.Boolean({ description: "Open a log with corruption in the middle by cutting it there" })),
+  },
+  { additionalProperties: false },
+);
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const ServerConfigSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1, description: "Address to bind; anything but loopback needs keys" })),
+    port: Type.Optional(Int({ minimum: 0, maximum: 65_535 })),
+    dataDir: Type.Optional(Type.String({ minLength: 1, description: "Where the embedded journal keeps its files" })),
+    journal: Type.Optional(JournalConfigSchema),
+    bodyLimitBytes: Type.Optional(Int({ minimum: 1024, maximum: 1024 ** 3, description: "Largest request body" })),
+    maxBodyBytes: Type.Optional(Int({ minimum: 1, maximum: 64 * 1024 ** 2, description: "Largest message body" })),
+    keys: Type.Optional(Type.Array(ApiKeyConfigSchema)),
+    queues: Type.Optional(Type.Record(QueueNameSchema, QueueOptionsSchema, { description: "Queues declared (or updated) at start" })),
+    logLevel: Type.Optional(Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)))),
+    shutdownTimeoutMs: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: "How long SIGTERM waits for in-flight requests" })),
+  },
+  { additionalProperties: false },
+);
+
+export type ServerConfig = Static<typeof ServerConfigSchema>;
+export type ApiKeyEntry = Static<typeof ApiKeyConfigSchema>;
+
+export const serverDefaults = {
+  host: "127.0.0.1",
+  port: 7400,
+  dataDir: "./data",
+  bodyLimitBytes: 32 * 1024 ** 2,
+  logLevel: "info",
+  shutdownTimeoutMs: 10_000,
+} as const;
+
+export type ResolvedServerConfig = ServerConfig & {
+  host: string;
+  port: number;
+  dataDir: string;
+  bodyLimitBytes: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownTimeoutMs: number;
+};

@@ -1,0 +1,93 @@
+/**
+ * Builds the Fastify application for `spool serve`: TypeBox validation, the error envelope,
+ * API-key auth, the routes, /openapi.json and /docs. Listening and shutdown live in serve.ts,
+ * so tests can build an app around any Spool and any store.
+ */
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { ApiKeyRing } from "../auth/api-keys.js";
+import type { Spool } from "../spool.js";
+import { installAuth } from "./auth.js";
+import { installErrorHandlers } from "./http-errors.js";
+import { QueueRateTracker } from "./queue-rates.js";
+import { adminRoutes } from "./routes/admin.js";
+import { deadLetterRoutes } from "./routes/dead-letters.js";
+import { exchangeRoutes } from "./routes/exchanges.js";
+import { healthRoutes } from "./routes/health.js";
+import { messageRoutes } from "./routes/messages.js";
+import { queueRoutes } from "./routes/queues.js";
+import type { ServerContext, ServerObserver } from "./server-context.js";
+import { typeboxValidatorCompiler } from "./validation.js";
+
+export interface AppOptions {
+  spool: Spool;
+  /** API keys; none (or an empty ring) = no auth, for a loopback-only server. */
+  keys?: ApiKeyRing;
+  /** Largest request body in bytes (default 32 MiB: a batch of 10,000 messages of ~3 KB). */
+  bodyLimitBytes?: number;
+  /** A pino logger, or Fastify's logger options; default: no logging. */
+  logger?: FastifyServerOptions["loggerInstance"] | boolean;
+  /** Metrics: rendered at GET /metrics (admin scope) and told of every request's duration. */
+  metrics?: { contentType: string; render(): Promise<string> } & ServerObserver;
+  /** Aborting it ends long-polls and fails readiness: the first step of a graceful shutdown. */
+  shutdownSignal?: AbortSignal;
+}
+
+const VERSION = "0.1.0";
+
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const logger = options.logger;
+  const app = Fastify({
+    bodyLimit: options.bodyLimitBytes ?? 32 * 1024 ** 2,
+    ...(typeof logger === "object" ? { loggerInstance: logger } : { logger: logger ?? false }),
+    // Stack traces and internal messages never leave the process (see http-errors.ts).
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  app.setValidatorCompiler(typeboxValidatorCompiler);
+  // Bodies are JSON only: anything else is refused with 415 rather than read as a string.
+  app.removeContentTypeParser("text/plain");
+  installErrorHandlers(app);
+  installAuth(app, options.keys);
+
+  const rates = new QueueRateTracker(options.spool.store);
+  void rates.sample();
+  app.addHook("onClose", async () => rates.close());
+  const context: ServerContext = { spool: options.spool, rates, shutdown: options.shutdownSignal ?? new AbortController().signal, observer: options.metrics };
+
+  const metrics = options.metrics;
+  if (metrics?.httpRequest) {
+    const observe = metrics.httpRequest.bind(metrics);
+    app.addHook("onResponse", async (request, reply) => {
+      observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "Spool", version: VERSION, description: "Durable message queue: publish, lease, ack. Errors: {error:{code,message,details}}." },
+      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+
+  healthRoutes(app, context);
+  queueRoutes(app, context);
+  messageRoutes(app, context);
+  deadLetterRoutes(app, context);
+  exchangeRoutes(app, context);
+  adminRoutes(app, context);
+
+  app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());
+  app.get("/", { schema: { hide: true }, config: { access: "none" } }, async (_request, reply) => reply.redirect("/docs"));
+  if (metrics) {
+    app.get("/metrics", { schema: { hide: true }, config: { access: "admin" } }, async (_request, reply) =>
+      reply.type(metrics.contentType).send(await metrics.render()),
+    );
+  }
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,61 @@
+/**
+ * Who may call what. A route declares the scope it needs in its config (`{ scope: "publish" }`);
+ * the key is checked before the body is even read (401 / 403 cost nothing), and a key limited
+ * to some queues is checked against the queue the request names once its params are parsed.
+ * With no keys configured every request is allowed (the server then binds loopback only).
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ApiKeyIdentity, ApiKeyRing, Scope } from "../auth/api-keys.js";
+import { SpoolError } from "../core/errors.js";
+
+/** `read`: any valid key. `none`: no key needed (health, docs). */
+export type RouteAccess = Scope | "read" | "none";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    identity: ApiKeyIdentity | undefined;
+  }
+}
+
+export function forbidden(message: string): SpoolError {
+  return new SpoolError("forbidden", message);
+}
+
+function allows(identity: ApiKeyIdentity, access: RouteAccess): boolean {
+  if (access === "none" || access === "read") return true;
+  return identity.scopes.has(access) || identity.scopes.has("admin");
+}
+
+/** Throws `forbidden` unless the request's key may reach `queue` (no-op without keys). */
+export function checkQueueAccess(request: FastifyRequest, queue: string): void {
+  const identity = request.identity;
+  if (identity !== undefined && !identity.allowsQueue(queue)) {
+    throw forbidden(`key "${identity.name}" may not use queue "${queue}"`);
+  }
+}
+
+/** True when settling by message id must look the message's queue up first. */
+export function needsQueueLookup(request: FastifyRequest): boolean {
+  return request.identity?.limited === true;
+}
+
+export function installAuth(app: FastifyInstance, keys: ApiKeyRing | undefined): void {
+  app.decorateRequest("identity", undefined);
+  if (keys === undefined || keys.size === 0) return;
+  app.addHook("onRequest", async (request) => {
+    const access: RouteAccess = request.routeOptions.config.access ?? "admin";
+    if (access === "none") return;
+    const identity = keys.authenticate(request.headers.authorization);
+    if (identity === undefined) {
+      throw new SpoolError("unauthorized", request.headers.authorization === undefined ? "missing Authorization: Bearer <key>" : "invalid API key");
+    }
+    if (!allows(identity, access)) throw forbidden(`key "${identity.name}" lacks the "${access}" scope for ${request.method} ${request.routeOptions.url}`);
+    request.identity = identity;
+    // Path params are known before the body is read; checking here refuses early.
+    const queue = (request.params as { q?: string } | undefined)?.q;
+    if (queue !== undefined) checkQueueAccess(request, queue);
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Every failure leaves the server as `{"error":{"code","message","details"}}` with the status of
+ * its code (core/errors.ts). Fastify's own errors (bad JSON, body too large, wrong content type)
+ * are translated; anything unexpected is logged in full and answered as a bare 500, never with
+ * a stack trace.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ERROR_CODES, SpoolError, type ErrorCode, type ErrorDetail } from "../core/errors.js";
+
+export interface ErrorBody {
+  error: { code: ErrorCode | "internal"; message: string; details?: ErrorDetail[] };
+}
+
+/** Fastify error codes for request problems, and what the client is told. */
+const FASTIFY_ERRORS: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "validation_failed",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "validation_failed",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "validation_failed",
+  FST_ERR_CTP_BODY_TOO_LARGE: "too_large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+  FST_ERR_CTP_INVALID_TYPE: "unsupported_media_type",
+  FST_ERR_VALIDATION: "validation_failed",
+};
+
+export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorBody {
+  return { error: details && details.length > 0 ? { code, message, details } : { code, message } };
+}
+
+export function sendError(reply: FastifyReply, error: SpoolError): FastifyReply {
+  return reply.code(ERROR_CODES[error.code]).send(errorBody(error.code, error.message, error.details));
+}
+
+function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof SpoolError) {
+    if (error.code === "unavailable") request.log.warn({ err: error }, "store unavailable");
+    return sendError(reply, error);
+  }
+  const fastifyCode = (error as FastifyError).code;
+  const code = fastifyCode === undefined ? undefined : FASTIFY_ERRORS[fastifyCode];
+  if (code !== undefined) {
+    const message = code === "unsupported_media_type" ? `unsupported content type ${JSON.stringify(request.headers["content-type"] ?? "")}: send application/json` : error.message;
+    return reply.code(ERROR_CODES[code]).send(errorBody(code, message));
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    // A client error Fastify raised that has no code of ours: keep its status, say what it said.
+    return reply.code(status).send(errorBody("validation_failed", error.message));
+  }
+  request.log.error({ err: error }, "unhandled error");
+  return reply.code(500).send({ error: { code: "internal", message: "internal error (logged on the server)" } });
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody("not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * The request schemas of every route: Fastify validates with them and /openapi.json is generated
+ * from them, so the documentation cannot drift from what the server accepts.
+ */
+import { Type, type TSchema } from "@sinclair/typebox";
+import { ExchangeNameSchema, ExchangeTypeSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
+import { defaults } from "../config/defaults.js";
+
+const Int = (opts: { minimum?: number; maximum?: number; default?: number; description?: string } = {}) => Type.Integer(opts);
+
+export const MAX_WAIT_MS = 30_000;
+
+export const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
+const LeaseTokenSchema = Type.String({ minLength: 1, maxLength: 128 });
+
+export const QueueParams = Type.Object({ q: QueueNameSchema });
+export const MessageParams = Type.Object({ id: MessageIdSchema });
+export const DeadLetterParams = Type.Object({ q: QueueNameSchema, id: MessageIdSchema });
+export const ExchangeParams = Type.Object({ x: ExchangeNameSchema });
+
+// JSON has no Date: over HTTP availableAt is epoch ms or an RFC 3339 string.
+const { availableAt: _libraryAvailableAt, ...publishOptionFields } = PublishOptionsSchema.properties;
+const HttpPublishOptionFields = {
+  ...publishOptionFields,
+  availableAt: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" })], { description: "When the message becomes ready: ms since the epoch, or RFC 3339 with a time zone" }),
+  ),
+};
+
+export const PublishBody = Type.Object(
+  { body: Type.Unknown({ description: "The message body: any JSON value" }), ...HttpPublishOptionFields },
+  { additionalProperties: false },
+);
+
+export const PublishBatchBody = Type.Object(
+  { messages: Type.Array(PublishBody, { minItems: 1, maxItems: defaults.maxPublishBatch }) },
+  { additionalProperties: false },
+);
+
+export const QueueOptionsBody = QueueOptionsSchema;
+
+export const LeaseBody = Type.Object(
+  {
+    max: Type.Optional(Int({ minimum: 1, maximum: defaults.leaseBatchMax, description: "Most messages to lease (default 1)" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Lease length; the queue's leaseMs if unset" })),
+    waitMs: Type.Optional(Int({ minimum: 0, maximum: MAX_WAIT_MS, description: "Long-poll: wait this long for a message (default 0)" })),
+  },
+  { additionalProperties: false },
+);
+
+export const AckBody = Type.Object({ leaseToken: LeaseTokenSchema }, { additionalProperties: false });
+
+export const NackBody = Type.Object(
+  {
+    leaseToken: LeaseTokenSchema,
+    error: Type.Optional(
+      Type.Object(
+        {
+          message: Type.String({ maxLength: 2000 }),
+          kind: Type.Optional(Type.Union([Type.Literal("permanent"), Type.Literal("transient"), Type.Literal("error")])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: 366 * 86_400_000, description: "Retry after exactly this long" })),
+    release: Type.Optional(Type.Boolean({ description: "Give the message back without using up an attempt" })),
+  },
+  { additionalProperties: false },
+);
+
+export const ExtendBody = Type.Object(
+  { leaseToken: LeaseTokenSchema, leaseMs: Int({ minimum: 1, maximum: 12 * 3_600_000 }) },
+  { additionalProperties: false },
+);
+
+export const AcksBody = Type.Object(
+  {
+    acks: Type.Array(Type.Object({ id: MessageIdSchema, leaseToken: LeaseTokenSchema }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: defaults.maxPublishBatch,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const DeadListQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    limit: Type.Optional(Int({ minimum: 1, maximum: 1000, description: "Page size (default 100)" })),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplayBody = Type.Union([
+  Type.Object({ ids: Type.Array(MessageIdSchema, { minItems: 1, maxItems: 10_000 }) }, { additionalProperties: false }),
+  Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
+]);
+
+export const ExchangeBody = Type.Object({ type: ExchangeTypeSchema }, { additionalProperties: false });
+
+export const BindingBody = Type.Object(
+  { queue: QueueNameSchema, bindingKey: Type.Optional(Type.String({ maxLength: 255 })) },
+  { additionalProperties: false },
+);
+
+export const ExchangePublishBody = Type.Object(
+  { routingKey: Type.Optional(Type.String({ maxLength: 255 })), body: Type.Unknown(), ...HttpPublishOptionFields },
+  { additionalProperties: false },
+);
+
+export const ScaleBody = Type.Object({ concurrency: Int({ minimum: 1, maximum: 10_000 }) }, { additionalProperties: false });
+
+/** A route's schema block: tags and summary for the docs, plus the parts Fastify validates. */
+export function routeSchema(tag: string, summary: string, parts: { params?: TSchema; body?: TSchema; querystring?: TSchema } = {}) {
+  return { tags: [tag], summary, ...parts };
+}

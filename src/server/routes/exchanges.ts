@@ -1,0 +1,75 @@
+/** Routing topology and exchange publishes. */
+import type { Static } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { NotFoundError } from "../../core/errors.js";
+import type { ExchangeInfo } from "../../routing/route.js";
+import { checkQueueAccess } from "../auth.js";
+import { BindingBody, ExchangeBody, ExchangeParams, ExchangePublishBody, routeSchema } from "../route-schemas.js";
+import type { ServerContext } from "../server-context.js";
+
+type Params = { Params: Static<typeof ExchangeParams> };
+
+export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): void {
+  async function existing(name: string): Promise<ExchangeInfo> {
+    const info = await spool.store.getExchange(name);
+    if (info === undefined) throw new NotFoundError(`exchange "${name}" does not exist`);
+    return info;
+  }
+
+  app.get("/v1/exchanges", { schema: routeSchema("exchanges", "Every exchange with its bindings"), config: { access: "read" } }, async () => ({
+    exchanges: await spool.exchanges(),
+  }));
+
+  app.put<Params & { Body: Static<typeof ExchangeBody> }>(
+    "/v1/exchanges/:x",
+    { schema: routeSchema("exchanges", "Declare an exchange (idempotent for the same type)", { params: ExchangeParams, body: ExchangeBody }), config: { access: "admin" } },
+    async (request) => {
+      await spool.declareExchange(request.params.x, request.body.type);
+      return existing(request.params.x);
+    },
+  );
+
+  app.delete<Params>(
+    "/v1/exchanges/:x",
+    { schema: routeSchema("exchanges", "Delete an exchange and its bindings", { params: ExchangeParams }), config: { access: "admin" } },
+    async (request, reply) => {
+      if (!(await spool.deleteExchange(request.params.x))) throw new NotFoundError(`exchange "${request.params.x}" does not exist`);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<Params & { Body: Static<typeof BindingBody> }>(
+    "/v1/exchanges/:x/bindings",
+    { schema: routeSchema("exchanges", "Bind a queue to the exchange", { params: ExchangeParams, body: BindingBody }), config: { access: "admin" } },
+    async (request, reply) => {
+      const { queue, bindingKey = "" } = request.body;
+      await spool.bind(request.params.x, queue, bindingKey);
+      return reply.code(201).send({ exchange: request.params.x, queue, bindingKey });
+    },
+  );
+
+  app.delete<Params & { Body: Static<typeof BindingBody> }>(
+    "/v1/exchanges/:x/bindings",
+    { schema: routeSchema("exchanges", "Remove a binding", { params: ExchangeParams, body: BindingBody }), config: { access: "admin" } },
+    async (request, reply) => {
+      const { queue, bindingKey = "" } = request.body;
+      if (!(await spool.unbind(request.params.x, queue, bindingKey))) {
+        throw new NotFoundError(`no binding of queue "${queue}" with key ${JSON.stringify(bindingKey)} on exchange "${request.params.x}"`);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<Params & { Body: Static<typeof ExchangePublishBody> }>(
+    "/v1/exchanges/:x/publish",
+    { schema: routeSchema("exchanges", "Publish through an exchange: one copy per matching queue, atomically", { params: ExchangeParams, body: ExchangePublishBody }), config: { access: "publish" } },
+    async (request, reply) => {
+      const { routingKey = "", body, ...options } = request.body;
+      if (request.identity?.limited) {
+        // A key limited to some queues may publish only where every copy would land in reach.
+        for (const binding of (await existing(request.params.x)).bindings) checkQueueAccess(request, binding.queue);
+      }
+      return reply.code(201).send(await spool.publishToExchange(request.params.x, routingKey, body, options));
+    },
+  );
+}

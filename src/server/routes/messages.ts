@@ -1,0 +1,113 @@
+/** Publishing, leasing and settling messages: the hot routes. */
+import type { Static } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { NotFoundError } from "../../core/errors.js";
+import { leaseWithWait } from "../../store/lease-wait.js";
+import { checkQueueAccess, needsQueueLookup } from "../auth.js";
+import { leasedMessagesJson } from "../message-json.js";
+import { AckBody, AcksBody, ExtendBody, LeaseBody, MessageParams, NackBody, PublishBatchBody, PublishBody, QueueParams, routeSchema } from "../route-schemas.js";
+import type { ServerContext } from "../server-context.js";
+
+type QueueRoute<B> = { Params: Static<typeof QueueParams>; Body: B };
+type MessageRoute<B> = { Params: Static<typeof MessageParams>; Body: B };
+
+/** Aborts when the client goes away before its answer is sent, or the server shuts down. */
+function requestSignal(request: FastifyRequest, reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once("close", () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  request.raw.once("aborted", () => gone.abort());
+  return AbortSignal.any([gone.signal, shutdown]);
+}
+
+export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerContext): void {
+  /** A key limited to some queues may settle only messages of those queues. */
+  async function checkMessageAccess(request: FastifyRequest, id: string): Promise<void> {
+    if (!needsQueueLookup(request)) return;
+    const status = await spool.status(id);
+    // An unknown id is left to the settle call, which answers lease_lost as it would anyway.
+    if (status !== undefined) checkQueueAccess(request, status.queue);
+  }
+
+  app.post<QueueRoute<Static<typeof PublishBody>>>(
+    "/v1/queues/:q/messages",
+    { schema: routeSchema("messages", "Publish one message (an unknown queue is created with defaults)", { params: QueueParams, body: PublishBody }), config: { access: "publish" } },
+    async (request, reply) => {
+      const { body, ...options } = request.body;
+      const result = await spool.queue(request.params.q).publish(body, options);
+      return reply.code(201).send(result);
+    },
+  );
+
+  app.post<QueueRoute<Static<typeof PublishBatchBody>>>(
+    "/v1/queues/:q/messages/batch",
+    { schema: routeSchema("messages", "Publish up to 10,000 messages atomically: all or none", { params: QueueParams, body: PublishBatchBody }), config: { access: "publish" } },
+    async (request, reply) => {
+      const results = await spool.queue(request.params.q).publishMany(request.body.messages);
+      return reply.code(201).send({ results });
+    },
+  );
+
+  app.post<QueueRoute<Static<typeof LeaseBody> | undefined>>(
+    "/v1/queues/:q/lease",
+    { schema: routeSchema("messages", "Lease messages; with waitMs, long-poll until one is leasable", { params: QueueParams, body: LeaseBody }), config: { access: "consume" } },
+    async (request, reply) => {
+      const { max = 1, leaseMs, waitMs = 0 } = request.body ?? {};
+      const queue = request.params.q;
+      await spool.queue(queue).info(); // a consumer may start before any producer: declare it
+      const signal = waitMs > 0 ? requestSignal(request, reply, shutdown) : undefined;
+      const leased = await leaseWithWait(spool.store, queue, { max, leaseMs }, waitMs, signal);
+      return reply.type("application/json; charset=utf-8").send(leasedMessagesJson(leased));
+    },
+  );
+
+  app.post<MessageRoute<Static<typeof AckBody>>>(
+    "/v1/messages/:id/ack",
+    { schema: routeSchema("messages", "Complete a leased message", { params: MessageParams, body: AckBody }), config: { access: "consume" } },
+    async (request, reply) => {
+      await checkMessageAccess(request, request.params.id);
+      await spool.ack(request.params.id, request.body.leaseToken);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<MessageRoute<Static<typeof NackBody>>>(
+    "/v1/messages/:id/nack",
+    { schema: routeSchema("messages", "Fail a delivery: retry with backoff, or dead-letter", { params: MessageParams, body: NackBody }), config: { access: "consume" } },
+    async (request) => {
+      await checkMessageAccess(request, request.params.id);
+      const { leaseToken, ...options } = request.body;
+      return spool.nack(request.params.id, leaseToken, options);
+    },
+  );
+
+  app.post<MessageRoute<Static<typeof ExtendBody>>>(
+    "/v1/messages/:id/extend",
+    { schema: routeSchema("messages", "Extend a lease to now + leaseMs", { params: MessageParams, body: ExtendBody }), config: { access: "consume" } },
+    async (request) => {
+      await checkMessageAccess(request, request.params.id);
+      return spool.extend(request.params.id, request.body.leaseToken, request.body.leaseMs);
+    },
+  );
+
+  app.post<{ Body: Static<typeof AcksBody> }>(
+    "/v1/acks",
+    { schema: routeSchema("messages", "Complete many leased messages in one durable write", { body: AcksBody }), config: { access: "consume" } },
+    async (request) => {
+      for (const { id } of needsQueueLookup(request) ? request.body.acks : []) await checkMessageAccess(request, id);
+      return { results: await spool.ackMany(request.body.acks) };
+    },
+  );
+
+  app.get<{ Params: Static<typeof MessageParams> }>(
+    "/v1/messages/:id",
+    { schema: routeSchema("messages", "Where a message is in its life", { params: MessageParams }), config: { access: "read" } },
+    async (request) => {
+      const status = await spool.status(request.params.id);
+      if (status === undefined) throw new NotFoundError(`message ${request.params.id} not found (unknown, or completed longer ago than the queue's retention)`);
+      checkQueueAccess(request, status.queue);
+      return status;
+    },
+  );
+}

@@ -1,0 +1,73 @@
+/** Queue management and stats: PUT / GET / DELETE /v1/queues/:q, pause, resume, purge. */
+import type { Static } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { NotFoundError } from "../../core/errors.js";
+import type { QueueInfo } from "../../store/store.js";
+import { checkQueueAccess } from "../auth.js";
+import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
+import type { ServerContext } from "../server-context.js";
+
+type Params = { Params: Static<typeof QueueParams> };
+
+export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContext): void {
+  const store = spool.store;
+
+  async function existing(name: string): Promise<QueueInfo> {
+    const info = await store.getQueue(name);
+    if (info === undefined) throw new NotFoundError(`queue "${name}" does not exist`);
+    return info;
+  }
+
+  async function statsOf(info: QueueInfo) {
+    const stats = await store.stats(info.name);
+    return { ...stats, rates: rates.rates(info.name, stats.totals), circuits: spool.circuitStates(info.name), options: info.options };
+  }
+
+  app.put<Params & { Body: Static<typeof QueueOptionsBody> }>(
+    "/v1/queues/:q",
+    { schema: routeSchema("queues", "Create a queue, or update its options", { params: QueueParams, body: QueueOptionsBody }), config: { access: "admin" } },
+    async (request) => spool.queue(request.params.q).setOptions(request.body ?? {}),
+  );
+
+  app.get("/v1/queues", { schema: routeSchema("queues", "Every queue with its stats"), config: { access: "read" } }, async (request) => {
+    const queues = (await store.listQueues()).filter((info) => request.identity?.allowsQueue(info.name) ?? true);
+    const all = await Promise.all(queues.map(async (info) => statsOf(info).catch(() => undefined)));
+    return { queues: all.filter((stats) => stats !== undefined) };
+  });
+
+  app.get<Params>(
+    "/v1/queues/:q",
+    { schema: routeSchema("queues", "A queue's depths, totals, rates, circuit states and options", { params: QueueParams }), config: { access: "read" } },
+    async (request) => statsOf(await existing(request.params.q)),
+  );
+
+  app.delete<Params>(
+    "/v1/queues/:q",
+    { schema: routeSchema("queues", "Delete a queue with its messages and dead letters", { params: QueueParams }), config: { access: "admin" } },
+    async (request, reply) => {
+      if (!(await store.deleteQueue(request.params.q))) throw new NotFoundError(`queue "${request.params.q}" does not exist`);
+      return reply.code(204).send();
+    },
+  );
+
+  for (const paused of [true, false]) {
+    app.post<Params>(
+      `/v1/queues/:q/${paused ? "pause" : "resume"}`,
+      { schema: routeSchema("queues", paused ? "Stop handing out messages (publishes still land)" : "Hand out messages again", { params: QueueParams }), config: { access: "admin" } },
+      async (request) => {
+        checkQueueAccess(request, request.params.q);
+        await store.setPaused(request.params.q, paused);
+        return { name: request.params.q, paused };
+      },
+    );
+  }
+
+  app.post<Params>(
+    "/v1/queues/:q/purge",
+    { schema: routeSchema("queues", "Remove every waiting (ready and delayed) message", { params: QueueParams }), config: { access: "admin" } },
+    async (request) => {
+      await existing(request.params.q);
+      return { purged: await store.purgeQueue(request.params.q) };
+    },
+  );
+}

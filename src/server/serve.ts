@@ -1,0 +1,113 @@
+/**
+ * `spool serve`: open the store, build the app, listen, and shut down in order —
+ * stop accepting, end long-polls, let in-flight requests finish, close the store cleanly.
+ */
+import type { FastifyInstance } from "fastify";
+import { pino, type Logger } from "pino";
+import { ApiKeyRing } from "../auth/api-keys.js";
+import type { ResolvedServerConfig } from "../config/server-config.js";
+import { SpoolError } from "../core/errors.js";
+import { Spool } from "../spool.js";
+import { createApp, type AppOptions } from "./app.js";
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly spool: Spool;
+  readonly logger: Logger;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Metrics for /metrics; built by the caller so the library keeps prom-client optional for it. */
+  metrics?: (spool: Spool) => AppOptions["metrics"];
+}
+
+export async function startServer(config: ResolvedServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, name: "spool" });
+  const keys = new ApiKeyRing(config.keys ?? []);
+  if (keys.size === 0 && !isLoopback(config.host)) {
+    throw new SpoolError(
+      "forbidden",
+      `refusing to listen on ${config.host} without API keys: add keys (spool keys create) or bind 127.0.0.1`,
+    );
+  }
+  const spool = await Spool.open({
+    dataDir: config.dataDir,
+    journal: { ...config.journal, onWarning: (warning) => logger.warn({ warning }, "journal recovery") },
+    ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
+  });
+  const shutdown = new AbortController();
+  let app: FastifyInstance | undefined;
+  try {
+    for (const [name, queueOptions] of Object.entries(config.queues ?? {})) await spool.queue(name).setOptions(queueOptions);
+    app = await createApp({
+      spool,
+      keys,
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger: logger.child({ component: "http" }),
+      metrics: options.metrics?.(spool),
+      shutdownSignal: shutdown.signal,
+    });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await spool.close().catch(() => undefined);
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, dataDir: config.dataDir, fsync: config.journal?.fsync ?? "always", keys: keys.size }, "spool serving");
+  if (keys.size === 0) logger.warn("no API keys configured: listening on loopback only, every request is allowed");
+
+  const listening = app;
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    shutdown.abort();
+    const finished = listening.close(); // stops accepting; waits for in-flight requests
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs)));
+    if ((await Promise.race([finished, timedOut])) === "timeout") {
+      logger.warn({ timeoutMs: config.shutdownTimeoutMs }, "requests still running at the shutdown deadline: closing their connections");
+      listening.server.closeAllConnections();
+      await finished;
+    }
+    clearTimeout(timer);
+    await spool.close();
+    logger.info("spool stopped");
+  };
+  return { url, app: listening, spool, logger, close: () => (closing ??= close()) };
+}
+
+/** SIGTERM / SIGINT: shut down gracefully, then exit; a second signal exits at once. */
+export function installShutdownSignals(server: RunningServer): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    server.logger.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+}
