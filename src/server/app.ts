@@ -7,6 +7,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ApiKeyRing } from "../auth/api-keys.js";
+import { UnavailableError } from "../core/errors.js";
 import type { Spool } from "../spool.js";
 import { installAuth } from "./auth.js";
 import { installErrorHandlers } from "./http-errors.js";
@@ -41,8 +42,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: options.bodyLimitBytes ?? 32 * 1024 ** 2,
     ...(typeof logger === "object" ? { loggerInstance: logger } : { logger: logger ?? false }),
-    // Stack traces and internal messages never leave the process (see http-errors.ts).
-    return503OnClosing: true,
+    // Requests that arrive while closing get our own 503 envelope (below), not Fastify's.
+    return503OnClosing: false,
     forceCloseConnections: "idle",
   });
   app.setValidatorCompiler(typeboxValidatorCompiler);
@@ -54,7 +55,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const rates = new QueueRateTracker(options.spool.store);
   void rates.sample();
   app.addHook("onClose", async () => rates.close());
-  const context: ServerContext = { spool: options.spool, rates, shutdown: options.shutdownSignal ?? new AbortController().signal, observer: options.metrics };
+  const shutdownSignal = options.shutdownSignal;
+  if (shutdownSignal) {
+    app.addHook("onRequest", async () => {
+      if (shutdownSignal.aborted) throw new UnavailableError("the server is shutting down");
+    });
+  }
+  const context: ServerContext = { spool: options.spool, rates, shutdown: shutdownSignal ?? new AbortController().signal, observer: options.metrics };
 
   const metrics = options.metrics;
   if (metrics?.httpRequest) {
