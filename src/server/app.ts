@@ -45,6 +45,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     // Requests that arrive while closing get our own 503 envelope (below), not Fastify's.
     return503OnClosing: false,
     forceCloseConnections: "idle",
+    // Two log lines per request would cost more than a batch publish itself at thousands of
+    // requests a second; failures are logged where they are handled (http-errors.ts).
+    disableRequestLogging: true,
   });
   app.setValidatorCompiler(typeboxValidatorCompiler);
   // Bodies are JSON only: anything else is refused with 415 rather than read as a string.
