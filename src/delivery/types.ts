@@ -1,0 +1,75 @@
+/**
+ * The shared vocabulary of batch delivery (DESIGN §4 "Batch delivery", docs/batch-delivery.md):
+ * a batch renders a template per recipient, each rendered message is one delivery job on a
+ * channel's queue, and the message log records what happened to every recipient.
+ *
+ *   pending ──enqueued──▶ queued ──channel accepted──▶ sent ──client ack──▶ delivered ──▶ read
+ *      │                    │                            │
+ *      └────────────────────┴──── permanent failure / attempts used up ──▶ failed
+ *
+ * Statuses only move forward along that line (a late `sent` after `delivered` is ignored);
+ * `failed` is final except that a later success on a retry never happens (the job is dead).
+ */
+
+export type RecipientStatus = "pending" | "queued" | "sent" | "delivered" | "read" | "failed";
+export const RECIPIENT_STATUSES: readonly RecipientStatus[] = ["pending", "queued", "sent", "delivered", "read", "failed"];
+
+export type ChannelName = "webhook" | "websocket" | "mock";
+
+/** What a template renders to for one recipient. */
+export interface RenderedContent {
+  subject?: string;
+  body: string;
+}
+
+/** The body of one message on a channel's delivery queue (`delivery.<channel>`). */
+export interface DeliveryJob {
+  /** The message-log id: `<batchId>_<index>`; also the HTTP id for /v1/messages/:id/delivered and /read. */
+  logId: string;
+  batchId: string;
+  recipientId: string;
+  /** Channel-specific destination (a webhook URL); the batch's default when absent. */
+  address?: string;
+  content: RenderedContent;
+}
+
+export interface MessageLogEntry {
+  logId: string;
+  batchId: string;
+  index: number;
+  recipientId: string;
+  channel: ChannelName;
+  status: RecipientStatus;
+  /** Delivery attempts so far. */
+  attempts: number;
+  lastError?: { message: string; at: number };
+  content?: RenderedContent;
+  createdAt: number;
+  queuedAt?: number;
+  sentAt?: number;
+  deliveredAt?: number;
+  readAt?: number;
+  failedAt?: number;
+}
+
+export interface StatusChange {
+  /** For `failed` (and retried attempts): what went wrong. */
+  error?: string;
+  /** Attempts so far, when the change comes from a delivery attempt. */
+  attempts?: number;
+}
+
+/**
+ * The durable per-recipient log. Every change resolves once durable; a change that does not move
+ * the status forward resolves `false` and changes nothing.
+ */
+export interface MessageLog {
+  get(logId: string): MessageLogEntry | undefined;
+  advance(logId: string, to: RecipientStatus, change?: StatusChange): Promise<boolean>;
+  /** Records a failed attempt that will be retried (attempts and last error; status unchanged). */
+  recordAttempt(logId: string, change: StatusChange): Promise<void>;
+  /** The recipient's websocket messages not yet delivered (status queued or sent), in publish order. */
+  undeliveredFor(recipientId: string, channel: ChannelName): MessageLogEntry[];
+  /** Calls `listener` after every status change (SSE progress, real-time hand-off). Returns an unsubscribe. */
+  onChange(listener: (entry: MessageLogEntry, from: RecipientStatus) => void): () => void;
+}
