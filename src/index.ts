@@ -11,6 +11,8 @@ export {
 } from "./worker/worker.js";
 export type { CircuitState } from "./worker/circuit-breaker.js";
 export type { NackOptions } from "./runtime.js";
+export { SpoolClient, type SpoolClientOptions, type ScaleResult } from "./client/spool-client.js";
+export { RemoteQueue, type RemoteQueueStats } from "./client/remote-queue.js";
 export type { Message, LeasedMessage, PublishItem, PublishResult, ExchangePublishResult } from "./message-types.js";
 export {
   SpoolError,

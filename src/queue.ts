@@ -4,11 +4,13 @@ import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, QueueStats } from "./core/message.js";
 import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
+import { hasActiveSpan, injectTraceContext, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
 import { toPublishInput } from "./publish-input.js";
 import { leaseWithWait } from "./store/lease-wait.js";
 import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
+import { LocalWorkerSource } from "./worker/local-source.js";
 import { Worker, type Handler } from "./worker/worker.js";
 
 export interface LeaseOptions {
@@ -90,15 +92,27 @@ export class Queue<T = unknown> {
     return this.#declared;
   }
 
-  async publish(body: T, options?: PublishOptions): Promise<PublishResult> {
+  publish(body: T, options?: PublishOptions): Promise<PublishResult> {
+    // Tracing: a span and a traceparent header only inside an active span (no SDK: never).
+    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publish(body, options, true));
+    return this.#publish(body, options, false);
+  }
+
+  async #publish(body: T, options: PublishOptions | undefined, traced: boolean): Promise<PublishResult> {
     const input = toPublishInput(this.name, body, options, this.#store.clock.now(), this.#runtime.maxBodyBytes);
+    if (traced) input.headers = injectTraceContext(input.headers);
     await this.#declared;
     const [outcome] = await this.#store.publish([input]);
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
 
   /** Publishes every item in one atomic, durable write: all are enqueued or none is. */
-  async publishMany(items: PublishItem<T>[]): Promise<PublishResult[]> {
+  publishMany(items: PublishItem<T>[]): Promise<PublishResult[]> {
+    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publishMany(items, true), { batchSize: Array.isArray(items) ? items.length : undefined });
+    return this.#publishMany(items, false);
+  }
+
+  async #publishMany(items: PublishItem<T>[], traced: boolean): Promise<PublishResult[]> {
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
@@ -120,6 +134,7 @@ export class Queue<T = unknown> {
       return toPublishInput(this.name, body, options, now, this.#runtime.maxBodyBytes, `/${index}`);
     });
     if (inputs.length === 0) return [];
+    if (traced) injectTraceContextAll(inputs);
     await this.#declared;
     const outcomes = await this.#store.publish(inputs);
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
@@ -129,9 +144,7 @@ export class Queue<T = unknown> {
   work(handler: Handler<T>, options: WorkerOptions = {}): Worker<T> {
     if (typeof handler !== "function") throw new ValidationError(`work on "${this.name}": handler must be a function`);
     validate(WorkerOptionsSchema, options, `worker on "${this.name}"`);
-    const worker = new Worker<T>(this.#runtime, this.name, this.#declared, handler, options);
-    this.#runtime.registerWorker(worker);
-    return worker;
+    return new Worker<T>(new LocalWorkerSource(this.#runtime, this.#declared), this.name, handler, options);
   }
 
   /**

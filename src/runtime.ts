@@ -3,6 +3,7 @@ import type { PublishOptions } from "./config/schemas.js";
 import type { PublishResult } from "./message-types.js";
 import type { AckItem, AckOutcome, NackOutcome, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
+import type { WorkerHandle } from "./worker/worker-source.js";
 
 export interface NackOptions {
   /** What went wrong: an Error (classified like a handler's throw), a message, or an explicit kind. */
@@ -22,6 +23,6 @@ export interface SpoolRuntime {
   ackMany(items: AckItem[]): Promise<AckOutcome[]>;
   nack(id: string, leaseToken: string, options?: NackOptions): Promise<NackOutcome>;
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
-  registerWorker(worker: { queue: string; circuitState: CircuitState | undefined; close(): Promise<void> }): void;
+  registerWorker(worker: WorkerHandle): void;
   circuitStates(queue: string): CircuitState[];
 }

@@ -9,6 +9,7 @@ import { NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
 import type { FailureInfo, MessageStatus } from "./core/message.js";
 import { classifyError } from "./core/retry-policy.js";
 import type { ExchangePublishResult, PublishResult } from "./message-types.js";
+import { hasActiveSpan, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
 import { toPublishInput } from "./publish-input.js";
 import { Queue } from "./queue.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
@@ -172,7 +173,15 @@ export class Spool implements SpoolRuntime {
    * Publishes one copy to every queue whose binding matches `routingKey`, atomically. The
    * default exchange "" routes to the queue named by the routing key. No match → routed 0.
    */
-  async publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions): Promise<ExchangePublishResult> {
+  publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions): Promise<ExchangePublishResult> {
+    if (hasActiveSpan()) {
+      const destination = String(exchange === "" ? routingKey : exchange);
+      return withPublishSpan(destination, () => this.#publishToExchange(exchange, routingKey, body, options, true), { routingKey: String(routingKey) });
+    }
+    return this.#publishToExchange(exchange, routingKey, body, options, false);
+  }
+
+  async #publishToExchange<T>(exchange: string, routingKey: string, body: T, options: PublishOptions | undefined, traced: boolean): Promise<ExchangePublishResult> {
     if (typeof exchange !== "string") throw new ValidationError("publishToExchange: exchange must be a string");
     if (typeof routingKey !== "string" || routingKey.length > 255) throw new ValidationError("publishToExchange: routingKey must be a string of at most 255 characters");
     let queues: string[];
@@ -187,6 +196,7 @@ export class Spool implements SpoolRuntime {
     const now = this.store.clock.now();
     const inputs = queues.map((queue) => toPublishInput(queue, body, options, now, this.maxBodyBytes));
     if (inputs.length === 0) return { routed: 0, messages: [] };
+    if (traced) injectTraceContextAll(inputs);
     const outcomes = await this.store.publish(inputs);
     return {
       routed: outcomes.length,

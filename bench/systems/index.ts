@@ -13,7 +13,7 @@ import type { SystemEntry } from "./system.js";
 
 export const systemEntries: SystemEntry[] = [
   spoolSystem("spool-memory", () => memoryStore()),
-  spoolSystem("spool-journal-always", ({ dataDir }) => journalStore({ dataDir, fsync: "always" })),
+  spoolSystem("spool-journal-always", ({ dataDir }) => journalStore({ dataDir, fsync: "always" }), { serveFlags: ["--fsync", "always"] }),
   baselineSystem(),
   bullmqSystem(),
   pgBossSystem(),

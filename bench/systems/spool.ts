@@ -17,7 +17,7 @@ export interface StoreContext {
 }
 
 /** On the project's own disk (not a tmpfs), so fsync costs what it costs. */
-const DATA_ROOT = process.env.BENCH_DATA_DIR ?? fileURLToPath(new URL("../../.bench-data/", import.meta.url));
+export const BENCH_DATA_ROOT = process.env.BENCH_DATA_DIR ?? fileURLToPath(new URL("../../.bench-data/", import.meta.url));
 
 export type StoreFactory = (context: StoreContext) => Store;
 
@@ -28,8 +28,14 @@ export const SPOOL_SIZES: Sizes = {
   repeats: 3,
 };
 
-export function spoolSystem(name: string, createStore: StoreFactory, sizes: Sizes = SPOOL_SIZES): SystemEntry {
-  return { name, kind: "spool", create: () => new SpoolSystem(name, createStore, sizes) };
+export interface SpoolSystemOptions {
+  sizes?: Sizes;
+  /** The `spool serve` flags that put the same store behind HTTP (the http scenario runs only with them). */
+  serveFlags?: readonly string[];
+}
+
+export function spoolSystem(name: string, createStore: StoreFactory, { sizes = SPOOL_SIZES, serveFlags }: SpoolSystemOptions = {}): SystemEntry {
+  return { name, kind: "spool", create: () => new SpoolSystem(name, createStore, sizes, serveFlags) };
 }
 
 class SpoolSystem implements BenchSystem {
@@ -43,14 +49,15 @@ class SpoolSystem implements BenchSystem {
     readonly name: string,
     readonly createStore: StoreFactory,
     readonly sizes: Sizes,
+    readonly serveFlags: readonly string[] | undefined,
   ) {}
 
   async setup(): Promise<void> {
-    mkdirSync(DATA_ROOT, { recursive: true });
-    this.#dataDir = mkdtempSync(join(DATA_ROOT, `${this.name}-`));
+    mkdirSync(BENCH_DATA_ROOT, { recursive: true });
+    this.#dataDir = mkdtempSync(join(BENCH_DATA_ROOT, `${this.name}-`));
     const store = this.createStore({ dataDir: this.#dataDir });
     this.#spool = await Spool.open({ store });
-    this.notes.push(`${this.name}: Spool in this process, store "${store.name}"${store.name === "memory" ? "" : `, data in ${DATA_ROOT}`}`);
+    this.notes.push(`${this.name}: Spool in this process, store "${store.name}"${store.name === "memory" ? "" : `, data in ${BENCH_DATA_ROOT}`}`);
   }
 
   async createQueue(): Promise<BenchQueue> {
@@ -71,7 +78,7 @@ class SpoolSystem implements BenchSystem {
     if (this.#dataDir) rmSync(this.#dataDir, { recursive: true, force: true });
     this.#dataDir = undefined;
     try {
-      rmdirSync(DATA_ROOT); // only when empty: another run may be using it
+      rmdirSync(BENCH_DATA_ROOT); // only when empty: another run may be using it
     } catch {
       // not empty, or already gone
     }

@@ -23,6 +23,8 @@ export interface BenchSystem {
   readonly name: string;
   readonly kind: SystemKind;
   readonly sizes: Sizes;
+  /** `spool serve` flags that run this system's store behind HTTP; only systems with them run the http scenario. */
+  readonly serveFlags?: readonly string[];
   /** What was measured, filled in by setup(): versions and the settings that matter (AOF, fsync, polling…). */
   readonly notes: string[];
   /** Connects (or opens). Throws, with a readable reason, when the service is unreachable. */

@@ -4,6 +4,7 @@
  * constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { ValidationError } from "../core/errors.js";
 
 export type Scope = "publish" | "consume" | "admin";
 export const SCOPES: readonly Scope[] = ["publish", "consume", "admin"];
@@ -31,6 +32,7 @@ export interface ApiKeyIdentity {
 const KEY_PREFIX = "spool_";
 const HASH_PREFIX = "sha256:";
 export const HASH_PATTERN = "^sha256:[0-9a-f]{64}$";
+const HASH_REGEXP = new RegExp(HASH_PATTERN);
 
 export function generateApiKey(): string {
   return KEY_PREFIX + randomBytes(32).toString("base64url");
@@ -75,10 +77,16 @@ export class ApiKeyRing {
   readonly #entries: Array<{ digest: Buffer; identity: Identity }>;
 
   constructor(keys: ApiKeyConfig[]) {
-    this.#entries = keys.map((key) => ({
-      digest: Buffer.from(key.hash.slice(HASH_PREFIX.length), "hex"),
-      identity: new Identity(key),
-    }));
+    this.#entries = keys.map((key) => {
+      // A digest of another length would make every comparison throw. The value is not echoed:
+      // a mistake here is often the key itself.
+      if (typeof key.hash !== "string" || !HASH_REGEXP.test(key.hash)) {
+        throw new ValidationError(`API key "${key.name}": hash must be sha256:<64 hex digits> from spool keys create (never the key itself)`, [
+          { path: "/hash", message: "expected sha256:<64 hex digits>" },
+        ]);
+      }
+      return { digest: Buffer.from(key.hash.slice(HASH_PREFIX.length), "hex"), identity: new Identity(key) };
+    });
   }
 
   get size(): number {
@@ -88,7 +96,7 @@ export class ApiKeyRing {
   /** The identity for `Bearer <key>`, or undefined for a missing, malformed or unknown key. */
   authenticate(authorization: string | undefined): ApiKeyIdentity | undefined {
     if (authorization === undefined) return undefined;
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match) return undefined;
     const digest = sha256(match[1]);
     // Every entry is compared, so the time taken says nothing about which key came close.

@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { HASH_PATTERN, SCOPES } from "../auth/api-keys.js";
-import { QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
+import { CircuitBreakerOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -30,6 +30,29 @@ export const JournalConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Batch delivery (docs/batch-delivery.md): channel workers, webhook signing, real-time delivery. */
+export const DeliveryConfigSchema = Type.Object(
+  {
+    webhookSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Signs webhooks (X-Spool-Signature) of batches that bring no secret of their own" })),
+    webhookTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 300_000, description: "Default per-request webhook timeout (default 10000)" })),
+    concurrency: Type.Optional(
+      Type.Object(
+        {
+          webhook: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Webhook requests at once (default 32)" })),
+          websocket: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "WebSocket hand-offs at once" })),
+          mock: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Mock sends at once (default 256)" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    circuitBreaker: Type.Optional(CircuitBreakerOptionsSchema),
+    expandChunkSize: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Recipients per publishMany of the batch expander (default 2000)" })),
+    ackTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 3_600_000, description: "WebSocket: redeliver when no ack arrives within this long (default 30000)" })),
+    tokenSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: "WebSocket: signs recipient tokens" })),
+  },
+  { additionalProperties: false },
+);
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const ServerConfigSchema = Type.Object(
@@ -44,12 +67,14 @@ export const ServerConfigSchema = Type.Object(
     queues: Type.Optional(Type.Record(QueueNameSchema, QueueOptionsSchema, { description: "Queues declared (or updated) at start" })),
     logLevel: Type.Optional(Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)))),
     shutdownTimeoutMs: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: "How long SIGTERM waits for in-flight requests" })),
+    delivery: Type.Optional(DeliveryConfigSchema),
   },
   { additionalProperties: false },
 );
 
 export type ServerConfig = Static<typeof ServerConfigSchema>;
 export type ApiKeyEntry = Static<typeof ApiKeyConfigSchema>;
+export type DeliveryConfig = Static<typeof DeliveryConfigSchema>;
 
 export const serverDefaults = {
   host: "127.0.0.1",

@@ -395,11 +395,13 @@ export class Engine {
     const now = this.clock.now();
     this.#unslot(queue, record);
     if (request.release) {
+      // Given back unhandled: no attempt used; ready at once, or after `delayMs` when given.
       record.attempt = Math.max(0, record.attempt - 1);
-      record.availableAt = now;
+      record.availableAt = now + (request.delayMs ?? 0);
       this.#schedule(queue, record, now);
       this.#armTimer();
-      return this.#dead.has(id) ? { state: "dead", availableAt: now, deadReason: "expired" } : { state: "ready", availableAt: now };
+      if (this.#dead.has(id)) return { state: "dead", availableAt: record.availableAt, deadReason: "expired" };
+      return { state: record.availableAt > now ? "delayed" : "ready", availableAt: record.availableAt };
     }
     const error = request.error ?? { message: "nacked", kind: "error" as const };
     record.extras = { ...record.extras, lastError: error };

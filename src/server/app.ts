@@ -5,21 +5,26 @@
  */
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ApiKeyRing } from "../auth/api-keys.js";
 import { UnavailableError } from "../core/errors.js";
+import type { DeliveryService } from "../delivery/delivery-service.js";
 import type { Spool } from "../spool.js";
 import { installAuth } from "./auth.js";
-import { installErrorHandlers } from "./http-errors.js";
+import { MAX_PATH_PARAM_LENGTH, handleFrameworkError, installErrorHandlers } from "./http-errors.js";
 import { QueueRateTracker } from "./queue-rates.js";
 import { adminRoutes } from "./routes/admin.js";
+import { batchRoutes } from "./routes/batches.js";
+import { eventRoutes } from "./routes/events.js";
+import { templateRoutes } from "./routes/templates.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
 import { healthRoutes } from "./routes/health.js";
 import { messageRoutes } from "./routes/messages.js";
 import { queueRoutes } from "./routes/queues.js";
+import { realtimeRoutes, type RealtimeDeps } from "./routes/realtime.js";
 import type { ServerContext, ServerObserver } from "./server-context.js";
-import { typeboxValidatorCompiler } from "./validation.js";
+import { installBodyRules, typeboxValidatorCompiler } from "./validation.js";
 
 export interface AppOptions {
   spool: Spool;
@@ -33,6 +38,10 @@ export interface AppOptions {
   metrics?: { contentType: string; render(): Promise<string> } & ServerObserver;
   /** Aborting it ends long-polls and fails readiness: the first step of a graceful shutdown. */
   shutdownSignal?: AbortSignal;
+  /** Real-time delivery (recipient tokens, GET /v1/stream, delivered/read): its hub, message log and token signer. */
+  realtime?: RealtimeDeps;
+  /** Batch delivery (templates, batches, the message log, /v1/events); its routes are absent without it. */
+  delivery?: DeliveryService;
 }
 
 const VERSION = "0.1.0";
@@ -47,9 +56,14 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: "idle",
     // Two log lines per request would cost more than a batch publish itself at thousands of
     // requests a second; failures are logged where they are handled (http-errors.ts).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Names are up to 200 characters: long ones are refused by their schema, which says why.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // A path that does not decode, or a parameter over that, gets the error envelope too.
+    frameworkErrors: handleFrameworkError,
   });
   app.setValidatorCompiler(typeboxValidatorCompiler);
+  installBodyRules(app);
   // Bodies are JSON only: anything else is refused with 415 rather than read as a string.
   app.removeContentTypeParser("text/plain");
   installErrorHandlers(app);
@@ -81,7 +95,13 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  // The docs page is public, like /openapi.json: every route the UI plugin adds needs no key.
+  await app.register(async (docs) => {
+    docs.addHook("onRoute", (route) => {
+      route.config = { ...route.config, access: "none" };
+    });
+    await docs.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+  });
 
   healthRoutes(app, context);
   queueRoutes(app, context);
@@ -89,6 +109,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   deadLetterRoutes(app, context);
   exchangeRoutes(app, context);
   adminRoutes(app, context);
+
+  // ── batch delivery (docs/batch-delivery.md) ──
+  const delivery = options.delivery;
+  if (delivery) {
+    templateRoutes(app, delivery);
+    batchRoutes(app, delivery);
+    eventRoutes(app, delivery, context);
+  }
+  // ── real-time delivery (routes/realtime.ts): only when the composition provides it ──
+  if (options.realtime) await realtimeRoutes(app, options.realtime);
 
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());
   app.get("/", { schema: { hide: true }, config: { access: "none" } }, async (_request, reply) => reply.redirect("/docs"));

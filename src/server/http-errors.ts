@@ -50,6 +50,23 @@ function handleError(error: FastifyError | Error, request: FastifyRequest, reply
   return reply.code(500).send({ error: { code: "internal", message: "internal error (logged on the server)" } });
 }
 
+/**
+ * Longest path parameter the router accepts: a name of 200 characters fits even with every
+ * character %-encoded, so the route's schema (not the router) says what is wrong with a long one.
+ */
+export const MAX_PATH_PARAM_LENGTH = 1000;
+
+/** What the router refuses before any route runs (Fastify's `frameworkErrors`): the same envelope. */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === "FST_ERR_BAD_URL") {
+    return reply.code(400).send(errorBody("validation_failed", "path: not a valid URL (malformed %-encoding)"));
+  }
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return reply.code(400).send(errorBody("validation_failed", `path: a parameter is too long (over ${MAX_PATH_PARAM_LENGTH} characters)`));
+  }
+  return handleError(error, request, reply);
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {

@@ -7,6 +7,8 @@ import { pino, type Logger } from "pino";
 import { ApiKeyRing } from "../auth/api-keys.js";
 import type { ResolvedServerConfig } from "../config/server-config.js";
 import { SpoolError } from "../core/errors.js";
+import { DeliveryService } from "../delivery/delivery-service.js";
+import { SpoolMetrics } from "../observability/metrics.js";
 import { Spool } from "../spool.js";
 import { createApp, type AppOptions } from "./app.js";
 
@@ -15,6 +17,8 @@ export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly spool: Spool;
+  /** Batch delivery: opened after the Spool, closed before it. */
+  readonly delivery: DeliveryService;
   readonly logger: Logger;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
@@ -28,8 +32,8 @@ export function isLoopback(host: string): boolean {
 
 export interface StartOptions {
   logger?: Logger;
-  /** Metrics for /metrics; built by the caller so the library keeps prom-client optional for it. */
-  metrics?: (spool: Spool) => AppOptions["metrics"];
+  /** Metrics for /metrics (default: `SpoolMetrics` over the server's Spool); `false` for none. */
+  metrics?: false | ((spool: Spool) => NonNullable<AppOptions["metrics"]>);
 }
 
 export async function startServer(config: ResolvedServerConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -47,23 +51,29 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
   });
   const shutdown = new AbortController();
+  const metrics = options.metrics === false ? undefined : (options.metrics ?? defaultMetrics)(spool);
   let app: FastifyInstance | undefined;
+  let delivery: DeliveryService | undefined;
   try {
     for (const [name, queueOptions] of Object.entries(config.queues ?? {})) await spool.queue(name).setOptions(queueOptions);
+    delivery = await openDelivery(spool, config, logger);
     app = await createApp({
       spool,
+      delivery,
       keys,
       bodyLimitBytes: config.bodyLimitBytes,
       logger: logger.child({ component: "http" }),
-      metrics: options.metrics?.(spool),
+      metrics,
       shutdownSignal: shutdown.signal,
     });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app?.close().catch(() => undefined);
+    await delivery?.close().catch(() => undefined);
     await spool.close().catch(() => undefined);
     throw error;
   }
+  const openedDelivery = delivery;
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -84,10 +94,31 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
       await finished;
     }
     clearTimeout(timer);
+    await openedDelivery.close().catch((error: unknown) => logger.error({ err: error }, "closing batch delivery failed"));
     await spool.close();
+    (metrics as { close?: () => void } | undefined)?.close?.();
     logger.info("spool stopped");
   };
-  return { url, app: listening, spool, logger, close: () => (closing ??= close()) };
+  return { url, app: listening, spool, delivery: openedDelivery, logger, close: () => (closing ??= close()) };
+}
+
+function defaultMetrics(spool: Spool): SpoolMetrics {
+  return new SpoolMetrics(spool);
+}
+
+function openDelivery(spool: Spool, config: ResolvedServerConfig, logger: Logger): Promise<DeliveryService> {
+  const settings = config.delivery ?? {};
+  return DeliveryService.open({
+    spool,
+    dataDir: config.dataDir,
+    ...(config.journal?.fsync === undefined ? {} : { fsync: config.journal.fsync }),
+    concurrency: settings.concurrency,
+    webhookSecret: settings.webhookSecret,
+    webhookTimeoutMs: settings.webhookTimeoutMs,
+    circuitBreaker: settings.circuitBreaker,
+    expandChunkSize: settings.expandChunkSize,
+    logger: logger.child({ component: "delivery" }),
+  });
 }
 
 /** SIGTERM / SIGINT: shut down gracefully, then exit; a second signal exits at once. */

@@ -11,6 +11,12 @@ export interface ServerContext {
   readonly observer?: ServerObserver;
 }
 
+/** Hooks for metrics; each is optional, and none may throw. */
 export interface ServerObserver {
   httpRequest?(method: string, route: string, status: number, seconds: number): void;
+  /** Messages handed out over HTTP: the start of their lease-to-ack time. */
+  leased?(messages: ReadonlyArray<{ id: string; queue: string }>): void;
+  acked?(id: string): void;
+  /** A nacked message's lease ended without an ack: stop timing it. */
+  forgetLease?(id: string): void;
 }

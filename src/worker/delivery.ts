@@ -1,7 +1,7 @@
 import type { PublishOptions } from "../config/schemas.js";
 import type { LeasedMessage, PublishResult } from "../message-types.js";
-import type { SpoolRuntime } from "../runtime.js";
 import type { TimerHandle } from "../util/clock.js";
+import type { WorkerSource } from "./worker-source.js";
 
 export interface HandlerContext {
   /** Aborts when the handler times out, its lease is lost, or the worker shuts down. */
@@ -19,6 +19,8 @@ export interface HandlerContext {
  */
 export class Delivery implements HandlerContext {
   readonly message: LeasedMessage<unknown>;
+  /** When the handler was called, on the source's clock: `durationMs` in the worker's events. */
+  readonly startedAt: number;
   leaseMs: number;
   extendedAt: number;
   timeout: TimerHandle | undefined = undefined;
@@ -26,12 +28,13 @@ export class Delivery implements HandlerContext {
   #abortReason: unknown = undefined;
   #controller: AbortController | undefined;
   #rejectRace: ((reason: unknown) => void) | undefined;
-  readonly #runtime: SpoolRuntime;
+  readonly #source: WorkerSource;
 
-  constructor(runtime: SpoolRuntime, message: LeasedMessage<unknown>, leaseMs: number, now: number) {
-    this.#runtime = runtime;
+  constructor(source: WorkerSource, message: LeasedMessage<unknown>, leaseMs: number, now: number) {
+    this.#source = source;
     this.message = message;
     this.leaseMs = leaseMs;
+    this.startedAt = now;
     this.extendedAt = now;
   }
 
@@ -70,14 +73,14 @@ export class Delivery implements HandlerContext {
 
   async extendLease(ms?: number): Promise<void> {
     const leaseMs = ms ?? this.leaseMs;
-    await this.#runtime.extend(this.message.id, this.message.leaseToken, leaseMs);
-    this.extendedAt = this.#runtime.store.clock.now();
+    await this.#source.extend(this.message.id, this.message.leaseToken, leaseMs);
+    this.extendedAt = this.#source.clock.now();
     this.leaseMs = leaseMs;
   }
 
   publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult> {
     const message = this.message;
-    return this.#runtime.publish(queue, body, {
+    return this.#source.publish(queue, body, {
       ...options,
       correlationId: options?.correlationId ?? message.correlationId ?? message.id,
       causationId: message.id,

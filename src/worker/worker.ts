@@ -1,29 +1,34 @@
 /**
- * A worker runs a handler over one queue's messages.
+ * A worker runs a handler over one queue's messages, taken from a `WorkerSource`: the Spool in
+ * this process (`queue.work`) or `spool serve` over HTTP (`client.queue(name).work`).
  *
  *   lease loop (pump): while capacity and the circuit allow, lease up to the free slots;
  *     it runs when a watch wake-up arrives (publish, delay due, lease expiry…), when a handler
- *     finishes, on scale(), and when the circuit half-opens. No polling interval.
+ *     finishes, on scale(), and when the circuit half-opens. No polling interval. A long-poll
+ *     source waits inside `lease` instead, so the loop re-issues it while slots are free.
+ *     Messages that arrive when they can no longer run (the circuit opened, scale() lowered
+ *     concurrency while a long-poll waited) are released at once, without using an attempt.
  *   delivery: handler(message, ctx) raced against ctx.signal (timeout, lost lease, shutdown);
  *     success → ack; throw → nack with the error's classification; a heartbeat extends the
  *     lease every leaseMs/3 while it runs.
- *   close(): stop leasing → wait for in-flight handlers up to closeTimeoutMs → abort the rest
- *     and release their leases (a nack that retries at once).
+ *   close(): stop leasing (a waiting long-poll is aborted) → wait for in-flight handlers up to
+ *     closeTimeoutMs → abort the rest and release their leases (a nack that retries at once).
+ *   failures of the source (a lease call, the queue's declaration) are reported as
+ *     `worker:error` and retried after LEASE_RETRY_MS, never in a tight loop.
  */
 import { EventEmitter } from "node:events";
 import { defaults } from "../config/defaults.js";
 import { resolveCircuitBreakerOptions } from "../config/resolve.js";
 import type { WorkerOptions } from "../config/schemas.js";
 import { SpoolError } from "../core/errors.js";
-import type { LeasedStoredMessage } from "../core/message.js";
 import { classifyError } from "../core/retry-policy.js";
-import { decodeLeased, type LeasedMessage } from "../message-types.js";
-import type { SpoolRuntime } from "../runtime.js";
-import type { NackOutcome, QueueInfo } from "../store/store.js";
+import type { LeasedMessage } from "../message-types.js";
+import type { NackOutcome } from "../store/store.js";
 import { settleWithin } from "../util/abort.js";
 import type { TimerHandle } from "../util/clock.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { Delivery, type HandlerContext } from "./delivery.js";
+import type { WorkerSource } from "./worker-source.js";
 
 export type { HandlerContext } from "./delivery.js";
 
@@ -43,11 +48,12 @@ export class WorkerClosedError extends Error {
   }
 }
 
+/** `durationMs`: how long the handler ran (ms, on the source's clock), for metrics. */
 export interface WorkerEvents {
-  "message:completed": [{ id: string; queue: string; attempt: number }];
-  "message:failed": [{ id: string; queue: string; attempt: number; error: unknown; outcome: NackOutcome | undefined }];
+  "message:completed": [{ id: string; queue: string; attempt: number; durationMs: number }];
+  "message:failed": [{ id: string; queue: string; attempt: number; durationMs: number; error: unknown; outcome: NackOutcome | undefined }];
   "worker:circuit": [{ queue: string; state: CircuitState }];
-  /** A background problem: a lease call failed, or an ack/nack was refused (e.g. lease_lost). */
+  /** A background problem: a lease call failed (retried after a pause), or an ack/nack was refused (e.g. lease_lost). */
   "worker:error": [{ queue: string; error: unknown }];
 }
 
@@ -56,10 +62,9 @@ const MAX_SETTLING = 1024;
 
 export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly queue: string;
-  readonly #runtime: SpoolRuntime;
+  readonly #source: WorkerSource;
   readonly #handler: Handler<T>;
   readonly #options: WorkerOptions;
-  readonly #declared: Promise<QueueInfo>;
   readonly #inFlight = new Map<string, Delivery>();
   /** Acks and nacks of finished handlers that are not durable yet. */
   readonly #settling = new Set<Promise<void>>();
@@ -68,25 +73,28 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   #leaseMs = defaults.queue.leaseMs;
   #pumping = false;
   #pumpAgain = false;
+  #pumpQueued = false;
   /** The running lease loop: close() lets a lease call already in flight land before it counts handlers. */
   #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  /** Aborts a lease call that is waiting (long-poll) when the worker closes. */
+  readonly #stopLeasing = new AbortController();
   #unwatch: (() => void) | undefined;
   #heartbeat: TimerHandle | undefined;
   #retryTimer: TimerHandle | undefined;
   #keepAlive: NodeJS.Timeout | undefined;
 
-  /** @internal Use `queue.work(handler, options)`. */
-  constructor(runtime: SpoolRuntime, queue: string, declared: Promise<QueueInfo>, handler: Handler<T>, options: WorkerOptions) {
+  /** @internal Use `queue.work(handler, options)` or `client.queue(name).work(handler, options)`. */
+  constructor(source: WorkerSource, queue: string, handler: Handler<T>, options: WorkerOptions) {
     super();
     this.queue = queue;
-    this.#runtime = runtime;
+    this.#source = source;
     this.#handler = handler;
     this.#options = options;
-    this.#declared = declared;
     this.#concurrency = options.concurrency ?? defaults.worker.concurrency;
+    source.registerWorker(this); // before any timer: a closed owner refuses new workers
     if (options.circuitBreaker !== undefined && options.circuitBreaker !== false) {
-      this.#breaker = new CircuitBreaker(resolveCircuitBreakerOptions(options.circuitBreaker), runtime.store.clock, (state) => {
+      this.#breaker = new CircuitBreaker(resolveCircuitBreakerOptions(options.circuitBreaker), source.clock, (state) => {
         this.emit("worker:circuit", { queue, state });
         if (state === "half-open") this.#pump();
       });
@@ -124,15 +132,36 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   async #start(): Promise<void> {
     try {
-      const info = await this.#declared;
-      this.#leaseMs = this.#options.leaseMs ?? info.options.leaseMs;
+      const queueLeaseMs = await this.#source.queueLeaseMs(this.queue);
+      this.#leaseMs = this.#options.leaseMs ?? queueLeaseMs;
     } catch (error) {
+      if (this.#closing) return; // closed while asking: nobody is waiting for this worker now
       this.emit("worker:error", { queue: this.queue, error });
+      // A source that cannot answer now (a server that is down) may later: try again.
+      if (error instanceof SpoolError && error.code === "unavailable") this.#retryLater(() => void this.#start());
       return;
     }
     if (this.#closing) return;
-    this.#unwatch = this.#runtime.store.watch(this.queue, () => this.#pump());
+    this.#unwatch = this.#source.watch(this.queue, () => this.#pump());
     this.#pump();
+  }
+
+  #retryLater(action: () => void): void {
+    if (this.#closing) return;
+    this.#retryTimer ??= this.#source.clock.setTimer(() => {
+      this.#retryTimer = undefined;
+      action();
+    }, LEASE_RETRY_MS);
+  }
+
+  /** How many more deliveries may start now. */
+  #capacity(): number {
+    const allowance = this.#breaker ? this.#breaker.allowance() : Infinity;
+    // Settlements still being written are bounded too (a slow disk slows leasing), but
+    // generously: a no-op handler finishes many times per fdatasync.
+    const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling.size;
+    const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
+    return Math.min(free, allowance, defaults.leaseBatchMax);
   }
 
   #pump(): void {
@@ -146,43 +175,55 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   }
 
   async #leaseLoop(): Promise<void> {
-    const store = this.#runtime.store;
+    const source = this.#source;
     try {
       do {
         this.#pumpAgain = false;
         while (!this.#closing) {
-          const allowance = this.#breaker ? this.#breaker.allowance() : Infinity;
-          // Settlements still being written are bounded too (a slow disk slows leasing), but
-          // generously: a no-op handler finishes many times per fdatasync.
-          const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling.size;
-          const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
-          const want = Math.min(free, allowance, defaults.leaseBatchMax);
+          const want = this.#capacity();
           if (want <= 0) break;
-          const leased = await store.lease(this.queue, { max: want, leaseMs: this.#leaseMs });
-          for (const message of leased) this.#deliver(message);
-          if (leased.length < want) break;
+          const leased = await source.lease(this.queue, { max: want, leaseMs: this.#leaseMs, signal: this.#stopLeasing.signal });
+          this.#take(leased);
+          if (leased.length < want && !source.longPoll) break;
         }
       } while (this.#pumpAgain && !this.#closing);
     } catch (error) {
       this.emit("worker:error", { queue: this.queue, error });
-      this.#retryTimer ??= store.clock.setTimer(() => {
-        this.#retryTimer = undefined;
-        this.#pump();
-      }, LEASE_RETRY_MS);
+      this.#retryLater(() => this.#pump());
     } finally {
       this.#pumping = false;
     }
   }
 
-  #deliver(stored: LeasedStoredMessage): void {
-    const clock = this.#runtime.store.clock;
-    const delivery = new Delivery(this.#runtime, decodeLeased<T>(stored), this.#leaseMs, clock.now());
+  /** Starts what may run now; gives the rest back (capacity can shrink while a lease waits). */
+  #take(leased: LeasedMessage<unknown>[]): void {
+    let room = this.#capacity();
+    for (const message of leased) {
+      if (room-- > 0) this.#deliver(message);
+      else this.#release(message);
+    }
+  }
+
+  #release(message: LeasedMessage<unknown>): void {
+    const released: Promise<void> = this.#source
+      .nack(message.id, message.leaseToken, { release: true })
+      .then(
+        () => {},
+        (error: unknown) => void this.emit("worker:error", { queue: this.queue, error }),
+      )
+      .finally(() => this.#settling.delete(released));
+    this.#settling.add(released);
+  }
+
+  #deliver(message: LeasedMessage<unknown>): void {
+    const clock = this.#source.clock;
+    const delivery = new Delivery(this.#source, message, this.#leaseMs, clock.now());
     const timeoutMs = this.#options.timeoutMs;
     if (timeoutMs !== undefined) {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }
     const trial = this.#breaker?.started() ?? 0;
-    this.#inFlight.set(stored.id, delivery);
+    this.#inFlight.set(message.id, delivery);
     this.#armHeartbeat();
     delivery.done = this.#run(delivery, trial);
   }
@@ -197,19 +238,34 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       failure = error;
     }
     delivery.timeout?.cancel();
+    const durationMs = this.#source.clock.now() - delivery.startedAt;
     // The handler's slot frees now; the ack or nack becomes durable in the background (the
     // next group commit). Waiting for it here would make every slot idle for an fdatasync.
-    const settled: Promise<void> = this.#settle(delivery, succeeded, failure, trial).finally(() => {
+    const settled: Promise<void> = this.#settle(delivery, succeeded, failure, trial, durationMs).finally(() => {
       this.#settling.delete(settled);
       this.#breaker?.finished(trial);
-      this.#pump();
+      this.#pumpSoon();
     });
     this.#settling.add(settled);
     this.#inFlight.delete(delivery.message.id);
-    this.#pump();
+    this.#pumpSoon();
   }
 
-  async #settle(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): Promise<void> {
+  /**
+   * Pumps once the handlers finishing in this microtask run have all freed their slots, so a
+   * batch that ends together is refilled by one lease for all its slots (over HTTP, one round
+   * trip) rather than a lease of one followed by a lease of the rest.
+   */
+  #pumpSoon(): void {
+    if (this.#pumpQueued) return;
+    this.#pumpQueued = true;
+    queueMicrotask(() => {
+      this.#pumpQueued = false;
+      this.#pump();
+    });
+  }
+
+  async #settle(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number, durationMs: number): Promise<void> {
     const message = delivery.message;
     const reason = delivery.abortReason;
     if (reason instanceof SpoolError && reason.code === "lease_lost") {
@@ -219,21 +275,21 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     }
     try {
       if (succeeded) {
-        await this.#runtime.ack(message.id, message.leaseToken);
+        await this.#source.ack(message.id, message.leaseToken);
         this.#breaker?.record(true, trial);
         if (this.listenerCount("message:completed") > 0) {
-          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt });
+          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs });
         }
         return;
       }
       if (reason instanceof WorkerClosedError) {
-        await this.#runtime.nack(message.id, message.leaseToken, { release: true });
+        await this.#source.nack(message.id, message.leaseToken, { release: true });
         return;
       }
       const error = reason instanceof HandlerTimeoutError ? reason : failure;
       this.#breaker?.record(false, trial);
-      const outcome = await this.#runtime.nack(message.id, message.leaseToken, { error: toFailure(error) });
-      this.emit("message:failed", { id: message.id, queue: this.queue, attempt: message.attempt, error, outcome });
+      const outcome = await this.#source.nack(message.id, message.leaseToken, { error: toFailure(error) });
+      this.emit("message:failed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs, error, outcome });
     } catch (error) {
       this.emit("worker:error", { queue: this.queue, error });
     }
@@ -243,7 +299,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   #armHeartbeat(): void {
     // Not stopped by closing: handlers still draining need their leases kept alive.
     if (this.#heartbeat) return;
-    const clock = this.#runtime.store.clock;
+    const clock = this.#source.clock;
     const everyMs = Math.max(1, Math.floor(this.#leaseMs / 3));
     this.#heartbeat = clock.setTimer(() => {
       this.#heartbeat = undefined;
@@ -252,7 +308,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         if (now - delivery.extendedAt < delivery.leaseMs / 3 || delivery.aborted) continue;
         const { id, leaseToken } = delivery.message;
         delivery.extendedAt = now;
-        this.#runtime.extend(id, leaseToken, delivery.leaseMs).catch((error: unknown) => {
+        this.#source.extend(id, leaseToken, delivery.leaseMs).catch((error: unknown) => {
           // A lease we cannot extend is lost: tell the handler to stop.
           if (error instanceof SpoolError && error.code === "lease_lost") delivery.abort(error);
           else this.emit("worker:error", { queue: this.queue, error });
@@ -273,6 +329,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   async #close(timeoutMs: number): Promise<void> {
     this.#unwatch?.();
+    this.#stopLeasing.abort();
     this.#retryTimer?.cancel();
     const running = () => Promise.allSettled([...this.#inFlight.values()].map((d) => d.done));
     // A lease call in flight when close() began may still deliver messages: wait for it first.

@@ -33,7 +33,7 @@ export interface HttpAnswer {
 }
 
 export async function startTestServer(
-  options: { store?: Store; keys?: ApiKeyConfig[]; bodyLimitBytes?: number; maxBodyBytes?: number; metrics?: AppOptions["metrics"] } = {},
+  options: { store?: Store; keys?: ApiKeyConfig[]; bodyLimitBytes?: number; maxBodyBytes?: number; metrics?: (spool: Spool) => AppOptions["metrics"] } = {},
 ): Promise<TestServer> {
   const spool = await Spool.open({ store: options.store ?? memoryStore(), ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}) });
   const shutdown = new AbortController();
@@ -41,7 +41,7 @@ export async function startTestServer(
     spool,
     keys: options.keys ? new ApiKeyRing(options.keys) : undefined,
     bodyLimitBytes: options.bodyLimitBytes,
-    metrics: options.metrics,
+    metrics: options.metrics?.(spool),
     shutdownSignal: shutdown.signal,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });

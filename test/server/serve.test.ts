@@ -1,7 +1,7 @@
 /** `startServer` on the embedded journal: configuration applied, data kept across restarts, orderly close. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Writable } from "node:stream";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { serverDefaults, type ResolvedServerConfig } from "../../src/config/server-config.js";
 import { startServer, type RunningServer } from "../../src/server/serve.js";
 import { pollUntil } from "../helpers/poll-until.js";
@@ -23,7 +23,7 @@ function config(overrides: Partial<ResolvedServerConfig> = {}): ResolvedServerCo
   return { ...serverDefaults, port: 0, dataDir, logLevel: "silent", ...overrides };
 }
 
-function captureLogs(): { logger: ReturnType<typeof pino>; lines: Array<Record<string, unknown>> } {
+function captureLogs(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -31,7 +31,7 @@ function captureLogs(): { logger: ReturnType<typeof pino>; lines: Array<Record<s
       done();
     },
   });
-  return { logger: pino({ level: "info" }, sink), lines };
+  return { logger: pino({ level: "info" }, sink) as unknown as Logger, lines };
 }
 
 async function post(url: string, path: string, body: unknown) {
@@ -76,7 +76,8 @@ describe("startServer", () => {
     const store = running.spool.store;
     const watch = store.watch.bind(store);
     let parked = 0;
-    store.watch = (queue, listener) => (parked++, watch(queue, listener));
+    // Only the poll's own queue: the server's delivery workers watch theirs too.
+    store.watch = (queue, listener) => (queue === "jobs" && parked++, watch(queue, listener));
     const polling = post(running.url, "/v1/queues/jobs/lease", { waitMs: 30_000 });
     await pollUntil(() => parked === 1, { what: "the poll to park" });
     await running.close();

@@ -1,6 +1,6 @@
 /** Routing topology and exchange publishes. */
 import type { Static } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
 import type { ExchangeInfo } from "../../routing/route.js";
 import { checkQueueAccess } from "../auth.js";
@@ -29,10 +29,18 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     },
   );
 
+  /** A key limited to some queues may change routing only where every bound queue is in reach. */
+  async function checkBindingsAccess(request: FastifyRequest, exchange: string): Promise<void> {
+    if (!request.identity?.limited) return;
+    const info = await spool.store.getExchange(exchange);
+    for (const binding of info?.bindings ?? []) checkQueueAccess(request, binding.queue);
+  }
+
   app.delete<Params>(
     "/v1/exchanges/:x",
     { schema: routeSchema("exchanges", "Delete an exchange and its bindings", { params: ExchangeParams }), config: { access: "admin" } },
     async (request, reply) => {
+      await checkBindingsAccess(request, request.params.x);
       if (!(await spool.deleteExchange(request.params.x))) throw new NotFoundError(`exchange "${request.params.x}" does not exist`);
       return reply.code(204).send();
     },
@@ -43,6 +51,7 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     { schema: routeSchema("exchanges", "Bind a queue to the exchange", { params: ExchangeParams, body: BindingBody }), config: { access: "admin" } },
     async (request, reply) => {
       const { queue, bindingKey = "" } = request.body;
+      checkQueueAccess(request, queue);
       await spool.bind(request.params.x, queue, bindingKey);
       return reply.code(201).send({ exchange: request.params.x, queue, bindingKey });
     },
@@ -53,6 +62,7 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     { schema: routeSchema("exchanges", "Remove a binding", { params: ExchangeParams, body: BindingBody }), config: { access: "admin" } },
     async (request, reply) => {
       const { queue, bindingKey = "" } = request.body;
+      checkQueueAccess(request, queue);
       if (!(await spool.unbind(request.params.x, queue, bindingKey))) {
         throw new NotFoundError(`no binding of queue "${queue}" with key ${JSON.stringify(bindingKey)} on exchange "${request.params.x}"`);
       }
@@ -66,8 +76,10 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     async (request, reply) => {
       const { routingKey = "", body, ...options } = request.body;
       if (request.identity?.limited) {
-        // A key limited to some queues may publish only where every copy would land in reach.
-        for (const binding of (await existing(request.params.x)).bindings) checkQueueAccess(request, binding.queue);
+        // A key limited to some queues may publish only where every copy would land in reach:
+        // the default exchange "" routes to the queue named by the routing key.
+        if (request.params.x === "") checkQueueAccess(request, routingKey);
+        else for (const binding of (await existing(request.params.x)).bindings) checkQueueAccess(request, binding.queue);
       }
       return reply.code(201).send(await spool.publishToExchange(request.params.x, routingKey, body, options));
     },

@@ -1,7 +1,7 @@
 /** Publishing, leasing and settling messages: the hot routes. */
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { NotFoundError } from "../../core/errors.js";
+import { NotFoundError, SpoolError } from "../../core/errors.js";
 import { leaseWithWait } from "../../store/lease-wait.js";
 import { checkQueueAccess, needsQueueLookup } from "../auth.js";
 import { leasedMessagesJson } from "../message-json.js";
@@ -21,7 +21,19 @@ function requestSignal(request: FastifyRequest, reply: FastifyReply, shutdown: A
   return AbortSignal.any([gone.signal, shutdown]);
 }
 
-export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerContext): void {
+/**
+ * The library names a batch item by its index (`/3/body`); in the HTTP body the items sit under
+ * `messages`, so the paths become `/messages/3/body`, as the schema's own errors say them.
+ */
+function inBatchBody(error: unknown): unknown {
+  const item = /^\/\d+(\/|$)/;
+  if (!(error instanceof SpoolError) || !error.details.some((detail) => item.test(detail.path))) return error;
+  const details = error.details.map((detail) => (item.test(detail.path) ? { ...detail, path: `/messages${detail.path}` } : detail));
+  const more = details.length > 1 ? ` (and ${details.length - 1} more)` : "";
+  return new SpoolError(error.code, `body ${details[0].path}: ${details[0].message}${more}`, { details, cause: error });
+}
+
+export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer }: ServerContext): void {
   /** A key limited to some queues may settle only messages of those queues. */
   async function checkMessageAccess(request: FastifyRequest, id: string): Promise<void> {
     if (!needsQueueLookup(request)) return;
@@ -44,7 +56,9 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerC
     "/v1/queues/:q/messages/batch",
     { schema: routeSchema("messages", "Publish up to 10,000 messages atomically: all or none", { params: QueueParams, body: PublishBatchBody }), config: { access: "publish" } },
     async (request, reply) => {
-      const results = await spool.queue(request.params.q).publishMany(request.body.messages);
+      const results = await spool.queue(request.params.q).publishMany(request.body.messages).catch((error: unknown) => {
+        throw inBatchBody(error);
+      });
       return reply.code(201).send({ results });
     },
   );
@@ -58,6 +72,7 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerC
       await spool.queue(queue).info(); // a consumer may start before any producer: declare it
       const signal = waitMs > 0 ? requestSignal(request, reply, shutdown) : undefined;
       const leased = await leaseWithWait(spool.store, queue, { max, leaseMs }, waitMs, signal);
+      if (leased.length > 0) observer?.leased?.(leased);
       return reply.type("application/json; charset=utf-8").send(leasedMessagesJson(leased));
     },
   );
@@ -68,6 +83,7 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerC
     async (request, reply) => {
       await checkMessageAccess(request, request.params.id);
       await spool.ack(request.params.id, request.body.leaseToken);
+      observer?.acked?.(request.params.id);
       return reply.code(204).send();
     },
   );
@@ -78,7 +94,9 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerC
     async (request) => {
       await checkMessageAccess(request, request.params.id);
       const { leaseToken, ...options } = request.body;
-      return spool.nack(request.params.id, leaseToken, options);
+      const outcome = await spool.nack(request.params.id, leaseToken, options);
+      observer?.forgetLease?.(request.params.id);
+      return outcome;
     },
   );
 
@@ -96,7 +114,9 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown }: ServerC
     { schema: routeSchema("messages", "Complete many leased messages in one durable write", { body: AcksBody }), config: { access: "consume" } },
     async (request) => {
       for (const { id } of needsQueueLookup(request) ? request.body.acks : []) await checkMessageAccess(request, id);
-      return { results: await spool.ackMany(request.body.acks) };
+      const results = await spool.ackMany(request.body.acks);
+      if (observer?.acked) for (const result of results) if (result.ok) observer.acked(result.id);
+      return { results };
     },
   );
 

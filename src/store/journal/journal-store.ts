@@ -67,6 +67,8 @@ export interface JournalStoreOptions {
   random?: () => number;
   /** The file-system seam; tests pass fault-injecting or power-loss doubles. */
   fs?: JournalFs;
+  /** Called after each successful fdatasync with its duration in seconds (see also `observeFsync`). */
+  onFsync?: (seconds: number) => void;
 }
 
 const OP_RECORD = 1;
@@ -94,6 +96,7 @@ export class JournalStore implements Store {
   #stale: Error | undefined;
   #opened = false;
   #closing: Promise<void> | undefined;
+  readonly #fsyncObservers = new Set<(seconds: number) => void>();
 
   constructor(options: JournalStoreOptions) {
     if (!options || typeof options.dataDir !== "string" || options.dataDir.length === 0) {
@@ -110,6 +113,28 @@ export class JournalStore implements Store {
   get logStats(): SegmentLogStats {
     return this.#log.stats;
   }
+
+  /**
+   * Calls `observer` with the duration in seconds of each fdatasync that succeeds from now on
+   * (metrics use it). Returns an unsubscribe. With no observer the log reads no clock.
+   */
+  observeFsync(observer: (seconds: number) => void): () => void {
+    this.#fsyncObservers.add(observer);
+    if (this.#opened) this.#log.onFsync = this.#fsyncHook();
+    return () => {
+      this.#fsyncObservers.delete(observer);
+      if (this.#opened) this.#log.onFsync = this.#fsyncHook();
+    };
+  }
+
+  #fsyncHook(): ((seconds: number) => void) | undefined {
+    return this.#options.onFsync === undefined && this.#fsyncObservers.size === 0 ? undefined : this.#emitFsync;
+  }
+
+  readonly #emitFsync = (seconds: number): void => {
+    this.#options.onFsync?.(seconds);
+    for (const observer of this.#fsyncObservers) observer(seconds);
+  };
 
   async open(): Promise<void> {
     if (this.#opened) return;
@@ -131,6 +156,7 @@ export class JournalStore implements Store {
         fsyncIntervalMs: this.#options.fsyncIntervalMs,
         segmentMaxBytes: this.#options.segmentMaxBytes,
         clock: this.clock,
+        onFsync: this.#fsyncHook(),
       });
     } catch (error) {
       await this.#lock.release();
@@ -177,6 +203,11 @@ export class JournalStore implements Store {
   }
 
   // ── the write path ──────────────────────────────────────────────────────────────────────
+
+  /** The fault that stops writes until the next write rebuilds from disk, if any. */
+  get writeFault(): Error | undefined {
+    return this.#log.fault ?? this.#stale;
+  }
 
   /**
    * Runs a state-changing operation and logs it. `durable`: resolve only once the record is

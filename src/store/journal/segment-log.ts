@@ -63,6 +63,8 @@ export interface SegmentLogOptions {
   clock?: Clock;
   /** Called once each time the log is poisoned, e.g. by a background (`interval`) fdatasync that failed with nobody waiting. */
   onFault?: (error: UnavailableError) => void;
+  /** Observer of each fdatasync that returned 0 (see `SegmentLog.onFsync`). */
+  onFsync?: (seconds: number) => void;
 }
 
 export interface SegmentLogStats {
@@ -127,6 +129,12 @@ export class SegmentLog {
   readonly #maxPayloadBytes: number;
   readonly #clock: Clock;
   readonly #onFault: ((error: UnavailableError) => void) | undefined;
+  /**
+   * Called after each fdatasync that returned 0 (rotation syncs included) with how long it took,
+   * in seconds. Settable at any time; while unset no clock is read. Must not throw (an exception
+   * is reported as a process warning and otherwise ignored: the record is durable regardless).
+   */
+  onFsync: ((seconds: number) => void) | undefined;
 
   #file: JournalFile | undefined;
   /** Bytes written (page cache) and not rolled back. */
@@ -167,6 +175,7 @@ export class SegmentLog {
     this.#maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     this.#clock = options.clock ?? systemClock;
     this.#onFault = options.onFault;
+    this.onFsync = options.onFsync;
     this.#end = this.#synced = this.#acked = { segment: options.end.segment, offset: options.end.offset };
   }
 
@@ -449,6 +458,7 @@ export class SegmentLog {
     const file = this.#file;
     if (!file || comparePositions(this.#synced, this.#end) >= 0) return;
     const end = this.#end;
+    const started = this.onFsync === undefined ? 0 : performance.now();
     try {
       await file.datasync();
     } catch (error) {
@@ -458,6 +468,16 @@ export class SegmentLog {
     this.#fdatasyncs++;
     this.#syncedRecords += this.#unsyncedRecords;
     this.#unsyncedRecords = 0;
+    // `started` is 0 if the observer was set during the fdatasync: skip that one sample.
+    if (this.onFsync !== undefined && started !== 0) this.#reportFsync((performance.now() - started) / 1000);
+  }
+
+  #reportFsync(seconds: number): void {
+    try {
+      this.onFsync?.(seconds);
+    } catch (error) {
+      process.emitWarning(`journal ${this.dir}: the fsync observer threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Writes `buffer` at the end of the current segment, or rolls the segment back to where it was (R2). */

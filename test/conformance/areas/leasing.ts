@@ -8,7 +8,7 @@ import { TransientError } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne, snapshot, statusOf, track } from "./consume-helpers.js";
-import { counts, leaseAll, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+import { counts, itOnClock, leaseAll, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
 
 const NOT_AN_ID = "01J0000000000000000000000Z";
 
@@ -135,6 +135,38 @@ export const leasing: AreaDefinition = (suite, open) => {
     expect(counts(await queue.stats())).toMatchObject({ ready: 0, leased: 1, dead: 0 });
     await spoolError(() => queue.nack(first.id, first.leaseToken, { release: true }), "lease_lost");
   });
+
+  itOnClock(
+    suite,
+    "nack with release and delayMs gives the message back after the delay, the attempt not counted",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"), { maxAttempts: 1 });
+      await queue.publish("wait for it");
+      const [first] = await queue.lease();
+      const t0 = clock.now();
+      expect(await queue.nack(first.id, first.leaseToken, { release: true, delayMs: 500 })).toEqual({ state: "delayed", availableAt: t0 + 500 });
+      expect(counts(await queue.stats())).toMatchObject({ ready: 0, delayed: 1, leased: 0, dead: 0 });
+      clock.advance(499);
+      expect(await queue.lease()).toEqual([]);
+      clock.advance(1);
+      await letWakeUpsRun();
+      const [again] = await queue.lease();
+      expect(again.id).toBe(first.id);
+      expect(again.attempt).toBe(1); // maxAttempts 1 and still alive: the released delivery did not count
+    },
+    async () => {
+      const { spool } = await open();
+      const queue = spool.queue<string>(uniqueQueueName("leasing"), { maxAttempts: 1 });
+      await queue.publish("wait for it");
+      const [first] = await queue.lease();
+      expect(await queue.nack(first.id, first.leaseToken, { release: true, delayMs: 50 })).toMatchObject({ state: "delayed" });
+      expect(await queue.lease()).toEqual([]);
+      const again = await queue.lease({ waitMs: 5_000 });
+      expect(again.map((m) => [m.id, m.attempt])).toEqual([[first.id, 1]]);
+    },
+  );
 
   it("ackMany completes many at once; a stale or wrong token fails only its own item", async () => {
     const { spool } = await open();

@@ -1,0 +1,34 @@
+/** Every `spool` command, and how commander reports usage errors. */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { registerBatch } from "./commands/batch.js";
+import { registerBench } from "./commands/bench.js";
+import { registerDead } from "./commands/dead.js";
+import { registerKeys } from "./commands/keys.js";
+import { registerPublish } from "./commands/publish.js";
+import { registerQueues } from "./commands/queues.js";
+import { registerServe } from "./commands/serve.js";
+
+function packageVersion(): string {
+  // The same relative path from src/cli/ and from dist/cli/.
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("spool")
+    .description("Spool: a durable message queue. Run a server, or talk to one over HTTP.")
+    .version(packageVersion(), "-V, --version")
+    // Set before the commands are added: `.command()` copies these settings to each of them.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`spool: ${text.replace(/^error: /, "")}`) })
+    .showHelpAfterError("(add --help for usage)");
+  registerServe(program);
+  registerPublish(program);
+  registerQueues(program);
+  registerDead(program);
+  registerKeys(program);
+  registerBench(program);
+  registerBatch(program);
+  return program;
+}

@@ -1,0 +1,239 @@
+/**
+ * `SpoolClient`: the library's API over `spool serve`'s HTTP API, so a worker in another process
+ * or on another machine runs the same handler code with the same Worker (leases, heartbeats,
+ * timeouts, retries, circuit breaker, graceful close). Errors come back as the library's classes.
+ *
+ *   const client = new SpoolClient({ url: "http://127.0.0.1:7400", apiKey });
+ *   const worker = client.queue<Email>("emails").work(handler, { concurrency: 64 });
+ *   await client.close(); // drains its workers, like spool.close()
+ */
+import { QueueNameSchema, ExchangeNameSchema, type PublishOptions } from "../config/schemas.js";
+import { validate } from "../config/validate.js";
+import { NotFoundError, SpoolError, ValidationError } from "../core/errors.js";
+import type { MessageStatus } from "../core/message.js";
+import type { ExchangePublishResult, PublishResult } from "../message-types.js";
+import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
+import type { NackOptions } from "../runtime.js";
+import type { AckItem, AckOutcome, NackOutcome } from "../store/store.js";
+import type { WorkerHandle } from "../worker/worker-source.js";
+import { AckBatcher } from "./ack-batcher.js";
+import { HttpTransport } from "./http-transport.js";
+import { existed } from "./remote-errors.js";
+import { RemoteQueue, type RemoteQueueStats } from "./remote-queue.js";
+import { RemoteWorkerSource } from "./remote-source.js";
+import { toWireNack, toWirePublish } from "./wire.js";
+
+export interface SpoolClientOptions {
+  /** Where `spool serve` listens, e.g. `http://127.0.0.1:7400`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <apiKey>`; needed when the server has keys configured. */
+  apiKey?: string;
+  /**
+   * How long one request may take before it fails with `unavailable` (default 30 s). A
+   * long-poll lease gets its `waitMs` on top.
+   */
+  timeoutMs?: number;
+}
+
+export interface ScaleResult {
+  queue: string;
+  /** How many of the server's in-process workers on the queue were rescaled. */
+  workers: number;
+  concurrency: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const CLIENT_OPTION_KEYS = new Set(["url", "apiKey", "timeoutMs"]);
+
+const enc = encodeURIComponent;
+
+function checkExchangeName(name: string): void {
+  validate(ExchangeNameSchema, name, "exchange name");
+  if (name === "") throw new ValidationError('the default exchange "" is built in and cannot be declared, bound or deleted');
+}
+
+export class SpoolClient {
+  readonly #transport: HttpTransport;
+  readonly #acks: AckBatcher;
+  readonly #source: RemoteWorkerSource;
+  readonly #queues = new Map<string, RemoteQueue<unknown>>();
+  readonly #workers = new Set<WorkerHandle>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SpoolClientOptions) {
+    if (options === null || typeof options !== "object") throw new ValidationError("SpoolClient: options must be an object with a url");
+    for (const key of Object.keys(options)) {
+      if (!CLIENT_OPTION_KEYS.has(key)) throw new ValidationError(`SpoolClient: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      throw new ValidationError(`SpoolClient: timeoutMs must be a positive integer, got ${JSON.stringify(options.timeoutMs)}`, [{ path: "/timeoutMs", message: "expected integer >= 1" }]);
+    }
+    if (options.apiKey !== undefined && (typeof options.apiKey !== "string" || options.apiKey.length === 0)) {
+      throw new ValidationError("SpoolClient: apiKey must be a non-empty string", [{ path: "/apiKey", message: "expected string" }]);
+    }
+    this.#transport = new HttpTransport(options.url, options.apiKey, timeoutMs);
+    this.#acks = new AckBatcher((items) => this.#sendAcks(items));
+    this.#source = new RemoteWorkerSource(this.#transport, this.#acks, {
+      nack: (id, leaseToken, nackOptions) => this.nack(id, leaseToken, nackOptions),
+      extend: (id, leaseToken, leaseMs) => this.extend(id, leaseToken, leaseMs),
+      publish: (queue, body, publishOptions) => this.publish(queue, body, publishOptions),
+      registerWorker: (worker) => this.#registerWorker(worker),
+    });
+  }
+
+  /** The server's base URL. */
+  get url(): string {
+    return this.#transport.url;
+  }
+
+  /** A typed handle on a queue of the server. Cheap: nothing is sent until a method is called. */
+  queue<T = unknown>(name: string): RemoteQueue<T> {
+    validate(QueueNameSchema, name, "queue name");
+    this.#checkOpen();
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new RemoteQueue<unknown>(
+        {
+          transport: this.#transport,
+          source: this.#source,
+          ack: (id, leaseToken) => this.ack(id, leaseToken),
+          ackMany: (items) => this.ackMany(items),
+          nack: (id, leaseToken, options) => this.nack(id, leaseToken, options),
+          extend: (id, leaseToken, leaseMs) => this.extend(id, leaseToken, leaseMs),
+        },
+        name,
+      );
+      this.#queues.set(name, queue);
+    }
+    return queue as RemoteQueue<T>;
+  }
+
+  /** Publishes to a queue by name (the server creates it with defaults if needed). */
+  publish<T>(queue: string, body: T, options?: PublishOptions): Promise<PublishResult> {
+    return this.#transport.request<PublishResult>("POST", `/v1/queues/${enc(queue)}/messages`, { body: toWirePublish(body, options) });
+  }
+
+  /** Every queue the key may see, with its stats and options. */
+  async queues(): Promise<RemoteQueueStats[]> {
+    return (await this.#transport.request<{ queues: RemoteQueueStats[] }>("GET", "/v1/queues")).queues;
+  }
+
+  /** Where a message is in its life; undefined if unknown (or completed past the retention). */
+  async status(id: string): Promise<MessageStatus | undefined> {
+    try {
+      return await this.#transport.request<MessageStatus>("GET", `/v1/messages/${enc(id)}`);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  // ── lease settlement by id ─────────────────────────────────────────────────────────────
+
+  async ack(id: string, leaseToken: string): Promise<void> {
+    await this.#transport.request("POST", `/v1/messages/${enc(id)}/ack`, { body: { leaseToken } });
+  }
+
+  /** Acks many in one request; a stale token fails only its own item (`ok: false`). */
+  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    if (Array.isArray(items) && items.length === 0) return [];
+    return this.#sendAcks(items);
+  }
+
+  nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
+    return this.#transport.request<NackOutcome>("POST", `/v1/messages/${enc(id)}/nack`, { body: toWireNack(leaseToken, options) });
+  }
+
+  extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    return this.#transport.request("POST", `/v1/messages/${enc(id)}/extend`, { body: { leaseToken, leaseMs } });
+  }
+
+  async #sendAcks(items: AckItem[]): Promise<AckOutcome[]> {
+    return (await this.#transport.request<{ results: AckOutcome[] }>("POST", "/v1/acks", { body: { acks: items } })).results;
+  }
+
+  // ── routing ────────────────────────────────────────────────────────────────────────────
+
+  async declareExchange(name: string, type: ExchangeType): Promise<void> {
+    checkExchangeName(name);
+    await this.#transport.request("PUT", `/v1/exchanges/${enc(name)}`, { body: { type } });
+  }
+
+  async deleteExchange(name: string): Promise<boolean> {
+    checkExchangeName(name);
+    return existed(this.#transport.request("DELETE", `/v1/exchanges/${enc(name)}`));
+  }
+
+  /** Routes `exchange` to `queue` for messages whose routing key matches `bindingKey`. */
+  async bind(exchange: string, queue: string, bindingKey = ""): Promise<void> {
+    checkExchangeName(exchange);
+    await this.#transport.request("POST", `/v1/exchanges/${enc(exchange)}/bindings`, { body: { queue, bindingKey } });
+  }
+
+  async unbind(exchange: string, queue: string, bindingKey = ""): Promise<boolean> {
+    checkExchangeName(exchange);
+    return existed(this.#transport.request("DELETE", `/v1/exchanges/${enc(exchange)}/bindings`, { body: { queue, bindingKey } }));
+  }
+
+  async exchanges(): Promise<ExchangeInfo[]> {
+    return (await this.#transport.request<{ exchanges: ExchangeInfo[] }>("GET", "/v1/exchanges")).exchanges;
+  }
+
+  /**
+   * Publishes one copy to every queue whose binding matches `routingKey`, atomically. The
+   * default exchange "" routes to the queue named by the routing key.
+   */
+  async publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions): Promise<ExchangePublishResult> {
+    if (exchange === "") {
+      // The default exchange has no path of its own: it is a publish to the named queue.
+      validate(QueueNameSchema, routingKey, "routing key (a queue name on the default exchange)");
+      const result = await this.publish(routingKey, body, options);
+      return { routed: 1, messages: [{ ...result, queue: routingKey }] };
+    }
+    return this.#transport.request<ExchangePublishResult>("POST", `/v1/exchanges/${enc(exchange)}/publish`, {
+      body: { ...toWirePublish(body, options), routingKey },
+    });
+  }
+
+  // ── admin ──────────────────────────────────────────────────────────────────────────────
+
+  /** Makes the server write a journal snapshot now (`conflict` if its store has none). */
+  async snapshot(): Promise<void> {
+    await this.#transport.request("POST", "/v1/admin/snapshot");
+  }
+
+  /** Sets the concurrency of the server's own in-process workers on `queue` (`not_found` if it runs none). */
+  scaleWorkers(queue: string, concurrency: number): Promise<ScaleResult> {
+    return this.#transport.request<ScaleResult>("POST", `/v1/admin/workers/${enc(queue)}/scale`, { body: { concurrency } });
+  }
+
+  /** Resolves when the server is ready to take writes; rejects with `unavailable` when not (or unreachable). */
+  health(): Promise<{ status: string }> {
+    return this.#transport.request<{ status: string }>("GET", "/health/ready");
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────────────────
+
+  #registerWorker(worker: WorkerHandle): void {
+    this.#checkOpen();
+    this.#workers.add(worker);
+  }
+
+  /** Closes every worker of this client (draining in-flight handlers), then stops sending. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const results = await Promise.allSettled([...this.#workers].map((w) => w.close()));
+      this.#workers.clear();
+      await this.#acks.flush();
+      this.#transport.close();
+      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), "SpoolClient.close: some workers failed to close");
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new SpoolError("unavailable", "this SpoolClient is closed");
+  }
+}

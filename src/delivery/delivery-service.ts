@@ -1,0 +1,160 @@
+/**
+ * Batch delivery, composed: the delivery store (durable in `<dataDir>/delivery/`, or in memory),
+ * the message log, batch intake, the expander, the channel workers and progress events. Opened
+ * after the Spool and closed before it: expander (finishes its chunk) → workers (drain, their
+ * log changes land) → events → store.
+ */
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type { Logger } from "pino";
+import type { ResolvedCircuitBreakerOptions } from "../config/schemas.js";
+import { NotFoundError } from "../core/errors.js";
+import type { Spool } from "../spool.js";
+import type { FsyncPolicy } from "../store/journal/segment-log.js";
+import { BatchEvents } from "./batch-events.js";
+import { BatchIntake, type BatchAccepted } from "./batch-intake.js";
+import type { TemplateRecord } from "./delivery-state.js";
+import { DeliveryStore } from "./delivery-store.js";
+import { DeliveryWorkers } from "./delivery-workers.js";
+import { Expander } from "./expander.js";
+import { DeliveryMessageLog, type BatchSummary, type LogPage } from "./message-log.js";
+import type { BatchRequest, TemplateBody } from "./schemas.js";
+import { compileTemplate } from "./templates.js";
+import type { RecipientStatus } from "./types.js";
+
+export interface DeliveryServiceOptions {
+  spool: Spool;
+  /** Where the delivery store lives (`<dataDir>/delivery`); in memory when left out. */
+  dataDir?: string;
+  fsync?: FsyncPolicy;
+  /** Handlers at once per channel (defaults: webhook 32, mock 256). */
+  concurrency?: { webhook?: number; mock?: number };
+  webhookSecret?: string;
+  webhookTimeoutMs?: number;
+  circuitBreaker?: Partial<ResolvedCircuitBreakerOptions>;
+  /** Recipients per publishMany of the expander (default 2,000). */
+  expandChunkSize?: number;
+  /** Throttle of `batch:progress` events per batch (default 250 ms). */
+  progressIntervalMs?: number;
+  /** Start the channel workers in this process (default true). */
+  workers?: boolean;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export interface TemplateInfo {
+  id: string;
+  body: string;
+  subject?: string;
+  escape: "html" | "none";
+  variables: string[];
+  updatedAt: number;
+}
+
+export class DeliveryService {
+  readonly store: DeliveryStore;
+  readonly log: DeliveryMessageLog;
+  readonly events: BatchEvents;
+  readonly workers: DeliveryWorkers | undefined;
+  readonly #intake: BatchIntake;
+  readonly #expander: Expander;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: DeliveryServiceOptions, store: DeliveryStore) {
+    this.store = store;
+    this.log = new DeliveryMessageLog(store);
+    this.events = new BatchEvents(this.log, options.progressIntervalMs);
+    this.#expander = new Expander(options.spool, store, { chunkSize: options.expandChunkSize, logger: options.logger });
+    this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId));
+    if (options.workers !== false) {
+      this.workers = new DeliveryWorkers(options.spool, store, this.log, {
+        concurrency: options.concurrency,
+        webhookSecret: options.webhookSecret,
+        webhookTimeoutMs: options.webhookTimeoutMs,
+        circuitBreaker: options.circuitBreaker,
+        logger: options.logger,
+        random: options.random,
+      });
+    }
+  }
+
+  static async open(options: DeliveryServiceOptions): Promise<DeliveryService> {
+    const store =
+      options.dataDir === undefined
+        ? DeliveryStore.memory()
+        : await DeliveryStore.open(path.join(options.dataDir, "delivery"), {
+            fsync: options.fsync,
+            onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
+          });
+    const service = new DeliveryService(options, store);
+    try {
+      await service.#expander.resumeAll();
+      service.workers?.start();
+    } catch (error) {
+      await service.close().catch(() => undefined);
+      throw error;
+    }
+    return service;
+  }
+
+  // ── templates ─────────────────────────────────────────────────────────────────────────
+
+  async putTemplate(id: string, body: TemplateBody): Promise<TemplateInfo> {
+    const compiled = compileTemplate(body, "body");
+    const record: TemplateRecord = { id, body: body.body, escape: body.escape ?? "html", updatedAt: Date.now() };
+    if (body.subject !== undefined) record.subject = body.subject;
+    await this.store.write({ k: "template", template: record });
+    return { ...record, variables: [...compiled.variables] };
+  }
+
+  template(id: string): TemplateInfo {
+    const record = this.store.state.templates.get(id);
+    if (!record) throw new NotFoundError(`template "${id}" does not exist`);
+    return { ...record, variables: [...compileTemplate(record).variables] };
+  }
+
+  // ── batches ───────────────────────────────────────────────────────────────────────────
+
+  createBatch(request: BatchRequest): Promise<BatchAccepted> {
+    return this.#intake.fromJson(request);
+  }
+
+  /** An NDJSON stream: the header line, then one recipient per line. */
+  createBatchFromStream(body: Readable): Promise<BatchAccepted> {
+    return this.#intake.fromNdjson(body);
+  }
+
+  batch(id: string): BatchSummary {
+    const summary = this.log.batch(id);
+    if (!summary) throw new NotFoundError(`batch "${id}" does not exist`);
+    return summary;
+  }
+
+  messages(batchId: string, page: { status?: RecipientStatus; cursor?: string; limit?: number }): LogPage {
+    const result = this.log.list(batchId, page);
+    if (!result) throw new NotFoundError(`batch "${batchId}" does not exist`);
+    return result;
+  }
+
+  stats(): ReturnType<DeliveryMessageLog["stats"]> {
+    return this.log.stats();
+  }
+
+  /** Resolves once no batch is being expanded. */
+  expanded(): Promise<void> {
+    return this.#expander.idle();
+  }
+
+  /** Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const results = await Promise.allSettled([this.#expander.close()]);
+      results.push(...(await Promise.allSettled([this.workers?.close()])));
+      this.events.close();
+      results.push(...(await Promise.allSettled([this.store.close()])));
+      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), "DeliveryService.close: some parts failed to close");
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The delivery store: templates, batches, expander progress and every message-log change, as an
+ * append-only record log in `<dataDir>/delivery/` built from the journal's own parts — the
+ * segment log (group commit, CRC framing), `readLog` recovery (torn tail truncated, mid-log
+ * corruption refused), atomic snapshots and the directory lock.
+ *
+ *   open:   lock → newest valid snapshot → replay later records through `DeliveryState.apply`.
+ *   write:  apply to the state at once (readers and the status rules see it immediately), append
+ *           the record, resolve once durable under the fsync policy (like a publish).
+ *   compact: after `snapshotEveryRecords` records (or as many as the state holds recipients, if
+ *           more), export the state and seal the log in the same instant, write the snapshot,
+ *           keep two, delete the segments neither needs.
+ *   fault:  a refused append rejects its caller; the store then rebuilds its state from what is
+ *           on disk (SegmentLog.recover) before the next write.
+ *
+ * `memoryDeliveryStore()` is the same state with no disk, for a Spool on the memory store.
+ */
+import path from "node:path";
+import { UnavailableError } from "../core/errors.js";
+import { nodeJournalFs, type JournalFs } from "../store/journal/journal-fs.js";
+import { acquireDirLock, type DirLock } from "../store/journal/lock-file.js";
+import { readLog, type JournalWarning, type ReadLogResult } from "../store/journal/recovery.js";
+import { SegmentLog, type FsyncPolicy } from "../store/journal/segment-log.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../store/journal/snapshot-file.js";
+import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "./delivery-state.js";
+import { diskRecipientFiles, memoryRecipientFiles, type RecipientFiles } from "./recipient-files.js";
+
+export interface DeliveryStoreOptions {
+  /** Default `always`. */
+  fsync?: FsyncPolicy;
+  /** Snapshot after this many records (default 200,000), or as many as the state holds recipients if more. */
+  snapshotEveryRecords?: number;
+  fs?: JournalFs;
+  onWarning?: (warning: JournalWarning) => void;
+}
+
+const TYPE_KEYS = ["", "template", "batch", "expanded", "change"] as const;
+
+export class DeliveryStore {
+  readonly recipients: RecipientFiles;
+  /** Undefined for the in-memory store. */
+  readonly dir: string | undefined;
+  #state = new DeliveryState();
+  #hook: DeliveryState["onStatus"];
+  readonly #options: DeliveryStoreOptions;
+  readonly #fs: JournalFs;
+  #log: SegmentLog | undefined;
+  #lock: DirLock | undefined;
+  #sinceSnapshot = 0;
+  #snapshotting: Promise<void> | undefined;
+  #recovering: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(dir: string | undefined, options: DeliveryStoreOptions) {
+    this.dir = dir;
+    this.#options = options;
+    this.#fs = options.fs ?? nodeJournalFs;
+    this.recipients = dir === undefined ? memoryRecipientFiles() : diskRecipientFiles(path.join(dir, "batches"));
+  }
+
+  /** The durable store in `dir` (created if missing). */
+  static async open(dir: string, options: DeliveryStoreOptions = {}): Promise<DeliveryStore> {
+    const store = new DeliveryStore(dir, options);
+    await store.#open(dir);
+    return store;
+  }
+
+  static memory(): DeliveryStore {
+    return new DeliveryStore(undefined, {});
+  }
+
+  get state(): DeliveryState {
+    return this.#state;
+  }
+
+  /** Called for every status move applied from now on (not for replayed ones). */
+  set onStatus(hook: DeliveryState["onStatus"]) {
+    this.#hook = hook;
+    this.#state.onStatus = hook;
+  }
+
+  async #open(dir: string): Promise<void> {
+    const fs = this.#fs;
+    await fs.mkdir(dir);
+    await fs.mkdir(path.join(dir, "batches"));
+    this.#lock = await acquireDirLock(fs, dir);
+    try {
+      const result = await readLog(fs, dir);
+      for (const warning of result.warnings) this.#options.onWarning?.(warning);
+      this.#rebuild(result);
+      this.#log = await SegmentLog.open({ fs, dir, end: result.end, fsync: this.#options.fsync });
+    } catch (error) {
+      await this.#lock.release();
+      throw error;
+    }
+  }
+
+  #rebuild(result: ReadLogResult): void {
+    const state = result.snapshot ? DeliveryState.import(JSON.parse(result.snapshot.data.toString("utf8")) as SnapshotData) : new DeliveryState();
+    for (const record of result.records) {
+      const key = TYPE_KEYS[record.type];
+      if (key === undefined || key === "") continue; // a newer record type: skipped, not fatal
+      state.apply({ k: key, ...(JSON.parse(record.payload.toString("utf8")) as object) } as DeliveryRecord);
+    }
+    this.#sinceSnapshot = result.records.length;
+    state.onStatus = this.#hook;
+    this.#state = state;
+  }
+
+  /** Applies `record` now; resolves once it is durable. Returns whether it changed anything. */
+  async write(record: DeliveryRecord): Promise<boolean> {
+    if (this.#closed) throw new UnavailableError("the delivery store is closed");
+    if (this.#recovering) await this.#recovering;
+    const log = this.#log;
+    if (log?.fault) throw log.fault;
+    const changed = this.#state.apply(record);
+    if (!changed || log === undefined) return changed;
+    const { k, ...payload } = record;
+    try {
+      await log.append(RECORD_TYPES[k], Buffer.from(JSON.stringify(payload), "utf8"));
+    } catch (error) {
+      this.#recoverSoon();
+      throw error;
+    }
+    if (++this.#sinceSnapshot >= this.#snapshotThreshold()) void this.snapshot().catch((error: unknown) => this.#options.onWarning?.({ kind: "snapshot-invalid", file: this.dir ?? "", reason: String(error), message: `delivery snapshot failed: ${String(error)}` }));
+    return true;
+  }
+
+  #snapshotThreshold(): number {
+    let recipients = 0;
+    for (const batch of this.#state.batches.values()) recipients += batch.total;
+    return Math.max(this.#options.snapshotEveryRecords ?? 200_000, recipients);
+  }
+
+  #recoverSoon(): void {
+    const log = this.#log;
+    if (!log || this.#recovering || this.#closed) return;
+    this.#recovering = (async () => {
+      try {
+        this.#rebuild(await log.recover());
+      } finally {
+        this.#recovering = undefined;
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Writes a snapshot now and deletes the segments it makes unnecessary (no-op in memory). */
+  snapshot(): Promise<void> {
+    const log = this.#log;
+    const dir = this.dir;
+    if (!log || dir === undefined) return Promise.resolve();
+    this.#snapshotting ??= (async () => {
+      try {
+        if (log.fault || log.needsRecovery) return;
+        const data = Buffer.from(JSON.stringify(this.#state.export()), "utf8");
+        const position = log.seal();
+        this.#sinceSnapshot = 0;
+        await log.flush();
+        await writeSnapshot(this.#fs, dir, position, data);
+        const oldestKept = await pruneSnapshots(this.#fs, dir, 2);
+        if (oldestKept) await deleteCoveredSegments(this.#fs, dir, oldestKept);
+      } finally {
+        this.#snapshotting = undefined;
+      }
+    })();
+    return this.#snapshotting;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#snapshotting?.catch(() => undefined);
+    await this.#recovering;
+    const results = await Promise.allSettled([this.#log?.close()]);
+    await this.#lock?.release();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Real-time delivery over HTTP and WebSocket (docs/batch-delivery.md, "Real-time protocol"):
+ * recipient tokens, the `GET /v1/stream` feed, and the HTTP acknowledgements.
+ *
+ * The stream needs no API key: its recipient token is its auth, checked in `onRequest`, so a
+ * bad token is answered 401 over plain HTTP and the connection is never upgraded.
+ */
+import websocket from "@fastify/websocket";
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { WebSocket } from "ws";
+import { SpoolError, ValidationError } from "../../core/errors.js";
+import type { ConnectionHub } from "../../delivery/realtime/connection-hub.js";
+import { MAX_CLIENT_FRAME_BYTES } from "../../delivery/realtime/protocol.js";
+import { MAX_TOKEN_TTL_MS, type RecipientTokens, type TokenRefusal } from "../../delivery/realtime/recipient-tokens.js";
+import type { MessageLog } from "../../delivery/types.js";
+import { checkQueueAccess } from "../auth.js";
+import { MessageParams, routeSchema } from "../route-schemas.js";
+
+export interface RealtimeDeps {
+  hub: ConnectionHub;
+  log: MessageLog;
+  tokens: RecipientTokens;
+}
+
+const RecipientIdSchema = Type.String({ minLength: 1, maxLength: 200, pattern: "^[^\\u0000-\\u001f]+$", description: "A recipient id, as in a batch's recipients" });
+const RecipientParams = Type.Object({ id: RecipientIdSchema });
+const TokenBody = Type.Object(
+  { ttlMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: MAX_TOKEN_TTL_MS, description: "Lifetime in ms (default 1 hour, at most 30 days)" })) },
+  { additionalProperties: false },
+);
+const TokenAnswer = Type.Object({ token: Type.String(), expiresAt: Type.Integer({ description: "Ms since the epoch" }) });
+const StreamQuery = Type.Object({
+  token: Type.Optional(Type.String({ description: "The recipient token (or send it as Authorization: Bearer <token>)" })),
+  recipient: Type.Optional(Type.String({ description: "If given, must be the token's recipient" })),
+});
+const AckAnswer = Type.Object({
+  id: Type.String(),
+  status: Type.String({ description: "The message's status after the call" }),
+  changed: Type.Boolean({ description: "false when the message was already at or past this status" }),
+});
+
+const REFUSALS: Record<TokenRefusal, string> = {
+  malformed: "the recipient token is malformed",
+  bad_signature: "the recipient token's signature does not match (tampered, or from another server)",
+  expired: "the recipient token has expired: get a new one",
+};
+
+export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }: RealtimeDeps): Promise<void> {
+  /** The recipient each accepted upgrade request authenticated as. */
+  const recipients = new WeakMap<FastifyRequest, string>();
+
+  await app.register(websocket, {
+    options: { maxPayload: MAX_CLIENT_FRAME_BYTES },
+    // Closing the server closes the hub: every connection gets 1001 and reconnects elsewhere or later.
+    preClose: async () => {
+      await hub.close();
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
+  });
+
+  app.post<{ Params: Static<typeof RecipientParams>; Body: Static<typeof TokenBody> | undefined }>(
+    "/v1/recipients/:id/token",
+    {
+      schema: { ...routeSchema("delivery", "A signed, expiring token for one recipient's real-time connection", { params: RecipientParams, body: TokenBody }), response: { 200: TokenAnswer } },
+      config: { access: "admin" },
+    },
+    async (request) => tokens.issue(request.params.id, request.body?.ttlMs),
+  );
+
+  app.route<{ Querystring: Static<typeof StreamQuery> }>({
+    method: "GET",
+    url: "/v1/stream",
+    schema: routeSchema("delivery", "WebSocket: a recipient's live feed (token in ?token= or Authorization: Bearer)", { querystring: StreamQuery }),
+    config: { access: "none" },
+    onRequest: async (request) => {
+      const query = request.query as { token?: unknown; recipient?: unknown };
+      const token = typeof query.token === "string" ? query.token : bearer(request.headers.authorization);
+      if (token === undefined) throw new SpoolError("unauthorized", "missing recipient token: connect with ?token=<token> or Authorization: Bearer <token>");
+      const check = tokens.verify(token);
+      if (!check.ok) throw new SpoolError("unauthorized", REFUSALS[check.reason], { details: [{ path: "/token", message: check.reason }] });
+      if (query.recipient !== undefined && query.recipient !== check.recipientId) {
+        throw new SpoolError("unauthorized", `the recipient token is for another recipient than ${JSON.stringify(query.recipient)}`, { details: [{ path: "/recipient", message: "not the token's recipient" }] });
+      }
+      recipients.set(request, check.recipientId);
+    },
+    handler: async () => {
+      throw new ValidationError("GET /v1/stream is a WebSocket endpoint: send a WebSocket upgrade request (new WebSocket(url))");
+    },
+    wsHandler: (socket: WebSocket, request: FastifyRequest) => {
+      const recipientId = recipients.get(request);
+      if (recipientId === undefined) {
+        socket.close(1008, "not authenticated");
+        return;
+      }
+      attach(hub, recipientId, socket);
+    },
+  });
+
+  const acknowledge = (to: "delivered" | "read") => async (request: FastifyRequest<{ Params: Static<typeof MessageParams> }>) => {
+    const entry = log.get(request.params.id);
+    if (entry !== undefined) checkQueueAccess(request, `delivery.${entry.channel}`);
+    const { entry: after, changed } = await hub.acknowledge(request.params.id, to);
+    return { id: after.logId, status: after.status, changed };
+  };
+  app.post(
+    "/v1/messages/:id/delivered",
+    { schema: { ...routeSchema("delivery", "A recipient got a message (same as a WebSocket ack)", { params: MessageParams }), response: { 200: AckAnswer } }, config: { access: "consume" } },
+    acknowledge("delivered"),
+  );
+  app.post(
+    "/v1/messages/:id/read",
+    { schema: { ...routeSchema("delivery", "A recipient read a message (implies delivered)", { params: MessageParams }), response: { 200: AckAnswer } }, config: { access: "consume" } },
+    acknowledge("read"),
+  );
+}
+
+/** Connects a `ws` socket to the hub: frames, pongs and the close event go in; the hub sends. */
+function attach(hub: ConnectionHub, recipientId: string, socket: WebSocket): void {
+  const connection = hub.connect(recipientId, {
+    send: (frame) => socket.send(frame),
+    ping: () => socket.ping(),
+    close: (code, reason) => socket.close(code, reason),
+    terminate: () => socket.terminate(),
+  });
+  socket.on("message", (data, isBinary) => connection.receive(isBinary ? "" : data.toString()));
+  socket.on("pong", () => connection.pong());
+  socket.on("close", () => connection.closed());
+  socket.on("error", () => connection.closed());
+}
+
+function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

@@ -1,0 +1,61 @@
+import type { PublishOptions } from "../config/schemas.js";
+import { decodeLeased, type LeasedMessage, type PublishResult } from "../message-types.js";
+import type { NackOptions, SpoolRuntime } from "../runtime.js";
+import type { NackOutcome, QueueInfo } from "../store/store.js";
+import type { Clock } from "../util/clock.js";
+import type { SourceLeaseRequest, WorkerHandle, WorkerSource } from "./worker-source.js";
+
+/**
+ * A worker's source in the Spool's own process: leases straight from the store and wakes on the
+ * store's `watch` signals, so an idle worker costs nothing and a publish reaches it at once.
+ */
+export class LocalWorkerSource implements WorkerSource {
+  readonly longPoll = false;
+  readonly #runtime: SpoolRuntime;
+  readonly #declared: Promise<QueueInfo>;
+
+  /** `declared`: the queue's declaration, which every lease waits for. */
+  constructor(runtime: SpoolRuntime, declared: Promise<QueueInfo>) {
+    this.#runtime = runtime;
+    this.#declared = declared;
+  }
+
+  get clock(): Clock {
+    return this.#runtime.store.clock;
+  }
+
+  async queueLeaseMs(): Promise<number> {
+    return (await this.#declared).options.leaseMs;
+  }
+
+  async lease(queue: string, request: SourceLeaseRequest): Promise<LeasedMessage<unknown>[]> {
+    const leased = await this.#runtime.store.lease(queue, { max: request.max, leaseMs: request.leaseMs });
+    // Decoded in place: the store's objects become the handlers' messages.
+    for (const message of leased) decodeLeased(message);
+    return leased as unknown as LeasedMessage<unknown>[];
+  }
+
+  watch(queue: string, wake: () => void): () => void {
+    return this.#runtime.store.watch(queue, wake);
+  }
+
+  ack(id: string, leaseToken: string): Promise<void> {
+    return this.#runtime.ack(id, leaseToken);
+  }
+
+  nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome> {
+    return this.#runtime.nack(id, leaseToken, options);
+  }
+
+  extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    return this.#runtime.extend(id, leaseToken, leaseMs);
+  }
+
+  publish(queue: string, body: unknown, options?: PublishOptions): Promise<PublishResult> {
+    return this.#runtime.publish(queue, body, options);
+  }
+
+  registerWorker(worker: WorkerHandle): void {
+    this.#runtime.registerWorker(worker);
+  }
+}
