@@ -11,14 +11,17 @@ import type { ServerContext } from "../server-context.js";
 type QueueRoute<B> = { Params: Static<typeof QueueParams>; Body: B };
 type MessageRoute<B> = { Params: Static<typeof MessageParams>; Body: B };
 
-/** Aborts when the client goes away before its answer is sent, or the server shuts down. */
-function requestSignal(request: FastifyRequest, reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+/**
+ * `gone` aborts when the client goes away before its answer is sent; `signal` also when the
+ * server shuts down. A long-poll stops waiting on either.
+ */
+function requestSignals(request: FastifyRequest, reply: FastifyReply, shutdown: AbortSignal): { signal: AbortSignal; gone: AbortSignal } {
   const gone = new AbortController();
   reply.raw.once("close", () => {
     if (!reply.raw.writableFinished) gone.abort();
   });
   request.raw.once("aborted", () => gone.abort());
-  return AbortSignal.any([gone.signal, shutdown]);
+  return { signal: AbortSignal.any([gone.signal, shutdown]), gone: gone.signal };
 }
 
 /**
@@ -70,8 +73,14 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
       const { max = 1, leaseMs, waitMs = 0 } = request.body ?? {};
       const queue = request.params.q;
       await spool.queue(queue).info(); // a consumer may start before any producer: declare it
-      const signal = waitMs > 0 ? requestSignal(request, reply, shutdown) : undefined;
-      const leased = await leaseWithWait(spool.store, queue, { max, leaseMs }, waitMs, signal);
+      const signals = waitMs > 0 ? requestSignals(request, reply, shutdown) : undefined;
+      const leased = await leaseWithWait(spool.store, queue, { max, leaseMs }, waitMs, signals?.signal);
+      if (signals?.gone.aborted && leased.length > 0) {
+        // Leased in the instant the client hung up: nobody will see them, so give them back
+        // at once rather than let them wait out the lease and lose an attempt.
+        await Promise.allSettled(leased.map((m) => spool.nack(m.id, m.leaseToken, { release: true })));
+        return reply.send({ messages: [] });
+      }
       if (leased.length > 0) observer?.leased?.(leased);
       return reply.type("application/json; charset=utf-8").send(leasedMessagesJson(leased));
     },
