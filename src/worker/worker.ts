@@ -26,6 +26,7 @@ import type { LeasedMessage } from "../message-types.js";
 import type { NackOutcome } from "../store/store.js";
 import { settleWithin } from "../util/abort.js";
 import type { TimerHandle } from "../util/clock.js";
+import { withHandleSpan } from "../observability/tracing.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { Delivery, type HandlerContext } from "./delivery.js";
 import type { WorkerSource } from "./worker-source.js";
@@ -50,7 +51,8 @@ export class WorkerClosedError extends Error {
 
 /** `durationMs`: how long the handler ran (ms, on the source's clock), for metrics. */
 export interface WorkerEvents {
-  "message:completed": [{ id: string; queue: string; attempt: number; durationMs: number }];
+  /** `leaseToAckMs`: from the delivery's start until its ack was durable. */
+  "message:completed": [{ id: string; queue: string; attempt: number; durationMs: number; leaseToAckMs: number }];
   "message:failed": [{ id: string; queue: string; attempt: number; durationMs: number; error: unknown; outcome: NackOutcome | undefined }];
   "worker:circuit": [{ queue: string; state: CircuitState }];
   /** A background problem: a lease call failed (retried after a pause), or an ack/nack was refused (e.g. lease_lost). */
@@ -232,7 +234,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     let failure: unknown;
     let succeeded = false;
     try {
-      await delivery.race(this.#handler(delivery.message as LeasedMessage<T>, delivery));
+      // A consumer span, child of the publisher's trace when the message carries a traceparent.
+      await delivery.race(withHandleSpan(delivery.message as LeasedMessage<T>, this.#handler, delivery));
       succeeded = true;
     } catch (error) {
       failure = error;
@@ -278,7 +281,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         await this.#source.ack(message.id, message.leaseToken);
         this.#breaker?.record(true, trial);
         if (this.listenerCount("message:completed") > 0) {
-          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs });
+          const leaseToAckMs = this.#source.clock.now() - delivery.startedAt;
+          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs, leaseToAckMs });
         }
         return;
       }

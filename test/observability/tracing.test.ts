@@ -189,6 +189,23 @@ describe("withHandleSpan", () => {
     expect(parseTraceparent(next.headers.traceparent)).toMatchObject({ traceId, spanId: chained.spanId });
   });
 
+  it("a worker runs each handler in the handle span, and ctx.publish continues the trace", async () => {
+    const spool = await openSpool();
+    const { root } = await inSpan(() => spool.queue("orders").publish({ id: 1 }));
+    let activeInHandler: string | undefined;
+    const worker = spool.queue("orders").work(async (_message, ctx) => {
+      await ctx.publish("receipts", { for: 1 });
+      activeInHandler = trace.getActiveSpan()?.spanContext().spanId;
+    });
+    await new Promise((resolve) => worker.once("message:completed", resolve)); // the span has ended by then
+    await worker.close();
+    const handle = spanNamed("spool.handle orders");
+    expect(handle.traceId).toBe(root.spanContext().traceId);
+    expect(handle.parentSpanId).toBe(spanNamed("spool.publish orders").spanId);
+    expect(activeInHandler).toBe(handle.spanId);
+    expect(spanNamed("spool.publish receipts").parentSpanId).toBe(handle.spanId);
+  });
+
   it("ends the span with error status when the handler throws or rejects, and rethrows", async () => {
     const spool = await openSpool();
     const { message } = await publishedInTrace(spool, "failing");
