@@ -76,7 +76,10 @@ export class BatchIntake {
         throw new ValidationError(`NDJSON header (line 1): ${details[0]?.path} ${details[0]?.message}`, details);
       }
       const existing = this.#existing(header.idempotencyKey);
-      if (existing) return existing;
+      if (existing) {
+        await drain(lines); // read the rest, so the client sees the answer rather than a closed socket
+        return existing;
+      }
       const prepared = this.#prepare(header);
       return await this.#accept(prepared, async (sink) => {
         const details: ErrorDetail[] = [];

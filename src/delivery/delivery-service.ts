@@ -85,6 +85,7 @@ export class DeliveryService {
         : await DeliveryStore.open(path.join(options.dataDir, "delivery"), {
             fsync: options.fsync,
             onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
+            onFault: (error) => options.logger?.warn({ err: error }, "delivery log snapshot failed"),
           });
     const service = new DeliveryService(options, store);
     try {

@@ -32,6 +32,8 @@ export interface DeliveryStoreOptions {
   snapshotEveryRecords?: number;
   fs?: JournalFs;
   onWarning?: (warning: JournalWarning) => void;
+  /** A background snapshot failed (the log keeps growing until one succeeds). */
+  onFault?: (error: unknown) => void;
 }
 
 const TYPE_KEYS = ["", "template", "batch", "expanded", "change"] as const;
@@ -122,14 +124,17 @@ export class DeliveryStore {
       this.#recoverSoon();
       throw error;
     }
-    if (++this.#sinceSnapshot >= this.#snapshotThreshold()) void this.snapshot().catch((error: unknown) => this.#options.onWarning?.({ kind: "snapshot-invalid", file: this.dir ?? "", reason: String(error), message: `delivery snapshot failed: ${String(error)}` }));
+    if (++this.#sinceSnapshot >= (this.#options.snapshotEveryRecords ?? 200_000) && this.#sinceSnapshot >= this.#recipients()) {
+      void this.snapshot().catch((error: unknown) => this.#options.onFault?.(error));
+    }
     return true;
   }
 
-  #snapshotThreshold(): number {
+  /** Recipients in the state: a snapshot costs time in proportion, so it waits for as many records. */
+  #recipients(): number {
     let recipients = 0;
     for (const batch of this.#state.batches.values()) recipients += batch.total;
-    return Math.max(this.#options.snapshotEveryRecords ?? 200_000, recipients);
+    return recipients;
   }
 
   #recoverSoon(): void {

@@ -8,7 +8,9 @@
  * A fully expanded batch's recipient file is deleted.
  *
  * A publish that fails (the store cannot write, the queue is full) is retried after a pause that
- * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone.
+ * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone. If the
+ * delivery store refuses a write, the batch's expansion starts again a second later from its last
+ * recorded chunk (what was published meanwhile is dropped as a duplicate).
  */
 import type { Logger } from "pino";
 import type { PublishItem } from "../message-types.js";
@@ -27,6 +29,7 @@ export interface ExpanderOptions {
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
+const RETRY_AFTER_FAULT_MS = 1_000;
 
 export function deliveryQueueName(channel: string): string {
   return `delivery.${channel}`;
@@ -53,7 +56,11 @@ export class Expander {
     const batch = this.#store.state.batches.get(batchId);
     if (!batch || batch.expandedUpTo >= batch.total) return;
     const run = this.#run(batchId)
-      .catch((error: unknown) => this.#logger?.error({ err: error, batchId }, "batch expansion stopped"))
+      .catch((error: unknown) => {
+        // A store fault (its write rejected): pick up again from the last recorded chunk.
+        this.#logger?.error({ err: error, batchId, retryInMs: RETRY_AFTER_FAULT_MS }, "batch expansion failed; resuming later");
+        if (!this.#stop.signal.aborted) setTimeout(() => this.start(batchId), RETRY_AFTER_FAULT_MS).unref();
+      })
       .finally(() => this.#running.delete(batchId));
     this.#running.set(batchId, run);
   }

@@ -113,12 +113,12 @@ describe.concurrent("errors", () => {
   it("exit non-zero with one clear line: bad JSON body, unknown queue, unreachable server", async ({ expect }) => {
     const port = await closedPort();
     const [badBody, unknown, unreachable] = await Promise.all([
-      spool_(["publish", "q", "{to: 1}"]),
+      spool_(["publish", "q"], "{to: 1}"),
       spool_(["stats", "missing-queue"]),
       runCli(["queues"], { env: { SPOOL_URL: `http://127.0.0.1:${port}` } }),
     ]);
     expect(badBody.code).toBe(2); // a bad argument is a usage error, as commander's own are
-    expect(badBody.stderr).toMatch(/^spool: the body from the json-body argument is not valid JSON: .+\n\(add --help for usage\)\n$/);
+    expect(badBody.stderr).toMatch(/^spool: the body from stdin is not valid JSON: .+\n\(add --help for usage\)\n$/);
     expect(unknown).toMatchObject({ code: 1, stdout: "", stderr: 'spool: queue "missing-queue" does not exist (not_found)\n' });
     expect(unreachable).toMatchObject({
       code: 1,

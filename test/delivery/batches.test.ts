@@ -4,6 +4,7 @@
  */
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hashApiKey } from "../../src/auth/api-keys.js";
 import type { RunningServer } from "../../src/server/serve.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { allMessages, call, startDeliveryServer, waitForBatch } from "./delivery-server.js";
@@ -97,6 +98,10 @@ describe("batches on the mock channel", () => {
     const again = await call(server.url, "POST", "/v1/batches", body);
     expect(again.status).toBe(202);
     expect(again.body).toEqual({ batchId: first.body.batchId, total: 3, duplicate: true });
+    const { recipients: list, ...header } = body;
+    const ndjson = [JSON.stringify(header), ...list.map((r) => JSON.stringify(r))].join("\n");
+    const streamedAgain = await call(server.url, "POST", "/v1/batches", ndjson, { "content-type": "application/x-ndjson" });
+    expect(streamedAgain.body).toEqual({ batchId: first.body.batchId, total: 3, duplicate: true });
     const [a, b] = await Promise.all([1, 2].map(() => call(server!.url, "POST", "/v1/batches", { ...body, idempotencyKey: "raced" })));
     expect(a.body.batchId).toBe(b.body.batchId);
     await waitForBatch(server.url, first.body.batchId);
@@ -175,5 +180,25 @@ describe("batches on the mock channel", () => {
     expect((await call(server.url, "POST", "/v1/queues/q/messages", '{"body":1}', { "content-type": "application/x-ndjson" })).status).toBe(415);
     const tooMany = await call(server.url, "POST", "/v1/batches", { channel: "mock", template: { body: "x" }, recipients: Array.from({ length: 10_001 }, (_, i) => ({ id: `r${i}` })) });
     expect(tooMany.status).toBe(400);
+  });
+
+  it("scopes: templates and batches need publish, reads any valid key", async () => {
+    const keys = { publisher: "pub-key-0123456789", consumer: "con-key-0123456789" };
+    server = await startDeliveryServer(dir, {
+      keys: [
+        { name: "publisher", hash: hashApiKey(keys.publisher), scopes: ["publish"] },
+        { name: "consumer", hash: hashApiKey(keys.consumer), scopes: ["consume"] },
+      ],
+    });
+    const as = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+    const body = { channel: "mock", template: { body: "x" }, recipients: [{ id: "a" }] };
+    expect((await call(server.url, "POST", "/v1/batches", body)).status).toBe(401);
+    expect((await call(server.url, "POST", "/v1/batches", body, as(keys.consumer))).status).toBe(403);
+    expect((await call(server.url, "PUT", "/v1/templates/t", { body: "x" }, as(keys.consumer))).status).toBe(403);
+    expect((await call(server.url, "PUT", "/v1/templates/t", { body: "x" }, as(keys.publisher))).status).toBe(200);
+    const created = await call(server.url, "POST", "/v1/batches", body, as(keys.publisher));
+    expect(created.status).toBe(202);
+    expect((await call(server.url, "GET", `/v1/batches/${created.body.batchId}`, undefined, as(keys.consumer))).status).toBe(200);
+    expect((await call(server.url, "GET", "/v1/stats/messages")).status).toBe(401);
   });
 });

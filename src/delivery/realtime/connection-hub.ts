@@ -163,6 +163,7 @@ export class ConnectionHub extends EventEmitter<ConnectionHubEvents> {
   readonly #unsubscribe: () => void;
   #heartbeat: TimerHandle | undefined;
   #closing: Promise<void> | undefined;
+  #closed = false;
   #allClosed: (() => void) | undefined;
 
   constructor(options: ConnectionHubOptions) {
@@ -184,7 +185,7 @@ export class ConnectionHub extends EventEmitter<ConnectionHubEvents> {
   }
 
   get closed(): boolean {
-    return this.#closing !== undefined;
+    return this.#closed;
   }
 
   /** Open connections, all recipients together. */
@@ -281,6 +282,7 @@ export class ConnectionHub extends EventEmitter<ConnectionHubEvents> {
    * within `closeGraceMs` are dropped.
    */
   close(): Promise<void> {
+    this.#closed = true;
     this.#closing ??= this.#close();
     return this.#closing;
   }
