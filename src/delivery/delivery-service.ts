@@ -4,12 +4,14 @@
  * after the Spool and closed before it: expander (finishes its chunk) → workers (drain, their
  * log changes land) → events → store.
  */
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { ResolvedCircuitBreakerOptions } from "../config/schemas.js";
 import { NotFoundError } from "../core/errors.js";
 import type { Spool } from "../spool.js";
+import type { Worker } from "../worker/worker.js";
 import type { FsyncPolicy } from "../store/journal/segment-log.js";
 import { BatchEvents } from "./batch-events.js";
 import { BatchIntake, type BatchAccepted } from "./batch-intake.js";
@@ -19,16 +21,23 @@ import { DeliveryWorkers } from "./delivery-workers.js";
 import { Expander } from "./expander.js";
 import { DeliveryMessageLog, type BatchSummary, type LogPage } from "./message-log.js";
 import type { BatchRequest, TemplateBody } from "./schemas.js";
+import { startWebsocketWorker } from "./channels/websocket.js";
+import { ConnectionHub } from "./realtime/connection-hub.js";
+import { RecipientTokens, loadOrCreateSecret } from "./realtime/recipient-tokens.js";
 import { compileTemplate } from "./templates.js";
-import type { RecipientStatus } from "./types.js";
+import type { DeliveryJob, RecipientStatus } from "./types.js";
 
 export interface DeliveryServiceOptions {
   spool: Spool;
   /** Where the delivery store lives (`<dataDir>/delivery`); in memory when left out. */
   dataDir?: string;
   fsync?: FsyncPolicy;
-  /** Handlers at once per channel (defaults: webhook 32, mock 256). */
-  concurrency?: { webhook?: number; mock?: number };
+  /** Handlers at once per channel (defaults: webhook 32, mock 256, websocket 32). */
+  concurrency?: { webhook?: number; mock?: number; websocket?: number };
+  /** WebSocket: push again when no ack arrives within this long (default 30 s). */
+  ackTimeoutMs?: number;
+  /** Signs recipient tokens; default: a secret generated once and kept in `<dataDir>/recipient-token-secret`. */
+  tokenSecret?: string;
   webhookSecret?: string;
   webhookTimeoutMs?: number;
   circuitBreaker?: Partial<ResolvedCircuitBreakerOptions>;
@@ -56,13 +65,20 @@ export class DeliveryService {
   readonly log: DeliveryMessageLog;
   readonly events: BatchEvents;
   readonly workers: DeliveryWorkers | undefined;
+  /** Real-time delivery: open connections per recipient, pushes, ack deadlines. */
+  readonly hub: ConnectionHub;
+  readonly tokens: RecipientTokens;
+  #websocketWorker: Worker<DeliveryJob> | undefined;
   readonly #intake: BatchIntake;
   readonly #expander: Expander;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: DeliveryServiceOptions, store: DeliveryStore) {
+  private constructor(options: DeliveryServiceOptions, store: DeliveryStore, tokenSecret: string) {
     this.store = store;
     this.log = new DeliveryMessageLog(store);
+    this.hub = new ConnectionHub({ log: this.log, ackTimeoutMs: options.ackTimeoutMs });
+    this.hub.on("hub:fault", ({ error, logId, during }) => options.logger?.warn({ err: error, logId, during }, "realtime hub"));
+    this.tokens = new RecipientTokens(tokenSecret);
     this.events = new BatchEvents(this.log, options.progressIntervalMs);
     this.#expander = new Expander(options.spool, store, { chunkSize: options.expandChunkSize, logger: options.logger });
     this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId));
@@ -87,10 +103,21 @@ export class DeliveryService {
             onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
             onFault: (error) => options.logger?.warn({ err: error }, "delivery log snapshot failed"),
           });
-    const service = new DeliveryService(options, store);
+    let service: DeliveryService;
+    try {
+      // Outside `delivery/`, which the delivery store locks and scans as its own.
+      const secret = options.tokenSecret ?? (options.dataDir === undefined ? randomBytes(32).toString("base64url") : await loadOrCreateSecret(path.join(options.dataDir, "recipient-token-secret")));
+      service = new DeliveryService(options, store, secret);
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
     try {
       await service.#expander.resumeAll();
       service.workers?.start();
+      if (options.workers !== false) {
+        service.#websocketWorker = startWebsocketWorker(options.spool, { log: service.log, hub: service.hub }, { concurrency: options.concurrency?.websocket ?? 32 });
+      }
     } catch (error) {
       await service.close().catch(() => undefined);
       throw error;
@@ -150,7 +177,8 @@ export class DeliveryService {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const results = await Promise.allSettled([this.#expander.close()]);
-      results.push(...(await Promise.allSettled([this.workers?.close()])));
+      results.push(...(await Promise.allSettled([this.workers?.close(), this.#websocketWorker?.close()])));
+      results.push(...(await Promise.allSettled([this.hub.close()])));
       this.events.close();
       results.push(...(await Promise.allSettled([this.store.close()])));
       const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");

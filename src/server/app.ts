@@ -118,7 +118,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     eventRoutes(app, delivery, context);
   }
   // ── real-time delivery (routes/realtime.ts): only when the composition provides it ──
-  if (options.realtime) await realtimeRoutes(app, options.realtime);
+  const realtime = options.realtime ?? (delivery ? { hub: delivery.hub, log: delivery.log, tokens: delivery.tokens } : undefined);
+  if (realtime) await realtimeRoutes(app, realtime);
 
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());
   app.get("/", { schema: { hide: true }, config: { access: "none" } }, async (_request, reply) => reply.redirect("/docs"));

@@ -117,6 +117,8 @@ function openDelivery(spool: Spool, config: ResolvedServerConfig, logger: Logger
     webhookTimeoutMs: settings.webhookTimeoutMs,
     circuitBreaker: settings.circuitBreaker,
     expandChunkSize: settings.expandChunkSize,
+    ackTimeoutMs: settings.ackTimeoutMs,
+    tokenSecret: settings.tokenSecret,
     logger: logger.child({ component: "delivery" }),
   });
 }

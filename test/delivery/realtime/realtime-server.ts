@@ -45,7 +45,8 @@ export interface RealtimeServer {
 
 export async function startRealtimeServer(options: { ackTimeoutMs?: number } = {}): Promise<RealtimeServer> {
   const spool = await Spool.open({ store: memoryStore() });
-  const delivery = await DeliveryService.open({ spool });
+  // This server runs its own hub (short grace) and websocket worker; the service's own stay off.
+  const delivery = await DeliveryService.open({ spool, workers: false });
   const hub = new ConnectionHub({ log: delivery.log, ackTimeoutMs: options.ackTimeoutMs ?? 60_000, closeGraceMs: 500 });
   const tokens = new RecipientTokens(SECRET);
   const worker = startWebsocketWorker(spool, { log: delivery.log, hub });
