@@ -1,4 +1,4 @@
-// A runnable tour of the library API: `npm start`.
+// A runnable tour of the library API: `npm run example`.
 import { PermanentError, Spool } from "../src/index.js";
 
 type Email = { to: string; subject: string };

@@ -10,7 +10,7 @@ import type { SpoolClient } from "../client/spool-client.js";
 import { SpoolError } from "../core/errors.js";
 
 /** `spool bench`'s defaults, which the bench's http scenario uses too. */
-export const HTTP_LOAD_DEFAULTS = { messages: 100_000, batch: 100, concurrency: 4, leaseMax: 100 } as const;
+export const HTTP_LOAD_DEFAULTS = { messages: 100_000, batch: 100, concurrency: 8, leaseMax: 100 } as const;
 
 /** DESIGN §5, for HTTP through `spool serve` (journal, fsync always). */
 export const HTTP_TARGETS = { publishMsgPerSec: 200_000, leaseAckMsgPerSec: 50_000 } as const;
