@@ -103,12 +103,17 @@ export class PermanentError extends Error {
 
 /**
  * Thrown by a handler for a passing failure: the message is retried at once, with no
- * backoff delay, and the attempt still counts.
+ * backoff delay, and the attempt still counts. With `retryAfterMs` it is retried after that
+ * long instead (a `Retry-After`): the worker nacks with that `delayMs`, which overrides the
+ * backoff. Any thrown error with a `retryAfterMs` property gets the same treatment.
  */
 export class TransientError extends Error {
   readonly retryable = true;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Retry after this long (ms), in place of the backoff; undefined: at once. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TransientError";
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

@@ -3,7 +3,7 @@
  *   `batch:progress`  a batch's summary, at most once per `intervalMs` per batch (trailing: the
  *                     last change is always reported)
  *   `batch:completed` once, when every recipient reached a final status (preceded by a last
- *                     `batch:progress`)
+ *                     `batch:progress`); once more if a replayed job reopened it and it completes again
  */
 import { EventEmitter } from "node:events";
 import type { BatchState } from "./delivery-state.js";
@@ -20,14 +20,21 @@ export class BatchEvents extends EventEmitter<BatchEventMap> {
   readonly #announced = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   readonly #unsubscribe: () => void;
+  readonly #unsubscribeForget: () => void;
 
   constructor(log: DeliveryMessageLog, intervalMs = 250) {
     super();
     this.#intervalMs = intervalMs;
     this.#unsubscribe = log.onBatchChange((batch) => this.#changed(batch));
+    this.#unsubscribeForget = log.onForget((batchId) => {
+      this.#announced.delete(batchId);
+      this.#dirty.delete(batchId);
+    });
   }
 
   #changed(batch: BatchState): void {
+    // Reopened by a replayed job: its next completion is announced again.
+    if (batch.completedAt === undefined && this.#announced.size > 0) this.#announced.delete(batch.id);
     if (this.listenerCount("batch:progress") === 0 && this.listenerCount("batch:completed") === 0) return;
     this.#dirty.set(batch.id, batch);
     if (batch.completedAt !== undefined && !this.#announced.has(batch.id)) {
@@ -51,6 +58,7 @@ export class BatchEvents extends EventEmitter<BatchEventMap> {
   close(): void {
     clearTimeout(this.#timer);
     this.#unsubscribe();
+    this.#unsubscribeForget();
     this.removeAllListeners();
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Batch delivery, composed: the delivery store (durable in `<dataDir>/delivery/`, or in memory),
- * the message log, batch intake, the expander, the channel workers and progress events. Opened
- * after the Spool and closed before it: expander (finishes its chunk) → workers (drain, their
- * log changes land) → events → store.
+ * the message log, batch intake, the expander, the channel workers, the dead-job sweeper, batch
+ * retention and progress events. Opened after the Spool and closed before it: expander (finishes
+ * its chunk), sweeper and retention → workers (drain, their log changes land) → hub → events → store.
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
@@ -16,6 +16,7 @@ import type { FsyncPolicy } from "../store/journal/segment-log.js";
 import { BatchEvents } from "./batch-events.js";
 import { BatchIntake, type BatchAccepted } from "./batch-intake.js";
 import type { TemplateRecord } from "./delivery-state.js";
+import { DeadJobSweeper } from "./dead-jobs.js";
 import { DeliveryStore } from "./delivery-store.js";
 import { DeliveryWorkers } from "./delivery-workers.js";
 import { Expander } from "./expander.js";
@@ -24,6 +25,7 @@ import type { BatchRequest, TemplateBody } from "./schemas.js";
 import { startWebsocketWorker } from "./channels/websocket.js";
 import { ConnectionHub } from "./realtime/connection-hub.js";
 import { RecipientTokens, loadOrCreateSecret } from "./realtime/recipient-tokens.js";
+import { BatchRetention } from "./retention.js";
 import { compileTemplate } from "./templates.js";
 import type { DeliveryJob, RecipientStatus } from "./types.js";
 
@@ -47,6 +49,10 @@ export interface DeliveryServiceOptions {
   progressIntervalMs?: number;
   /** Start the channel workers in this process (default true). */
   workers?: boolean;
+  /** A complete batch (its log, template copy and idempotency key) is forgotten this long after it completed (default 7 days). */
+  retentionMs?: number;
+  /** How often the delivery queues' dead totals are checked for jobs that died without an outcome (default 1,000 ms). */
+  deadJobCheckMs?: number;
   logger?: Logger;
   random?: () => number;
 }
@@ -71,6 +77,8 @@ export class DeliveryService {
   #websocketWorker: Worker<DeliveryJob> | undefined;
   readonly #intake: BatchIntake;
   readonly #expander: Expander;
+  readonly #deadJobs: DeadJobSweeper;
+  readonly #retention: BatchRetention;
   #closing: Promise<void> | undefined;
 
   private constructor(options: DeliveryServiceOptions, store: DeliveryStore, tokenSecret: string) {
@@ -82,6 +90,8 @@ export class DeliveryService {
     this.events = new BatchEvents(this.log, options.progressIntervalMs);
     this.#expander = new Expander(options.spool, store, { chunkSize: options.expandChunkSize, logger: options.logger });
     this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId));
+    this.#deadJobs = new DeadJobSweeper(options.spool, this.log, { checkEveryMs: options.deadJobCheckMs, logger: options.logger });
+    this.#retention = new BatchRetention(store, this.log, { retentionMs: options.retentionMs, logger: options.logger });
     if (options.workers !== false) {
       this.workers = new DeliveryWorkers(options.spool, store, this.log, {
         concurrency: options.concurrency,
@@ -113,7 +123,9 @@ export class DeliveryService {
       throw error;
     }
     try {
+      service.#retention.start(); // forgets at once what fell due while the server was down
       await service.#expander.resumeAll();
+      await service.#deadJobs.start();
       service.workers?.start();
       if (options.workers !== false) {
         service.#websocketWorker = startWebsocketWorker(options.spool, { log: service.log, hub: service.hub }, { concurrency: options.concurrency?.websocket ?? 32 });
@@ -168,6 +180,19 @@ export class DeliveryService {
     return this.log.stats();
   }
 
+  /**
+   * Fails the log entries of delivery jobs that died without an outcome (runs on its own every
+   * `deadJobCheckMs` when a dead total grew); resolves with how many it failed.
+   */
+  checkDeadJobs(): Promise<number> {
+    return this.#deadJobs.check();
+  }
+
+  /** Forgets the complete batches whose retention has passed (runs on its own when one falls due). */
+  forgetExpiredBatches(): Promise<void> {
+    return this.#retention.sweep();
+  }
+
   /** Resolves once no batch is being expanded. */
   expanded(): Promise<void> {
     return this.#expander.idle();
@@ -176,7 +201,7 @@ export class DeliveryService {
   /** Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const results = await Promise.allSettled([this.#expander.close()]);
+      const results = await Promise.allSettled([this.#expander.close(), this.#deadJobs.close(), this.#retention.close()]);
       results.push(...(await Promise.allSettled([this.workers?.close(), this.#websocketWorker?.close()])));
       results.push(...(await Promise.allSettled([this.hub.close()])));
       this.events.close();

@@ -7,11 +7,20 @@
  * status, indexed by the recipient's index. A million-recipient batch costs ~35 bytes per
  * recipient plus its id, not an object each. Counts per status are kept as changes land, never
  * recounted (except once when a snapshot is loaded).
+ *
+ * Two moves leave the forward-only line, each only through its own record:
+ *   reopen  a `change` with `r: 1`: failed → queued, for a dead delivery job an operator
+ *           replayed (docs/batch-delivery.md, "Dead delivery jobs"); the batch is incomplete again.
+ *   forget  a `forget` record: a complete batch (and its log, template copy and idempotency key)
+ *           is removed after the retention period; refused for a batch that is not complete.
+ * Completed batches are also kept in completion order (`completions`, a min-heap by completion
+ * time), so retention finds the next batch due without scanning.
  */
 import type { TemplateEscape } from "./templates.js";
 import { RECIPIENT_STATUSES, type ChannelName, type RecipientStatus, type RenderedContent } from "./types.js";
 
 export const STATUS_CODE: Record<RecipientStatus, number> = { pending: 0, queued: 1, sent: 2, delivered: 3, read: 4, failed: 5 };
+const QUEUED = 1;
 const FAILED = 5;
 
 /** Whether a status may move `from` → `to` (types.ts: forward only; failed from pending, queued or sent). */
@@ -63,10 +72,15 @@ export type DeliveryRecord =
   | { k: "batch"; batch: BatchRecord }
   /** Recipients [from, from + ids.length) were published: pending → queued; `c` = content (websocket only). */
   | { k: "expanded"; b: string; from: number; ids: string[]; t: number; c?: RenderedContent[] }
-  /** One recipient: a status move (`s`), and/or attempts and last error. */
-  | { k: "change"; b: string; i: number; s?: number; t: number; a?: number; e?: string };
+  /**
+   * One recipient: a status move (`s`), and/or attempts and last error. With `r: 1` the move is a
+   * reopen (failed → queued only), with the content to push again in `c` (websocket).
+   */
+  | { k: "change"; b: string; i: number; s?: number; t: number; a?: number; e?: string; r?: 1; c?: RenderedContent }
+  /** A complete batch is forgotten (retention): its state, log, template copy and idempotency key. */
+  | { k: "forget"; b: string; t: number };
 
-export const RECORD_TYPES = { template: 1, batch: 2, expanded: 3, change: 4 } as const;
+export const RECORD_TYPES = { template: 1, batch: 2, expanded: 3, change: 4, forget: 5 } as const;
 
 export class BatchState {
   readonly record: BatchRecord;
@@ -128,6 +142,69 @@ export class BatchState {
     }
     return from;
   }
+
+  /** failed → queued (a replayed job); returns -1 unless the recipient is `failed`. */
+  reopen(index: number, at: number): number {
+    if (this.status[index] !== FAILED) return -1;
+    this.status[index] = QUEUED;
+    this.counts[FAILED]--;
+    this.counts[QUEUED]++;
+    (this.times[QUEUED] ??= new Float64Array(this.total))[index] = at;
+    const failedAt = this.times[FAILED];
+    if (failedAt) failedAt[index] = 0;
+    this.done--;
+    this.completedAt = undefined;
+    return FAILED;
+  }
+}
+
+/** Completed batches by completion time (earliest first). Entries of a batch reopened or forgotten since are stale: `due` skips them. */
+export class CompletedBatches {
+  readonly #heap: Array<{ at: number; batch: BatchState }> = [];
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  add(batch: BatchState): void {
+    const at = batch.completedAt;
+    if (at === undefined) return;
+    const heap = this.#heap;
+    heap.push({ at, batch });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].at <= heap[i].at) break;
+      [heap[parent], heap[i]] = [heap[i], heap[parent]];
+      i = parent;
+    }
+  }
+
+  /** The earliest live entry, dropping stale ones on the way (`live` says whether an entry still stands). */
+  peek(live: (batch: BatchState, at: number) => boolean): { at: number; batch: BatchState } | undefined {
+    while (this.#heap.length > 0) {
+      const top = this.#heap[0];
+      if (live(top.batch, top.at)) return top;
+      this.#pop();
+    }
+    return undefined;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    heap[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let least = i;
+      if (left < heap.length && heap[left].at < heap[least].at) least = left;
+      if (right < heap.length && heap[right].at < heap[least].at) least = right;
+      if (least === i) break;
+      [heap[least], heap[i]] = [heap[i], heap[least]];
+      i = least;
+    }
+  }
 }
 
 export type StatusHook = (batch: BatchState, index: number, from: number, to: number) => void;
@@ -138,8 +215,12 @@ export class DeliveryState {
   readonly idempotency = new Map<string, string>();
   /** Websocket recipients' undelivered entries (queued or sent), in the order they were queued. */
   readonly outbox = new Map<string, Map<string, { batch: BatchState; index: number }>>();
+  /** Completed batches in completion order, for retention. */
+  readonly completions = new CompletedBatches();
   /** Called for every status move applied (live and replay alike; the owner decides whether to listen). */
   onStatus: StatusHook | undefined;
+  /** Called when a batch is forgotten. */
+  onForget: ((batchId: string) => void) | undefined;
 
   /** Applies one record; returns false when it changed nothing (a refused move). */
   apply(record: DeliveryRecord): boolean {
@@ -151,6 +232,7 @@ export class DeliveryState {
         const batch = new BatchState(record.batch);
         this.batches.set(batch.id, batch);
         if (record.batch.idempotencyKey !== undefined) this.idempotency.set(record.batch.idempotencyKey, batch.id);
+        this.completions.add(batch); // an empty batch is complete at once
         return true;
       }
       case "expanded": {
@@ -178,15 +260,42 @@ export class DeliveryState {
           batch.errors.set(record.i, { message: record.e, at: record.t });
           changed = true;
         }
+        if (record.r === 1) return this.#reopen(batch, record.i, record.t, record.c) || changed;
         if (record.s !== undefined) changed = this.#move(batch, record.i, record.s, record.t) || changed;
         return changed;
+      }
+      case "forget": {
+        const batch = this.batches.get(record.b);
+        if (!batch || batch.completedAt === undefined) return false; // never a batch that is not complete
+        this.batches.delete(batch.id);
+        const key = batch.record.idempotencyKey;
+        if (key !== undefined && this.idempotency.get(key) === batch.id) this.idempotency.delete(key);
+        // A complete batch has nothing in any outbox (every entry is final), and its heap entry is now stale.
+        this.onForget?.(batch.id);
+        return true;
       }
     }
   }
 
+  /** Whether `batch`, completed at `at`, is still a live entry of `completions` (not forgotten, not reopened since). */
+  isCompletedAt(batch: BatchState, at: number): boolean {
+    return this.batches.get(batch.id) === batch && batch.completedAt === at;
+  }
+
+  #reopen(batch: BatchState, index: number, at: number, content: RenderedContent | undefined): boolean {
+    const from = batch.reopen(index, at);
+    if (from < 0) return false;
+    if (content !== undefined && batch.channel === "websocket") batch.contents.set(index, content);
+    if (batch.channel === "websocket") this.#trackOutbox(batch, index, QUEUED);
+    this.onStatus?.(batch, index, from, QUEUED);
+    return true;
+  }
+
   #move(batch: BatchState, index: number, to: number, at: number): boolean {
+    const wasComplete = batch.completedAt !== undefined;
     const from = batch.move(index, to, at);
     if (from < 0) return false;
+    if (!wasComplete && batch.completedAt !== undefined) this.completions.add(batch);
     if (batch.channel === "websocket") this.#trackOutbox(batch, index, to);
     this.onStatus?.(batch, index, from, to);
     return true;
@@ -262,6 +371,7 @@ export class DeliveryState {
         else if (batch.channel === "websocket" && (code === 1 || code === 2)) state.#trackOutbox(batch, index, code);
       }
       batch.completedAt = saved.completedAt ?? undefined;
+      state.completions.add(batch);
     }
     return state;
   }

@@ -36,7 +36,7 @@ export interface DeliveryStoreOptions {
   onFault?: (error: unknown) => void;
 }
 
-const TYPE_KEYS = ["", "template", "batch", "expanded", "change"] as const;
+const TYPE_KEYS = ["", "template", "batch", "expanded", "change", "forget"] as const;
 
 export class DeliveryStore {
   readonly recipients: RecipientFiles;
@@ -44,6 +44,7 @@ export class DeliveryStore {
   readonly dir: string | undefined;
   #state = new DeliveryState();
   #hook: DeliveryState["onStatus"];
+  #forgetHook: DeliveryState["onForget"];
   readonly #options: DeliveryStoreOptions;
   readonly #fs: JournalFs;
   #log: SegmentLog | undefined;
@@ -81,6 +82,12 @@ export class DeliveryStore {
     this.#state.onStatus = hook;
   }
 
+  /** Called for every batch forgotten from now on (not for replayed ones). */
+  set onForget(hook: DeliveryState["onForget"]) {
+    this.#forgetHook = hook;
+    this.#state.onForget = hook;
+  }
+
   async #open(dir: string): Promise<void> {
     const fs = this.#fs;
     await fs.mkdir(dir);
@@ -106,6 +113,7 @@ export class DeliveryStore {
     }
     this.#sinceSnapshot = result.records.length;
     state.onStatus = this.#hook;
+    state.onForget = this.#forgetHook;
     this.#state = state;
   }
 

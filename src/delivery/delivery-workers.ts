@@ -9,17 +9,21 @@
  *                                            nacks and the message goes dead
  *   retryable failure                     → log attempts + last error, then the worker nacks and
  *                                            the queue's backoff schedules the retry; with a
- *                                            `Retry-After` the handler nacks itself with that
- *                                            delay instead
+ *                                            `Retry-After` the handler throws a TransientError
+ *                                            with `retryAfterMs`, and the worker's nack carries
+ *                                            that delay instead of the backoff
  *   the host's circuit is open            → released with a delay until it half-opens (no
  *                                            attempt used; engine `nack {release, delayMs}`)
+ *   a replayed dead job (attempt 1) whose → the entry is reopened (failed → queued), then sent
+ *   entry had failed                         as usual
  *
- * When the handler settles a message itself, the worker's own ack that follows is refused with
- * `lease_lost`; those expected refusals are not reported.
+ * Releasing a job (open circuit) is the one case where the handler settles the message itself:
+ * the worker's own ack that follows is refused with `lease_lost`, an expected refusal that is not
+ * reported.
  */
 import type { Logger } from "pino";
 import type { ResolvedCircuitBreakerOptions } from "../config/schemas.js";
-import { PermanentError, SpoolError } from "../core/errors.js";
+import { PermanentError, SpoolError, TransientError } from "../core/errors.js";
 import type { LeasedMessage } from "../message-types.js";
 import type { Queue } from "../queue.js";
 import type { NackOptions } from "../runtime.js";
@@ -94,11 +98,17 @@ export class DeliveryWorkers {
     const job = message.body;
     const where = parseLogId(job.logId);
     const batch = where && this.#store.state.batches.get(where.batchId);
-    if (!where || !batch) return; // a job of a batch this log does not know: nothing to record
-    if (isFinalStatus(batch.channel, statusName(batch.status[where.index]))) return; // settled before a crash; now a duplicate
+    if (!where || !batch) return; // a job of a batch this log does not know (or forgotten since): nothing to record
+    const status = statusName(batch.status[where.index]);
+    if (status === "failed" && message.attempt === 1) {
+      // A dead job an operator replayed (replay resets attempts): deliver it again.
+      await this.#log.reopen(job.logId);
+    } else if (isFinalStatus(batch.channel, status)) {
+      return; // settled before a crash; now a duplicate
+    }
     const outcome = channel === "mock" ? await this.#mock(batch, ctx) : await this.#webhook(batch, queue, message, ctx);
     if (outcome === undefined) return; // put back, not attempted
-    await this.#record(queue, message, outcome);
+    await this.#record(message, outcome);
   }
 
   #mock(batch: BatchState, ctx: HandlerContext): Promise<SendOutcome> {
@@ -136,7 +146,7 @@ export class DeliveryWorkers {
     return outcome;
   }
 
-  async #record(queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, outcome: SendOutcome): Promise<void> {
+  async #record(message: LeasedMessage<DeliveryJob>, outcome: SendOutcome): Promise<void> {
     const logId = message.body.logId;
     const attempts = message.attempt;
     if (outcome.ok) {
@@ -149,14 +159,12 @@ export class DeliveryWorkers {
       throw outcome.retryable ? new Error(outcome.error) : new PermanentError(outcome.error);
     }
     await this.#log.recordAttempt(logId, { attempts, error: outcome.error });
-    if (outcome.retryAfterMs !== undefined) {
-      await this.#settleSelf(queue, message, { error: { message: outcome.error, kind: "error" }, delayMs: outcome.retryAfterMs });
-      return;
-    }
+    // The worker nacks with `retryAfterMs` as the delay (a Retry-After), or with the queue's backoff.
+    if (outcome.retryAfterMs !== undefined) throw new TransientError(outcome.error, { retryAfterMs: outcome.retryAfterMs });
     throw new Error(outcome.error);
   }
 
-  /** Nacks from inside the handler; the worker's ack that follows is an expected `lease_lost`. */
+  /** Releases from inside the handler (open circuit); the worker's ack that follows is an expected `lease_lost`. */
   async #settleSelf(queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, options: NackOptions): Promise<void> {
     this.#expectedLeaseLost++;
     try {

@@ -10,7 +10,7 @@
 import { ValidationError } from "../core/errors.js";
 import { logIdOf, parseLogId, statusName, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
-import { RECIPIENT_STATUSES, type ChannelName, type MessageLog, type MessageLogEntry, type RecipientStatus, type StatusChange } from "./types.js";
+import { RECIPIENT_STATUSES, type ChannelName, type MessageLog, type MessageLogEntry, type RecipientStatus, type RenderedContent, type StatusChange } from "./types.js";
 
 export type StatusCounts = Record<RecipientStatus, number>;
 
@@ -47,9 +47,13 @@ export class DeliveryMessageLog implements MessageLog {
   readonly #store: DeliveryStore;
   readonly #listeners = new Set<(entry: MessageLogEntry, from: RecipientStatus) => void>();
   readonly #batchListeners = new Set<BatchChangeListener>();
+  readonly #forgetListeners = new Set<(batchId: string) => void>();
 
   constructor(store: DeliveryStore) {
     this.#store = store;
+    store.onForget = (batchId) => {
+      for (const listener of this.#forgetListeners) listener(batchId);
+    };
     store.onStatus = (batch, index, from) => {
       for (const listener of this.#batchListeners) listener(batch);
       if (this.#listeners.size === 0) return;
@@ -81,6 +85,14 @@ export class DeliveryMessageLog implements MessageLog {
     return this.#store.write(record);
   }
 
+  async reopen(logId: string, content?: RenderedContent): Promise<boolean> {
+    const found = this.#locate(logId);
+    if (!found || found.batch.status[found.index] !== STATUS_CODE.failed) return false;
+    const record: { k: "change"; b: string; i: number; s: number; t: number; r: 1; c?: RenderedContent } = { k: "change", b: found.batch.id, i: found.index, s: STATUS_CODE.queued, t: Date.now(), r: 1 };
+    if (content !== undefined && found.batch.channel === "websocket") record.c = content;
+    return this.#store.write(record);
+  }
+
   async recordAttempt(logId: string, change: StatusChange): Promise<void> {
     const found = this.#locate(logId);
     if (!found) return;
@@ -108,6 +120,12 @@ export class DeliveryMessageLog implements MessageLog {
   onBatchChange(listener: BatchChangeListener): () => void {
     this.#batchListeners.add(listener);
     return () => this.#batchListeners.delete(listener);
+  }
+
+  /** Calls `listener` with the id of every batch forgotten (retention). */
+  onForget(listener: (batchId: string) => void): () => void {
+    this.#forgetListeners.add(listener);
+    return () => this.#forgetListeners.delete(listener);
   }
 
   // ── reading ───────────────────────────────────────────────────────────────────────────

@@ -7,8 +7,12 @@
  *      │                    │                            │
  *      └────────────────────┴──── permanent failure / attempts used up ──▶ failed
  *
- * Statuses only move forward along that line (a late `sent` after `delivered` is ignored);
- * `failed` is final except that a later success on a retry never happens (the job is dead).
+ * Statuses only move forward along that line (a late `sent` after `delivered` is ignored), and
+ * `failed` is final — with one exception, taken only through `reopen`: a dead delivery job that
+ * an operator replays (POST /v1/queues/delivery.<channel>/dead/replay) comes back as a fresh
+ * delivery (attempt 1); if its entry is `failed` it is reopened (failed → queued) and the job
+ * delivers it as usual (→ sent, or failed again). A job dying without reaching its handler (its
+ * lease ran out on the last attempt, a TTL) moves its `pending`/`queued` entry to `failed`.
  */
 
 export type RecipientStatus = "pending" | "queued" | "sent" | "delivered" | "read" | "failed";
@@ -66,6 +70,11 @@ export interface StatusChange {
 export interface MessageLog {
   get(logId: string): MessageLogEntry | undefined;
   advance(logId: string, to: RecipientStatus, change?: StatusChange): Promise<boolean>;
+  /**
+   * failed → queued, for a replayed delivery job (attempt 1) whose entry had failed; `content` is
+   * kept for a websocket entry (pushed again). Resolves false (and changes nothing) unless `failed`.
+   */
+  reopen(logId: string, content?: RenderedContent): Promise<boolean>;
   /** Records a failed attempt that will be retried (attempts and last error; status unchanged). */
   recordAttempt(logId: string, change: StatusChange): Promise<void>;
   /** The recipient's websocket messages not yet delivered (status queued or sent), in publish order. */

@@ -118,6 +118,7 @@ function openDelivery(spool: Spool, config: ResolvedServerConfig, logger: Logger
     circuitBreaker: settings.circuitBreaker,
     expandChunkSize: settings.expandChunkSize,
     ackTimeoutMs: settings.ackTimeoutMs,
+    retentionMs: settings.retentionMs,
     tokenSecret: settings.tokenSecret,
     logger: logger.child({ component: "delivery" }),
   });

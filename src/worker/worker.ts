@@ -9,8 +9,8 @@
  *     Messages that arrive when they can no longer run (the circuit opened, scale() lowered
  *     concurrency while a long-poll waited) are released at once, without using an attempt.
  *   delivery: handler(message, ctx) raced against ctx.signal (timeout, lost lease, shutdown);
- *     success → ack; throw → nack with the error's classification; a heartbeat extends the
- *     lease every leaseMs/3 while it runs.
+ *     success → ack; throw → nack with the error's classification (and its `retryAfterMs`, if
+ *     any, as the nack's delayMs); a heartbeat extends the lease every leaseMs/3 while it runs.
  *   close(): stop leasing (a waiting long-poll is aborted) → wait for in-flight handlers up to
  *     closeTimeoutMs → abort the rest and release their leases (a nack that retries at once).
  *   failures of the source (a lease call, the queue's declaration) are reported as
@@ -292,7 +292,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       }
       const error = reason instanceof HandlerTimeoutError ? reason : failure;
       this.#breaker?.record(false, trial);
-      const outcome = await this.#source.nack(message.id, message.leaseToken, { error: toFailure(error) });
+      const retryAfterMs = retryAfterOf(error);
+      const outcome = await this.#source.nack(message.id, message.leaseToken, retryAfterMs === undefined ? { error: toFailure(error) } : { error: toFailure(error), delayMs: retryAfterMs });
       this.emit("message:failed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs, error, outcome });
     } catch (error) {
       this.emit("worker:error", { queue: this.queue, error });
@@ -348,6 +349,21 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#breaker?.dispose();
     clearInterval(this.#keepAlive);
   }
+}
+
+/** Longest retry delay a handler's error may ask for (what `nack` accepts). */
+const MAX_RETRY_AFTER_MS = 366 * 86_400_000;
+
+/**
+ * The pause a thrown error asks for before the retry (`TransientError`'s `retryAfterMs`, or a
+ * `retryAfterMs` property on any error), as a whole number of ms; undefined when it asks none
+ * or the value is unusable (the backoff then applies).
+ */
+function retryAfterOf(error: unknown): number | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return undefined;
+  return Math.min(Math.ceil(value), MAX_RETRY_AFTER_MS);
 }
 
 function toFailure(error: unknown): { message: string; kind: "permanent" | "transient" | "error" } {

@@ -110,6 +110,47 @@ describe("DeliveryStore on disk", () => {
     await second.store.close();
   });
 
+  it("reopen (a replayed dead job) takes failed back to queued only, uncompletes the batch, and replays", async () => {
+    const first = await reopen();
+    await seed(first.store, "R", 2, "websocket");
+    await first.log.advance("R_0", "delivered");
+    await first.log.advance("R_1", "failed", { attempts: 1, error: "dead" });
+    expect(first.log.batch("R")?.completedAt).toEqual(expect.any(Number));
+    expect(first.log.undeliveredFor("r1", "websocket")).toEqual([]);
+    expect(await first.log.reopen("R_0")).toBe(false); // only a failed entry reopens
+    expect(await first.log.reopen("R_1", { body: "again" })).toBe(true);
+    expect(await first.log.reopen("R_1")).toBe(false);
+    const entry = first.log.get("R_1");
+    expect(entry).toMatchObject({ status: "queued", content: { body: "again" }, lastError: { message: "dead" } });
+    expect(entry?.failedAt).toBeUndefined();
+    expect(first.log.batch("R")).toMatchObject({ counts: { delivered: 1, queued: 1, failed: 0 }, progress: 0.5 });
+    expect(first.log.batch("R")?.completedAt).toBeUndefined();
+    expect(first.log.undeliveredFor("r1", "websocket").map((e) => e.logId)).toEqual(["R_1"]);
+    const before = first.log.list("R");
+    await first.store.close();
+
+    const second = await reopen();
+    expect(second.log.list("R")).toEqual(before);
+    expect(await second.log.advance("R_1", "delivered")).toBe(true);
+    expect(second.log.batch("R")?.completedAt).toEqual(expect.any(Number));
+    await second.store.close();
+  });
+
+  it("a forget record removes a complete batch (never an incomplete one), and replays", async () => {
+    const first = await reopen();
+    await seed(first.store, "F", 1);
+    await first.store.write({ k: "batch", batch: { ...batch("G", 1), idempotencyKey: "g" } });
+    expect(await first.store.write({ k: "forget", b: "F", t: 9 })).toBe(false); // not complete
+    await first.log.advance("F_0", "sent");
+    expect(await first.store.write({ k: "forget", b: "F", t: 9 })).toBe(true);
+    expect(first.log.batch("F")).toBeUndefined();
+    await first.store.close();
+    const second = await reopen();
+    expect(second.log.batch("F")).toBeUndefined();
+    expect(second.store.state.idempotency.get("g")).toBe("G");
+    await second.store.close();
+  });
+
   it("a snapshot compacts the log; reopening loads it and replays what came after", async () => {
     const first = await reopen();
     await seed(first.store, "B", 5);

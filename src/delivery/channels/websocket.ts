@@ -5,7 +5,8 @@
  * handler makes sure the entry is there, tells the hub (an online recipient gets it at once, and
  * the job completes once `sent` is durable) and completes. An offline recipient's message waits
  * in the log and is pushed when they connect; acks and pushes-again are the hub's business, not
- * the queue's, so a job never waits for a client.
+ * the queue's, so a job never waits for a client. A replayed dead job (attempt 1) whose entry had
+ * failed reopens it (failed → queued) and hands it over again.
  */
 import { PermanentError } from "../../core/errors.js";
 import type { WorkerOptions } from "../../config/schemas.js";
@@ -33,6 +34,8 @@ export function websocketJobHandler({ log, hub, clock = systemClock }: Websocket
     let entry = log.get(job.logId);
     if (entry === undefined) throw new PermanentError(`delivery.websocket: no message-log entry "${job.logId}"`);
     if (entry.channel !== "websocket") throw new PermanentError(`delivery.websocket: entry "${job.logId}" is for the ${entry.channel} channel`);
+    // A dead job replayed by an operator starts again at attempt 1: its failed entry is reopened.
+    if (entry.status === "failed" && message.attempt === 1) await log.reopen(job.logId, job.content);
     if (entry.status === "pending") {
       // The expander publishes a chunk, then records it (pending → queued, with recipient and
       // content). A job leased in between waits for that record rather than racing it.

@@ -4,6 +4,13 @@
  *
  * The stream needs no API key: its recipient token is its auth, checked in `onRequest`, so a
  * bad token is answered 401 over plain HTTP and the connection is never upgraded.
+ *
+ * `POST /v1/messages/:id/delivered` and `/read` take either an API key (consume scope) or the
+ * recipient's own token as `Authorization: Bearer <token>` (a browser without WebSocket), good for
+ * that recipient's messages only. The two are told apart before routing — a recipient token has
+ * dots, an API key never does (`spool_<base64url>`) — by a route constraint, so each variant has
+ * its own auth: the API-key one goes through the server's key check as before, the token one
+ * checks the token (401 when it is bad) and refuses another recipient's message (403).
  */
 import websocket from "@fastify/websocket";
 import { Type, type Static } from "@sinclair/typebox";
@@ -103,16 +110,62 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
     const { entry: after, changed } = await hub.acknowledge(request.params.id, to);
     return { id: after.logId, status: after.status, changed };
   };
-  app.post(
-    "/v1/messages/:id/delivered",
-    { schema: { ...routeSchema("delivery", "A recipient got a message (same as a WebSocket ack)", { params: MessageParams }), response: { 200: AckAnswer } }, config: { access: "consume" } },
-    acknowledge("delivered"),
-  );
-  app.post(
-    "/v1/messages/:id/read",
-    { schema: { ...routeSchema("delivery", "A recipient read a message (implies delivered)", { params: MessageParams }), response: { 200: AckAnswer } }, config: { access: "consume" } },
-    acknowledge("read"),
-  );
+  /** With the recipient's token: only that recipient's messages (another's → 403 forbidden). */
+  const acknowledgeAsRecipient = (to: "delivered" | "read") => async (request: FastifyRequest<{ Params: Static<typeof MessageParams> }>) => {
+    const recipientId = recipients.get(request);
+    if (recipientId === undefined) throw new SpoolError("unauthorized", "missing recipient token");
+    const { entry: after, changed } = await hub.acknowledge(request.params.id, to, recipientId);
+    return { id: after.logId, status: after.status, changed };
+  };
+  const checkRecipientToken = async (request: FastifyRequest) => {
+    const token = bearer(request.headers.authorization);
+    if (token === undefined) throw new SpoolError("unauthorized", "missing Authorization: Bearer <recipient token>");
+    const check = tokens.verify(token);
+    if (!check.ok) throw new SpoolError("unauthorized", REFUSALS[check.reason], { details: [{ path: "/token", message: check.reason }] });
+    recipients.set(request, check.recipientId);
+  };
+
+  app.addConstraintStrategy({
+    name: RECIPIENT_TOKEN_CONSTRAINT,
+    storage: () => constraintStorage(),
+    // Runs for every request once a route uses it: one header read and a character search.
+    // undefined (typed away: the router accepts it) = no value, so the unconstrained API-key route matches.
+    deriveConstraint: (request: { headers: Record<string, string | string[] | undefined> }) => (looksLikeRecipientToken(request.headers.authorization) ? "yes" : undefined) as string,
+    mustMatchWhenDerived: false,
+  });
+
+  for (const [to, summary] of [
+    ["delivered", "A recipient got a message (same as a WebSocket ack)"],
+    ["read", "A recipient read a message (implies delivered)"],
+  ] as const) {
+    const url = `/v1/messages/:id/${to}`;
+    const description = `${summary}. Auth: an API key with the consume scope, or the recipient's own token (Authorization: Bearer <recipient token>) for that recipient's messages only`;
+    app.post<{ Params: Static<typeof MessageParams> }>(url, { schema: { ...routeSchema("delivery", description, { params: MessageParams }), response: { 200: AckAnswer } }, config: { access: "consume" } }, acknowledge(to));
+    app.post<{ Params: Static<typeof MessageParams> }>(
+      url,
+      {
+        constraints: { [RECIPIENT_TOKEN_CONSTRAINT]: "yes" },
+        // The same operation in the API description: documented once, above.
+        schema: { ...routeSchema("delivery", description, { params: MessageParams }), response: { 200: AckAnswer }, hide: true },
+        config: { access: "none" },
+        onRequest: checkRecipientToken,
+      },
+      acknowledgeAsRecipient(to),
+    );
+  }
+}
+
+const RECIPIENT_TOKEN_CONSTRAINT = "recipientToken";
+
+/** The router's handlers per value of the constraint (only "yes" is used). */
+function constraintStorage<H>(): { get(value: unknown): H | null; set(value: unknown, handler: H): void } {
+  const handlers = new Map<unknown, H>();
+  return { get: (value) => handlers.get(value) ?? null, set: (value, handler) => void handlers.set(value, handler) };
+}
+
+/** A recipient token is three dot-separated parts; an API key (`spool_<base64url>`) has no dot. */
+function looksLikeRecipientToken(header: string | string[] | undefined): boolean {
+  return typeof header === "string" && header.includes(".") && bearer(header) !== undefined;
 }
 
 /** Connects a `ws` socket to the hub: frames, pongs and the close event go in; the hub sends. */

@@ -270,6 +270,33 @@ export const retries: AreaDefinition = (suite, open) => {
     await worker.close();
   });
 
+  it("a handler's error with retryAfterMs (TransientError option or a plain property) is retried after exactly that long, not the backoff", async () => {
+    const ctx = await open();
+    const clock = manualClock(ctx);
+    const queue = ctx.spool.queue<string>(uniqueQueueName("retries"), { maxAttempts: 3, backoff: { type: "fixed", baseMs: 60_000, jitter: "none" } });
+    const { id } = await queue.publish("x");
+    const attempts: number[] = [];
+    const worker = queue.work((message) => {
+      attempts.push(message.attempt);
+      if (message.attempt === 1) throw new TransientError("busy", { retryAfterMs: 2_000 });
+      if (message.attempt === 2) throw Object.assign(new Error("slow down"), { retryAfterMs: 700.2 });
+    });
+    const seen = failures(worker);
+
+    await pollUntil(() => seen.failed.length === 1, { what: "the first failure" });
+    expect(seen.failed[0].outcome).toEqual({ state: "delayed", availableAt: clock.now() + 2_000 });
+    expect((await statusOf(ctx.spool, id)).lastError).toEqual({ message: "busy", kind: "transient" });
+    clock.advance(1_999);
+    expect((await statusOf(ctx.spool, id)).state).toBe("delayed");
+    clock.advance(1);
+    await pollUntil(() => seen.failed.length === 2, { what: "the second failure" });
+    expect(seen.failed[1].outcome).toEqual({ state: "delayed", availableAt: clock.now() + 701 }); // whole ms, rounded up
+    clock.advance(701);
+    await pollUntil(() => seen.completed.length === 1, { what: "the third attempt to succeed" });
+    expect(attempts).toEqual([1, 2, 3]);
+    await worker.close();
+  });
+
   it("a handler that throws a plain Error is retried with backoff, then goes dead at maxAttempts", async () => {
     const ctx = await open();
     const clock = manualClock(ctx);

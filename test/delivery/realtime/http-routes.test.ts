@@ -1,4 +1,4 @@
-/** POST /v1/recipients/:id/token and POST /v1/messages/:id/delivered | /read over real HTTP. */
+/** POST /v1/recipients/:id/token and POST /v1/messages/:id/delivered | /read (API key or recipient token) over real HTTP. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEYS, startRealtimeServer, type RealtimeServer } from "./realtime-server.js";
 
@@ -69,6 +69,65 @@ describe("POST /v1/messages/:id/delivered and /read", () => {
     expect(unknown.body.error.code).toBe("not_found");
     expect((await s.call("POST", "/v1/messages/NOPE_0/read", KEYS.publish)).status).toBe(403);
     expect((await s.call("POST", "/v1/messages/NOPE_0/read", undefined)).status).toBe(401);
+  });
+});
+
+describe("POST /v1/messages/:id/delivered and /read with the recipient's own token (a browser without WebSocket)", () => {
+  it("settles the recipient's own message: delivered, then read", async () => {
+    const [id] = await s.send(["gina"]);
+    await s.drained();
+    const token = s.token("gina");
+    expect(await s.call("POST", `/v1/messages/${id}/delivered`, token)).toEqual({ status: 200, body: { id, status: "delivered", changed: true } });
+    expect(s.entry(id).status).toBe("delivered");
+    expect((await s.call("POST", `/v1/messages/${id}/delivered`, token)).body).toEqual({ id, status: "delivered", changed: false });
+    expect((await s.call("POST", `/v1/messages/${id}/read`, token)).body).toEqual({ id, status: "read", changed: true });
+  });
+
+  it("ends a pending push-again, like a WebSocket ack", async () => {
+    const hana = await s.connect(s.token("hana"));
+    const [id] = await s.send(["hana"]);
+    await hana.messagesArrived(1);
+    expect(s.hub.inFlight("hana")).toEqual([id]);
+    expect((await s.call("POST", `/v1/messages/${id}/read`, s.token("hana"))).body).toMatchObject({ status: "read", changed: true });
+    expect(s.hub.inFlight("hana")).toEqual([]);
+    await hana.close();
+  });
+
+  it("refuses another recipient's message with 403 and changes nothing", async () => {
+    const [ivansMessage] = await s.send(["ivan"]);
+    await s.drained();
+    const before = s.entry(ivansMessage).status;
+    for (const to of ["delivered", "read"]) {
+      const answer = await s.call("POST", `/v1/messages/${ivansMessage}/${to}`, s.token("judy"));
+      expect(answer.status).toBe(403);
+      expect(answer.body.error.code).toBe("forbidden");
+    }
+    expect(s.entry(ivansMessage).status).toBe(before);
+  });
+
+  it("answers 401 for an expired, tampered or foreign token, and 404 for an unknown message", async () => {
+    const [id] = await s.send(["kim"]);
+    await s.drained();
+    const expired = s.tokens.issue("kim", 1000);
+    const [recipient, , mac] = expired.token.split(".");
+    const stale = `${recipient}.${Date.now() - 1}.${mac}`; // a changed expiry no longer matches its MAC
+    const tampered = await s.call("POST", `/v1/messages/${id}/delivered`, stale);
+    expect(tampered.status).toBe(401);
+    expect(tampered.body.error).toMatchObject({ code: "unauthorized", details: [{ path: "/token", message: "bad_signature" }] });
+    const malformed = await s.call("POST", `/v1/messages/${id}/delivered`, "not.a.token");
+    expect(malformed.status).toBe(401);
+    expect(malformed.body.error.code).toBe("unauthorized");
+    expect(s.entry(id).status).not.toBe("delivered");
+
+    const unknown = await s.call("POST", "/v1/messages/NOPE_0/read", s.token("kim"));
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe("not_found");
+  });
+
+  it("is no API key: a recipient token opens no other route", async () => {
+    const token = s.token("lena");
+    expect((await s.call("GET", "/v1/queues", token)).status).toBe(401);
+    expect((await s.call("POST", "/v1/recipients/lena/token", token)).status).toBe(401);
   });
 });
 

@@ -47,6 +47,18 @@ export class MemoryMessageLog implements MessageLog {
     return true;
   }
 
+  async reopen(logId: string, content?: RenderedContent): Promise<boolean> {
+    const entry = this.entries.get(logId);
+    if (!entry || entry.status !== "failed") return false;
+    if (this.failWrites) throw this.failWrites;
+    entry.status = "queued";
+    if (content !== undefined) entry.content = content;
+    this.writes.push(`reopen ${logId}`);
+    for (const listener of this.#listeners) listener({ ...entry }, "failed");
+    await Promise.resolve();
+    return true;
+  }
+
   async recordAttempt(logId: string, change: StatusChange): Promise<void> {
     const entry = this.entries.get(logId);
     if (!entry) return;

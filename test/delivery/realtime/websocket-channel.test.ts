@@ -10,7 +10,7 @@ import { MemoryMessageLog } from "./memory-message-log.js";
 let log: MemoryMessageLog;
 let clock: ManualClock;
 let hub: ConnectionHub;
-let handle: (job: DeliveryJob) => Promise<unknown>;
+let handle: (job: DeliveryJob, attempt?: number) => Promise<unknown>;
 
 const ctx = { signal: new AbortController().signal } as HandlerContext;
 const job = (logId: string, recipientId = "alice"): DeliveryJob => ({ logId, batchId: "B", recipientId, content: { body: "hi" } });
@@ -20,7 +20,7 @@ beforeEach(() => {
   clock = new ManualClock();
   hub = new ConnectionHub({ log, clock, heartbeatMs: 0 });
   const handler = websocketJobHandler({ log, hub, clock });
-  handle = async (body) => handler({ body } as LeasedMessage<DeliveryJob>, ctx);
+  handle = async (body, attempt = 2) => handler({ body, attempt } as LeasedMessage<DeliveryJob>, ctx);
 });
 
 function online(recipientId: string): string[] {
@@ -60,6 +60,16 @@ describe("websocketJobHandler", () => {
     const done = handle(job(id));
     clock.advance(5000);
     await expect(done).rejects.toThrow("still pending");
+  });
+
+  it("a replayed dead job (attempt 1) reopens its failed entry and delivers it; a redelivery (attempt > 1) leaves it failed", async () => {
+    const frames = online("alice");
+    const id = log.add("alice", "hi", { status: "failed", content: null });
+    await handle(job(id), 2);
+    expect(log.status(id)).toBe("failed");
+    await handle(job(id), 1);
+    expect(log.writes).toEqual([`reopen ${id}`, `advance ${id} sent`]);
+    expect(frames.filter((f) => f.includes(id))).toHaveLength(1);
   });
 
   it("fails permanently for an unknown entry or another channel's", async () => {
