@@ -9,7 +9,7 @@ import { Spool, type Queue, type Store, type Worker } from "../../src/index.js";
 import type { BenchBody } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { forkReadyMemory } from "../lib/ready-memory.js";
-import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
+import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Reopen, type Sizes, type SystemEntry } from "./system.js";
 
 export interface StoreContext {
   /** A fresh, empty directory for this Spool (under BENCH_DATA_DIR or <repo>/.bench-data); removed afterwards. */
@@ -62,6 +62,17 @@ class SpoolSystem implements BenchSystem {
 
   readyMemory(count: number): Promise<ReadyMemory> {
     return forkReadyMemory(this.name, count);
+  }
+
+  async reopen(): Promise<Reopen> {
+    if (!this.#spool || !this.#dataDir) throw new Error("setup() first");
+    let started = performance.now();
+    await this.#spool.close();
+    const closeMs = performance.now() - started;
+    this.#queues.clear(); // they belong to the closed Spool
+    started = performance.now();
+    this.#spool = await Spool.open({ store: this.createStore({ dataDir: this.#dataDir }) });
+    return { closeMs, reopenMs: performance.now() - started };
   }
 
   async teardown(): Promise<void> {
