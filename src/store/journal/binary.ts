@@ -67,6 +67,19 @@ export class BinaryWriter {
     return this.string(value);
   }
 
+  /**
+   * For bulk writers: makes room for `bytes` more and returns the buffer to write them into at
+   * `length`; call `advance` with the count written. Do not keep the buffer past the next write.
+   */
+  room(bytes: number): Buffer {
+    this.#ensure(bytes);
+    return this.#buffer;
+  }
+
+  advance(bytes: number): void {
+    this.#offset += bytes;
+  }
+
   /** The bytes written so far (a view: do not keep it across further writes). */
   finish(): Buffer {
     return this.#buffer.subarray(0, this.#offset);
@@ -118,5 +131,18 @@ export class BinaryReader {
 
   optionalString(): string | undefined {
     return this.uint() === 0 ? undefined : this.string();
+  }
+
+  /** Skips `bytes` bytes and returns where they start in `source`. */
+  take(bytes: number): number {
+    const start = this.#offset;
+    if (start + bytes > this.end) throw new RangeError("binary record ends inside a field");
+    this.#offset += bytes;
+    return start;
+  }
+
+  /** The buffer being read (with `take`, for bulk readers). */
+  get source(): Buffer {
+    return this.buffer;
   }
 }
