@@ -3,8 +3,25 @@ import { makeBodies } from "./body.js";
 import { collectGarbage } from "./stats.js";
 import type { ReadyMemoryReport } from "./ready-memory.js";
 import { systemEntries } from "../systems/index.js";
+import type { BenchSystem } from "../systems/system.js";
 
 const BATCH = 10_000;
+
+/** Publishes `count` messages into a fresh queue; the queue handle stays local, so a reopen can let go of the old store. */
+async function fill(system: BenchSystem, count: number): Promise<{ emptyRssBytes: number; publishMs: number }> {
+  const queue = await system.createQueue();
+  // Warm the code paths, then measure from an empty queue.
+  await queue.publishMany(makeBodies(1_000));
+  await queue.delete();
+  const target = await system.createQueue();
+  collectGarbage();
+  const emptyRssBytes = process.memoryUsage.rss();
+  const started = performance.now();
+  for (let from = 0; from < count; from += BATCH) {
+    await target.publishMany(makeBodies(Math.min(BATCH, count - from), from));
+  }
+  return { emptyRssBytes, publishMs: performance.now() - started };
+}
 
 async function main(): Promise<ReadyMemoryReport> {
   const [name, countText] = process.argv.slice(2);
@@ -14,18 +31,7 @@ async function main(): Promise<ReadyMemoryReport> {
   const system = entry.create();
   await system.setup();
   try {
-    const queue = await system.createQueue();
-    // Warm the code paths, then measure from an empty queue.
-    await queue.publishMany(makeBodies(1_000));
-    await queue.delete();
-    const target = await system.createQueue();
-    collectGarbage();
-    const emptyRssBytes = process.memoryUsage.rss();
-    const started = performance.now();
-    for (let from = 0; from < count; from += BATCH) {
-      await target.publishMany(makeBodies(Math.min(BATCH, count - from), from));
-    }
-    const publishMs = performance.now() - started;
+    const { emptyRssBytes, publishMs } = await fill(system, count);
     collectGarbage();
     const rssBytes = process.memoryUsage.rss();
     // maxRSS is the kernel's high-water mark for this process, in KiB.

@@ -44,11 +44,26 @@ export class IdIndex {
     }
   }
 
-  /** Adds `slot` under the id its owner holds for it. The id must not be present yet. */
-  insert(slot: number): void {
+  /** Adds `slot` under the id its owner holds for it; false (and nothing added) if that id is already present. */
+  insert(slot: number): boolean {
     if ((this.#size + 1) * 2 > this.#buckets.length) this.#resize(this.#buckets.length * 2);
-    this.#place(slot);
+    const buckets = this.#buckets;
+    const words = this.#owner.idWords;
+    const mask = this.#mask;
+    const at = slot * 4;
+    const w0 = words[at];
+    const w1 = words[at + 1];
+    const w2 = words[at + 2];
+    const w3 = words[at + 3];
+    let i = hashWords(w0, w1, w2, w3) & mask;
+    for (let other = buckets[i]; other !== EMPTY; other = buckets[i]) {
+      const o = other * 4;
+      if (words[o + 3] === w3 && words[o + 2] === w2 && words[o + 1] === w1 && words[o] === w0) return false;
+      i = (i + 1) & mask;
+    }
+    buckets[i] = slot;
     this.#size++;
+    return true;
   }
 
   /** Removes `slot` (found by the id its owner still holds for it); false if it was not there. */

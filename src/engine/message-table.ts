@@ -98,12 +98,18 @@ export class MessageTable {
   readonly extras = new Map<number, MessageExtras>();
   readonly leaseTokens = new Map<number, string>();
   readonly bodies = new BodyArena();
-  readonly #ids = new IdIndex(this);
+  readonly #ids: IdIndex;
   #capacity = MIN_CAPACITY;
   /** Rows ever used: rows at or past it are free and not on the free list. */
   #highWater = 0;
   #freeRows: number[] = [];
   #size = 0;
+
+  /** `expectedRows`: room to make at once (a snapshot load knows how many rows it brings). */
+  constructor(expectedRows = 0) {
+    this.#ids = new IdIndex(this, expectedRows);
+    if (expectedRows > MIN_CAPACITY) this.#grow(expectedRows);
+  }
 
   /** Rows in use. */
   get size(): number {
@@ -147,7 +153,7 @@ export class MessageTable {
   }
 
   #init(r: number, row: NewRow): void {
-    if (this.#ids.find(this.idWords[r * 4], this.idWords[r * 4 + 1], this.idWords[r * 4 + 2], this.idWords[r * 4 + 3]) !== NIL) {
+    if (!this.#ids.insert(r)) {
       const id = this.id(r);
       this.bodies.free(this.bodyRef[r], this.bodyBytes[r]);
       this.#releaseRow(r);
@@ -169,7 +175,6 @@ export class MessageTable {
     this.timeIndex[r] = NIL;
     this.ttlIndex[r] = NIL;
     this.slot[r] = Slot.None;
-    this.#ids.insert(r);
     this.#size++;
   }
 
@@ -265,7 +270,7 @@ export class MessageTable {
 
   #allocRow(): number {
     if (this.#freeRows.length > 0) return this.#freeRows.pop() as number;
-    if (this.#highWater === this.#capacity) this.#grow();
+    if (this.#highWater === this.#capacity) this.#grow(this.#capacity * 2);
     return this.#highWater++;
   }
 
@@ -274,8 +279,7 @@ export class MessageTable {
     this.#freeRows.push(r);
   }
 
-  #grow(): void {
-    const capacity = this.#capacity * 2;
+  #grow(capacity: number): void {
     // Fresh typed arrays are zero pages the OS maps lazily: the unused half costs no memory.
     const grow = <A extends Float64Array | Int32Array | Int8Array | Uint8Array | Uint32Array>(old: A, factor = 1): A => {
       const next = new (old.constructor as new (length: number) => A)(capacity * factor);

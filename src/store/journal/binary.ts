@@ -44,6 +44,11 @@ export class BinaryWriter {
   }
 
   string(value: string): this {
+    if (value.length === 0) {
+      this.#ensure(1);
+      this.#buffer[this.#offset++] = 0;
+      return this;
+    }
     // Worst case 3 bytes per UTF-16 unit; write, then patch the length in front.
     const max = value.length * 3;
     this.#ensure(max + 5);
@@ -123,6 +128,7 @@ export class BinaryReader {
 
   string(): string {
     const length = this.uint();
+    if (length === 0) return "";
     const start = this.#offset;
     if (start + length > this.end) throw new RangeError("binary record ends inside a string");
     this.#offset += length;

@@ -105,12 +105,15 @@ interface SnapshotHead {
   deadSeq: number;
   exchanges: EngineState["exchanges"];
   queues: number;
+  /** Rows in all (v3): the loader sizes its table once. */
+  messages?: number;
 }
 
 export function encodeSnapshot(state: EngineState): Buffer {
   const t = state.table;
-  const w = new BinaryWriter(1 << 20);
-  const head: SnapshotHead = { v: VERSION, seq: state.seq, deadSeq: state.deadSeq, exchanges: state.exchanges, queues: state.queues.length };
+  // Sized once from the table (rows plus the arena's pages bound the bytes), not grown by doubling copies.
+  const w = new BinaryWriter(Math.max(1 << 20, t.size * (ROW_FIXED_BYTES + 16) + t.bodies.pageBytes));
+  const head: SnapshotHead = { v: VERSION, seq: state.seq, deadSeq: state.deadSeq, exchanges: state.exchanges, queues: state.queues.length, messages: t.size };
   w.string(JSON.stringify(head));
   for (const q of state.queues) {
     const header: QueueHeader = {
@@ -145,7 +148,7 @@ export function decodeSnapshot(bytes: Buffer): EngineState {
     throw new Error(`snapshot format version ${head.v} is not one this version of Spool reads (it reads 2 and 3)`);
   }
   const readRowOf = head.v === 2 ? readRowV2 : readRow;
-  const t = new MessageTable();
+  const t = new MessageTable(head.messages ?? 0);
   const queues: QueueSnapshot[] = [];
   for (let qi = 0; qi < head.queues; qi++) {
     const h = JSON.parse(reader.string()) as QueueHeader;

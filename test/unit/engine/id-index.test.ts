@@ -23,8 +23,11 @@ describe("IdIndex", () => {
     const index = new IdIndex(owner);
     expect(index.find(1, 2, 3, 4)).toBe(-1);
     owner.set(0, [1, 2, 3, 4]);
-    index.insert(0);
+    expect(index.insert(0)).toBe(true);
     expect(index.find(1, 2, 3, 4)).toBe(0);
+    owner.set(1, [1, 2, 3, 4]);
+    expect(index.insert(1)).toBe(false); // the same id under another slot: refused
+    expect(index.size).toBe(1);
     expect(index.find(1, 2, 3, 5)).toBe(-1);
     expect(index.remove(0)).toBe(true);
     expect(index.remove(0)).toBe(false);
@@ -52,7 +55,7 @@ describe("IdIndex", () => {
             if (model.has(key)) continue;
             const slot = freeSlots.pop() ?? nextSlot++;
             owner.set(slot, o.words);
-            index.insert(slot);
+            expect(index.insert(slot)).toBe(true);
             model.set(key, slot);
           } else if (o.op === "remove") {
             if (model.size === 0) continue;
