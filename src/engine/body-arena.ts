@@ -57,6 +57,10 @@ export class BodyArena {
   readonly #large: (string | undefined)[] = [];
   readonly #freeLarge: number[] = [];
   #pageBytes = 0;
+  /** While pinned, freed bodies keep their bytes (a snapshot is still reading them); freed at unpin. */
+  #pins = 0;
+  #deferredRefs: number[] = [];
+  #deferredBytes: number[] = [];
 
   /** Bytes of pages held (what the slabs cost, used or not). */
   get pageBytes(): number {
@@ -104,7 +108,30 @@ export class BodyArena {
     return offset + bytes;
   }
 
+  /**
+   * Keeps every body stored now readable, unchanged, until `unpin`: frees are held back, so no
+   * cell is reused. What a snapshot encoding in the background needs, without copying the bodies.
+   */
+  pin(): void {
+    this.#pins++;
+  }
+
+  unpin(): void {
+    if (this.#pins === 0) throw new Error("body arena: unpin without pin");
+    if (--this.#pins > 0) return;
+    const refs = this.#deferredRefs;
+    const sizes = this.#deferredBytes;
+    this.#deferredRefs = [];
+    this.#deferredBytes = [];
+    for (let i = 0; i < refs.length; i++) this.free(refs[i], sizes[i]);
+  }
+
   free(ref: number, bytes: number): void {
+    if (this.#pins > 0) {
+      this.#deferredRefs.push(ref);
+      this.#deferredBytes.push(bytes);
+      return;
+    }
     if (bytes > MAX_CELL_BYTES) {
       this.#large[ref] = undefined;
       this.#freeLarge.push(ref);

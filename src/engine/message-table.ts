@@ -62,10 +62,88 @@ export interface NewRow {
   maxAttempts: number;
 }
 
+/**
+ * What a snapshot reads of each row: MessageTable itself, or a `FrozenRows` copy taken at one
+ * instant that a snapshot can encode while the engine runs on.
+ */
+export interface RowSource {
+  readonly size: number;
+  readonly idWords: Uint32Array;
+  readonly seq: Float64Array;
+  readonly publishedAt: Float64Array;
+  readonly availableAt: Float64Array;
+  readonly leaseUntil: Float64Array;
+  readonly expiresAt: Float64Array;
+  readonly endedAt: Float64Array;
+  readonly attempt: Uint32Array;
+  readonly maxAttempts: Uint32Array;
+  readonly priority: Uint8Array;
+  readonly deadReason: Uint8Array;
+  readonly bodyRef: Uint32Array;
+  readonly bodyBytes: Uint32Array;
+  readonly extras: ReadonlyMap<number, MessageExtras>;
+  readonly leaseTokens: ReadonlyMap<number, string>;
+  readonly bodies: Pick<BodyArena, "copyTo" | "pageBytes">;
+}
+
+/**
+ * The rows of a table as they were when `MessageTable.freeze` ran: the snapshot columns copied
+ * (a memcpy each), the maps copied (their values are never mutated in place, only replaced),
+ * and the body arena pinned rather than copied. `release` unpins it; call it exactly once.
+ */
+export class FrozenRows implements RowSource {
+  readonly size: number;
+  readonly idWords: Uint32Array;
+  readonly seq: Float64Array;
+  readonly publishedAt: Float64Array;
+  readonly availableAt: Float64Array;
+  readonly leaseUntil: Float64Array;
+  readonly expiresAt: Float64Array;
+  readonly endedAt: Float64Array;
+  readonly attempt: Uint32Array;
+  readonly maxAttempts: Uint32Array;
+  readonly priority: Uint8Array;
+  readonly deadReason: Uint8Array;
+  readonly bodyRef: Uint32Array;
+  readonly bodyBytes: Uint32Array;
+  readonly extras: ReadonlyMap<number, MessageExtras>;
+  readonly leaseTokens: ReadonlyMap<number, string>;
+  readonly bodies: BodyArena;
+  #released = false;
+
+  constructor(t: MessageTable) {
+    const rows = t.highWater;
+    this.size = t.size;
+    this.idWords = t.idWords.slice(0, rows * 4);
+    this.seq = t.seq.slice(0, rows);
+    this.publishedAt = t.publishedAt.slice(0, rows);
+    this.availableAt = t.availableAt.slice(0, rows);
+    this.leaseUntil = t.leaseUntil.slice(0, rows);
+    this.expiresAt = t.expiresAt.slice(0, rows);
+    this.endedAt = t.endedAt.slice(0, rows);
+    this.attempt = t.attempt.slice(0, rows);
+    this.maxAttempts = t.maxAttempts.slice(0, rows);
+    this.priority = t.priority.slice(0, rows);
+    this.deadReason = t.deadReason.slice(0, rows);
+    this.bodyRef = t.bodyRef.slice(0, rows);
+    this.bodyBytes = t.bodyBytes.slice(0, rows);
+    this.extras = new Map(t.extras);
+    this.leaseTokens = new Map(t.leaseTokens);
+    this.bodies = t.bodies;
+    this.bodies.pin();
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.bodies.unpin();
+  }
+}
+
 const MIN_CAPACITY = 64;
 const scratchWords = new Uint32Array(4);
 
-export class MessageTable {
+export class MessageTable implements RowSource {
   // ── columns (replaced by larger copies as the table grows: do not keep them across a `create`)
   /** Publish order, engine-wide: the FIFO tie-breaker. */
   seq = new Float64Array(MIN_CAPACITY);
@@ -109,6 +187,11 @@ export class MessageTable {
   constructor(expectedRows = 0) {
     this.#ids = new IdIndex(this, expectedRows);
     if (expectedRows > MIN_CAPACITY) this.#grow(expectedRows);
+  }
+
+  /** A copy of the rows as they are now, for a snapshot that encodes while the engine runs on. */
+  freeze(): FrozenRows {
+    return new FrozenRows(this);
   }
 
   /** Rows in use. */

@@ -9,8 +9,9 @@
  *   read op:   runs on the engine; if it made time-driven changes (a TTL passed…), a `tick`
  *              record keeps the replay exact.
  *   open:      lock the directory → newest valid snapshot → replay later ops → re-arm timers.
- *   snapshot:  export the engine and seal the log in the same instant, flush the log, write the
- *              snapshot atomically, keep two, delete the segments neither needs.
+ *   snapshot:  export the engine (rows frozen) and seal the log in the same instant; encode in
+ *              chunks, yielding between them; flush the log, write the snapshot atomically, keep
+ *              two, delete the segments neither needs.
  *   fault:     a failed write or fdatasync rejects its callers `unavailable` and poisons the log;
  *              the next write first recovers: re-read the disk and rebuild the engine from it,
  *              so nothing that was refused stays visible and nothing acknowledged is lost.
@@ -19,6 +20,7 @@ import type { QueueOptions } from "../../config/schemas.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
+import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
 import type {
@@ -42,7 +44,7 @@ import { applyOp, decodeOp, Decisions, encodeOp, type OpBody } from "./journal-o
 import { acquireDirLock, type DirLock } from "./lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
+import { decodeSnapshot, encodeSnapshotChunks } from "./snapshot-codec.js";
 import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "./snapshot-file.js";
 
 export interface JournalStoreOptions {
@@ -70,6 +72,8 @@ export interface JournalStoreOptions {
 }
 
 const OP_RECORD = 1;
+/** Snapshot encoding yields to the event loop after each chunk of about this size (a few ms of work). */
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
 
 export class JournalStore implements Store {
@@ -288,18 +292,29 @@ export class JournalStore implements Store {
   snapshot(): Promise<void> {
     if (!this.#opened) return Promise.reject(new UnavailableError("the journal store is not open"));
     this.#snapshotting ??= (async () => {
+      let frozen: FrozenRows | undefined;
       try {
         if (this.#log.fault || this.#stale) return;
         // Export and seal in the same instant: the snapshot covers exactly the log before `position`.
-        const data = encodeSnapshot(this.#engine.exportState());
+        // The rows are frozen (columns copied, bodies pinned), so encoding can yield to the event
+        // loop between chunks while the engine runs on: a large state never blocks it for long.
+        const state = this.#engine.exportState();
+        frozen = state.table.freeze();
         const position = this.#log.seal();
         this.#opsSinceSnapshot = 0;
         this.#lastSnapshotSize = this.#engine.size;
+        const data: Buffer[] = [];
+        for (const chunk of encodeSnapshotChunks({ ...state, table: frozen }, SNAPSHOT_CHUNK_BYTES)) {
+          data.push(chunk);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        frozen.release();
         await this.#log.flush();
         await writeSnapshot(this.#fs, this.#options.dataDir, position, data);
         const oldestKept = await pruneSnapshots(this.#fs, this.#options.dataDir, 2);
         if (oldestKept) await deleteCoveredSegments(this.#fs, this.#options.dataDir, oldestKept);
       } finally {
+        frozen?.release();
         this.#snapshotting = undefined;
         this.#armSnapshotTimer();
       }

@@ -14,7 +14,7 @@
  *
  * Version 2 snapshots (one varint/string row per message) are still read.
  */
-import { DEAD_REASONS, MessageTable, type MessageExtras, type NewRow } from "../../engine/message-table.js";
+import { DEAD_REASONS, MessageTable, type MessageExtras, type NewRow, type RowSource } from "../../engine/message-table.js";
 import type { EngineState, QueueSnapshot } from "../../engine/engine-state.js";
 import type { DeadReason } from "../../core/message.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
@@ -22,7 +22,7 @@ import { BinaryReader, BinaryWriter } from "./binary.js";
 const VERSION = 3;
 const ROW_FIXED_BYTES = 16 + 6 * 8 + 2 * 4 + 2;
 
-function writeRow(w: BinaryWriter, t: MessageTable, r: number): void {
+function writeRow(w: BinaryWriter, t: RowSource, r: number): void {
   const buffer = w.room(ROW_FIXED_BYTES);
   let at = w.length;
   const id = r * 4;
@@ -109,10 +109,25 @@ interface SnapshotHead {
   messages?: number;
 }
 
-export function encodeSnapshot(state: EngineState): Buffer {
+/** What encoding reads: an engine state, possibly with its rows frozen (`MessageTable.freeze`). */
+export type SnapshotSource = Omit<EngineState, "table"> & { table: RowSource };
+
+/** The whole snapshot in one buffer. */
+export function encodeSnapshot(state: SnapshotSource): Buffer {
+  const [only, ...more] = encodeSnapshotChunks(state, Infinity);
+  return more.length === 0 ? only : Buffer.concat([only, ...more]);
+}
+
+/**
+ * The snapshot as a sequence of buffers of about `chunkBytes` each (whole rows; a row larger
+ * than that gets a chunk of its own size), so a caller can yield to the event loop between them.
+ */
+export function* encodeSnapshotChunks(state: SnapshotSource, chunkBytes = 4 << 20): Generator<Buffer> {
   const t = state.table;
-  // Sized once from the table (rows plus the arena's pages bound the bytes), not grown by doubling copies.
-  const w = new BinaryWriter(Math.max(1 << 20, t.size * (ROW_FIXED_BYTES + 16) + t.bodies.pageBytes));
+  // Sized from the table (rows plus the arena's pages bound the bytes), not grown by doubling copies.
+  const estimate = Math.max(1 << 16, t.size * (ROW_FIXED_BYTES + 16) + t.bodies.pageBytes);
+  const writerBytes = Math.min(estimate, chunkBytes + (64 << 10));
+  let w = new BinaryWriter(writerBytes);
   const head: SnapshotHead = { v: VERSION, seq: state.seq, deadSeq: state.deadSeq, exchanges: state.exchanges, queues: state.queues.length, messages: t.size };
   w.string(JSON.stringify(head));
   for (const q of state.queues) {
@@ -128,17 +143,26 @@ export function encodeSnapshot(state: EngineState): Buffer {
       counts: { ready: q.ready.length, delayed: q.delayed.length, leased: q.leased.length, completed: q.completed.length, dead: q.dead.rows.length },
     };
     w.string(JSON.stringify(header));
-    for (const r of q.ready) writeRow(w, t, r);
-    for (const r of q.delayed) writeRow(w, t, r);
-    for (const r of q.leased) writeRow(w, t, r);
-    for (const g of q.groups) for (const r of g.waiting) writeRow(w, t, r);
-    for (const r of q.completed) writeRow(w, t, r);
+    const sections = [q.ready, q.delayed, q.leased, ...q.groups.map((g) => g.waiting), q.completed];
+    for (const rows of sections) {
+      for (const r of rows) {
+        writeRow(w, t, r);
+        if (w.length >= chunkBytes) {
+          yield w.finish();
+          w = new BinaryWriter(writerBytes);
+        }
+      }
+    }
     for (let i = 0; i < q.dead.rows.length; i++) {
       w.double(q.dead.deadSeqs[i]);
       writeRow(w, t, q.dead.rows[i]);
+      if (w.length >= chunkBytes) {
+        yield w.finish();
+        w = new BinaryWriter(writerBytes);
+      }
     }
   }
-  return w.finish();
+  if (w.length > 0) yield w.finish();
 }
 
 export function decodeSnapshot(bytes: Buffer): EngineState {

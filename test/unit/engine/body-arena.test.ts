@@ -67,4 +67,25 @@ describe("BodyArena", () => {
     }
     expect(arena.pageBytes).toBe(held);
   });
+
+  it("while pinned, keeps freed bodies' bytes and never reuses their cells; unpinning frees them", () => {
+    const arena = new BodyArena();
+    const a = arena.put("a".repeat(100), 100);
+    const large = "L".repeat(MAX_CELL_BYTES + 1);
+    const b = arena.put(large, large.length);
+    arena.pin();
+    arena.free(a, 100);
+    arena.free(b, large.length);
+    const c = arena.put("c".repeat(100), 100);
+    const d = arena.put("D".repeat(MAX_CELL_BYTES + 1), MAX_CELL_BYTES + 1);
+    expect(c).not.toBe(a);
+    expect(d).not.toBe(b);
+    expect(arena.get(a, 100)).toBe("a".repeat(100));
+    expect(arena.get(b, large.length)).toBe(large);
+    arena.unpin();
+    arena.free(c, 100);
+    arena.free(d, MAX_CELL_BYTES + 1);
+    expect(arena.pageBytes).toBe(0);
+    expect(() => arena.unpin()).toThrow(/without pin/);
+  });
 });

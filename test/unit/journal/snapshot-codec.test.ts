@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../../src/engine/engine.js";
 import { BinaryWriter } from "../../../src/store/journal/binary.js";
-import { decodeSnapshot, encodeSnapshot } from "../../../src/store/journal/snapshot-codec.js";
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks } from "../../../src/store/journal/snapshot-codec.js";
 import { ManualClock } from "../../../src/util/clock.js";
 
 /** An engine holding messages in every place a snapshot must keep: ready, delayed, leased, group lines, completed, dead. */
@@ -42,6 +42,25 @@ describe("snapshot codec", () => {
     expect(Buffer.from(encodeSnapshot(restored.exportState())).equals(bytes)).toBe(true);
     // The restored engine keeps working: the next lease hands out what the original would.
     expect(restored.lease("a", { max: 5 }).map((m) => m.id)).toEqual(engine.lease("a", { max: 5 }).map((m) => m.id));
+  });
+
+  it("encodes frozen rows as they were, while the engine changes and reuses rows; in chunks or whole", () => {
+    const { engine, ids } = populated();
+    const before = Buffer.from(encodeSnapshot(engine.exportState()));
+    const state = engine.exportState();
+    const frozen = state.table.freeze();
+    // Change everything the frozen rows hold: complete, replace, purge (rows freed), publish (rows reused).
+    for (const m of engine.lease("b", { max: 10 })) engine.ack(m.id, m.leaseToken);
+    engine.publish([{ queue: "a", body: '"replaced body"', priority: 5, dedupKey: "d" }]);
+    engine.purgeQueue("a");
+    engine.publish(Array.from({ length: 50 }, (_, i) => ({ queue: "a", body: `"new ${i}"`, priority: 1 })));
+    const chunks = [...encodeSnapshotChunks({ ...state, table: frozen }, 64)];
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(Buffer.concat(chunks).equals(before)).toBe(true);
+    frozen.release();
+    const restored = new Engine({ clock: engine.clock });
+    restored.importState(decodeSnapshot(Buffer.concat(chunks)));
+    expect(restored.status(ids[1])?.state).toBe("ready");
   });
 
   it("refuses an unknown format version with a clear error", () => {
