@@ -23,6 +23,25 @@ async function fill(system: BenchSystem, count: number): Promise<{ emptyRssBytes
   return { emptyRssBytes, publishMs: performance.now() - started };
 }
 
+/** Runs `work`, timing it and the longest gap between 1 ms timer ticks meanwhile (how long the event loop was blocked). */
+async function timeBlocking(work: () => Promise<void>): Promise<{ ms: number; maxBlockMs: number }> {
+  let last = performance.now();
+  let maxBlockMs = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    maxBlockMs = Math.max(maxBlockMs, now - last);
+    last = now;
+  }, 1);
+  const started = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(ticker);
+  }
+  const ended = performance.now();
+  return { ms: ended - started, maxBlockMs: Math.max(maxBlockMs, ended - last) };
+}
+
 async function main(): Promise<ReadyMemoryReport> {
   const [name, countText] = process.argv.slice(2);
   const entry = systemEntries.find((e) => e.name === name);
@@ -43,7 +62,13 @@ async function main(): Promise<ReadyMemoryReport> {
       collectGarbage();
       reopen = { ...times, rssBytes: process.memoryUsage.rss() };
     }
-    return { emptyRssBytes, rssBytes, peakRssBytes, heapUsedBytes, publishMs, reopen };
+    // After the reopen, so that close() above still had a snapshot to take.
+    let snapshot: ReadyMemoryReport["snapshot"];
+    if (system.snapshot) {
+      const takeSnapshot = system.snapshot.bind(system);
+      snapshot = await timeBlocking(() => takeSnapshot());
+    }
+    return { emptyRssBytes, rssBytes, peakRssBytes, heapUsedBytes, publishMs, reopen, snapshot };
   } finally {
     await system.teardown();
   }

@@ -16,6 +16,7 @@ export interface ReadyMemoryReport {
   publishMs: number;
   /** Systems that can reopen from disk. */
   reopen?: { closeMs: number; reopenMs: number; rssBytes: number };
+  snapshot?: { ms: number; maxBlockMs: number };
 }
 
 const CHILD = fileURLToPath(new URL("./ready-memory-child.ts", import.meta.url));
@@ -51,6 +52,7 @@ export function forkReadyMemory(systemName: string, count: number, timeoutMs = 1
           emptyRssBytes: report.emptyRssBytes,
           peakRssBytes: report.peakRssBytes,
           reopen: report.reopen,
+          snapshot: report.snapshot,
         });
       } else {
         reject(new Error(failure ?? `the measuring child exited with ${signal ?? code} and no report`));

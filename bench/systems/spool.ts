@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Spool, type Queue, type Store, type Worker } from "../../src/index.js";
+import { JournalStore, Spool, type Queue, type Store, type Worker } from "../../src/index.js";
 import type { BenchBody } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { forkReadyMemory } from "../lib/ready-memory.js";
@@ -62,6 +62,12 @@ class SpoolSystem implements BenchSystem {
 
   readyMemory(count: number): Promise<ReadyMemory> {
     return forkReadyMemory(this.name, count);
+  }
+
+  async snapshot(): Promise<void> {
+    const store = this.#spool?.store;
+    if (!(store instanceof JournalStore)) throw new Error("snapshot() needs the journal store");
+    await store.snapshot();
   }
 
   async reopen(): Promise<Reopen> {

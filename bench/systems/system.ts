@@ -36,6 +36,8 @@ export interface BenchSystem {
    * included) and opens it again from disk, timing both. Queues made before it are not usable after.
    */
   reopen?(): Promise<Reopen>;
+  /** Systems that snapshot in this process: takes one now; resolves once it is durable. */
+  snapshot?(): Promise<void>;
   /** Deletes every queue, key and schema it created, and disconnects. Never throws. */
   teardown(): Promise<void>;
 }
@@ -85,6 +87,8 @@ export interface ReadyMemory {
   peakRssBytes?: number;
   /** Systems with `reopen()`: closing and reopening while holding the messages. */
   reopen?: Reopen & { rssBytes: number };
+  /** Systems with `snapshot()`: how long one took, and the longest the event loop was blocked meanwhile. */
+  snapshot?: { ms: number; maxBlockMs: number };
 }
 
 export interface Reopen {
