@@ -54,8 +54,9 @@ function readStrings(r: BinaryReader): string[] | undefined {
   return values;
 }
 
-export function encodeOp(op: JournalOp): Buffer {
-  const w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96);
+/** The record for `op`; written into `w` when given (reset first: the result is a view into it, valid until its next use). */
+export function encodeOp(op: JournalOp, w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96)): Buffer {
+  w.reset();
   switch (op.o) {
     case "publish": {
       w.uint(CODE.publish).double(op.t).uint(op.inputs.length);

@@ -37,6 +37,7 @@ import type {
   Store,
   StoreCapabilities,
 } from "../store.js";
+import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
@@ -84,6 +85,7 @@ export class JournalStore implements Store {
   readonly #fs: JournalFs;
   readonly #engineClock: JournalClock;
   readonly #decisions: Decisions;
+  readonly #opWriter = new BinaryWriter(4096);
   #engine!: Engine;
   #log!: SegmentLog;
   #lock: DirLock | undefined;
@@ -202,7 +204,8 @@ export class JournalStore implements Store {
       throw error;
     }
     if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
-    const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }));
+    // The log copies the record at once, so one writer serves every operation.
+    const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
     // show the refused change until the next write.
     appended.catch(() => this.#recoverSoon());
@@ -242,7 +245,7 @@ export class JournalStore implements Store {
 
   #logTick(now: number): void {
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now })).catch(() => this.#recoverSoon());
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now }, this.#opWriter)).catch(() => this.#recoverSoon());
     this.#counted();
   }
 
