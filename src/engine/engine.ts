@@ -841,7 +841,8 @@ export class Engine {
   }
 
   #markDirty(queue: QueueState): void {
-    if (!this.#watchers.has(queue.name)) return;
+    if (queue.dirty || !this.#watchers.has(queue.name)) return;
+    queue.dirty = true; // a publish of 10k messages marks its queue once, not 10k times
     this.#dirty.add(queue);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -853,6 +854,7 @@ export class Engine {
     this.#flushScheduled = false;
     const queues = [...this.#dirty];
     this.#dirty.clear();
+    for (const queue of queues) queue.dirty = false;
     for (const queue of queues) {
       const listeners = this.#watchers.get(queue.name);
       if (listeners) for (const listener of [...listeners]) listener();

@@ -26,6 +26,8 @@ export interface IdempotencyEntry {
 /** Everything the engine keeps per queue. */
 export class QueueState {
   paused = false;
+  /** Waiting in the engine's set of queues whose watchers are due a wake-up. */
+  dirty = false;
   readonly ready: ReadyIndex;
   delayed = 0;
   leased = 0;
