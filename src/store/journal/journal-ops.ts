@@ -41,7 +41,7 @@ export type OpBody = JournalOp extends infer O ? (O extends JournalOp ? Omit<O, 
 const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6 } as const;
 const F = { headers: 1, availableAt: 2, ttlMs: 4, maxAttempts: 8, dedupKey: 16, idempotencyKey: 32, groupKey: 64, correlationId: 128, causationId: 256 };
 
-function writeStrings(w: BinaryWriter, values: string[] | undefined): void {
+function writeStrings(w: BinaryWriter, values: readonly string[] | undefined): void {
   w.uint(values?.length ?? 0);
   if (values) for (const value of values) w.string(value);
 }
@@ -54,12 +54,25 @@ function readStrings(r: BinaryReader): string[] | undefined {
   return values;
 }
 
-/** The record for `op`; written into `w` when given (reset first: the result is a view into it, valid until its next use). */
-export function encodeOp(op: JournalOp, w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96)): Buffer {
+/** The decisions an operation made (empty arrays when none): what `Decisions` captured. */
+export interface OpDecisions {
+  readonly ids: readonly string[];
+  readonly tokens: readonly string[];
+  readonly randoms: readonly number[];
+}
+
+export const NO_DECISIONS: OpDecisions = { ids: [], tokens: [], randoms: [] };
+
+/**
+ * The record of `op` run at `t` with the decisions `made`; written into `w` when given (reset
+ * first: the result is a view into it, valid until its next use). Takes the parts separately so
+ * the hot path builds no merged op object.
+ */
+export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96)): Buffer {
   w.reset();
   switch (op.o) {
     case "publish": {
-      w.uint(CODE.publish).double(op.t).uint(op.inputs.length);
+      w.uint(CODE.publish).double(t).uint(op.inputs.length);
       for (const input of op.inputs) {
         const flags =
           (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined ? F.availableAt : 0) |
@@ -79,28 +92,33 @@ export function encodeOp(op: JournalOp, w = new BinaryWriter(op.o === "publish" 
         if (input.correlationId !== undefined) w.string(input.correlationId);
         if (input.causationId !== undefined) w.string(input.causationId);
       }
-      writeStrings(w, op.ids);
+      writeStrings(w, made.ids);
       break;
     }
     case "lease":
-      w.uint(CODE.lease).double(op.t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1).uint(op.visible);
-      writeStrings(w, op.tokens);
+      w.uint(CODE.lease).double(t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1).uint(op.visible);
+      writeStrings(w, made.tokens);
       break;
     case "ack":
-      w.uint(CODE.ack).double(op.t).string(op.id).string(op.token);
+      w.uint(CODE.ack).double(t).string(op.id).string(op.token);
       break;
     case "ackMany":
-      w.uint(CODE.ackMany).double(op.t).uint(op.items.length);
+      w.uint(CODE.ackMany).double(t).uint(op.items.length);
       for (const item of op.items) w.string(item.id).string(item.leaseToken);
       break;
     case "extend":
-      w.uint(CODE.extend).double(op.t).string(op.id).string(op.token).uint(op.leaseMs);
+      w.uint(CODE.extend).double(t).string(op.id).string(op.token).uint(op.leaseMs);
       break;
     case "tick":
-      w.uint(CODE.tick).double(op.t);
+      w.uint(CODE.tick).double(t);
       break;
-    default:
-      w.uint(CODE.json).string(JSON.stringify(op));
+    default: {
+      const full: Record<string, unknown> = { ...op, t };
+      if (made.ids.length > 0) full.ids = made.ids;
+      if (made.tokens.length > 0) full.tokens = made.tokens;
+      if (made.randoms.length > 0) full.randoms = made.randoms;
+      w.uint(CODE.json).string(JSON.stringify(full));
+    }
   }
   return w.finish();
 }
@@ -214,15 +232,6 @@ export class Decisions {
     const index = this.#next[kind]++;
     if (index >= values.length) throw new Error(`journal replay: the log recorded fewer ${kind}s than the engine asks for`);
     return values[index];
-  }
-
-  /** The decisions captured for the current live operation, to write with it. */
-  recorded(): Pick<JournalOp, "ids" | "tokens" | "randoms"> {
-    const out: Pick<JournalOp, "ids" | "tokens" | "randoms"> = {};
-    if (this.ids.length > 0) out.ids = this.ids;
-    if (this.tokens.length > 0) out.tokens = this.tokens;
-    if (this.randoms.length > 0) out.randoms = this.randoms;
-    return out;
   }
 }
 

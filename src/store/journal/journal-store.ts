@@ -41,7 +41,7 @@ import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
-import { applyOp, decodeOp, Decisions, encodeOp, type OpBody } from "./journal-ops.js";
+import { applyOp, decodeOp, Decisions, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
 import { acquireDirLock, type DirLock } from "./lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
@@ -86,6 +86,8 @@ export class JournalStore implements Store {
   readonly #engineClock: JournalClock;
   readonly #decisions: Decisions;
   readonly #opWriter = new BinaryWriter(4096);
+  /** The last append's promise (shared by a whole group of appends). */
+  #lastAppended: Promise<void> | undefined;
   #engine!: Engine;
   #log!: SegmentLog;
   #lock: DirLock | undefined;
@@ -197,18 +199,24 @@ export class JournalStore implements Store {
     const before = engine.timeChanges;
     this.#decisions.capture();
     let result: R;
+    const outer = this.#engineClock.freeze(now);
     try {
-      result = this.#engineClock.frozenAt(now, () => applyOp(engine, body) as R);
+      result = applyOp(engine, body) as R;
     } catch (error) {
+      this.#engineClock.thaw(outer);
       if (engine.timeChanges !== before) this.#logTick(now);
       throw error;
     }
+    this.#engineClock.thaw(outer);
     if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
     // The log copies the record at once, so one writer serves every operation.
-    const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }, this.#opWriter));
+    const appended = this.#log.append(OP_RECORD, encodeOp(body, now, this.#decisions, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
-    // show the refused change until the next write.
-    appended.catch(() => this.#recoverSoon());
+    // show the refused change until the next write. Appends of one group share a promise: one handler each.
+    if (appended !== this.#lastAppended) {
+      this.#lastAppended = appended;
+      appended.catch(() => this.#recoverSoon());
+    }
     // New messages (publish, replay) become leasable only once their record is durable.
     const seqAfter = engine.nextSeq;
     if (seqAfter > engine.visibleSeq) {
@@ -245,7 +253,7 @@ export class JournalStore implements Store {
 
   #logTick(now: number): void {
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now }, this.#opWriter)).catch(() => this.#recoverSoon());
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, NO_DECISIONS, this.#opWriter)).catch(() => this.#recoverSoon());
     this.#counted();
   }
 
