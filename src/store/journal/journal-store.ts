@@ -190,9 +190,21 @@ export class JournalStore implements Store {
    * Runs a state-changing operation and logs it. `durable`: resolve only once the record is
    * durable under the fsync policy.
    */
-  async #write<R>(body: OpBody, durable: boolean): Promise<R> {
-    if (this.#closing) throw new UnavailableError("the journal store is closed");
-    if (this.#recovering || this.#log.fault || this.#stale) await this.#recover();
+  #write<R>(body: OpBody, durable: boolean): Promise<R> {
+    if (this.#closing) return Promise.reject(new UnavailableError("the journal store is closed"));
+    if (this.#recovering || this.#log.fault || this.#stale) return this.#recover().then(() => this.#write<R>(body, durable));
+    try {
+      return this.#apply<R>(body, durable);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The synchronous part of a write, with no async function around it: an ack (the commonest
+   * write) returns its group's shared append promise itself, so it costs no promise of its own.
+   */
+  #apply<R>(body: OpBody, durable: boolean): Promise<R> {
     const engine = this.#engine;
     if (body.o === "lease") body.visible = engine.visibleSeq;
     const now = this.clock.now();
@@ -208,7 +220,7 @@ export class JournalStore implements Store {
       throw error;
     }
     this.#engineClock.thaw(outer);
-    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
+    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return Promise.resolve(result);
     // The log copies the record at once, so one writer serves every operation.
     const appended = this.#log.append(OP_RECORD, encodeOp(body, now, this.#decisions, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
@@ -226,9 +238,8 @@ export class JournalStore implements Store {
       );
     }
     this.#counted();
-    if (!durable) return result;
-    await appended;
-    return result;
+    if (!durable) return Promise.resolve(result);
+    return result === undefined ? (appended as Promise<R>) : appended.then(() => result);
   }
 
   /** Reads never log, unless time-driven processing changed state while they ran. */
