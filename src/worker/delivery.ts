@@ -12,6 +12,8 @@ export interface HandlerContext {
   publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult>;
 }
 
+const NOT_STARTED: Promise<void> = Promise.resolve();
+
 /**
  * One message being handled, and the handler's `ctx`. Cheap on the hot path: the
  * AbortController is made only if the handler reads `ctx.signal`, and aborting a handler
@@ -22,7 +24,8 @@ export class Delivery implements HandlerContext {
   leaseMs: number;
   extendedAt: number;
   timeout: TimerHandle | undefined = undefined;
-  done: Promise<void> = Promise.resolve();
+  /** Settles when the handler has finished (the worker sets it; one shared resolved promise until then). */
+  done: Promise<void> = NOT_STARTED;
   #abortReason: unknown = undefined;
   #controller: AbortController | undefined;
   #rejectRace: ((reason: unknown) => void) | undefined;

@@ -52,6 +52,7 @@ export interface WorkerEvents {
 }
 
 const LEASE_RETRY_MS = 1000;
+const RESOLVED: Promise<void> = Promise.resolve();
 const MAX_SETTLING = 1024;
 
 export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
@@ -187,15 +188,29 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     delivery.done = this.#run(delivery, trial);
   }
 
-  async #run(delivery: Delivery, trial: number): Promise<void> {
-    let failure: unknown;
-    let succeeded = false;
+  /**
+   * Runs the handler. Not an async function: a handler that returns without a promise (or
+   * throws) is finished at once, with no promise or suspended frame made for it.
+   */
+  #run(delivery: Delivery, trial: number): Promise<void> {
+    let result: unknown;
     try {
-      await delivery.race(this.#handler(delivery.message as LeasedMessage<T>, delivery));
-      succeeded = true;
+      result = delivery.race(this.#handler(delivery.message as LeasedMessage<T>, delivery));
     } catch (error) {
-      failure = error;
+      this.#finish(delivery, false, error, trial);
+      return RESOLVED;
     }
+    if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") {
+      this.#finish(delivery, true, undefined, trial);
+      return RESOLVED;
+    }
+    return Promise.resolve(result).then(
+      () => this.#finish(delivery, true, undefined, trial),
+      (error: unknown) => this.#finish(delivery, false, error, trial),
+    );
+  }
+
+  #finish(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): void {
     delivery.timeout?.cancel();
     // The handler's slot frees now; the ack or nack becomes durable in the background (the
     // next group commit). Waiting for it here would make every slot idle for an fdatasync.
