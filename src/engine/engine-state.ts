@@ -9,10 +9,11 @@ import type { IdempotencyEntry } from "./queue-state.js";
  * Everything the engine holds: what a snapshot writes and recovery reads back. Messages are
  * rows of `table`; the lists below name rows, and those that carry an order (ready levels,
  * group lines, completed, dead) give it. Heaps (delays, leases, TTLs) are rebuilt from keys,
- * which order them fully (ties break on seq). Each row's `queue` column is the index of its
- * queue in `queues`.
+ * which order them fully (ties break on seq). In a state to import, each row's `queue` column
+ * is the index of its queue in `queues` (a snapshot decoder numbers them so).
  *
- * An exported state shares the engine's live table: encode it before the engine runs again.
+ * An exported state shares the engine's live table: encode it before the engine runs again, or
+ * freeze the table (`MessageTable.freeze`) to encode it later.
  */
 export interface EngineState {
   seq: number;

@@ -54,8 +54,9 @@ export class Engine {
   readonly #random: () => number;
 
   readonly #queues = new Map<string, QueueState>();
-  /** Queues by the number their rows carry. */
+  /** Queues by the number their rows carry; a deleted queue's number is reused (it has no rows left). */
   #queueByNumber: (QueueState | undefined)[] = [];
+  #freeQueueNumbers: number[] = [];
   readonly #exchanges = new Map<string, ExchangeInfo>();
   /** Every message: live ones, completed ones during their status retention, dead letters. */
   #t = new MessageTable();
@@ -129,6 +130,7 @@ export class Engine {
     this.#rateLimited.delete(queue);
     this.#queues.delete(name);
     this.#queueByNumber[queue.number] = undefined;
+    this.#freeQueueNumbers.push(queue.number);
     for (const exchange of this.#exchanges.values()) {
       exchange.bindings = exchange.bindings.filter((b) => b.queue !== name);
     }
@@ -951,7 +953,9 @@ export class Engine {
   importState(state: EngineState): void {
     if (this.#queues.size > 0 || this.#t.size > 0) throw new Error("importState needs an empty engine");
     const t = (this.#t = state.table);
+    // Numbered in snapshot order, as the loaded rows are.
     this.#queueByNumber = [];
+    this.#freeQueueNumbers = [];
     this.#seq = state.seq;
     this.#deadSeq = state.deadSeq;
     for (const exchange of state.exchanges) this.#exchanges.set(exchange.name, exchange);
@@ -1009,9 +1013,10 @@ export class Engine {
   // ── helpers ─────────────────────────────────────────────────────────────────────────────
 
   #createQueue(name: string, options = resolveQueueOptions()): QueueState {
-    const queue = new QueueState(name, this.#queueByNumber.length, options, this.#t);
+    const number = this.#freeQueueNumbers.pop() ?? this.#queueByNumber.length;
+    const queue = new QueueState(name, number, options, this.#t);
     this.#queues.set(name, queue);
-    this.#queueByNumber.push(queue);
+    this.#queueByNumber[number] = queue;
     return queue;
   }
 
