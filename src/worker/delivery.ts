@@ -24,6 +24,10 @@ export class Delivery implements HandlerContext {
   leaseMs: number;
   extendedAt: number;
   timeout: TimerHandle | undefined = undefined;
+  /** Links in the worker's in-flight list (`InFlight`). */
+  inFlight = false;
+  inFlightPrev: Delivery | undefined = undefined;
+  inFlightNext: Delivery | undefined = undefined;
   /** Settles when the handler has finished (the worker sets it; one shared resolved promise until then). */
   done: Promise<void> = NOT_STARTED;
   #abortReason: unknown = undefined;

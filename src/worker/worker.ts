@@ -24,6 +24,7 @@ import { settleWithin } from "../util/abort.js";
 import type { TimerHandle } from "../util/clock.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { Delivery, type HandlerContext } from "./delivery.js";
+import { InFlight } from "./in-flight.js";
 
 export type { HandlerContext } from "./delivery.js";
 
@@ -61,9 +62,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly #handler: Handler<T>;
   readonly #options: WorkerOptions;
   readonly #declared: Promise<QueueInfo>;
-  readonly #inFlight = new Map<string, Delivery>();
-  /** Acks and nacks of finished handlers that are not durable yet. */
-  readonly #settling = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
+  /** Acks and nacks of finished handlers that are not durable yet (a count: close() waits for it to reach 0). */
+  #settling = 0;
+  #onSettled: (() => void) | undefined;
   readonly #breaker: CircuitBreaker | undefined;
   #concurrency: number;
   #leaseMs = defaults.queue.leaseMs;
@@ -155,7 +157,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
           const allowance = this.#breaker ? this.#breaker.allowance() : Infinity;
           // Settlements still being written are bounded too (a slow disk slows leasing), but
           // generously: a no-op handler finishes many times per fdatasync.
-          const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling.size;
+          const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling;
           const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
           const want = Math.min(free, allowance, defaults.leaseBatchMax);
           if (want <= 0) break;
@@ -183,7 +185,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }
     const trial = this.#breaker?.started() ?? 0;
-    this.#inFlight.set(stored.id, delivery);
+    this.#inFlight.add(delivery);
     this.#armHeartbeat();
     delivery.done = this.#run(delivery, trial);
   }
@@ -214,13 +216,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     delivery.timeout?.cancel();
     // The handler's slot frees now; the ack or nack becomes durable in the background (the
     // next group commit). Waiting for it here would make every slot idle for an fdatasync.
-    const settled: Promise<void> = this.#settle(delivery, succeeded, failure, trial).finally(() => {
-      this.#settling.delete(settled);
+    this.#settling++;
+    const settled = () => {
+      if (--this.#settling === 0) this.#onSettled?.();
       this.#breaker?.finished(trial);
       this.#pump();
-    });
-    this.#settling.add(settled);
-    this.#inFlight.delete(delivery.message.id);
+    };
+    this.#settle(delivery, succeeded, failure, trial).then(settled, settled);
+    this.#inFlight.remove(delivery);
     this.#pump();
   }
 
@@ -263,7 +266,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#heartbeat = clock.setTimer(() => {
       this.#heartbeat = undefined;
       const now = clock.now();
-      for (const delivery of this.#inFlight.values()) {
+      for (const delivery of this.#inFlight.toArray()) {
         if (now - delivery.extendedAt < delivery.leaseMs / 3 || delivery.aborted) continue;
         const { id, leaseToken } = delivery.message;
         delivery.extendedAt = now;
@@ -289,14 +292,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   async #close(timeoutMs: number): Promise<void> {
     this.#unwatch?.();
     this.#retryTimer?.cancel();
-    const running = () => Promise.allSettled([...this.#inFlight.values()].map((d) => d.done));
+    const running = () => Promise.allSettled(this.#inFlight.toArray().map((d) => d.done));
     // A lease call in flight when close() began may still deliver messages: wait for it first.
     const drained = await settleWithin(this.#loop.then(running), timeoutMs);
     if (!drained) {
-      for (const delivery of this.#inFlight.values()) delivery.abort(new WorkerClosedError());
+      for (const delivery of this.#inFlight.toArray()) delivery.abort(new WorkerClosedError());
       await running();
     }
-    await Promise.allSettled([...this.#settling]);
+    if (this.#settling > 0) await new Promise<void>((resolve) => (this.#onSettled = resolve));
     this.#heartbeat?.cancel();
     this.#heartbeat = undefined;
     this.#breaker?.dispose();
