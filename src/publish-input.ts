@@ -1,6 +1,6 @@
 import { PublishOptionsSchema, type PublishOptions } from "./config/schemas.js";
 import { schemaErrors } from "./config/validate.js";
-import { encodeBody } from "./core/body.js";
+import { encodeBody, tryEncodeBody } from "./core/body.js";
 import { ValidationError, type ErrorDetail } from "./core/errors.js";
 import type { PublishInput } from "./store/store.js";
 
@@ -17,6 +17,11 @@ export function toPublishInput(
   maxBodyBytes: number,
   pathPrefix = "",
 ): PublishInput {
+  // Most batch items carry only a body: no options to check, no error context to build.
+  if (options === undefined) {
+    const json = tryEncodeBody(body, maxBodyBytes);
+    if (json !== undefined) return { queue, body: json, priority: 0 };
+  }
   const where = `publish to "${queue}"`;
   const details: ErrorDetail[] = [];
   if (options !== undefined) {

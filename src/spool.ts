@@ -101,9 +101,14 @@ export class Spool implements SpoolRuntime {
 
   // ── lease settlement by id (what the HTTP API and remote consumers use) ────────────────
 
-  async ack(id: string, leaseToken: string): Promise<void> {
-    checkLeaseArgs(id, leaseToken, "ack");
-    await this.store.ack(id, leaseToken);
+  // Not async: every handled message comes through here, and the store's promise does.
+  ack(id: string, leaseToken: string): Promise<void> {
+    try {
+      checkLeaseArgs(id, leaseToken, "ack");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.store.ack(id, leaseToken);
   }
 
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {

@@ -14,6 +14,9 @@ export interface ReadyMemoryReport {
   peakRssBytes: number;
   heapUsedBytes: number;
   publishMs: number;
+  /** Systems that can reopen from disk. */
+  reopen?: { closeMs: number; reopenMs: number; rssBytes: number };
+  snapshot?: { ms: number; maxBlockMs: number };
 }
 
 const CHILD = fileURLToPath(new URL("./ready-memory-child.ts", import.meta.url));
@@ -48,6 +51,8 @@ export function forkReadyMemory(systemName: string, count: number, timeoutMs = 1
           rssBytes: report.rssBytes,
           emptyRssBytes: report.emptyRssBytes,
           peakRssBytes: report.peakRssBytes,
+          reopen: report.reopen,
+          snapshot: report.snapshot,
         });
       } else {
         reject(new Error(failure ?? `the measuring child exited with ${signal ?? code} and no report`));

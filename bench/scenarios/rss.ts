@@ -21,6 +21,9 @@ export const rss: Scenario = {
     { id: "rss-peak", label: "peak RSS of this process during its workloads", unit: "MB", better: "lower", ratios: false },
     { id: "rss-ready", label: "RSS with 1M ready messages, fresh process", unit: "MB", better: "lower", target: atMost(400, "400 MB"), ratios: false },
     { id: "ready-per-100k", label: "memory per 100k ready messages", unit: "MB", better: "lower" },
+    { id: "snapshot-block", label: "snapshot of 1M ready messages: longest event-loop block", unit: "ms", better: "lower", ratios: false },
+    { id: "close-ready", label: "close with 1M ready messages (final snapshot)", unit: "ms", better: "lower", ratios: false },
+    { id: "reopen-ready", label: "reopen with 1M ready messages", unit: "ms", better: "lower", target: atMost(2000, "2 s"), ratios: false },
   ],
   async run(system, context, record) {
     const inProcess = system.kind !== "peer";
@@ -38,6 +41,21 @@ export const rss: Scenario = {
       record("rss-ready", value(memory.rssBytes / MEGABYTE, detail));
     }
     record("ready-per-100k", value(perHundredK, `${memory.comparable ? "" : "disk, "}n=${formatCount(n)}`, memory.comparable));
+    if (memory.snapshot) {
+      record("snapshot-block", value(memory.snapshot.maxBlockMs, `snapshot took ${formatNumber(memory.snapshot.ms)} ms${n === 1_000_000 ? "" : `, n=${formatCount(n)}`}`));
+      context.log(`rss: snapshot ${formatNumber(memory.snapshot.ms)} ms, longest event-loop block ${formatNumber(memory.snapshot.maxBlockMs)} ms`);
+    } else {
+      record("snapshot-block", { kind: "none", text: "n/a" });
+    }
+    if (memory.reopen) {
+      const sized = n === 1_000_000 ? "" : `n=${formatCount(n)}, `;
+      record("close-ready", value(memory.reopen.closeMs, n === 1_000_000 ? undefined : `n=${formatCount(n)}`));
+      record("reopen-ready", value(memory.reopen.reopenMs, `${sized}RSS after ${formatNumber(memory.reopen.rssBytes / MEGABYTE)} MB`));
+      context.log(`rss: close ${formatNumber(memory.reopen.closeMs)} ms, reopen ${formatNumber(memory.reopen.reopenMs)} ms, RSS after reopen ${formatNumber(memory.reopen.rssBytes / MEGABYTE)} MB`);
+    } else {
+      record("close-ready", { kind: "none", text: "n/a" });
+      record("reopen-ready", { kind: "none", text: "n/a" });
+    }
     context.note(`${system.name}: memory per ready message measured as ${memory.where}`);
     context.log(
       `rss: ${formatNumber(perHundredK)} MB per 100k ready (${memory.where}, n=${formatCount(n)})` +

@@ -5,11 +5,11 @@
 import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Spool, type Queue, type Store, type Worker } from "../../src/index.js";
+import { JournalStore, Spool, type Queue, type Store, type Worker } from "../../src/index.js";
 import type { BenchBody } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { forkReadyMemory } from "../lib/ready-memory.js";
-import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
+import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Reopen, type Sizes, type SystemEntry } from "./system.js";
 
 export interface StoreContext {
   /** A fresh, empty directory for this Spool (under BENCH_DATA_DIR or <repo>/.bench-data); removed afterwards. */
@@ -69,6 +69,23 @@ class SpoolSystem implements BenchSystem {
 
   readyMemory(count: number): Promise<ReadyMemory> {
     return forkReadyMemory(this.name, count);
+  }
+
+  async snapshot(): Promise<void> {
+    const store = this.#spool?.store;
+    if (!(store instanceof JournalStore)) throw new Error("snapshot() needs the journal store");
+    await store.snapshot();
+  }
+
+  async reopen(): Promise<Reopen> {
+    if (!this.#spool || !this.#dataDir) throw new Error("setup() first");
+    let started = performance.now();
+    await this.#spool.close();
+    const closeMs = performance.now() - started;
+    this.#queues.clear(); // they belong to the closed Spool
+    started = performance.now();
+    this.#spool = await Spool.open({ store: this.createStore({ dataDir: this.#dataDir }) });
+    return { closeMs, reopenMs: performance.now() - started };
   }
 
   async teardown(): Promise<void> {

@@ -33,6 +33,13 @@ export interface BenchSystem {
   createQueue(): Promise<BenchQueue>;
   /** The memory that `count` ready messages take where this system keeps them. */
   readyMemory(count: number): Promise<ReadyMemory>;
+  /**
+   * Systems that keep their data on disk in this process: closes the store (final snapshot
+   * included) and opens it again from disk, timing both. Queues made before it are not usable after.
+   */
+  reopen?(): Promise<Reopen>;
+  /** Systems that snapshot in this process: takes one now; resolves once it is durable. */
+  snapshot?(): Promise<void>;
   /** Deletes every queue, key and schema it created, and disconnects. Never throws. */
   teardown(): Promise<void>;
 }
@@ -80,6 +87,17 @@ export interface ReadyMemory {
   emptyRssBytes?: number;
   /** Peak RSS of the measuring process (in-process systems). */
   peakRssBytes?: number;
+  /** Systems with `reopen()`: closing and reopening while holding the messages. */
+  reopen?: Reopen & { rssBytes: number };
+  /** Systems with `snapshot()`: how long one took, and the longest the event loop was blocked meanwhile. */
+  snapshot?: { ms: number; maxBlockMs: number };
+}
+
+export interface Reopen {
+  /** close(): the final snapshot and syncs. */
+  closeMs: number;
+  /** open() until the store answers again: snapshot load plus log replay. */
+  reopenMs: number;
 }
 
 /** One line of the registry: how to make a system, so the bench loads only what it runs. */

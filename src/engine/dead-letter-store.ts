@@ -1,64 +1,94 @@
-import type { DeadEntry } from "./message-record.js";
+import { NIL, type MessageTable } from "./message-table.js";
+
+/** Dead-letter rows with their arrival numbers (the paging cursor), oldest first. */
+export interface DeadRows {
+  rows: number[];
+  deadSeqs: number[];
+}
 
 /**
  * One queue's dead letters in arrival order, with stable cursors: the cursor is the last
- * entry's `deadSeq`, found again by binary search; removed entries are compacted away lazily.
+ * entry's `deadSeq`, found again by binary search. A row's position here is kept in its
+ * `timeIndex` column (a dead message is in no timeline), so removal is O(1); removed entries
+ * are compacted away lazily.
  */
 export class DeadLetterStore {
-  #entries: DeadEntry[] = [];
+  readonly #table: MessageTable;
+  #rows: number[] = [];
+  #deadSeqs: number[] = [];
   #removed = 0;
-  readonly byId = new Map<string, DeadEntry>();
+  #size = 0;
+
+  constructor(table: MessageTable) {
+    this.#table = table;
+  }
 
   get size(): number {
-    return this.byId.size;
+    return this.#size;
   }
 
-  add(entry: DeadEntry): void {
-    this.#entries.push(entry);
-    this.byId.set(entry.record.id, entry);
+  add(r: number, deadSeq: number): void {
+    this.#table.timeIndex[r] = this.#rows.length;
+    this.#rows.push(r);
+    this.#deadSeqs.push(deadSeq);
+    this.#size++;
   }
 
-  remove(id: string): DeadEntry | undefined {
-    const entry = this.byId.get(id);
-    if (!entry) return undefined;
-    entry.removed = true;
-    this.byId.delete(id);
+  /** Removes row `r`, which must be in this store. */
+  remove(r: number): void {
+    const t = this.#table;
+    const index = t.timeIndex[r];
+    if (this.#rows[index] !== r) throw new Error(`dead-letter store: row ${r} is not in it`);
+    this.#rows[index] = NIL;
+    t.timeIndex[r] = NIL;
+    this.#size--;
     this.#removed++;
-    if (this.#removed > 64 && this.#removed * 2 > this.#entries.length) {
-      this.#entries = this.#entries.filter((e) => !e.removed);
-      this.#removed = 0;
-    }
-    return entry;
+    if (this.#removed > 64 && this.#removed * 2 > this.#rows.length) this.#compact();
   }
 
   /** Up to `limit` entries after `afterSeq` (exclusive), oldest first. */
-  page(afterSeq: number, limit: number): { items: DeadEntry[]; more: boolean } {
-    const entries = this.#entries;
+  page(afterSeq: number, limit: number): { items: DeadRows; more: boolean } {
+    const seqs = this.#deadSeqs;
+    const rows = this.#rows;
     let lo = 0;
-    let hi = entries.length;
+    let hi = seqs.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (entries[mid].deadSeq <= afterSeq) lo = mid + 1;
+      if (seqs[mid] <= afterSeq) lo = mid + 1;
       else hi = mid;
     }
-    const items: DeadEntry[] = [];
+    const items: DeadRows = { rows: [], deadSeqs: [] };
     let index = lo;
-    for (; index < entries.length && items.length < limit; index++) {
-      if (!entries[index].removed) items.push(entries[index]);
+    for (; index < rows.length && items.rows.length < limit; index++) {
+      if (rows[index] === NIL) continue;
+      items.rows.push(rows[index]);
+      items.deadSeqs.push(seqs[index]);
     }
-    while (index < entries.length && entries[index].removed) index++;
-    return { items, more: index < entries.length };
+    while (index < rows.length && rows[index] === NIL) index++;
+    return { items, more: index < rows.length };
   }
 
-  all(): DeadEntry[] {
-    return this.#entries.filter((e) => !e.removed);
+  all(): DeadRows {
+    return this.page(-1, Infinity).items;
   }
 
-  clear(): DeadEntry[] {
+  /** Empties the store; returns what it held. */
+  clear(): DeadRows {
     const live = this.all();
-    this.#entries = [];
+    for (const r of live.rows) this.#table.timeIndex[r] = NIL;
+    this.#rows = [];
+    this.#deadSeqs = [];
     this.#removed = 0;
-    this.byId.clear();
+    this.#size = 0;
     return live;
+  }
+
+  #compact(): void {
+    const { rows, deadSeqs } = this.all();
+    const timeIndex = this.#table.timeIndex;
+    for (let i = 0; i < rows.length; i++) timeIndex[rows[i]] = i;
+    this.#rows = rows;
+    this.#deadSeqs = deadSeqs;
+    this.#removed = 0;
   }
 }

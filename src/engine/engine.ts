@@ -2,6 +2,8 @@
  * The in-memory queue engine shared by the `memory` and `journal` stores: every semantic of
  * DESIGN §1 applied to plain data structures, synchronously, in O(log n) or better per message.
  *
+ * - Messages: rows of one MessageTable (columns of typed arrays, ids in a typed-array hash,
+ *   bodies in a slab arena); every structure below links rows by number.
  * - Ready messages: one linked list per priority per queue (ReadyIndex).
  * - Time: three engine-wide timelines (delays, lease expiries, TTLs) in indexed heaps, and one
  *   clock timer armed for the earliest due time across them (and rate-limit reopenings).
@@ -15,7 +17,7 @@ import { resolveQueueOptions } from "../config/resolve.js";
 import type { QueueOptions } from "../config/schemas.js";
 import { ConflictError, LeaseLostError, NotFoundError, QueueFullError, ValidationError } from "../core/errors.js";
 import { newId, newLeaseToken } from "../core/ids.js";
-import type { DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageStatus, QueueStats } from "../core/message.js";
+import type { DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageState, MessageStatus, QueueStats } from "../core/message.js";
 import { decideFailure } from "../core/retry-policy.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
 import type {
@@ -33,7 +35,7 @@ import type {
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { IndexedHeap } from "./indexed-heap.js";
 import type { EngineState, QueueSnapshot } from "./engine-state.js";
-import { MessageRecord, Slot, type DeadEntry, type MessageExtras } from "./message-record.js";
+import { MessageTable, NIL, Slot, type MessageExtras } from "./message-table.js";
 import { QueueState, type Group } from "./queue-state.js";
 
 export interface EngineOptions {
@@ -52,14 +54,16 @@ export class Engine {
   readonly #random: () => number;
 
   readonly #queues = new Map<string, QueueState>();
+  /** Queues by the number their rows carry; a deleted queue's number is reused (it has no rows left). */
+  #queueByNumber: (QueueState | undefined)[] = [];
+  #freeQueueNumbers: number[] = [];
   readonly #exchanges = new Map<string, ExchangeInfo>();
-  /** Live messages, and completed ones during their status retention. */
-  readonly #live = new Map<string, MessageRecord>();
-  readonly #dead = new Map<string, DeadEntry>();
+  /** Every message: live ones, completed ones during their status retention, dead letters. */
+  #t = new MessageTable();
 
-  readonly #delays = new IndexedHeap<MessageRecord>((r) => r.availableAt, (r) => r.timeIndex, (r, i) => void (r.timeIndex = i));
-  readonly #leases = new IndexedHeap<MessageRecord>((r) => r.leaseUntil, (r) => r.timeIndex, (r, i) => void (r.timeIndex = i));
-  readonly #ttls = new IndexedHeap<MessageRecord>((r) => r.expiresAt, (r) => r.ttlIndex, (r, i) => void (r.ttlIndex = i));
+  readonly #delays = this.#timeline((r) => this.#t.availableAt[r], false);
+  readonly #leases = this.#timeline((r) => this.#t.leaseUntil[r], false);
+  readonly #ttls = this.#timeline((r) => this.#t.expiresAt[r], true);
   readonly #rateLimited = new Set<QueueState>();
 
   #seq = 0;
@@ -81,13 +85,20 @@ export class Engine {
     this.#random = options.random ?? Math.random;
   }
 
+  /** A timeline of rows by `key`, ties by seq; its position kept in the row's ttlIndex or timeIndex. */
+  #timeline(key: (r: number) => number, ttl: boolean): IndexedHeap<number> {
+    const seq = (r: number) => this.#t.seq[r];
+    return ttl
+      ? new IndexedHeap<number>(key, (r) => this.#t.ttlIndex[r], (r, i) => void (this.#t.ttlIndex[r] = i), seq)
+      : new IndexedHeap<number>(key, (r) => this.#t.timeIndex[r], (r, i) => void (this.#t.timeIndex[r] = i), seq);
+  }
+
   // ── queues ──────────────────────────────────────────────────────────────────────────────
 
   ensureQueue(name: string, options?: QueueOptions): QueueInfo {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new QueueState(name, resolveQueueOptions(options));
-      this.#queues.set(name, queue);
+      queue = this.#createQueue(name, resolveQueueOptions(options));
     } else if (options) {
       queue.applyOptions(resolveQueueOptions(options, queue.options));
       this.#markDirty(queue);
@@ -107,15 +118,19 @@ export class Engine {
   deleteQueue(name: string): boolean {
     const queue = this.#queues.get(name);
     if (!queue) return false;
-    for (const record of [...this.#live.values()]) {
-      if (record.queue !== name) continue;
-      if (record.slot === Slot.Completed) this.#live.delete(record.id);
-      else this.#detach(queue, record);
-    }
-    for (const entry of queue.dead.clear()) this.#dead.delete(entry.record.id);
+    const t = this.#t;
+    queue.dead.clear();
     queue.completed.clear();
+    for (let r = 0; r < t.highWater; r++) {
+      const slot = t.slot[r];
+      if (slot === Slot.Free || t.queue[r] !== queue.number) continue;
+      if (slot !== Slot.Completed && slot !== Slot.Dead) this.#detach(queue, r);
+      t.free(r);
+    }
     this.#rateLimited.delete(queue);
     this.#queues.delete(name);
+    this.#queueByNumber[queue.number] = undefined;
+    this.#freeQueueNumbers.push(queue.number);
     for (const exchange of this.#exchanges.values()) {
       exchange.bindings = exchange.bindings.filter((b) => b.queue !== name);
     }
@@ -131,15 +146,17 @@ export class Engine {
   purgeQueue(name: string): number {
     const queue = this.#requireQueue(name);
     this.#tick();
-    const victims: MessageRecord[] = [...queue.ready.all()];
-    for (const record of this.#delays.items()) if (record.queue === name) victims.push(record);
-    for (const group of queue.groups.values()) {
-      for (let record = group.head; record; record = record.next) victims.push(record);
+    const t = this.#t;
+    const victims = queue.ready.all();
+    for (const r of this.#delays.items()) if (t.queue[r] === queue.number) victims.push(r);
+    for (const group of queue.groups.values()) victims.push(...queue.groupLine(group));
+    for (const r of victims) {
+      this.#detach(queue, r);
+      t.free(r);
     }
-    for (const record of victims) this.#detach(queue, record);
     for (const group of [...queue.groups.values()]) {
-      group.head = group.tail = null;
-      if (!group.active || group.active.slot !== Slot.Leased) queue.groups.delete(group.key);
+      group.head = group.tail = NIL;
+      if (group.active === NIL || t.slot[group.active] !== Slot.Leased) queue.groups.delete(group.key);
     }
     queue.groupWaiting = 0;
     this.#armTimer();
@@ -159,7 +176,7 @@ export class Engine {
       leased: queue.leased,
       dead: queue.dead.size,
       totals: { ...queue.totals },
-      oldestReadyAgeMs: oldest ? Math.max(0, now - oldest.availableAt) : 0,
+      oldestReadyAgeMs: oldest !== NIL ? Math.max(0, now - this.#t.availableAt[oldest]) : 0,
     };
   }
 
@@ -190,7 +207,7 @@ export class Engine {
       }
       if (input.dedupKey !== undefined) {
         const existing = queue.dedup.get(input.dedupKey);
-        if (entry.dedup.has(input.dedupKey) || (existing && existing.slot !== Slot.Leased)) continue;
+        if (entry.dedup.has(input.dedupKey) || (existing !== undefined && this.#t.slot[existing] !== Slot.Leased)) continue;
         entry.dedup.add(input.dedupKey);
       }
       entry.count++;
@@ -203,6 +220,7 @@ export class Engine {
   }
 
   #publishOne(input: PublishInput, now: number): PublishOutcome {
+    const t = this.#t;
     const queue = this.#queues.get(input.queue) ?? this.#createQueue(input.queue);
     const idempotencyKey = input.idempotencyKey;
     if (idempotencyKey !== undefined) {
@@ -212,10 +230,11 @@ export class Engine {
     const dedupKey = input.dedupKey;
     if (dedupKey !== undefined) {
       const existing = queue.dedup.get(dedupKey);
-      if (existing && existing.slot !== Slot.Leased) {
+      if (existing !== undefined && t.slot[existing] !== Slot.Leased) {
         this.#replace(queue, existing, input);
-        if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, existing.id, now);
-        return { id: existing.id, queue: queue.name, replaced: true, duplicate: false };
+        const id = t.id(existing);
+        if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, id, now);
+        return { id, queue: queue.name, replaced: true, duplicate: false };
       }
     }
 
@@ -235,41 +254,47 @@ export class Engine {
         ttlMs,
       };
     }
-    const record = new MessageRecord(
-      this.#newId(now),
-      queue.name,
-      this.#seq++,
-      input.body,
-      input.priority,
-      now,
-      input.availableAt !== undefined && input.availableAt > now ? input.availableAt : now,
-      input.maxAttempts ?? queue.options.maxAttempts,
-      extras,
-    );
-    if (ttlMs !== undefined) record.expiresAt = now + ttlMs;
-    this.#live.set(record.id, record);
+    const id = this.#newId(now);
+    const r = t.create(id, input.body, {
+      queue: queue.number,
+      seq: this.#seq++,
+      priority: input.priority,
+      publishedAt: now,
+      availableAt: input.availableAt !== undefined && input.availableAt > now ? input.availableAt : now,
+      maxAttempts: input.maxAttempts ?? queue.options.maxAttempts,
+    });
+    if (extras) t.extras.set(r, extras);
+    if (ttlMs !== undefined) t.expiresAt[r] = now + ttlMs;
     queue.totals.published++;
-    if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, record.id, now);
-    if (dedupKey !== undefined) queue.dedup.set(dedupKey, record);
-    this.#enqueue(queue, record, now);
+    if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, id, now);
+    if (dedupKey !== undefined) queue.dedup.set(dedupKey, r);
+    this.#enqueue(queue, r, now);
     this.#enforceMaxLength(queue, now);
-    return { id: record.id, queue: queue.name, replaced: false, duplicate: false };
+    return { id, queue: queue.name, replaced: false, duplicate: false };
+  }
+
+  /** The row's rare fields; most rows have none (and then no map is consulted). */
+  #extras(r: number): MessageExtras | undefined {
+    const extras = this.#t.extras;
+    return extras.size === 0 ? undefined : extras.get(r);
   }
 
   /** dedupKey replace: new body, headers and priority; same id and place. */
-  #replace(queue: QueueState, record: MessageRecord, input: PublishInput): void {
-    record.body = input.body;
-    if (input.headers !== undefined || record.extras?.headers !== undefined) {
-      record.extras = { ...record.extras, headers: input.headers };
+  #replace(queue: QueueState, r: number, input: PublishInput): void {
+    const t = this.#t;
+    t.replaceBody(r, input.body);
+    const extras = this.#extras(r);
+    if (input.headers !== undefined || extras?.headers !== undefined) {
+      t.extras.set(r, { ...extras, headers: input.headers });
     }
-    if (record.priority !== input.priority) {
-      if (record.slot === Slot.Ready) {
-        queue.ready.remove(record);
-        record.priority = input.priority;
-        queue.ready.insertInOrder(record);
+    if (t.priority[r] !== input.priority) {
+      if (t.slot[r] === Slot.Ready) {
+        queue.ready.remove(r);
+        t.priority[r] = input.priority;
+        queue.ready.insertInOrder(r);
         this.#markDirty(queue);
       } else {
-        record.priority = input.priority;
+        t.priority[r] = input.priority;
       }
     }
   }
@@ -279,45 +304,47 @@ export class Engine {
     if (maxLength === undefined || queue.options.overflow !== "drop-oldest") return;
     while (queue.waiting > maxLength) {
       const oldest = queue.ready.oldest();
-      if (!oldest) break;
+      if (oldest === NIL) break;
       this.#kill(queue, oldest, "overflow", undefined, now);
     }
   }
 
   /** Places a waiting message: behind its group, in the delay timeline, or ready. Starts its TTL clock. */
-  #enqueue(queue: QueueState, record: MessageRecord, now: number): void {
-    const groupKey = record.extras?.groupKey;
+  #enqueue(queue: QueueState, r: number, now: number): void {
+    const groupKey = this.#extras(r)?.groupKey;
     if (groupKey !== undefined) {
       let group = queue.groups.get(groupKey);
-      if (!group) queue.groups.set(groupKey, (group = { key: groupKey, active: null, head: null, tail: null }));
-      if (group.active) {
-        queue.appendToGroup(group, record);
-        if (record.expiresAt !== 0) this.#ttls.push(record);
+      if (!group) queue.groups.set(groupKey, (group = { key: groupKey, active: NIL, head: NIL, tail: NIL }));
+      if (group.active !== NIL) {
+        queue.appendToGroup(group, r);
+        if (this.#t.expiresAt[r] !== 0) this.#ttls.push(r);
         return;
       }
-      group.active = record;
+      group.active = r;
     }
-    this.#schedule(queue, record, now);
+    this.#schedule(queue, r, now);
   }
 
   /** Ready now, or delayed until availableAt; the TTL timeline applies while not leased. */
-  #schedule(queue: QueueState, record: MessageRecord, now: number): void {
-    if (record.expiresAt !== 0) {
-      if (record.expiresAt <= now) {
-        this.#kill(queue, record, "expired", undefined, now);
+  #schedule(queue: QueueState, r: number, now: number): void {
+    const t = this.#t;
+    const expiresAt = t.expiresAt[r];
+    if (expiresAt !== 0) {
+      if (expiresAt <= now) {
+        this.#kill(queue, r, "expired", undefined, now);
         return;
       }
-      this.#ttls.push(record);
+      this.#ttls.push(r);
     }
     // Waiting again (a retry, a replay): it holds its dedupKey unless a newer message took it meanwhile.
-    const dedupKey = record.extras?.dedupKey;
-    if (dedupKey !== undefined && !queue.dedup.has(dedupKey)) queue.dedup.set(dedupKey, record);
-    if (record.availableAt > now) {
-      record.slot = Slot.Delayed;
-      this.#delays.push(record);
+    const dedupKey = this.#extras(r)?.dedupKey;
+    if (dedupKey !== undefined && !queue.dedup.has(dedupKey)) queue.dedup.set(dedupKey, r);
+    if (t.availableAt[r] > now) {
+      t.slot[r] = Slot.Delayed;
+      this.#delays.push(r);
       queue.delayed++;
     } else {
-      queue.ready.append(record);
+      queue.ready.append(r);
       this.#markDirty(queue);
     }
   }
@@ -333,22 +360,23 @@ export class Engine {
     const limiter = queue.limiter;
     if (limiter) max = Math.min(max, limiter.available(now));
     const leaseMs = request.leaseMs ?? queue.options.leaseMs;
+    const t = this.#t;
     const out: LeasedStoredMessage[] = [];
     while (out.length < max) {
-      const record = queue.ready.first();
+      const r = queue.ready.first();
       // Strict order: a head whose publish is not durable yet holds the queue until it is.
-      if (!record || record.seq >= this.#visibleSeq) break;
-      queue.ready.remove(record);
-      if (record.ttlIndex >= 0) this.#ttls.remove(record);
-      record.attempt++;
-      record.slot = Slot.Leased;
-      record.leaseToken = this.#newLeaseToken();
-      record.leaseUntil = now + leaseMs;
-      this.#leases.push(record);
+      if (r === NIL || t.seq[r] >= this.#visibleSeq) break;
+      queue.ready.remove(r);
+      if (t.ttlIndex[r] >= 0) this.#ttls.remove(r);
+      t.attempt[r]++;
+      t.slot[r] = Slot.Leased;
+      t.leaseTokens.set(r, this.#newLeaseToken());
+      t.leaseUntil[r] = now + leaseMs;
+      this.#leases.push(r);
       queue.leased++;
-      const dedupKey = record.extras?.dedupKey;
-      if (dedupKey !== undefined && queue.dedup.get(dedupKey) === record) queue.dedup.delete(dedupKey);
-      out.push(record.toLeased());
+      const dedupKey = this.#extras(r)?.dedupKey;
+      if (dedupKey !== undefined && queue.dedup.get(dedupKey) === r) queue.dedup.delete(dedupKey);
+      out.push(t.toLeased(r, queue.name));
     }
     if (limiter) {
       limiter.record(now, out.length);
@@ -362,11 +390,11 @@ export class Engine {
   }
 
   ack(id: string, leaseToken: string): void {
-    const record = this.#leased(id, leaseToken);
+    const r = this.#leased(id, leaseToken);
     this.#tick();
-    // The lease may have expired in the tick just run.
-    if (record.slot !== Slot.Leased) throw new LeaseLostError(id);
-    this.#complete(record);
+    // The lease may have expired in the tick just run (a tick never frees a row: r is still this message).
+    if (this.#t.slot[r] !== Slot.Leased) throw new LeaseLostError(id);
+    this.#complete(r);
     this.#armTimer();
   }
 
@@ -375,11 +403,11 @@ export class Engine {
     const outcomes = new Array<AckOutcome>(items.length);
     for (let i = 0; i < items.length; i++) {
       const { id, leaseToken } = items[i];
-      const record = this.#live.get(id);
-      if (!record || record.slot !== Slot.Leased || record.leaseToken !== leaseToken) {
+      const r = this.#leasedRow(id, leaseToken);
+      if (r === NIL) {
         outcomes[i] = { id, ok: false, code: "lease_lost" };
       } else {
-        this.#complete(record);
+        this.#complete(r);
         outcomes[i] = { id, ok: true };
       }
     }
@@ -390,36 +418,38 @@ export class Engine {
   nack(id: string, leaseToken: string, request: NackRequest): NackOutcome {
     this.#leased(id, leaseToken);
     this.#tick();
-    const record = this.#leased(id, leaseToken);
-    const queue = this.#queues.get(record.queue) as QueueState;
+    const r = this.#leased(id, leaseToken);
+    const t = this.#t;
+    const queue = this.#queueOf(r);
     const now = this.clock.now();
-    this.#unslot(queue, record);
+    this.#unslot(queue, r);
     if (request.release) {
       // Given back unhandled: no attempt used; ready at once, or after `delayMs` when given.
-      record.attempt = Math.max(0, record.attempt - 1);
-      record.availableAt = now + (request.delayMs ?? 0);
-      this.#schedule(queue, record, now);
+      t.attempt[r] = Math.max(0, t.attempt[r] - 1);
+      const availableAt = now + (request.delayMs ?? 0);
+      t.availableAt[r] = availableAt;
+      this.#schedule(queue, r, now);
       this.#armTimer();
-      if (this.#dead.has(id)) return { state: "dead", availableAt: record.availableAt, deadReason: "expired" };
-      return { state: record.availableAt > now ? "delayed" : "ready", availableAt: record.availableAt };
+      if (t.slot[r] === Slot.Dead) return { state: "dead", availableAt, deadReason: "expired" };
+      return { state: availableAt > now ? "delayed" : "ready", availableAt };
     }
     const error = request.error ?? { message: "nacked", kind: "error" as const };
-    record.extras = { ...record.extras, lastError: error };
+    t.extras.set(r, { ...this.#extras(r), lastError: error });
     const decision = decideFailure(
-      { attempt: record.attempt, maxAttempts: record.maxAttempts, kind: error.kind, delayMs: request.delayMs, backoff: queue.options.backoff },
+      { attempt: t.attempt[r], maxAttempts: t.maxAttempts[r], kind: error.kind, delayMs: request.delayMs, backoff: queue.options.backoff },
       this.#random,
     );
     let outcome: NackOutcome;
     if (decision.action === "dead") {
-      this.#kill(queue, record, decision.reason, error, now);
-      outcome = { state: "dead", availableAt: record.availableAt, deadReason: decision.reason };
+      this.#kill(queue, r, decision.reason, error, now);
+      outcome = { state: "dead", availableAt: t.availableAt[r], deadReason: decision.reason };
     } else {
       queue.totals.retried++;
-      record.availableAt = now + decision.delayMs;
-      this.#schedule(queue, record, now);
-      outcome = this.#dead.has(id)
-        ? { state: "dead", availableAt: record.availableAt, deadReason: "expired" }
-        : { state: decision.delayMs > 0 ? "delayed" : "ready", availableAt: record.availableAt };
+      t.availableAt[r] = now + decision.delayMs;
+      this.#schedule(queue, r, now);
+      outcome = t.slot[r] === Slot.Dead
+        ? { state: "dead", availableAt: t.availableAt[r], deadReason: "expired" }
+        : { state: decision.delayMs > 0 ? "delayed" : "ready", availableAt: t.availableAt[r] };
     }
     this.#armTimer();
     return outcome;
@@ -428,121 +458,134 @@ export class Engine {
   extend(id: string, leaseToken: string, leaseMs: number): { leaseUntil: number } {
     this.#leased(id, leaseToken);
     this.#tick();
-    const record = this.#leased(id, leaseToken);
-    this.#leases.remove(record);
-    record.leaseUntil = this.clock.now() + leaseMs;
-    this.#leases.push(record);
+    const r = this.#leased(id, leaseToken);
+    const t = this.#t;
+    this.#leases.remove(r);
+    t.leaseUntil[r] = this.clock.now() + leaseMs;
+    this.#leases.push(r);
     this.#armTimer();
-    return { leaseUntil: record.leaseUntil };
+    return { leaseUntil: t.leaseUntil[r] };
   }
 
-  #leased(id: string, leaseToken: string): MessageRecord {
-    const record = this.#live.get(id);
-    if (!record || record.slot !== Slot.Leased || record.leaseToken !== leaseToken) throw new LeaseLostError(id);
-    return record;
+  #leased(id: string, leaseToken: string): number {
+    const r = this.#leasedRow(id, leaseToken);
+    if (r === NIL) throw new LeaseLostError(id);
+    return r;
   }
 
-  #complete(record: MessageRecord): void {
-    const queue = this.#queues.get(record.queue) as QueueState;
+  /** The row of `id` if `leaseToken` is its current lease, else NIL. */
+  #leasedRow(id: string, leaseToken: string): number {
+    const t = this.#t;
+    const r = t.find(id);
+    return r !== NIL && t.slot[r] === Slot.Leased && t.leaseTokens.get(r) === leaseToken ? r : NIL;
+  }
+
+  #complete(r: number): void {
+    const t = this.#t;
+    const queue = this.#queueOf(r);
     const now = this.clock.now();
-    this.#unslot(queue, record);
+    this.#unslot(queue, r);
     queue.totals.completed++;
-    this.#releaseGroup(queue, record, now);
+    this.#releaseGroup(queue, r, now);
     const { completedRetentionMs, completedRetentionCount } = queue.options;
     if (completedRetentionMs > 0 && completedRetentionCount > 0) {
-      // The record stays in the id map as the status entry; drop what status() does not need.
-      record.slot = Slot.Completed;
-      record.completedAt = now;
-      record.body = "";
-      record.leaseToken = "";
-      queue.completed.push(record);
+      // The row stays as the status entry; drop what status() does not need.
+      t.slot[r] = Slot.Completed;
+      t.endedAt[r] = now;
+      t.dropBody(r);
+      queue.completed.push(r);
     } else {
-      this.#live.delete(record.id);
+      t.free(r);
     }
     this.#forgetCompleted(queue, now);
   }
 
   #forgetCompleted(queue: QueueState, now: number): void {
     const { completedRetentionMs, completedRetentionCount } = queue.options;
+    const t = this.#t;
     const completed = queue.completed;
-    for (let record = completed.peekFront(); record; record = completed.peekFront()) {
-      if (record.completedAt + completedRetentionMs > now && completed.length <= completedRetentionCount) break;
+    for (let r = completed.peekFront(); r !== undefined; r = completed.peekFront()) {
+      if (t.endedAt[r] + completedRetentionMs > now && completed.length <= completedRetentionCount) break;
       completed.shift();
-      if (this.#live.get(record.id) === record && record.slot === Slot.Completed) this.#live.delete(record.id);
+      if (t.slot[r] === Slot.Completed) t.free(r);
     }
   }
 
   // ── dead letters ────────────────────────────────────────────────────────────────────────
 
   /** Moves a live message (in any slot) to the dead-letter store. */
-  #kill(queue: QueueState, record: MessageRecord, reason: DeadReason, error: FailureInfo | undefined, now: number): void {
-    this.#bury(queue, record, reason, error, now);
-    this.#releaseGroup(queue, record, now);
+  #kill(queue: QueueState, r: number, reason: DeadReason, error: FailureInfo | undefined, now: number): void {
+    this.#bury(queue, r, reason, error, now);
+    this.#releaseGroup(queue, r, now);
   }
 
-  /** Takes a live message out of every structure that holds it; groups are not advanced. */
-  #detach(queue: QueueState, record: MessageRecord): void {
-    this.#unslot(queue, record);
-    if (record.ttlIndex >= 0) this.#ttls.remove(record);
-    this.#live.delete(record.id);
-    const dedupKey = record.extras?.dedupKey;
-    if (dedupKey !== undefined && queue.dedup.get(dedupKey) === record) queue.dedup.delete(dedupKey);
+  /** Takes a live message out of every structure that holds it (the row stays); groups are not advanced. */
+  #detach(queue: QueueState, r: number): void {
+    this.#unslot(queue, r);
+    if (this.#t.ttlIndex[r] >= 0) this.#ttls.remove(r);
+    const dedupKey = this.#extras(r)?.dedupKey;
+    if (dedupKey !== undefined && queue.dedup.get(dedupKey) === r) queue.dedup.delete(dedupKey);
   }
 
   /** Removes a message from its slot's structure (ready list, a timeline, its group's line). */
-  #unslot(queue: QueueState, record: MessageRecord): void {
-    switch (record.slot) {
+  #unslot(queue: QueueState, r: number): void {
+    const t = this.#t;
+    switch (t.slot[r]) {
       case Slot.Ready:
-        queue.ready.remove(record);
+        queue.ready.remove(r);
         break;
       case Slot.Delayed:
-        this.#delays.remove(record);
+        this.#delays.remove(r);
         queue.delayed--;
         break;
       case Slot.Leased:
-        this.#leases.remove(record);
+        this.#leases.remove(r);
+        t.leaseTokens.delete(r);
         queue.leased--;
         break;
       case Slot.GroupWaiting:
-        queue.unlinkFromGroup(queue.groups.get(record.extras?.groupKey as string) as Group, record);
+        queue.unlinkFromGroup(queue.groups.get(this.#extras(r)?.groupKey as string) as Group, r);
         break;
     }
-    record.slot = Slot.None;
+    t.slot[r] = Slot.None;
   }
 
   /** Moves a message to the dead-letter store without passing its group's turn on. */
-  #bury(queue: QueueState, record: MessageRecord, reason: DeadReason, error: FailureInfo | undefined, now: number): void {
-    this.#detach(queue, record);
-    if (error) record.extras = { ...record.extras, lastError: error };
-    const entry: DeadEntry = { deadSeq: ++this.#deadSeq, record, reason, deadAt: now, removed: false };
-    queue.dead.add(entry);
-    this.#dead.set(record.id, entry);
+  #bury(queue: QueueState, r: number, reason: DeadReason, error: FailureInfo | undefined, now: number): void {
+    const t = this.#t;
+    this.#detach(queue, r);
+    if (error) t.extras.set(r, { ...this.#extras(r), lastError: error });
+    t.slot[r] = Slot.Dead;
+    t.setDeadReason(r, reason);
+    t.endedAt[r] = now;
+    queue.dead.add(r, ++this.#deadSeq);
     queue.totals.dead++;
   }
 
   /** The group's turn passes to its next waiting message once the active one is done. */
-  #releaseGroup(queue: QueueState, record: MessageRecord, now: number): void {
-    const groupKey = record.extras?.groupKey;
+  #releaseGroup(queue: QueueState, r: number, now: number): void {
+    const groupKey = this.#extras(r)?.groupKey;
     if (groupKey === undefined) return;
     const group = queue.groups.get(groupKey);
-    if (!group || group.active !== record) return;
+    if (!group || group.active !== r) return;
     this.#promoteNext(queue, group, now);
   }
 
   #promoteNext(queue: QueueState, group: Group, now: number): void {
+    const t = this.#t;
     for (;;) {
       const next = group.head;
-      group.active = null;
-      if (!next) {
+      group.active = NIL;
+      if (next === NIL) {
         queue.groups.delete(group.key);
         return;
       }
       queue.unlinkFromGroup(group, next);
-      if (next.expiresAt !== 0 && next.expiresAt <= now) {
+      if (t.expiresAt[next] !== 0 && t.expiresAt[next] <= now) {
         this.#bury(queue, next, "expired", undefined, now);
         continue;
       }
-      if (next.ttlIndex >= 0) this.#ttls.remove(next);
+      if (t.ttlIndex[next] >= 0) this.#ttls.remove(next);
       group.active = next;
       this.#schedule(queue, next, now);
       return;
@@ -557,8 +600,8 @@ export class Engine {
       if (!/^\d{1,15}$/.test(page.cursor)) throw new ValidationError(`dead letters of "${name}": cursor must come from a previous page, got "${page.cursor}"`, [{ path: "/cursor", message: "not a cursor" }]);
     }
     const { items, more } = queue.dead.page(after, page.limit);
-    const result: DeadLetterPage = { items: items.map((entry) => this.#deadLetter(entry)) };
-    if (more && items.length > 0) result.nextCursor = String(items[items.length - 1].deadSeq);
+    const result: DeadLetterPage = { items: items.rows.map((r) => this.#deadLetter(queue, r)) };
+    if (more && items.rows.length > 0) result.nextCursor = String(items.deadSeqs[items.deadSeqs.length - 1]);
     return result;
   }
 
@@ -566,42 +609,62 @@ export class Engine {
     const queue = this.#requireQueue(name);
     this.#tick();
     const now = this.clock.now();
-    const entries = "all" in selection ? queue.dead.clear() : selection.ids.map((id) => queue.dead.remove(id)).filter((e): e is DeadEntry => !!e);
-    for (const entry of entries) {
-      this.#dead.delete(entry.record.id);
-      const record = entry.record;
-      record.attempt = 0;
-      record.availableAt = now;
-      record.seq = this.#seq++;
-      const ttlMs = record.extras?.ttlMs;
-      record.expiresAt = ttlMs !== undefined ? now + ttlMs : 0;
-      this.#live.set(record.id, record);
-      this.#enqueue(queue, record, now);
+    const t = this.#t;
+    let rows: number[];
+    if ("all" in selection) {
+      rows = queue.dead.clear().rows;
+    } else {
+      rows = [];
+      for (const id of selection.ids) {
+        const r = this.#deadRow(queue, id);
+        if (r === NIL) continue;
+        queue.dead.remove(r);
+        t.slot[r] = Slot.None; // a repeated id is not found again
+        rows.push(r);
+      }
+    }
+    for (const r of rows) {
+      t.slot[r] = Slot.None;
+      t.attempt[r] = 0;
+      t.availableAt[r] = now;
+      t.seq[r] = this.#seq++;
+      const ttlMs = this.#extras(r)?.ttlMs;
+      t.expiresAt[r] = ttlMs !== undefined ? now + ttlMs : 0;
+      this.#enqueue(queue, r, now);
     }
     this.#armTimer();
-    return entries.length;
+    return rows.length;
   }
 
   deleteDead(name: string, id: string): boolean {
     const queue = this.#requireQueue(name);
-    const entry = queue.dead.remove(id);
-    if (!entry) return false;
-    this.#dead.delete(id);
+    const r = this.#deadRow(queue, id);
+    if (r === NIL) return false;
+    queue.dead.remove(r);
+    this.#t.free(r);
     return true;
   }
 
   purgeDead(name: string): number {
     const queue = this.#requireQueue(name);
-    const entries = queue.dead.clear();
-    for (const entry of entries) this.#dead.delete(entry.record.id);
-    return entries.length;
+    const { rows } = queue.dead.clear();
+    for (const r of rows) this.#t.free(r);
+    return rows.length;
   }
 
-  #deadLetter(entry: DeadEntry): DeadLetter {
-    const dead = entry.record.toStored() as DeadLetter;
-    dead.reason = entry.reason;
-    dead.deadAt = entry.deadAt;
-    dead.lastError = entry.record.extras?.lastError;
+  /** The row of dead letter `id` of `queue`, or NIL. */
+  #deadRow(queue: QueueState, id: string): number {
+    const t = this.#t;
+    const r = t.find(id);
+    return r !== NIL && t.slot[r] === Slot.Dead && t.queue[r] === queue.number ? r : NIL;
+  }
+
+  #deadLetter(queue: QueueState, r: number): DeadLetter {
+    const t = this.#t;
+    const dead = t.toStored(r, queue.name) as DeadLetter;
+    dead.reason = t.deadReasonOf(r);
+    dead.deadAt = t.endedAt[r];
+    dead.lastError = this.#extras(r)?.lastError;
     return dead;
   }
 
@@ -609,39 +672,42 @@ export class Engine {
 
   status(id: string): MessageStatus | undefined {
     this.#tick();
-    const live = this.#live.get(id);
-    if (live) {
-      if (live.slot !== Slot.Completed) return this.#statusOf(live, live.state);
-      const queue = this.#queues.get(live.queue) as QueueState;
-      if (live.completedAt + queue.options.completedRetentionMs <= this.clock.now()) return undefined;
-      const status = this.#statusOf(live, "completed");
-      status.completedAt = live.completedAt;
-      status.expiresAt = undefined;
-      status.lastError = undefined;
+    const t = this.#t;
+    const r = t.find(id);
+    if (r === NIL) return undefined;
+    const slot = t.slot[r];
+    if (slot === Slot.Dead) {
+      const status = this.#statusOf(r, "dead");
+      status.deadAt = t.endedAt[r];
+      status.deadReason = t.deadReasonOf(r);
       return status;
     }
-    const dead = this.#dead.get(id);
-    if (!dead) return undefined;
-    const status = this.#statusOf(dead.record, "dead");
-    status.deadAt = dead.deadAt;
-    status.deadReason = dead.reason;
+    if (slot !== Slot.Completed) return this.#statusOf(r, t.state(r));
+    const queue = this.#queueOf(r);
+    if (t.endedAt[r] + queue.options.completedRetentionMs <= this.clock.now()) return undefined;
+    const status = this.#statusOf(r, "completed");
+    status.completedAt = t.endedAt[r];
+    status.expiresAt = undefined;
+    status.lastError = undefined;
     return status;
   }
 
-  #statusOf(record: MessageRecord, state: MessageStatus["state"]): MessageStatus {
-    const extras = record.extras;
+  #statusOf(r: number, state: MessageState): MessageStatus {
+    const t = this.#t;
+    const extras = this.#extras(r);
+    const expiresAt = t.expiresAt[r];
     return {
-      id: record.id,
-      queue: record.queue,
+      id: t.id(r),
+      queue: this.#queueOf(r).name,
       state,
-      attempt: record.attempt,
-      maxAttempts: record.maxAttempts,
-      priority: record.priority,
+      attempt: t.attempt[r],
+      maxAttempts: t.maxAttempts[r],
+      priority: t.priority[r],
       groupKey: extras?.groupKey,
-      publishedAt: record.publishedAt,
-      availableAt: record.availableAt,
-      expiresAt: record.expiresAt === 0 ? undefined : record.expiresAt,
-      leaseUntil: state === "leased" ? record.leaseUntil : undefined,
+      publishedAt: t.publishedAt[r],
+      availableAt: t.availableAt[r],
+      expiresAt: expiresAt === 0 ? undefined : expiresAt,
+      leaseUntil: state === "leased" ? t.leaseUntil[r] : undefined,
       completedAt: undefined,
       deadAt: undefined,
       deadReason: undefined,
@@ -716,26 +782,26 @@ export class Engine {
     const now = this.clock.now();
     if (now < this.#nextDueAt) return;
     this.#timeChanges++;
-    for (let record = this.#ttls.peek(); record && record.expiresAt <= now; record = this.#ttls.peek()) {
-      const queue = this.#queues.get(record.queue) as QueueState;
-      this.#kill(queue, record, "expired", undefined, now);
+    const t = this.#t;
+    for (let r = this.#ttls.peek(); r !== undefined && t.expiresAt[r] <= now; r = this.#ttls.peek()) {
+      this.#kill(this.#queueOf(r), r, "expired", undefined, now);
     }
-    for (let record = this.#delays.peek(); record && record.availableAt <= now; record = this.#delays.peek()) {
-      const queue = this.#queues.get(record.queue) as QueueState;
-      this.#unslot(queue, record);
-      queue.ready.append(record);
+    for (let r = this.#delays.peek(); r !== undefined && t.availableAt[r] <= now; r = this.#delays.peek()) {
+      const queue = this.#queueOf(r);
+      this.#unslot(queue, r);
+      queue.ready.append(r);
       this.#markDirty(queue);
     }
-    for (let record = this.#leases.peek(); record && record.leaseUntil <= now; record = this.#leases.peek()) {
-      const queue = this.#queues.get(record.queue) as QueueState;
-      this.#unslot(queue, record);
-      if (record.attempt >= record.maxAttempts) {
-        this.#kill(queue, record, "max_attempts", LEASE_EXPIRED, now);
+    for (let r = this.#leases.peek(); r !== undefined && t.leaseUntil[r] <= now; r = this.#leases.peek()) {
+      const queue = this.#queueOf(r);
+      this.#unslot(queue, r);
+      if (t.attempt[r] >= t.maxAttempts[r]) {
+        this.#kill(queue, r, "max_attempts", LEASE_EXPIRED, now);
       } else {
-        record.extras = { ...record.extras, lastError: LEASE_EXPIRED };
+        t.extras.set(r, { ...this.#extras(r), lastError: LEASE_EXPIRED });
         queue.totals.retried++;
-        record.availableAt = now;
-        this.#schedule(queue, record, now);
+        t.availableAt[r] = now;
+        this.#schedule(queue, r, now);
       }
     }
     for (const queue of this.#rateLimited) {
@@ -750,12 +816,13 @@ export class Engine {
 
   #computeNextDue(): number {
     let next = Infinity;
+    const t = this.#t;
     const delay = this.#delays.peek();
-    if (delay) next = delay.availableAt;
+    if (delay !== undefined) next = t.availableAt[delay];
     const lease = this.#leases.peek();
-    if (lease && lease.leaseUntil < next) next = lease.leaseUntil;
+    if (lease !== undefined && t.leaseUntil[lease] < next) next = t.leaseUntil[lease];
     const ttl = this.#ttls.peek();
-    if (ttl && ttl.expiresAt < next) next = ttl.expiresAt;
+    if (ttl !== undefined && t.expiresAt[ttl] < next) next = t.expiresAt[ttl];
     for (const queue of this.#rateLimited) if (queue.limitedUntil < next) next = queue.limitedUntil;
     return next;
   }
@@ -779,7 +846,8 @@ export class Engine {
   }
 
   #markDirty(queue: QueueState): void {
-    if (!this.#watchers.has(queue.name)) return;
+    if (queue.dirty || !this.#watchers.has(queue.name)) return;
+    queue.dirty = true; // a publish of 10k messages marks its queue once, not 10k times
     this.#dirty.add(queue);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -791,6 +859,7 @@ export class Engine {
     this.#flushScheduled = false;
     const queues = [...this.#dirty];
     this.#dirty.clear();
+    for (const queue of queues) queue.dirty = false;
     for (const queue of queues) {
       const listeners = this.#watchers.get(queue.name);
       if (listeners) for (const listener of [...listeners]) listener();
@@ -814,7 +883,7 @@ export class Engine {
 
   /** Messages the engine holds (live, plus completed ones kept for status): what a snapshot writes. */
   get size(): number {
-    return this.#live.size + this.#dead.size;
+    return this.#t.size;
   }
 
   get visibleSeq(): number {
@@ -845,97 +914,99 @@ export class Engine {
   }
 
   exportState(): EngineState {
-    const byQueue = new Map<string, { delayed: MessageRecord[]; leased: MessageRecord[] }>();
-    const bucket = (name: string) => {
-      let entry = byQueue.get(name);
-      if (!entry) byQueue.set(name, (entry = { delayed: [], leased: [] }));
+    const t = this.#t;
+    const timed = new Map<number, { delayed: number[]; leased: number[] }>();
+    const bucket = (queue: number) => {
+      let entry = timed.get(queue);
+      if (!entry) timed.set(queue, (entry = { delayed: [], leased: [] }));
       return entry;
     };
-    for (const record of this.#delays.items()) bucket(record.queue).delayed.push(record);
-    for (const record of this.#leases.items()) bucket(record.queue).leased.push(record);
+    for (const r of this.#delays.items()) bucket(t.queue[r]).delayed.push(r);
+    for (const r of this.#leases.items()) bucket(t.queue[r]).leased.push(r);
     const queues: QueueSnapshot[] = [];
     for (const queue of this.#queues.values()) {
-      const timed = bucket(queue.name);
+      const { delayed, leased } = bucket(queue.number);
       queues.push({
         name: queue.name,
         options: queue.options,
         paused: queue.paused,
         totals: { ...queue.totals },
         limiterStamps: queue.limiter?.stamps() ?? [],
-        ready: [...queue.ready.all()],
-        delayed: timed.delayed,
-        leased: timed.leased,
-        groups: [...queue.groups.values()].map((group) => {
-          const waiting: MessageRecord[] = [];
-          for (let record = group.head; record; record = record.next) waiting.push(record);
-          return { key: group.key, activeId: group.active?.id ?? null, waiting };
-        }),
+        ready: queue.ready.all(),
+        delayed,
+        leased,
+        groups: [...queue.groups.values()].map((group) => ({
+          key: group.key,
+          activeId: group.active === NIL ? null : t.id(group.active),
+          waiting: queue.groupLine(group),
+        })),
         completed: [...queue.completed],
-        dead: queue.dead.all().map((e) => ({ deadSeq: e.deadSeq, record: e.record, reason: e.reason, deadAt: e.deadAt })),
-        dedup: [...queue.dedup].map(([key, record]) => [key, record.id] as [string, string]),
+        dead: queue.dead.all(),
+        dedup: [...queue.dedup].map(([key, r]) => [key, t.id(r)] as [string, string]),
         idempotency: queue.idempotencyEntries(),
       });
     }
-    return { seq: this.#seq, deadSeq: this.#deadSeq, exchanges: this.listExchanges(), queues };
+    return { seq: this.#seq, deadSeq: this.#deadSeq, exchanges: this.listExchanges(), table: t, queues };
   }
 
-  /** Replaces all state with `state` (on an engine that holds nothing yet). */
+  /**
+   * Replaces all state with `state` (on an engine that holds nothing yet). The engine takes over
+   * `state.table`, whose rows carry, as their queue number, their queue's index in `state.queues`.
+   */
   importState(state: EngineState): void {
-    if (this.#queues.size > 0 || this.#live.size > 0) throw new Error("importState needs an empty engine");
+    if (this.#queues.size > 0 || this.#t.size > 0) throw new Error("importState needs an empty engine");
+    const t = (this.#t = state.table);
+    // Numbered in snapshot order, as the loaded rows are.
+    this.#queueByNumber = [];
+    this.#freeQueueNumbers = [];
     this.#seq = state.seq;
     this.#deadSeq = state.deadSeq;
     for (const exchange of state.exchanges) this.#exchanges.set(exchange.name, exchange);
     for (const snap of state.queues) {
-      const queue = new QueueState(snap.name, snap.options);
-      this.#queues.set(snap.name, queue);
+      const queue = this.#createQueue(snap.name, snap.options);
       queue.paused = snap.paused;
       Object.assign(queue.totals, snap.totals);
       if (queue.limiter && snap.limiterStamps.length > 0) {
         for (const stamp of snap.limiterStamps) queue.limiter.record(stamp, 1);
       }
-      const withTtl = (record: MessageRecord) => {
-        if (record.expiresAt !== 0) this.#ttls.push(record);
+      const withTtl = (r: number) => {
+        if (t.expiresAt[r] !== 0) this.#ttls.push(r);
       };
-      for (const record of snap.ready) {
-        queue.ready.append(record);
-        this.#live.set(record.id, record);
-        withTtl(record);
+      for (const r of snap.ready) {
+        queue.ready.append(r);
+        withTtl(r);
       }
-      for (const record of snap.delayed) {
-        record.slot = Slot.Delayed;
-        this.#delays.push(record);
+      for (const r of snap.delayed) {
+        t.slot[r] = Slot.Delayed;
+        this.#delays.push(r);
         queue.delayed++;
-        this.#live.set(record.id, record);
-        withTtl(record);
+        withTtl(r);
       }
-      for (const record of snap.leased) {
-        record.slot = Slot.Leased;
-        this.#leases.push(record);
+      for (const r of snap.leased) {
+        t.slot[r] = Slot.Leased;
+        this.#leases.push(r);
         queue.leased++;
-        this.#live.set(record.id, record);
       }
       for (const g of snap.groups) {
-        const group: Group = { key: g.key, active: g.activeId === null ? null : (this.#live.get(g.activeId) ?? null), head: null, tail: null };
+        const group: Group = { key: g.key, active: g.activeId === null ? NIL : t.find(g.activeId), head: NIL, tail: NIL };
         queue.groups.set(g.key, group);
-        for (const record of g.waiting) {
-          queue.appendToGroup(group, record);
-          this.#live.set(record.id, record);
-          withTtl(record);
+        for (const r of g.waiting) {
+          queue.appendToGroup(group, r);
+          withTtl(r);
         }
       }
-      for (const record of snap.completed) {
-        record.slot = Slot.Completed;
-        queue.completed.push(record);
-        this.#live.set(record.id, record);
+      for (const r of snap.completed) {
+        t.slot[r] = Slot.Completed;
+        queue.completed.push(r);
       }
-      for (const d of snap.dead) {
-        const entry: DeadEntry = { deadSeq: d.deadSeq, record: d.record, reason: d.reason, deadAt: d.deadAt, removed: false };
-        queue.dead.add(entry);
-        this.#dead.set(d.record.id, entry);
+      for (let i = 0; i < snap.dead.rows.length; i++) {
+        const r = snap.dead.rows[i];
+        t.slot[r] = Slot.Dead;
+        queue.dead.add(r, snap.dead.deadSeqs[i]);
       }
       for (const [key, id] of snap.dedup) {
-        const record = this.#live.get(id);
-        if (record) queue.dedup.set(key, record);
+        const r = t.find(id);
+        if (r !== NIL) queue.dedup.set(key, r);
       }
       for (const entry of snap.idempotency) queue.rememberKey(entry.key, entry.id, 0, entry.expiresAt);
     }
@@ -944,10 +1015,16 @@ export class Engine {
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────
 
-  #createQueue(name: string): QueueState {
-    const queue = new QueueState(name, resolveQueueOptions());
+  #createQueue(name: string, options = resolveQueueOptions()): QueueState {
+    const number = this.#freeQueueNumbers.pop() ?? this.#queueByNumber.length;
+    const queue = new QueueState(name, number, options, this.#t);
     this.#queues.set(name, queue);
+    this.#queueByNumber[number] = queue;
     return queue;
+  }
+
+  #queueOf(r: number): QueueState {
+    return this.#queueByNumber[this.#t.queue[r]] as QueueState;
   }
 
   #requireQueue(name: string): QueueState {

@@ -1,22 +1,21 @@
 /**
  * A binary min-heap whose items remember their own position, so any item can be removed or
  * re-keyed in O(log n) — what delay, lease-expiry and TTL timelines need (a message leaves a
- * timeline early when acked, replaced or purged). Ties break on `seq` for FIFO among equals.
+ * timeline early when acked, replaced or purged). Ties break on `tieBreak` (the engine: publish
+ * seq, for FIFO among equals). Items may be objects or row numbers.
  */
-export interface HeapSlot {
-  seq: number;
-}
-
-export class IndexedHeap<T extends HeapSlot> {
+export class IndexedHeap<T> {
   readonly #items: T[] = [];
   readonly #key: (item: T) => number;
   readonly #getIndex: (item: T) => number;
   readonly #setIndex: (item: T, index: number) => void;
+  readonly #tieBreak: (item: T) => number;
 
-  constructor(key: (item: T) => number, getIndex: (item: T) => number, setIndex: (item: T, index: number) => void) {
+  constructor(key: (item: T) => number, getIndex: (item: T) => number, setIndex: (item: T, index: number) => void, tieBreak: (item: T) => number) {
     this.#key = key;
     this.#getIndex = getIndex;
     this.#setIndex = setIndex;
+    this.#tieBreak = tieBreak;
   }
 
   get size(): number {
@@ -42,7 +41,7 @@ export class IndexedHeap<T extends HeapSlot> {
   pop(): T | undefined {
     const items = this.#items;
     if (items.length === 0) return undefined;
-    const top = items[0];
+    const top = items[0] as T;
     this.remove(top);
     return top;
   }
@@ -70,7 +69,7 @@ export class IndexedHeap<T extends HeapSlot> {
   #less(a: T, b: T): boolean {
     const ka = this.#key(a);
     const kb = this.#key(b);
-    return ka < kb || (ka === kb && a.seq < b.seq);
+    return ka < kb || (ka === kb && this.#tieBreak(a) < this.#tieBreak(b));
   }
 
   #up(index: number): void {

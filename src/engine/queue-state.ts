@@ -2,19 +2,19 @@ import type { ResolvedQueueOptions } from "../config/schemas.js";
 import type { QueueTotals } from "../core/message.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
 import { Deque } from "./deque.js";
-import { Slot, type MessageRecord } from "./message-record.js";
+import { NIL, Slot, type MessageTable } from "./message-table.js";
 import { SlidingWindowLimiter } from "./rate-limiter.js";
 import { ReadyIndex } from "./ready-index.js";
 
 /**
- * An ordering group: `active` is the one message of the group that may be ready, delayed or
- * leased; the rest wait behind it in publish order (linked through their prev/next).
+ * An ordering group: `active` is the one message (row) of the group that may be ready, delayed
+ * or leased; the rest wait behind it in publish order (linked through their prev/next). NIL = none.
  */
 export interface Group {
   key: string;
-  active: MessageRecord | null;
-  head: MessageRecord | null;
-  tail: MessageRecord | null;
+  active: number;
+  head: number;
+  tail: number;
 }
 
 export interface IdempotencyEntry {
@@ -26,26 +26,37 @@ export interface IdempotencyEntry {
 /** Everything the engine keeps per queue. */
 export class QueueState {
   paused = false;
-  readonly ready = new ReadyIndex();
+  /** Waiting in the engine's set of queues whose watchers are due a wake-up. */
+  dirty = false;
+  readonly ready: ReadyIndex;
   delayed = 0;
   leased = 0;
   groupWaiting = 0;
-  readonly dead = new DeadLetterStore();
+  readonly dead: DeadLetterStore;
   readonly totals: QueueTotals = { published: 0, completed: 0, retried: 0, dead: 0 };
-  readonly dedup = new Map<string, MessageRecord>();
+  /** dedupKey → the waiting row that holds it. */
+  readonly dedup = new Map<string, number>();
   readonly idempotency = new Map<string, IdempotencyEntry>();
   readonly #idempotencyOrder = new Deque<IdempotencyEntry>();
   readonly groups = new Map<string, Group>();
-  /** Completed messages still answerable by status(), oldest first. */
-  readonly completed = new Deque<MessageRecord>();
+  /** Completed messages (rows) still answerable by status(), oldest first. */
+  readonly completed = new Deque<number>();
   limiter: SlidingWindowLimiter | undefined;
   /** When a rate-limited queue with work waiting should be woken; 0 = no wake due. */
   limitedUntil = 0;
 
+  readonly #table: MessageTable;
+
   constructor(
     readonly name: string,
+    /** The engine's number for this queue, kept in each of its rows. */
+    readonly number: number,
     public options: ResolvedQueueOptions,
+    table: MessageTable,
   ) {
+    this.#table = table;
+    this.ready = new ReadyIndex(table);
+    this.dead = new DeadLetterStore(table);
     this.applyOptions(options);
   }
 
@@ -87,24 +98,36 @@ export class QueueState {
     }
   }
 
-  appendToGroup(group: Group, record: MessageRecord): void {
-    record.slot = Slot.GroupWaiting;
-    record.prev = group.tail;
-    record.next = null;
-    if (group.tail) group.tail.next = record;
-    else group.head = record;
-    group.tail = record;
+  appendToGroup(group: Group, r: number): void {
+    const t = this.#table;
+    t.slot[r] = Slot.GroupWaiting;
+    t.prev[r] = group.tail;
+    t.next[r] = NIL;
+    if (group.tail !== NIL) t.next[group.tail] = r;
+    else group.head = r;
+    group.tail = r;
     this.groupWaiting++;
   }
 
-  unlinkFromGroup(group: Group, record: MessageRecord): void {
-    if (record.prev) record.prev.next = record.next;
-    else group.head = record.next;
-    if (record.next) record.next.prev = record.prev;
-    else group.tail = record.prev;
-    record.prev = null;
-    record.next = null;
-    record.slot = Slot.None;
+  unlinkFromGroup(group: Group, r: number): void {
+    const t = this.#table;
+    const prev = t.prev[r];
+    const next = t.next[r];
+    if (prev !== NIL) t.next[prev] = next;
+    else group.head = next;
+    if (next !== NIL) t.prev[next] = prev;
+    else group.tail = prev;
+    t.prev[r] = NIL;
+    t.next[r] = NIL;
+    t.slot[r] = Slot.None;
     this.groupWaiting--;
+  }
+
+  /** The rows waiting in `group`'s line, in order. */
+  groupLine(group: Group): number[] {
+    const t = this.#table;
+    const out: number[] = [];
+    for (let r = group.head; r !== NIL; r = t.next[r]) out.push(r);
+    return out;
   }
 }

@@ -1,87 +1,98 @@
-import { Slot, type MessageRecord } from "./message-record.js";
+import { NIL, Slot, type MessageTable } from "./message-table.js";
 
 const LEVELS = 10;
 
 /**
- * Leasable messages of one queue: one intrusive doubly linked list per priority (0–9).
- * Take = highest non-empty level's head; add = tail; remove anywhere = O(1).
+ * Leasable messages of one queue: one intrusive doubly linked list per priority (0–9), linked
+ * through the rows' prev/next columns. Take = highest non-empty level's head; add = tail;
+ * remove anywhere = O(1).
  */
 export class ReadyIndex {
-  readonly #heads: (MessageRecord | null)[] = new Array(LEVELS).fill(null);
-  readonly #tails: (MessageRecord | null)[] = new Array(LEVELS).fill(null);
+  readonly #table: MessageTable;
+  readonly #heads = new Int32Array(LEVELS).fill(NIL);
+  readonly #tails = new Int32Array(LEVELS).fill(NIL);
   size = 0;
 
-  append(record: MessageRecord): void {
-    record.slot = Slot.Ready;
-    const level = record.priority;
+  constructor(table: MessageTable) {
+    this.#table = table;
+  }
+
+  append(r: number): void {
+    const t = this.#table;
+    t.slot[r] = Slot.Ready;
+    const level = t.priority[r];
     const tail = this.#tails[level];
-    record.prev = tail;
-    record.next = null;
-    if (tail) tail.next = record;
-    else this.#heads[level] = record;
-    this.#tails[level] = record;
+    t.prev[r] = tail;
+    t.next[r] = NIL;
+    if (tail !== NIL) t.next[tail] = r;
+    else this.#heads[level] = r;
+    this.#tails[level] = r;
     this.size++;
   }
 
   /** Inserts by publish order within the level: used when a dedup replace changes priority. */
-  insertInOrder(record: MessageRecord): void {
-    const level = record.priority;
+  insertInOrder(r: number): void {
+    const t = this.#table;
+    const level = t.priority[r];
     let after = this.#tails[level];
-    while (after && after.seq > record.seq) after = after.prev;
-    if (!after) {
-      record.slot = Slot.Ready;
-      record.prev = null;
-      record.next = this.#heads[level];
-      if (record.next) record.next.prev = record;
-      else this.#tails[level] = record;
-      this.#heads[level] = record;
-      this.size++;
-      return;
-    }
-    record.slot = Slot.Ready;
-    record.prev = after;
-    record.next = after.next;
-    if (after.next) after.next.prev = record;
-    else this.#tails[level] = record;
-    after.next = record;
+    while (after !== NIL && t.seq[after] > t.seq[r]) after = t.prev[after];
+    t.slot[r] = Slot.Ready;
+    t.prev[r] = after;
+    const next = after === NIL ? this.#heads[level] : t.next[after];
+    t.next[r] = next;
+    if (next !== NIL) t.prev[next] = r;
+    else this.#tails[level] = r;
+    if (after !== NIL) t.next[after] = r;
+    else this.#heads[level] = r;
     this.size++;
   }
 
-  remove(record: MessageRecord): void {
-    const level = record.priority;
-    if (record.prev) record.prev.next = record.next;
-    else this.#heads[level] = record.next;
-    if (record.next) record.next.prev = record.prev;
-    else this.#tails[level] = record.prev;
-    record.prev = null;
-    record.next = null;
-    record.slot = Slot.None;
+  remove(r: number): void {
+    const t = this.#table;
+    const level = t.priority[r];
+    const prev = t.prev[r];
+    const next = t.next[r];
+    if (prev !== NIL) t.next[prev] = next;
+    else this.#heads[level] = next;
+    if (next !== NIL) t.prev[next] = prev;
+    else this.#tails[level] = prev;
+    t.prev[r] = NIL;
+    t.next[r] = NIL;
+    t.slot[r] = Slot.None;
     this.size--;
   }
 
-  /** The next message to hand out: highest priority, then FIFO. */
-  first(): MessageRecord | null {
-    if (this.size === 0) return null;
+  /** The next message to hand out: highest priority, then FIFO; NIL if none. */
+  first(): number {
+    if (this.size === 0) return NIL;
     for (let level = LEVELS - 1; level >= 0; level--) {
       const head = this.#heads[level];
-      if (head) return head;
+      if (head !== NIL) return head;
     }
-    return null;
+    return NIL;
   }
 
-  /** The message that has waited longest, whatever its priority (drop-oldest, oldest age). */
-  oldest(): MessageRecord | null {
-    let oldest: MessageRecord | null = null;
+  /** The message that has waited longest, whatever its priority (drop-oldest, oldest age); NIL if none. */
+  oldest(): number {
+    const t = this.#table;
+    let oldest = NIL;
     for (let level = 0; level < LEVELS; level++) {
       const head = this.#heads[level];
-      if (head && (!oldest || head.availableAt < oldest.availableAt || (head.availableAt === oldest.availableAt && head.seq < oldest.seq))) oldest = head;
+      if (head === NIL) continue;
+      if (oldest === NIL || t.availableAt[head] < t.availableAt[oldest] || (t.availableAt[head] === t.availableAt[oldest] && t.seq[head] < t.seq[oldest])) {
+        oldest = head;
+      }
     }
     return oldest;
   }
 
-  *all(): Generator<MessageRecord> {
+  /** Every ready row, highest priority first, each level in list order. */
+  all(): number[] {
+    const t = this.#table;
+    const out: number[] = [];
     for (let level = LEVELS - 1; level >= 0; level--) {
-      for (let record = this.#heads[level]; record; record = record.next) yield record;
+      for (let r = this.#heads[level]; r !== NIL; r = t.next[r]) out.push(r);
     }
+    return out;
   }
 }

@@ -12,6 +12,8 @@ export interface HandlerContext {
   publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult>;
 }
 
+const NOT_STARTED: Promise<void> = Promise.resolve();
+
 /**
  * One message being handled, and the handler's `ctx`. Cheap on the hot path: the
  * AbortController is made only if the handler reads `ctx.signal`, and aborting a handler
@@ -24,7 +26,12 @@ export class Delivery implements HandlerContext {
   leaseMs: number;
   extendedAt: number;
   timeout: TimerHandle | undefined = undefined;
-  done: Promise<void> = Promise.resolve();
+  /** Links in the worker's in-flight list (`InFlight`). */
+  inFlight = false;
+  inFlightPrev: Delivery | undefined = undefined;
+  inFlightNext: Delivery | undefined = undefined;
+  /** Settles when the handler has finished (the worker sets it; one shared resolved promise until then). */
+  done: Promise<void> = NOT_STARTED;
   #abortReason: unknown = undefined;
   #controller: AbortController | undefined;
   #rejectRace: ((reason: unknown) => void) | undefined;

@@ -19,6 +19,17 @@ export class JournalClock implements Clock {
     return this.#frozen ?? this.base.now();
   }
 
+  /** Stops time at `now` until `thaw(returned value)`: `frozenAt` without a closure, for the hot write path. */
+  freeze(now: number): number | undefined {
+    const outer = this.#frozen;
+    this.#frozen = now;
+    return outer;
+  }
+
+  thaw(outer: number | undefined): void {
+    this.#frozen = outer;
+  }
+
   /** Runs `fn` with time stopped at `now`. */
   frozenAt<R>(now: number, fn: () => R): R {
     const outer = this.#frozen;

@@ -38,10 +38,12 @@ export type OpBody = JournalOp extends infer O ? (O extends JournalOp ? Omit<O, 
 
 // Record layout: [uint code][double t] then the op's fields. The hot operations (publish,
 // lease, ack, extend, tick) are binary; the rare ones carry their JSON after the code.
-const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6 } as const;
+// `publish` (1) wrote each input's queue name; `publishQueues` (7) writes the record's queue
+// names once and an index per input (~30 bytes less per message). Both are read.
+const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6, publishQueues: 7 } as const;
 const F = { headers: 1, availableAt: 2, ttlMs: 4, maxAttempts: 8, dedupKey: 16, idempotencyKey: 32, groupKey: 64, correlationId: 128, causationId: 256 };
 
-function writeStrings(w: BinaryWriter, values: string[] | undefined): void {
+function writeStrings(w: BinaryWriter, values: readonly string[] | undefined): void {
   w.uint(values?.length ?? 0);
   if (values) for (const value of values) w.string(value);
 }
@@ -54,52 +56,110 @@ function readStrings(r: BinaryReader): string[] | undefined {
   return values;
 }
 
-export function encodeOp(op: JournalOp): Buffer {
-  const w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96);
+function optionFlags(input: PublishInput): number {
+  return (
+    (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined ? F.availableAt : 0) |
+    (input.ttlMs !== undefined ? F.ttlMs : 0) | (input.maxAttempts !== undefined ? F.maxAttempts : 0) |
+    (input.dedupKey !== undefined ? F.dedupKey : 0) | (input.idempotencyKey !== undefined ? F.idempotencyKey : 0) |
+    (input.groupKey !== undefined ? F.groupKey : 0) | (input.correlationId !== undefined ? F.correlationId : 0) |
+    (input.causationId !== undefined ? F.causationId : 0)
+  );
+}
+
+/** The optional fields of a publish input, in flag order. */
+function writeOptions(w: BinaryWriter, input: PublishInput): void {
+  if (input.headers !== undefined) w.string(JSON.stringify(input.headers));
+  if (input.availableAt !== undefined) w.double(input.availableAt);
+  if (input.ttlMs !== undefined) w.uint(input.ttlMs);
+  if (input.maxAttempts !== undefined) w.uint(input.maxAttempts);
+  if (input.dedupKey !== undefined) w.string(input.dedupKey);
+  if (input.idempotencyKey !== undefined) w.string(input.idempotencyKey);
+  if (input.groupKey !== undefined) w.string(input.groupKey);
+  if (input.correlationId !== undefined) w.string(input.correlationId);
+  if (input.causationId !== undefined) w.string(input.causationId);
+}
+
+function readOptions(r: BinaryReader, flags: number, input: PublishInput): void {
+  if (flags & F.headers) input.headers = JSON.parse(r.string()) as Record<string, string>;
+  if (flags & F.availableAt) input.availableAt = r.double();
+  if (flags & F.ttlMs) input.ttlMs = r.uint();
+  if (flags & F.maxAttempts) input.maxAttempts = r.uint();
+  if (flags & F.dedupKey) input.dedupKey = r.string();
+  if (flags & F.idempotencyKey) input.idempotencyKey = r.string();
+  if (flags & F.groupKey) input.groupKey = r.string();
+  if (flags & F.correlationId) input.correlationId = r.string();
+  if (flags & F.causationId) input.causationId = r.string();
+}
+
+/** The decisions an operation made (empty arrays when none): what `Decisions` captured. */
+export interface OpDecisions {
+  readonly ids: readonly string[];
+  readonly tokens: readonly string[];
+  readonly randoms: readonly number[];
+}
+
+export const NO_DECISIONS: OpDecisions = { ids: [], tokens: [], randoms: [] };
+
+/**
+ * The record of `op` run at `t` with the decisions `made`; written into `w` when given (reset
+ * first: the result is a view into it, valid until its next use). Takes the parts separately so
+ * the hot path builds no merged op object.
+ */
+export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96)): Buffer {
+  w.reset();
   switch (op.o) {
     case "publish": {
-      w.uint(CODE.publish).double(op.t).uint(op.inputs.length);
-      for (const input of op.inputs) {
-        const flags =
-          (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined ? F.availableAt : 0) |
-          (input.ttlMs !== undefined ? F.ttlMs : 0) | (input.maxAttempts !== undefined ? F.maxAttempts : 0) |
-          (input.dedupKey !== undefined ? F.dedupKey : 0) | (input.idempotencyKey !== undefined ? F.idempotencyKey : 0) |
-          (input.groupKey !== undefined ? F.groupKey : 0) | (input.correlationId !== undefined ? F.correlationId : 0) |
-          (input.causationId !== undefined ? F.causationId : 0);
-        w.uint(flags).string(input.queue).string(input.body).uint(input.priority);
-        if (flags === 0) continue;
-        if (input.headers !== undefined) w.string(JSON.stringify(input.headers));
-        if (input.availableAt !== undefined) w.double(input.availableAt);
-        if (input.ttlMs !== undefined) w.uint(input.ttlMs);
-        if (input.maxAttempts !== undefined) w.uint(input.maxAttempts);
-        if (input.dedupKey !== undefined) w.string(input.dedupKey);
-        if (input.idempotencyKey !== undefined) w.string(input.idempotencyKey);
-        if (input.groupKey !== undefined) w.string(input.groupKey);
-        if (input.correlationId !== undefined) w.string(input.correlationId);
-        if (input.causationId !== undefined) w.string(input.causationId);
+      const inputs = op.inputs;
+      // The record's queue names, in order of first use (usually one).
+      const queues: string[] = [];
+      const indexOf = new Map<string, number>();
+      const indexes = new Uint32Array(inputs.length);
+      for (let i = 0; i < inputs.length; i++) {
+        const queue = inputs[i].queue;
+        if (i > 0 && queue === inputs[i - 1].queue) {
+          indexes[i] = indexes[i - 1];
+          continue;
+        }
+        let index = indexOf.get(queue);
+        if (index === undefined) indexOf.set(queue, (index = queues.push(queue) - 1));
+        indexes[i] = index;
       }
-      writeStrings(w, op.ids);
+      w.uint(CODE.publishQueues).double(t);
+      writeStrings(w, queues);
+      w.uint(inputs.length);
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i];
+        const flags = optionFlags(input);
+        w.uint(flags).uint(indexes[i]).string(input.body).uint(input.priority);
+        if (flags !== 0) writeOptions(w, input);
+      }
+      writeStrings(w, made.ids);
       break;
     }
     case "lease":
-      w.uint(CODE.lease).double(op.t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1).uint(op.visible);
-      writeStrings(w, op.tokens);
+      w.uint(CODE.lease).double(t).string(op.queue).uint(op.max).uint(op.leaseMs === undefined ? 0 : op.leaseMs + 1).uint(op.visible);
+      writeStrings(w, made.tokens);
       break;
     case "ack":
-      w.uint(CODE.ack).double(op.t).string(op.id).string(op.token);
+      w.uint(CODE.ack).double(t).string(op.id).string(op.token);
       break;
     case "ackMany":
-      w.uint(CODE.ackMany).double(op.t).uint(op.items.length);
+      w.uint(CODE.ackMany).double(t).uint(op.items.length);
       for (const item of op.items) w.string(item.id).string(item.leaseToken);
       break;
     case "extend":
-      w.uint(CODE.extend).double(op.t).string(op.id).string(op.token).uint(op.leaseMs);
+      w.uint(CODE.extend).double(t).string(op.id).string(op.token).uint(op.leaseMs);
       break;
     case "tick":
-      w.uint(CODE.tick).double(op.t);
+      w.uint(CODE.tick).double(t);
       break;
-    default:
-      w.uint(CODE.json).string(JSON.stringify(op));
+    default: {
+      const full: Record<string, unknown> = { ...op, t };
+      if (made.ids.length > 0) full.ids = made.ids;
+      if (made.tokens.length > 0) full.tokens = made.tokens;
+      if (made.randoms.length > 0) full.randoms = made.randoms;
+      w.uint(CODE.json).string(JSON.stringify(full));
+    }
   }
   return w.finish();
 }
@@ -115,17 +175,20 @@ export function decodeOp(payload: Buffer): JournalOp {
       for (let i = 0; i < inputs.length; i++) {
         const flags = r.uint();
         const input: PublishInput = { queue: r.string(), body: r.string(), priority: r.uint() };
-        if (flags !== 0) {
-          if (flags & F.headers) input.headers = JSON.parse(r.string()) as Record<string, string>;
-          if (flags & F.availableAt) input.availableAt = r.double();
-          if (flags & F.ttlMs) input.ttlMs = r.uint();
-          if (flags & F.maxAttempts) input.maxAttempts = r.uint();
-          if (flags & F.dedupKey) input.dedupKey = r.string();
-          if (flags & F.idempotencyKey) input.idempotencyKey = r.string();
-          if (flags & F.groupKey) input.groupKey = r.string();
-          if (flags & F.correlationId) input.correlationId = r.string();
-          if (flags & F.causationId) input.causationId = r.string();
-        }
+        if (flags !== 0) readOptions(r, flags, input);
+        inputs[i] = input;
+      }
+      return { o: "publish", t, inputs, ids: readStrings(r) };
+    }
+    case CODE.publishQueues: {
+      const queues = readStrings(r) ?? [];
+      const inputs = new Array<PublishInput>(r.uint());
+      for (let i = 0; i < inputs.length; i++) {
+        const flags = r.uint();
+        const queue = queues[r.uint()];
+        if (queue === undefined) throw new RangeError("journal publish record names a queue it does not list");
+        const input: PublishInput = { queue, body: r.string(), priority: r.uint() };
+        if (flags !== 0) readOptions(r, flags, input);
         inputs[i] = input;
       }
       return { o: "publish", t, inputs, ids: readStrings(r) };
@@ -213,15 +276,6 @@ export class Decisions {
     const index = this.#next[kind]++;
     if (index >= values.length) throw new Error(`journal replay: the log recorded fewer ${kind}s than the engine asks for`);
     return values[index];
-  }
-
-  /** The decisions captured for the current live operation, to write with it. */
-  recorded(): Pick<JournalOp, "ids" | "tokens" | "randoms"> {
-    const out: Pick<JournalOp, "ids" | "tokens" | "randoms"> = {};
-    if (this.ids.length > 0) out.ids = this.ids;
-    if (this.tokens.length > 0) out.tokens = this.tokens;
-    if (this.randoms.length > 0) out.randoms = this.randoms;
-    return out;
   }
 }
 

@@ -9,8 +9,9 @@
  *   read op:   runs on the engine; if it made time-driven changes (a TTL passed…), a `tick`
  *              record keeps the replay exact.
  *   open:      lock the directory → newest valid snapshot → replay later ops → re-arm timers.
- *   snapshot:  export the engine and seal the log in the same instant, flush the log, write the
- *              snapshot atomically, keep two, delete the segments neither needs.
+ *   snapshot:  export the engine (rows frozen) and seal the log in the same instant; encode in
+ *              chunks, yielding between them; flush the log, write the snapshot atomically, keep
+ *              two, delete the segments neither needs.
  *   fault:     a failed write or fdatasync rejects its callers `unavailable` and poisons the log;
  *              the next write first recovers: re-read the disk and rebuild the engine from it,
  *              so nothing that was refused stays visible and nothing acknowledged is lost.
@@ -19,6 +20,7 @@ import type { QueueOptions } from "../../config/schemas.js";
 import { UnavailableError } from "../../core/errors.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
+import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
 import type {
@@ -35,14 +37,15 @@ import type {
   Store,
   StoreCapabilities,
 } from "../store.js";
+import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
-import { applyOp, decodeOp, Decisions, encodeOp, type OpBody } from "./journal-ops.js";
+import { applyOp, decodeOp, Decisions, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
 import { acquireDirLock, type DirLock } from "./lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
-import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
+import { decodeSnapshot, encodeSnapshotChunks } from "./snapshot-codec.js";
 import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "./snapshot-file.js";
 
 export interface JournalStoreOptions {
@@ -72,6 +75,8 @@ export interface JournalStoreOptions {
 }
 
 const OP_RECORD = 1;
+/** Snapshot encoding yields to the event loop after each chunk of about this size (a few ms of work). */
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
 
 export class JournalStore implements Store {
@@ -82,6 +87,9 @@ export class JournalStore implements Store {
   readonly #fs: JournalFs;
   readonly #engineClock: JournalClock;
   readonly #decisions: Decisions;
+  readonly #opWriter = new BinaryWriter(4096);
+  /** The last append's promise (shared by a whole group of appends). */
+  #lastAppended: Promise<void> | undefined;
   #engine!: Engine;
   #log!: SegmentLog;
   #lock: DirLock | undefined;
@@ -213,26 +221,45 @@ export class JournalStore implements Store {
    * Runs a state-changing operation and logs it. `durable`: resolve only once the record is
    * durable under the fsync policy.
    */
-  async #write<R>(body: OpBody, durable: boolean): Promise<R> {
-    if (this.#closing) throw new UnavailableError("the journal store is closed");
-    if (this.#recovering || this.#log.fault || this.#stale) await this.#recover();
+  #write<R>(body: OpBody, durable: boolean): Promise<R> {
+    if (this.#closing) return Promise.reject(new UnavailableError("the journal store is closed"));
+    if (this.#recovering || this.#log.fault || this.#stale) return this.#recover().then(() => this.#write<R>(body, durable));
+    try {
+      return this.#apply<R>(body, durable);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The synchronous part of a write, with no async function around it: an ack (the commonest
+   * write) returns its group's shared append promise itself, so it costs no promise of its own.
+   */
+  #apply<R>(body: OpBody, durable: boolean): Promise<R> {
     const engine = this.#engine;
     if (body.o === "lease") body.visible = engine.visibleSeq;
     const now = this.clock.now();
     const before = engine.timeChanges;
     this.#decisions.capture();
     let result: R;
+    const outer = this.#engineClock.freeze(now);
     try {
-      result = this.#engineClock.frozenAt(now, () => applyOp(engine, body) as R);
+      result = applyOp(engine, body) as R;
     } catch (error) {
+      this.#engineClock.thaw(outer);
       if (engine.timeChanges !== before) this.#logTick(now);
       throw error;
     }
-    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return result;
-    const appended = this.#log.append(OP_RECORD, encodeOp({ ...body, t: now, ...this.#decisions.recorded() }));
+    this.#engineClock.thaw(outer);
+    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return Promise.resolve(result);
+    // The log copies the record at once, so one writer serves every operation.
+    const appended = this.#log.append(OP_RECORD, encodeOp(body, now, this.#decisions, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
-    // show the refused change until the next write.
-    appended.catch(() => this.#recoverSoon());
+    // show the refused change until the next write. Appends of one group share a promise: one handler each.
+    if (appended !== this.#lastAppended) {
+      this.#lastAppended = appended;
+      appended.catch(() => this.#recoverSoon());
+    }
     // New messages (publish, replay) become leasable only once their record is durable.
     const seqAfter = engine.nextSeq;
     if (seqAfter > engine.visibleSeq) {
@@ -242,9 +269,8 @@ export class JournalStore implements Store {
       );
     }
     this.#counted();
-    if (!durable) return result;
-    await appended;
-    return result;
+    if (!durable) return Promise.resolve(result);
+    return result === undefined ? (appended as Promise<R>) : appended.then(() => result);
   }
 
   /** Reads never log, unless time-driven processing changed state while they ran. */
@@ -269,7 +295,7 @@ export class JournalStore implements Store {
 
   #logTick(now: number): void {
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick", t: now })).catch(() => this.#recoverSoon());
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, NO_DECISIONS, this.#opWriter)).catch(() => this.#recoverSoon());
     this.#counted();
   }
 
@@ -319,18 +345,29 @@ export class JournalStore implements Store {
   snapshot(): Promise<void> {
     if (!this.#opened) return Promise.reject(new UnavailableError("the journal store is not open"));
     this.#snapshotting ??= (async () => {
+      let frozen: FrozenRows | undefined;
       try {
         if (this.#log.fault || this.#stale) return;
         // Export and seal in the same instant: the snapshot covers exactly the log before `position`.
-        const data = encodeSnapshot(this.#engine.exportState());
+        // The rows are frozen (columns copied, bodies pinned), so encoding can yield to the event
+        // loop between chunks while the engine runs on: a large state never blocks it for long.
+        const state = this.#engine.exportState();
+        frozen = state.table.freeze();
         const position = this.#log.seal();
         this.#opsSinceSnapshot = 0;
         this.#lastSnapshotSize = this.#engine.size;
+        const data: Buffer[] = [];
+        for (const chunk of encodeSnapshotChunks({ ...state, table: frozen }, SNAPSHOT_CHUNK_BYTES)) {
+          data.push(chunk);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        frozen.release();
         await this.#log.flush();
         await writeSnapshot(this.#fs, this.#options.dataDir, position, data);
         const oldestKept = await pruneSnapshots(this.#fs, this.#options.dataDir, 2);
         if (oldestKept) await deleteCoveredSegments(this.#fs, this.#options.dataDir, oldestKept);
       } finally {
+        frozen?.release();
         this.#snapshotting = undefined;
         this.#armSnapshotTimer();
       }

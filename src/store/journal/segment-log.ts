@@ -101,16 +101,38 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
-/** Appends collected together. All appends of a batch share one promise: they succeed or fail as one. */
+const EMPTY_FRAMES = Buffer.alloc(0);
+
+/**
+ * Appends collected together, framed as they arrive into one growing buffer (the caller's
+ * payload is copied, so it may reuse its buffer at once). All appends of a batch share one
+ * promise: they succeed or fail as one.
+ */
 class Batch {
-  readonly types: number[] = [];
-  readonly payloads: Uint8Array[] = [];
+  #frames = EMPTY_FRAMES;
+  records = 0;
   bytes = 0;
   /** Resolves when the batch's records are acknowledged under the policy. */
   done: Deferred | undefined;
   /** Resolves when the batch's records are fdatasynced (`flush()` waits on it). */
   synced: Deferred | undefined;
   constructor(readonly sealBefore: boolean) {}
+
+  add(type: number, payload: Uint8Array): void {
+    const needed = this.bytes + FRAME_HEADER_BYTES + payload.length;
+    if (needed > this.#frames.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.#frames.length * 2, 4096));
+      this.#frames.copy(grown, 0, 0, this.bytes);
+      this.#frames = grown;
+    }
+    this.bytes = writeFrame(this.#frames, this.bytes, type, payload);
+    this.records++;
+  }
+
+  /** The framed records, ready to write. */
+  get frames(): Buffer {
+    return this.#frames.subarray(0, this.bytes);
+  }
 
   fail(error: Error): void {
     this.done?.reject(error);
@@ -203,10 +225,10 @@ export class SegmentLog {
     for (let i = 0; i < this.#pending.length; i++) {
       const batch = this.#pending[i];
       const startsFlight = i === 0 || batch.sealBefore;
-      if (startsFlight && batch.types.length > 0 && this.#wouldRotate(position, batch.sealBefore)) position = { segment: position.segment + 1, offset: 0 };
+      if (startsFlight && batch.records > 0 && this.#wouldRotate(position, batch.sealBefore)) position = { segment: position.segment + 1, offset: 0 };
       position = { segment: position.segment, offset: position.offset + batch.bytes };
       // A record joins the last batch; it opens the flight only if that batch (a flush barrier) has none yet.
-      nextOpensFlight = startsFlight && batch.types.length === 0;
+      nextOpensFlight = startsFlight && batch.records === 0;
     }
     if ((nextOpensFlight || this.#sealNext) && this.#wouldRotate(position, this.#sealNext)) position = { segment: position.segment + 1, offset: 0 };
     return position;
@@ -246,7 +268,7 @@ export class SegmentLog {
   /**
    * Appends one record; resolves once it is durable under the fsync policy, rejects with
    * `unavailable` if it is not (then it was not acknowledged, and `recover()` removes it if the
-   * log was poisoned). `payload` must not change until the promise settles.
+   * log was poisoned). `payload` is copied: the caller may reuse it at once.
    */
   append(type: number, payload: Uint8Array): Promise<void> {
     if (this.#poisoned) return Promise.reject(this.#poisoned);
@@ -261,9 +283,7 @@ export class SegmentLog {
       this.#sealNext = false;
       this.#pending.push(batch);
     }
-    batch.types.push(type);
-    batch.payloads.push(payload);
-    batch.bytes += FRAME_HEADER_BYTES + payload.length;
+    batch.add(type, payload);
     batch.done ??= deferred();
     this.#schedule();
     return batch.done.promise;
@@ -386,7 +406,7 @@ export class SegmentLog {
     let records = 0;
     let bytes = 0;
     for (const batch of batches) {
-      records += batch.types.length;
+      records += batch.records;
       bytes += batch.bytes;
     }
     const rotate = records > 0 && this.#wouldRotate(this.#end, batches[0].sealBefore);
@@ -397,11 +417,8 @@ export class SegmentLog {
       if (rotate) await this.#rotate();
       if (records > 0) {
         if (!this.#file) this.#file = await this.#openSegment(this.#end.segment);
-        const buffer = Buffer.allocUnsafe(bytes);
-        let offset = 0;
-        for (const batch of batches) {
-          for (let i = 0; i < batch.types.length; i++) offset = writeFrame(buffer, offset, batch.types[i], batch.payloads[i]);
-        }
+        // Usually one batch per flight: its frames go out as they are.
+        const buffer = batches.length === 1 ? batches[0].frames : Buffer.concat(batches.map((batch) => batch.frames), bytes);
         await this.#write(this.#file, buffer);
         this.#records += records;
         this.#unsyncedRecords += records;
@@ -568,7 +585,7 @@ export class SegmentLog {
     this.#timer = undefined;
     this.#sealNext = false;
     const rejected = this.#pending.splice(0);
-    if (rejected.some((batch) => batch.types.length > 0)) this.#diverged ??= this.#poisoned;
+    if (rejected.some((batch) => batch.records > 0)) this.#diverged ??= this.#poisoned;
     for (const batch of rejected) batch.fail(this.#poisoned);
   }
 

@@ -48,14 +48,14 @@ export interface InvalidSnapshot {
   reason: string;
 }
 
-function encodeHeader(position: LogPosition, data: Uint8Array): Buffer {
+/** The header with its CRC left at 0; `sealHeader` fills it in once the data's CRC is known. */
+function encodeHeader(position: LogPosition, dataBytes: number): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(VERSION, 8);
   header.writeUInt32LE(position.segment, 16);
   header.writeUIntLE(position.offset, 20, 6);
-  header.writeUIntLE(data.length, 28, 6);
-  header.writeUInt32LE(crc32(data, 0, data.length, crc32(header, 16, HEADER_BYTES)), 12);
+  header.writeUIntLE(dataBytes, 28, 6);
   return header;
 }
 
@@ -71,8 +71,15 @@ export function decodeSnapshot(buffer: Buffer): { position: LogPosition; data: B
   return { position: { segment: buffer.readUInt32LE(16), offset: buffer.readUIntLE(20, 6) }, data: buffer.subarray(HEADER_BYTES) };
 }
 
-/** Writes a snapshot covering the log up to `position`; resolves once it is durable (R4). */
-export async function writeSnapshot(fs: JournalFs, dir: string, position: LogPosition, data: Uint8Array): Promise<SnapshotInfo> {
+/**
+ * Writes a snapshot covering the log up to `position`; resolves once it is durable (R4). `data`
+ * may come in chunks (written in order, the CRC carried from one to the next), so a large state
+ * is never one buffer and its CRC never one long synchronous pass.
+ */
+export async function writeSnapshot(fs: JournalFs, dir: string, position: LogPosition, data: Uint8Array | readonly Uint8Array[]): Promise<SnapshotInfo> {
+  const chunks: readonly Uint8Array[] = data instanceof Uint8Array ? [data] : data;
+  let dataBytes = 0;
+  for (const chunk of chunks) dataBytes += chunk.length;
   const file = path.join(dir, snapshotFileName(position));
   const temp = file + TEMP_SUFFIX;
   let step = "removing the stale temp file";
@@ -84,9 +91,17 @@ export async function writeSnapshot(fs: JournalFs, dir: string, position: LogPos
     const handle = await fs.open(temp, "createNew");
     try {
       step = "writing";
-      const header = encodeHeader(position, data);
+      const header = encodeHeader(position, dataBytes);
+      let crc = crc32(header, 16, HEADER_BYTES);
+      let offset = HEADER_BYTES;
+      for (const chunk of chunks) {
+        crc = crc32(chunk, 0, chunk.length, crc);
+        await writeAll(handle, chunk, offset);
+        offset += chunk.length;
+      }
+      // The header goes last, CRC included; nothing is visible before the rename anyway.
+      header.writeUInt32LE(crc, 12);
       await writeAll(handle, header, 0);
-      await writeAll(handle, data, HEADER_BYTES);
       step = "syncing";
       await handle.datasync();
     } finally {

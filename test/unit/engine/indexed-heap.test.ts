@@ -14,6 +14,7 @@ function heap(): IndexedHeap<Item> {
     (item) => item.key,
     (item) => item.index,
     (item, index) => void (item.index = index),
+    (item) => item.seq,
   );
 }
 

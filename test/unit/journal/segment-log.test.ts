@@ -23,6 +23,21 @@ describe("SegmentLog: group commit", () => {
     await log.close();
   });
 
+  it("copies each payload at append: the caller may reuse its buffer at once", async () => {
+    const fs = new CrashFs();
+    const log = await openLog(fs);
+    const scratch = Buffer.alloc(16);
+    const appends = ["first", "second", "third!"].map((word) => {
+      scratch.fill(0);
+      const length = scratch.write(word);
+      return log.append(1, scratch.subarray(0, length));
+    });
+    scratch.fill(0x58);
+    await Promise.all(appends);
+    expect(await payloadsOn(fs)).toEqual(["first", "second", "third!"]);
+    await log.close();
+  });
+
   it("makes an append that arrives while an fdatasync is in flight wait for the next one (R1)", async () => {
     const fs = new CrashFs();
     const log = await openLog(fs);

@@ -30,6 +30,20 @@ describe("snapshot files", () => {
     expect(await readNewestSnapshot(await setup(), DIR)).toEqual({ snapshot: undefined, invalid: [] });
   });
 
+  it("writes data given in chunks as one snapshot, with one CRC over all of them", async () => {
+    const fs = await setup();
+    const chunks = [Buffer.from("first,"), Buffer.alloc(0), Buffer.from("second,"), Buffer.alloc(5000, 7)];
+    await writeSnapshot(fs, DIR, { segment: 2, offset: 0 }, chunks);
+    const { snapshot, invalid } = await readNewestSnapshot(fs, DIR);
+    expect(invalid).toEqual([]);
+    expect(snapshot?.data.equals(Buffer.concat(chunks))).toBe(true);
+    // The same bytes in one piece make the same file.
+    const whole = await setup();
+    await writeSnapshot(whole, DIR, { segment: 2, offset: 0 }, Buffer.concat(chunks));
+    const file = `${DIR}/${snapshotFileName({ segment: 2, offset: 0 })}`;
+    expect((await fs.readFile(file)).equals(await whole.readFile(file))).toBe(true);
+  });
+
   it("is written temp → write → fdatasync → rename → directory fsync (R4)", async () => {
     const fs = await setup();
     const trace: string[] = [];

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { BinaryWriter } from "../../../src/store/journal/binary.js";
+import { decodeOp, encodeOp, NO_DECISIONS } from "../../../src/store/journal/journal-ops.js";
+import type { PublishInput } from "../../../src/store/store.js";
+
+const inputs: PublishInput[] = [
+  { queue: "a", body: '{"n":1}', priority: 0 },
+  { queue: "a", body: '"ünï"', priority: 9, headers: { h: "v" }, ttlMs: 5, dedupKey: "d" },
+  { queue: "b", body: "2", priority: 1, availableAt: 1.5e12, groupKey: "g", correlationId: "c", causationId: "x" },
+  { queue: "a", body: "3", priority: 0, maxAttempts: 3, idempotencyKey: "i" },
+  { queue: "c", body: "4", priority: 2 },
+];
+const ids = ["01ARZ3NDEKTSV4RRFFQ69G5FA1", "01ARZ3NDEKTSV4RRFFQ69G5FA2", "01ARZ3NDEKTSV4RRFFQ69G5FA3", "01ARZ3NDEKTSV4RRFFQ69G5FA4", "01ARZ3NDEKTSV4RRFFQ69G5FA5"];
+
+describe("journal operation records", () => {
+  it("round-trip a publish to several queues, every option included", () => {
+    const payload = encodeOp({ o: "publish", inputs }, 1234.5, { ids, tokens: [], randoms: [] });
+    expect(decodeOp(Buffer.from(payload))).toEqual({ o: "publish", t: 1234.5, inputs, ids });
+  });
+
+  it("write each queue name once per publish record", () => {
+    const many = Array.from({ length: 100 }, (_, i) => ({ queue: "a-rather-long-queue-name-0123456789", body: String(i), priority: 0 }));
+    const payload = encodeOp({ o: "publish", inputs: many }, 1, NO_DECISIONS);
+    expect(payload.length).toBeLessThan(100 * 8);
+  });
+
+  it("still read the earlier publish layout (queue name per input)", () => {
+    const w = new BinaryWriter();
+    w.uint(1).double(99).uint(2);
+    w.uint(0).string("a").string("1").uint(0);
+    w.uint(64).string("b").string("2").uint(3).string("group");
+    w.uint(1).string(ids[0]);
+    expect(decodeOp(Buffer.from(w.finish()))).toEqual({
+      o: "publish",
+      t: 99,
+      inputs: [
+        { queue: "a", body: "1", priority: 0 },
+        { queue: "b", body: "2", priority: 3, groupKey: "group" },
+      ],
+      ids: [ids[0]],
+    });
+  });
+
+  it("round-trip the rare operations as JSON with their decisions", () => {
+    const payload = encodeOp({ o: "nack", id: ids[0], token: "tok", request: { delayMs: 5 } }, 7, { ids: [], tokens: [], randoms: [0.25] });
+    expect(decodeOp(Buffer.from(payload))).toEqual({ o: "nack", id: ids[0], token: "tok", request: { delayMs: 5 }, t: 7, randoms: [0.25] });
+  });
+});
