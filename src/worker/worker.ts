@@ -61,6 +61,7 @@ export interface WorkerEvents {
 
 const LEASE_RETRY_MS = 1000;
 const MAX_SETTLING = 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly queue: string;
@@ -230,16 +231,30 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     delivery.done = this.#run(delivery, trial);
   }
 
-  async #run(delivery: Delivery, trial: number): Promise<void> {
-    let failure: unknown;
-    let succeeded = false;
+  /**
+   * Runs the handler. Not an async function: a handler that returns without a promise (or
+   * throws) is finished at once, with no promise or suspended frame made for it.
+   */
+  #run(delivery: Delivery, trial: number): Promise<void> {
+    let result: unknown;
     try {
       // A consumer span, child of the publisher's trace when the message carries a traceparent.
-      await delivery.race(withHandleSpan(delivery.message as LeasedMessage<T>, this.#handler, delivery));
-      succeeded = true;
+      result = delivery.race(withHandleSpan(delivery.message as LeasedMessage<T>, this.#handler, delivery));
     } catch (error) {
-      failure = error;
+      this.#finish(delivery, false, error, trial);
+      return RESOLVED;
     }
+    if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") {
+      this.#finish(delivery, true, undefined, trial);
+      return RESOLVED;
+    }
+    return Promise.resolve(result).then(
+      () => this.#finish(delivery, true, undefined, trial),
+      (error: unknown) => this.#finish(delivery, false, error, trial),
+    );
+  }
+
+  #finish(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): void {
     delivery.timeout?.cancel();
     const durationMs = this.#source.clock.now() - delivery.startedAt;
     // The handler's slot frees now; the ack or nack becomes durable in the background (the
