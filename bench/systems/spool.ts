@@ -57,6 +57,10 @@ class SpoolSystem implements BenchSystem {
     this.#dataDir = mkdtempSync(join(BENCH_DATA_ROOT, `${this.name}-`));
     const store = this.createStore({ dataDir: this.#dataDir });
     this.#spool = await Spool.open({ store });
+    if (store instanceof JournalStore) {
+      this.snapshot = () => this.#snapshot();
+      this.reopen = () => this.#reopen();
+    }
     this.notes.push(`${this.name}: Spool in this process, store "${store.name}"${store.name === "memory" ? "" : `, data in ${BENCH_DATA_ROOT}`}`);
   }
 
@@ -71,13 +75,17 @@ class SpoolSystem implements BenchSystem {
     return forkReadyMemory(this.name, count);
   }
 
-  async snapshot(): Promise<void> {
+  /** Only a store that keeps its data on disk has snapshots to take and a directory to reopen. */
+  snapshot?: () => Promise<void>;
+  reopen?: () => Promise<Reopen>;
+
+  async #snapshot(): Promise<void> {
     const store = this.#spool?.store;
     if (!(store instanceof JournalStore)) throw new Error("snapshot() needs the journal store");
     await store.snapshot();
   }
 
-  async reopen(): Promise<Reopen> {
+  async #reopen(): Promise<Reopen> {
     if (!this.#spool || !this.#dataDir) throw new Error("setup() first");
     let started = performance.now();
     await this.#spool.close();
