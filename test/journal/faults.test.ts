@@ -249,11 +249,13 @@ describe("EIO on fdatasync (fsyncgate) — R3", () => {
     await queue.publish({ name: "kept" });
     fs.failNext("fdatasync", "EIO", { path: "seg-" });
     const rollback = fs.hold("ftruncate"); // hold the recovery's cut-back, then cut the power
-    await expect(queue.publish({ name: "unknown" })).rejects.toMatchObject(unavailable());
+    // (The publish rejects only after that recovery: a caller told `unavailable` reads the disk's state.)
+    const refused = queue.publish({ name: "unknown" });
     await rollback.reached;
     // The kernel wrote the bytes even though fdatasync reported EIO: a torn prefix that keeps them all.
     const after = fs.crash({ tornPrefix: () => 0.99999 });
     rollback.release();
+    await expect(refused).rejects.toMatchObject(unavailable());
     const reopened = await openSpool(after, "/data", new ManualClock(clock.now()));
     expect(await drainNames(reopened.spool.queue<Body>("jobs"))).toEqual(["kept", "unknown"]);
   });

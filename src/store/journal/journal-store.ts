@@ -12,9 +12,11 @@
  *   snapshot:  export the engine (rows frozen) and seal the log in the same instant; encode in
  *              chunks, yielding between them; flush the log, write the snapshot atomically, keep
  *              two, delete the segments neither needs.
- *   fault:     a failed write or fdatasync rejects its callers `unavailable` and poisons the log;
- *              the next write first recovers: re-read the disk and rebuild the engine from it,
- *              so nothing that was refused stays visible and nothing acknowledged is lost.
+ *   fault:     a failed write or fdatasync poisons the log and starts a recovery: re-read the
+ *              disk and rebuild the engine from it (the next write waits for it, or retries it),
+ *              so nothing that was refused stays visible and nothing acknowledged is lost. Its
+ *              callers are rejected `unavailable` once that rebuild has run, so they cannot read
+ *              their refused change back.
  */
 import type { QueueOptions } from "../../config/schemas.js";
 import { UnavailableError } from "../../core/errors.js";
@@ -90,6 +92,8 @@ export class JournalStore implements Store {
   readonly #opWriter = new BinaryWriter(4096);
   /** The last append's promise (shared by a whole group of appends). */
   #lastAppended: Promise<void> | undefined;
+  /** What the group's durable writers wait on: `#lastAppended`, whose rejection waits for the rebuild. */
+  #lastDurable: Promise<void> | undefined;
   #engine!: Engine;
   #log!: SegmentLog;
   #lock: DirLock | undefined;
@@ -255,10 +259,13 @@ export class JournalStore implements Store {
     // The log copies the record at once, so one writer serves every operation.
     const appended = this.#log.append(OP_RECORD, encodeOp(body, now, this.#decisions, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
-    // show the refused change until the next write. Appends of one group share a promise: one handler each.
+    // show the refused change until the next write, and reject the group's writers only once the
+    // rebuild has run, so that a caller told `unavailable` never reads its refused change back
+    // (an ack as completed, a publish in the stats). Appends of one group share a promise: one handler each.
     if (appended !== this.#lastAppended) {
       this.#lastAppended = appended;
-      appended.catch(() => this.#recoverSoon());
+      this.#lastDurable = appended.catch((error: unknown) => this.#afterRefusal(error));
+      this.#lastDurable.catch(() => undefined); // a group of leases only: nobody waits on it
     }
     // New messages (publish, replay) become leasable only once their record is durable.
     const seqAfter = engine.nextSeq;
@@ -270,7 +277,17 @@ export class JournalStore implements Store {
     }
     this.#counted();
     if (!durable) return Promise.resolve(result);
-    return result === undefined ? (appended as Promise<R>) : appended.then(() => result);
+    const done = this.#lastDurable!;
+    return result === undefined ? (done as Promise<R>) : done.then(() => result);
+  }
+
+  /** A group's append was refused: rebuild from the disk, then pass the refusal on. */
+  #afterRefusal(error: unknown): Promise<never> {
+    this.#recoverSoon();
+    const rethrow = (): never => {
+      throw error;
+    };
+    return (this.#recovering ?? Promise.resolve()).then(rethrow, rethrow);
   }
 
   /** Reads never log, unless time-driven processing changed state while they ran. */
