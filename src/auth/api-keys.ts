@@ -95,10 +95,9 @@ export class ApiKeyRing {
 
   /** The identity for `Bearer <key>`, or undefined for a missing, malformed or unknown key. */
   authenticate(authorization: string | undefined): ApiKeyIdentity | undefined {
-    if (authorization === undefined) return undefined;
-    const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) return undefined;
-    const digest = sha256(match[1]);
+    const key = bearerToken(authorization);
+    if (key === undefined) return undefined;
+    const digest = sha256(key);
     // Every entry is compared, so the time taken says nothing about which key came close.
     let found: Identity | undefined;
     for (const entry of this.#entries) {
@@ -106,4 +105,10 @@ export class ApiKeyRing {
     }
     return found;
   }
+}
+
+/** The credential of an `Authorization: Bearer <credential>` header (an API key or a recipient token). */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  return /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
 }

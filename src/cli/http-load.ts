@@ -45,7 +45,7 @@ export interface HttpLoadResult {
   leaseAck: PhaseFigures;
 }
 
-export function benchQueueName(): string {
+function benchQueueName(): string {
   return `bench-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
 }
 

@@ -1,7 +1,7 @@
 /** Option parsers and the options several commands share. */
 import { InvalidArgumentError, Option, type Command } from "commander";
 
-export const DEFAULT_URL = "http://127.0.0.1:7400";
+const DEFAULT_URL = "http://127.0.0.1:7400";
 
 /** Strict: "12abc" and "1e3" are typos, not 12 and 1000. */
 export function integerArg(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {

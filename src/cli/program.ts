@@ -1,5 +1,4 @@
 /** Every `spool` command, and how commander reports usage errors. */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { registerBatch } from "./commands/batch.js";
 import { registerBench } from "./commands/bench.js";
@@ -8,12 +7,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerPublish } from "./commands/publish.js";
 import { registerQueues } from "./commands/queues.js";
 import { registerServe } from "./commands/serve.js";
-
-function packageVersion(): string {
-  // The same relative path from src/cli/ and from dist/cli/.
-  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
-  return (JSON.parse(text) as { version: string }).version;
-}
+import { packageVersion } from "../util/package-version.js";
 
 export function buildProgram(): Command {
   const program = new Command("spool")

@@ -7,9 +7,9 @@ import { CommanderError } from "commander";
 import { SpoolError } from "../core/errors.js";
 import { buildProgram } from "./program.js";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
@@ -25,7 +25,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 }
 
 /** `spool: queue "x" not found (not_found)`; a stack trace only for what nobody expected. */
-export function describeFailure(error: unknown): string {
+function describeFailure(error: unknown): string {
   if (error instanceof SpoolError) return `spool: ${error.message} (${error.code})`;
   const code = (error as { code?: unknown } | null)?.code;
   // System errors (EADDRINUSE, EACCES, ENOENT…) are the machine's answer, not a bug.

@@ -55,7 +55,7 @@ export class HttpTransport {
     return this.#base;
   }
 
-  /** Later requests reject with `unavailable`; requests already sent finish, then idle sockets close. */
+  /** Later requests reject with `unavailable`; the agent's sockets are destroyed, so a request still in flight fails. */
   close(): void {
     this.#closed = true;
     this.#agent.destroy();

@@ -16,7 +16,7 @@ import type { HttpTransport } from "./http-transport.js";
 import { leaseRemote } from "./remote-lease.js";
 
 /** How long one lease request waits on the server for work (the route allows up to 30 s). */
-export const LONG_POLL_MS = 20_000;
+const LONG_POLL_MS = 20_000;
 /** The pause after a long-poll that came back empty early (a server shutting down answers at once). */
 const EARLY_EMPTY_PAUSE_MS = 1_000;
 

@@ -12,7 +12,7 @@ import { QueueNameSchema } from "./schemas.js";
 import { ServerConfigSchema, serverDefaults, type ResolvedServerConfig, type ServerConfig } from "./server-config.js";
 import { schemaErrors } from "./validate.js";
 
-export const DEFAULT_CONFIG_FILE = "spool.config.json";
+const DEFAULT_CONFIG_FILE = "spool.config.json";
 
 /** One setting that a variable and a flag can set, besides the file. */
 export interface ServerSetting {

@@ -39,7 +39,7 @@ export const DeliveryConfigSchema = Type.Object(
       Type.Object(
         {
           webhook: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Webhook requests at once (default 32)" })),
-          websocket: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "WebSocket hand-offs at once" })),
+          websocket: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "WebSocket hand-offs at once (default 32)" })),
           mock: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Mock sends at once (default 256)" })),
         },
         { additionalProperties: false },
@@ -48,7 +48,7 @@ export const DeliveryConfigSchema = Type.Object(
     circuitBreaker: Type.Optional(CircuitBreakerOptionsSchema),
     expandChunkSize: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Recipients per publishMany of the batch expander (default 2000)" })),
     ackTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 3_600_000, description: "WebSocket: redeliver when no ack arrives within this long (default 30000)" })),
-    tokenSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: "WebSocket: signs recipient tokens" })),
+    tokenSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: "WebSocket: signs recipient tokens (default: a random secret kept in <dataDir>/recipient-token-secret)" })),
     retentionMs: Type.Optional(
       Int({ minimum: 1, maximum: 10 * 366 * 86_400_000, description: "A complete batch (its log, template copy and idempotency key) is forgotten this long after it completed (default 604800000: 7 days)" }),
     ),

@@ -51,7 +51,7 @@ interface QueueWatch {
 }
 
 /** The last error a dead job's entry gets: why the job died, in words. */
-export function deadJobError(dead: Pick<DeadLetterView<unknown>, "reason" | "lastError" | "attempt" | "maxAttempts">): string {
+function deadJobError(dead: Pick<DeadLetterView<unknown>, "reason" | "lastError" | "attempt" | "maxAttempts">): string {
   const last = dead.lastError?.message;
   switch (dead.reason) {
     case "max_attempts":

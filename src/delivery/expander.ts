@@ -12,10 +12,11 @@
  * delivery store refuses a write, the batch's expansion starts again a second later from its last
  * recorded chunk (what was published meanwhile is dropped as a duplicate).
  */
+import { setTimeout as pause } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
-import { logIdOf, type BatchState } from "./delivery-state.js";
+import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
@@ -111,7 +112,7 @@ export class Expander {
       // The file ended early (it was lost or cut): the rest can never be sent.
       this.#logger?.error({ batchId, expanded: current.expandedUpTo, total: current.total }, "recipient file ended before the batch's total");
       for (let index = current.expandedUpTo; index < current.total; index++) {
-        await this.#store.write({ k: "change", b: batchId, i: index, s: 5, t: Date.now(), e: "the batch's recipient file is missing or short" });
+        await this.#store.write({ k: "change", b: batchId, i: index, s: STATUS_CODE.failed, t: Date.now(), e: "the batch's recipient file is missing or short" });
       }
     }
     await this.#store.recipients.remove(batchId);
@@ -156,7 +157,8 @@ export class Expander {
         break;
       } catch (error) {
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
-        await pause(pauseMs, this.#stop.signal);
+        // Rejects at once if close() aborted meanwhile, even before this wait began.
+        await pause(pauseMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
         pauseMs = Math.min(pauseMs * 2, RETRY_MAX_MS);
       }
     }
@@ -164,7 +166,7 @@ export class Expander {
     if (contents) record.c = contents;
     await this.#store.write(record);
     for (const index of oversize) {
-      await this.#store.write({ k: "change", b: batch.id, i: index, s: 5, t: Date.now(), e: `the rendered message is over the ${maxBodyBytes}-byte body limit` });
+      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the rendered message is over the ${maxBodyBytes}-byte body limit` });
     }
     return true;
   }
@@ -172,16 +174,4 @@ export class Expander {
 
 function mayExceed(content: RenderedContent, maxBodyBytes: number): boolean {
   return (content.body.length + (content.subject?.length ?? 0)) * 3 + 1024 > maxBodyBytes;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -190,15 +190,15 @@ export class DeliveryMessageLog implements MessageLog {
     if (error) entry.lastError = { message: error.message, at: error.at };
     const content = batch.contents.get(index);
     if (content) entry.content = content;
-    const queuedAt = batch.time(1, index);
+    const queuedAt = batch.time(STATUS_CODE.queued, index);
     if (queuedAt !== undefined) entry.queuedAt = queuedAt;
-    const sentAt = batch.time(2, index);
+    const sentAt = batch.time(STATUS_CODE.sent, index);
     if (sentAt !== undefined) entry.sentAt = sentAt;
-    const deliveredAt = batch.time(3, index);
+    const deliveredAt = batch.time(STATUS_CODE.delivered, index);
     if (deliveredAt !== undefined) entry.deliveredAt = deliveredAt;
-    const readAt = batch.time(4, index);
+    const readAt = batch.time(STATUS_CODE.read, index);
     if (readAt !== undefined) entry.readAt = readAt;
-    const failedAt = batch.time(5, index);
+    const failedAt = batch.time(STATUS_CODE.failed, index);
     if (failedAt !== undefined) entry.failedAt = failedAt;
     return entry;
   }

@@ -18,7 +18,7 @@ import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 
-export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 
 /** The timer is re-armed at least this often, so a clock that jumps is noticed within the hour. */
 const MAX_WAIT_MS = 3_600_000;

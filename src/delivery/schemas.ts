@@ -5,7 +5,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 
-export const MAX_JSON_RECIPIENTS = 10_000;
+const MAX_JSON_RECIPIENTS = 10_000;
 export const MAX_STREAM_RECIPIENTS = 1_000_000;
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);

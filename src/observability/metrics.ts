@@ -51,7 +51,7 @@ export interface SpoolMetricsOptions {
 }
 
 /** Circuit states as numbers, worst last: closed 0, half-open 1, open 2. */
-export const CIRCUIT_STATE_VALUES: Readonly<Record<CircuitState, number>> = Object.freeze({ closed: 0, "half-open": 1, open: 2 });
+const CIRCUIT_STATE_VALUES: Readonly<Record<CircuitState, number>> = Object.freeze({ closed: 0, "half-open": 1, open: 2 });
 
 const QUEUE_STATES = ["ready", "delayed", "leased", "dead"] as const;
 /** From 0.5 ms to 5 min: handlers range from no-ops to slow remote calls. */

@@ -29,7 +29,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 
-export const TRACER_NAME = "spool";
+const TRACER_NAME = "spool";
 
 /** What `withHandleSpan` reads from a message (a `Message`, `LeasedMessage` or stored message fits). */
 export interface TracedMessage {

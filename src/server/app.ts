@@ -10,6 +10,7 @@ import type { ApiKeyRing } from "../auth/api-keys.js";
 import { UnavailableError } from "../core/errors.js";
 import type { DeliveryService } from "../delivery/delivery-service.js";
 import type { Spool } from "../spool.js";
+import { packageVersion } from "../util/package-version.js";
 import { installAuth } from "./auth.js";
 import { MAX_PATH_PARAM_LENGTH, handleFrameworkError, installErrorHandlers } from "./http-errors.js";
 import { QueueRateTracker } from "./queue-rates.js";
@@ -43,8 +44,6 @@ export interface AppOptions {
   /** Batch delivery (templates, batches, the message log, /v1/events); its routes are absent without it. */
   delivery?: DeliveryService;
 }
-
-const VERSION = "0.1.0";
 
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const logger = options.logger;
@@ -90,7 +89,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: "Spool", version: VERSION, description: "Durable message queue: publish, lease, ack. Errors: {error:{code,message,details}}." },
+      info: { title: "Spool", version: packageVersion(), description: "Durable message queue: publish, lease, ack. Errors: {error:{code,message,details}}." },
       components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
       security: [{ apiKey: [] }],
     },

@@ -9,7 +9,7 @@ export const NDJSON = "application/x-ndjson";
 
 export const TemplateParams = Type.Object({ id: TemplateIdSchema });
 export const BatchParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9]+$", description: "Batch id" }) });
-export const StatusSchema = Type.Union(RECIPIENT_STATUSES.map((status) => Type.Literal(status)));
+const StatusSchema = Type.Union(RECIPIENT_STATUSES.map((status) => Type.Literal(status)));
 export const BatchMessagesQuery = Type.Object(
   {
     status: Type.Optional(StatusSchema),

@@ -22,11 +22,11 @@ const FASTIFY_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: "validation_failed",
 };
 
-export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorBody {
+function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorBody {
   return { error: details && details.length > 0 ? { code, message, details } : { code, message } };
 }
 
-export function sendError(reply: FastifyReply, error: SpoolError): FastifyReply {
+function sendError(reply: FastifyReply, error: SpoolError): FastifyReply {
   return reply.code(ERROR_CODES[error.code]).send(errorBody(error.code, error.message, error.details));
 }
 

@@ -10,7 +10,7 @@ const Int = (opts: { minimum?: number; maximum?: number; default?: number; descr
 
 export const MAX_WAIT_MS = 30_000;
 
-export const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
+const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
 const LeaseTokenSchema = Type.String({ minLength: 1, maxLength: 128 });
 
 export const QueueParams = Type.Object({ q: QueueNameSchema });

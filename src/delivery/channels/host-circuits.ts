@@ -5,11 +5,10 @@
  * Only host faults count as failures (5xx, 408, 429, timeouts, refused connections); a 4xx says
  * the host is up.
  */
+import { defaults } from "../../config/defaults.js";
 import type { ResolvedCircuitBreakerOptions } from "../../config/schemas.js";
 import { CircuitBreaker, type CircuitState } from "../../worker/circuit-breaker.js";
 import { systemClock, type Clock } from "../../util/clock.js";
-
-export const DEFAULT_HOST_CIRCUIT: ResolvedCircuitBreakerOptions = { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 };
 
 /** How long a job for a host that allows no request now waits before it is offered again. */
 const MIN_WAIT_MS = 10;
@@ -28,7 +27,7 @@ export class HostCircuits {
   readonly #onChange: ((host: string, state: CircuitState) => void) | undefined;
 
   constructor(options: Partial<ResolvedCircuitBreakerOptions> = {}, onChange?: (host: string, state: CircuitState) => void, clock: Clock = systemClock) {
-    this.#options = { ...DEFAULT_HOST_CIRCUIT, ...options };
+    this.#options = { ...defaults.circuitBreaker, ...options };
     this.#clock = clock;
     this.#onChange = onChange;
   }

@@ -21,7 +21,7 @@ export interface WebhookRequest {
 /** Longest `Retry-After` honoured; a longer one is capped to this. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
-export function webhookPayload(job: DeliveryJob): string {
+function webhookPayload(job: DeliveryJob): string {
   const payload: Record<string, string> = { logId: job.logId, batchId: job.batchId, recipientId: job.recipientId };
   if (job.content.subject !== undefined) payload.subject = job.content.subject;
   payload.body = job.content.body;
@@ -29,12 +29,12 @@ export function webhookPayload(job: DeliveryJob): string {
 }
 
 /** `sha256=<hex>` over `"<timestamp>.<body>"`: what a receiver recomputes to check a request. */
-export function signWebhook(secret: string, timestamp: string, body: string): string {
+function signWebhook(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 }
 
 /** `Retry-After` as a pause in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);

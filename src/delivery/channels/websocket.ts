@@ -17,7 +17,7 @@ import type { Handler, Worker } from "../../worker/worker.js";
 import type { ConnectionHub } from "../realtime/connection-hub.js";
 import type { DeliveryJob, MessageLog } from "../types.js";
 
-export const WEBSOCKET_QUEUE = "delivery.websocket";
+const WEBSOCKET_QUEUE = "delivery.websocket";
 
 /** How long a job whose entry is still `pending` (the expander's record not applied yet) waits before it is retried. */
 const PENDING_WAIT_MS = 5000;

@@ -60,7 +60,7 @@ export interface ConnectionHubOptions {
   closeGraceMs?: number;
 }
 
-export const HUB_DEFAULTS = { ackTimeoutMs: 30_000, heartbeatMs: 30_000, maxUnackedPerRecipient: 1000, closeGraceMs: 2000 } as const;
+const HUB_DEFAULTS = { ackTimeoutMs: 30_000, heartbeatMs: 30_000, maxUnackedPerRecipient: 1000, closeGraceMs: 2000 } as const;
 
 /** What became of a message handed to `deliver`. */
 export type DeliverOutcome = "pushed" | "held" | "settled";
@@ -468,10 +468,6 @@ export class ConnectionHub extends EventEmitter<ConnectionHubEvents> {
 
 function newRecipient(id: string): Recipient {
   return { id, connections: new Set(), inFlight: new Map(), waiting: new Deque(), waitingIds: new Set() };
-}
-
-export function connectionHub(options: ConnectionHubOptions): ConnectionHub {
-  return new ConnectionHub(options);
 }
 
 function positiveInt(value: number, name: string, zeroAllowed: boolean): number {

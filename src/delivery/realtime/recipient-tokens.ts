@@ -17,11 +17,11 @@ import { dirname } from "node:path";
 import { ValidationError } from "../../core/errors.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 
-export const DEFAULT_TOKEN_TTL_MS = 3_600_000;
+const DEFAULT_TOKEN_TTL_MS = 3_600_000;
 export const MAX_TOKEN_TTL_MS = 30 * 86_400_000;
 /** Shorter secrets are refused: a guessable secret would let anyone mint tokens for anyone. */
-export const MIN_SECRET_BYTES = 16;
-export const MAX_RECIPIENT_ID_LENGTH = 256;
+const MIN_SECRET_BYTES = 16;
+const MAX_RECIPIENT_ID_LENGTH = 256;
 
 const DOMAIN = "spool-recipient-v1.";
 /** base64url of 32 MAC bytes. */
@@ -91,10 +91,6 @@ export class RecipientTokens {
   #mac(payload: string): Buffer {
     return createHmac("sha256", this.#secret).update(DOMAIN).update(payload).digest();
   }
-}
-
-export function recipientTokens(secret: string | Uint8Array, options?: RecipientTokensOptions): RecipientTokens {
-  return new RecipientTokens(secret, options);
 }
 
 /**

@@ -3,7 +3,6 @@ import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
 import type { QueueInfo } from "../../store/store.js";
-import { checkQueueAccess } from "../auth.js";
 import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -55,7 +54,6 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
       `/v1/queues/:q/${paused ? "pause" : "resume"}`,
       { schema: routeSchema("queues", paused ? "Stop handing out messages (publishes still land)" : "Hand out messages again", { params: QueueParams }), config: { access: "admin" } },
       async (request) => {
-        checkQueueAccess(request, request.params.q);
         await store.setPaused(request.params.q, paused);
         return { name: request.params.q, paused };
       },

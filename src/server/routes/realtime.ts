@@ -16,6 +16,7 @@ import websocket from "@fastify/websocket";
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { WebSocket } from "ws";
+import { bearerToken } from "../../auth/api-keys.js";
 import { SpoolError, ValidationError } from "../../core/errors.js";
 import type { ConnectionHub } from "../../delivery/realtime/connection-hub.js";
 import { MAX_CLIENT_FRAME_BYTES } from "../../delivery/realtime/protocol.js";
@@ -57,6 +58,13 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
   /** The recipient each accepted upgrade request authenticated as. */
   const recipients = new WeakMap<FastifyRequest, string>();
 
+  /** The token's recipient; a malformed, tampered or expired token is 401. */
+  const verifiedRecipient = (token: string): string => {
+    const check = tokens.verify(token);
+    if (!check.ok) throw new SpoolError("unauthorized", REFUSALS[check.reason], { details: [{ path: "/token", message: check.reason }] });
+    return check.recipientId;
+  };
+
   await app.register(websocket, {
     options: { maxPayload: MAX_CLIENT_FRAME_BYTES },
     // Closing the server closes the hub: every connection gets 1001 and reconnects elsewhere or later.
@@ -82,14 +90,13 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
     config: { access: "none" },
     onRequest: async (request) => {
       const query = request.query as { token?: unknown; recipient?: unknown };
-      const token = typeof query.token === "string" ? query.token : bearer(request.headers.authorization);
+      const token = typeof query.token === "string" ? query.token : bearerToken(request.headers.authorization);
       if (token === undefined) throw new SpoolError("unauthorized", "missing recipient token: connect with ?token=<token> or Authorization: Bearer <token>");
-      const check = tokens.verify(token);
-      if (!check.ok) throw new SpoolError("unauthorized", REFUSALS[check.reason], { details: [{ path: "/token", message: check.reason }] });
-      if (query.recipient !== undefined && query.recipient !== check.recipientId) {
+      const recipientId = verifiedRecipient(token);
+      if (query.recipient !== undefined && query.recipient !== recipientId) {
         throw new SpoolError("unauthorized", `the recipient token is for another recipient than ${JSON.stringify(query.recipient)}`, { details: [{ path: "/recipient", message: "not the token's recipient" }] });
       }
-      recipients.set(request, check.recipientId);
+      recipients.set(request, recipientId);
     },
     handler: async () => {
       throw new ValidationError("GET /v1/stream is a WebSocket endpoint: send a WebSocket upgrade request (new WebSocket(url))");
@@ -118,11 +125,9 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
     return { id: after.logId, status: after.status, changed };
   };
   const checkRecipientToken = async (request: FastifyRequest) => {
-    const token = bearer(request.headers.authorization);
+    const token = bearerToken(request.headers.authorization);
     if (token === undefined) throw new SpoolError("unauthorized", "missing Authorization: Bearer <recipient token>");
-    const check = tokens.verify(token);
-    if (!check.ok) throw new SpoolError("unauthorized", REFUSALS[check.reason], { details: [{ path: "/token", message: check.reason }] });
-    recipients.set(request, check.recipientId);
+    recipients.set(request, verifiedRecipient(token));
   };
 
   app.addConstraintStrategy({
@@ -165,7 +170,7 @@ function constraintStorage<H>(): { get(value: unknown): H | null; set(value: unk
 
 /** A recipient token is three dot-separated parts; an API key (`spool_<base64url>`) has no dot. */
 function looksLikeRecipientToken(header: string | string[] | undefined): boolean {
-  return typeof header === "string" && header.includes(".") && bearer(header) !== undefined;
+  return typeof header === "string" && header.includes(".") && bearerToken(header) !== undefined;
 }
 
 /** Connects a `ws` socket to the hub: frames, pongs and the close event go in; the hub sends. */
@@ -182,8 +187,3 @@ function attach(hub: ConnectionHub, recipientId: string, socket: WebSocket): voi
   socket.on("error", () => connection.closed());
 }
 
-function bearer(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
-}
