@@ -33,7 +33,7 @@ function isLoopback(host: string): boolean {
 export interface StartOptions {
   logger?: Logger;
   /** Metrics for /metrics (default: `SpoolMetrics` over the server's Spool); `false` for none. */
-  metrics?: false | ((spool: Spool) => NonNullable<AppOptions["metrics"]>);
+  metrics?: false | ((spool: Spool) => NonNullable<AppOptions["metrics"]> & { close?(): void });
 }
 
 export async function startServer(config: ResolvedServerConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -95,8 +95,11 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
     }
     clearTimeout(timer);
     await openedDelivery.close().catch((error: unknown) => logger.error({ err: error }, "closing batch delivery failed"));
-    await spool.close();
-    (metrics as { close?: () => void } | undefined)?.close?.();
+    try {
+      await spool.close();
+    } finally {
+      metrics?.close?.();
+    }
     logger.info("spool stopped");
   };
   return { url, app: listening, spool, delivery: openedDelivery, logger, close: () => (closing ??= close()) };

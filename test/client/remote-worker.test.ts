@@ -227,12 +227,11 @@ it("a server that goes down: the worker reports worker:error without spinning, a
   await pollUntil(() => handled.length === 1, { what: "the first message" });
 
   await server.stop();
-  await pollUntil(() => seen.errors.length >= 3, { what: "the failing calls to be reported", timeoutMs: 10_000 });
+  await pollUntil(() => seen.errors.length >= 2 && Date.now() - seen.errorTimes[0] >= 1500, { what: "failing calls to be reported for 1.5 s", timeoutMs: 10_000 });
   expect(seen.errors.every((e) => codeOf(e) === "unavailable")).toBe(true);
-  // Retried after a pause, not in a loop. (The first two reports may come together: the lease
-  // and an ack that was in flight when the server went away.) A spinning worker would report
-  // three failures within a few milliseconds.
-  expect(seen.errorTimes[2] - seen.errorTimes[0]).toBeGreaterThanOrEqual(500);
+  // Retried after a pause (1 s), not in a loop: a spinning worker would have reported hundreds
+  // of failures in 1.5 s; a slow machine only makes the count smaller.
+  expect(seen.errors.length).toBeLessThan(20);
 
   await server.spool.queue(q).publish("while down"); // straight into the store
   await server.restart();

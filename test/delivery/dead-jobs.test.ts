@@ -55,7 +55,7 @@ it("a job whose lease runs out on its last attempt (the sender was killed) ends 
     });
     expect(created.status).toBe(202);
     batchId = created.body.batchId;
-    await pollUntil(async () => (await call(url, "GET", "/v1/queues/delivery.mock")).body?.leased === N, { what: "every job leased by the child" });
+    await pollUntil(async () => (await call(url, "GET", "/v1/queues/delivery.mock")).body?.leased === N, { what: "every job leased by the child", timeoutMs: 20_000 });
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
   } finally {
@@ -105,7 +105,7 @@ it("a job whose TTL passes dies, its entry ends failed; replaying the dead lette
       const { body } = await call(url, "GET", `/v1/batches/${batchId}`);
       return body.counts.sent === 3 && body.completedAt !== undefined ? body : undefined;
     },
-    { what: "the replayed jobs sent" },
+    { what: "the replayed jobs sent", timeoutMs: 20_000 },
   );
   expect(sent.counts).toMatchObject({ queued: 0, failed: 0, sent: 3 });
   expect(sent.completedAt).toBeGreaterThan(failed.completedAt);

@@ -43,7 +43,7 @@ export async function call(url: string, method: string, path: string, body?: unk
 }
 
 /** Polls GET /v1/batches/:id until the batch is complete; returns its summary. */
-export async function waitForBatch(url: string, batchId: string, timeoutMs = 10_000): Promise<Answer["body"]> {
+export async function waitForBatch(url: string, batchId: string, timeoutMs = 30_000): Promise<Answer["body"]> {
   return pollUntil(
     async () => {
       const answer = await call(url, "GET", `/v1/batches/${batchId}`);
