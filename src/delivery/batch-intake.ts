@@ -28,7 +28,8 @@ export interface BatchAccepted {
 }
 
 const MAX_DETAILS = 100;
-const MAX_LINE_BYTES = 1024 * 1024;
+/** Bounds the memory one recipient line may hold (UTF-16 characters, so at most ~4 MiB of UTF-8). */
+const MAX_LINE_CHARS = 1024 * 1024;
 
 interface PreparedHeader {
   header: BatchHeader;
@@ -234,7 +235,7 @@ function parseLine(line: string, what: string): unknown {
   }
 }
 
-/** Non-empty lines of a byte stream; a line over MAX_LINE_BYTES is refused. */
+/** Non-empty lines of a byte stream; a line over MAX_LINE_CHARS is refused. */
 async function* ndjsonLines(stream: Readable): AsyncGenerator<string, void, undefined> {
   let carry = "";
   const decoder = new StringDecoder("utf8"); // a character split across chunks stays whole
@@ -242,15 +243,20 @@ async function* ndjsonLines(stream: Readable): AsyncGenerator<string, void, unde
     const text = carry + (typeof chunk === "string" ? chunk : decoder.write(chunk));
     let start = 0;
     for (let end = text.indexOf("\n", start); end >= 0; end = text.indexOf("\n", start)) {
+      if (end - start > MAX_LINE_CHARS) throw lineTooLong();
       const line = text.slice(start, end).trim();
       start = end + 1;
       if (line !== "") yield line;
     }
     carry = text.slice(start);
-    if (carry.length > MAX_LINE_BYTES) throw new TooLargeError(`an NDJSON line is longer than ${MAX_LINE_BYTES} bytes`);
+    if (carry.length > MAX_LINE_CHARS) throw lineTooLong();
   }
   const last = (carry + decoder.end()).trim();
   if (last !== "") yield last;
+}
+
+function lineTooLong(): TooLargeError {
+  return new TooLargeError(`an NDJSON line is longer than ${MAX_LINE_CHARS} characters`);
 }
 
 async function drain(lines: AsyncGenerator<string, void, undefined>): Promise<void> {
