@@ -56,6 +56,9 @@ it("a job whose lease runs out on its last attempt (the sender was killed) ends 
     expect(created.status).toBe(202);
     batchId = created.body.batchId;
     await pollUntil(async () => (await call(url, "GET", "/v1/queues/delivery.mock")).body?.leased === N, { what: "every job leased by the child", timeoutMs: 20_000 });
+    // Leases are handed out before their records are durable (a lost lease only costs a
+    // redelivery); one durable write after them makes the group commit cover them too.
+    expect((await call(url, "PUT", "/v1/queues/delivery.mock", mockQueue)).status).toBe(200);
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
   } finally {
