@@ -344,11 +344,31 @@ export class MessageTable implements RowSource {
     };
   }
 
+  /**
+   * One object literal with every field (not toStored's object with two fields added, which
+   * moved it to a new shape and gave it a second allocation for the added properties): every
+   * leased message goes through here.
+   */
   toLeased(r: number, queueName: string): LeasedStoredMessage {
-    const leased = this.toStored(r, queueName) as LeasedStoredMessage;
-    leased.leaseToken = this.leaseTokens.get(r) as string;
-    leased.leaseUntil = this.leaseUntil[r];
-    return leased;
+    const extras = this.extras.size === 0 ? undefined : this.extras.get(r);
+    const expiresAt = this.expiresAt[r];
+    return {
+      id: this.id(r),
+      queue: queueName,
+      body: this.body(r),
+      headers: extras?.headers,
+      priority: this.priority[r],
+      groupKey: extras?.groupKey,
+      publishedAt: this.publishedAt[r],
+      availableAt: this.availableAt[r],
+      expiresAt: expiresAt === 0 ? undefined : expiresAt,
+      attempt: this.attempt[r],
+      maxAttempts: this.maxAttempts[r],
+      correlationId: extras?.correlationId,
+      causationId: extras?.causationId,
+      leaseToken: this.leaseTokens.get(r) as string,
+      leaseUntil: this.leaseUntil[r],
+    };
   }
 
   #allocRow(): number {

@@ -29,6 +29,7 @@ import type { TimerHandle } from "../util/clock.js";
 import { withHandleSpan } from "../observability/tracing.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { Delivery, type HandlerContext } from "./delivery.js";
+import { InFlight } from "./in-flight.js";
 import type { WorkerSource } from "./worker-source.js";
 
 export type { HandlerContext } from "./delivery.js";
@@ -68,9 +69,17 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly #source: WorkerSource;
   readonly #handler: Handler<T>;
   readonly #options: WorkerOptions;
-  readonly #inFlight = new Map<string, Delivery>();
-  /** Acks and nacks of finished handlers that are not durable yet. */
+  readonly #inFlight = new InFlight();
+  /** Acks and nacks of finished handlers that are not durable yet (close() waits for them). */
   readonly #settling = new Set<Promise<void>>();
+  /** How many finished deliveries those settle (a group of acks is one promise). */
+  #settlingCount = 0;
+  /**
+   * The acks waiting on the promise the source last returned for an ack. A source that makes
+   * one write of a turn's acks (the journal's group commit) returns the same promise for all of
+   * them: they share one callback, with no promise or closure per message.
+   */
+  #ackGroup: AckGroup | undefined;
   readonly #breaker: CircuitBreaker | undefined;
   #concurrency: number;
   #leaseMs = defaults.queue.leaseMs;
@@ -162,7 +171,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     const allowance = this.#breaker ? this.#breaker.allowance() : Infinity;
     // Settlements still being written are bounded too (a slow disk slows leasing), but
     // generously: a no-op handler finishes many times per fdatasync.
-    const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settling.size;
+    const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settlingCount;
     const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
     return Math.min(free, allowance, defaults.leaseBatchMax);
   }
@@ -214,8 +223,12 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
         () => {},
         (error: unknown) => void this.emit("worker:error", { queue: this.queue, error }),
       )
-      .finally(() => this.#settling.delete(released));
+      .finally(() => {
+        this.#settling.delete(released);
+        this.#settlingCount--;
+      });
     this.#settling.add(released);
+    this.#settlingCount++;
   }
 
   #deliver(message: LeasedMessage<unknown>): void {
@@ -226,7 +239,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }
     const trial = this.#breaker?.started() ?? 0;
-    this.#inFlight.set(message.id, delivery);
+    this.#inFlight.add(delivery);
     this.#armHeartbeat();
     delivery.done = this.#run(delivery, trial);
   }
@@ -257,15 +270,71 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   #finish(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): void {
     delivery.timeout?.cancel();
     const durationMs = this.#source.clock.now() - delivery.startedAt;
+    this.#inFlight.remove(delivery);
     // The handler's slot frees now; the ack or nack becomes durable in the background (the
     // next group commit). Waiting for it here would make every slot idle for an fdatasync.
-    const settled: Promise<void> = this.#settle(delivery, succeeded, failure, trial, durationMs).finally(() => {
-      this.#settling.delete(settled);
-      this.#breaker?.finished(trial);
-      this.#pumpSoon();
-    });
-    this.#settling.add(settled);
-    this.#inFlight.delete(delivery.message.id);
+    if (succeeded && !(delivery.abortReason instanceof SpoolError && delivery.abortReason.code === "lease_lost")) {
+      this.#ack(delivery, trial, durationMs);
+    } else {
+      const settled: Promise<void> = this.#settle(delivery, failure, trial, durationMs).finally(() => {
+        this.#settling.delete(settled);
+        this.#settlingCount--;
+        this.#breaker?.finished(trial);
+        this.#pumpSoon();
+      });
+      this.#settling.add(settled);
+      this.#settlingCount++;
+    }
+    this.#pumpSoon();
+  }
+
+  /** Acks a handled message, in the group of acks that share the source's promise. */
+  #ack(delivery: Delivery, trial: number, durationMs: number): void {
+    const message = delivery.message;
+    let acked: Promise<void>;
+    try {
+      acked = this.#source.ack(message.id, message.leaseToken);
+    } catch (error) {
+      acked = Promise.reject(error);
+    }
+    let group = this.#ackGroup;
+    if (group === undefined || group.acked !== acked) {
+      const fresh: AckGroup = (group = { acked, deliveries: [], trials: [], durationsMs: [] });
+      this.#ackGroup = fresh;
+      const settled: Promise<void> = acked.then(
+        () => this.#acksSettled(fresh, settled, undefined),
+        (error: unknown) => this.#acksSettled(fresh, settled, error ?? new Error("ack failed")),
+      );
+      this.#settling.add(settled);
+    }
+    group.deliveries.push(delivery);
+    group.trials.push(trial);
+    group.durationsMs.push(durationMs);
+    this.#settlingCount++;
+  }
+
+  /** A group's acks are durable (`error` undefined) or were refused. */
+  #acksSettled(group: AckGroup, settled: Promise<void>, error: unknown): void {
+    // Acks made from now on get a new group, even if the source returned this promise again.
+    if (this.#ackGroup === group) this.#ackGroup = undefined;
+    this.#settling.delete(settled);
+    const { deliveries, trials, durationsMs } = group;
+    const breaker = this.#breaker;
+    const completed = error === undefined && this.listenerCount("message:completed") > 0;
+    const now = completed ? this.#source.clock.now() : 0;
+    for (let i = 0; i < deliveries.length; i++) {
+      const message = deliveries[i].message;
+      this.#settlingCount--;
+      if (error === undefined) {
+        breaker?.record(true, trials[i]);
+        if (completed) {
+          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs: durationsMs[i], leaseToAckMs: now - deliveries[i].startedAt });
+        }
+      } else {
+        this.emit("worker:error", { queue: this.queue, error });
+      }
+      breaker?.finished(trials[i]);
+    }
     this.#pumpSoon();
   }
 
@@ -283,7 +352,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     });
   }
 
-  async #settle(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number, durationMs: number): Promise<void> {
+  /** Settles a failed (or released) delivery: acks go through `#ack`. */
+  async #settle(delivery: Delivery, failure: unknown, trial: number, durationMs: number): Promise<void> {
     const message = delivery.message;
     const reason = delivery.abortReason;
     if (reason instanceof SpoolError && reason.code === "lease_lost") {
@@ -292,15 +362,6 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       return;
     }
     try {
-      if (succeeded) {
-        await this.#source.ack(message.id, message.leaseToken);
-        this.#breaker?.record(true, trial);
-        if (this.listenerCount("message:completed") > 0) {
-          const leaseToAckMs = this.#source.clock.now() - delivery.startedAt;
-          this.emit("message:completed", { id: message.id, queue: this.queue, attempt: message.attempt, durationMs, leaseToAckMs });
-        }
-        return;
-      }
       if (reason instanceof WorkerClosedError) {
         await this.#source.nack(message.id, message.leaseToken, { release: true });
         return;
@@ -324,7 +385,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#heartbeat = clock.setTimer(() => {
       this.#heartbeat = undefined;
       const now = clock.now();
-      for (const delivery of this.#inFlight.values()) {
+      for (const delivery of this.#inFlight.toArray()) {
         if (now - delivery.extendedAt < delivery.leaseMs / 3 || delivery.aborted) continue;
         const { id, leaseToken } = delivery.message;
         delivery.extendedAt = now;
@@ -351,11 +412,11 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#unwatch?.();
     this.#stopLeasing.abort();
     this.#retryTimer?.cancel();
-    const running = () => Promise.allSettled([...this.#inFlight.values()].map((d) => d.done));
+    const running = () => Promise.allSettled(this.#inFlight.toArray().map((d) => d.done));
     // A lease call in flight when close() began may still deliver messages: wait for it first.
     const drained = await settleWithin(this.#loop.then(running), timeoutMs);
     if (!drained) {
-      for (const delivery of this.#inFlight.values()) delivery.abort(new WorkerClosedError());
+      for (const delivery of this.#inFlight.toArray()) delivery.abort(new WorkerClosedError());
       await running();
     }
     await Promise.allSettled([...this.#settling]);
@@ -364,6 +425,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#breaker?.dispose();
     clearInterval(this.#keepAlive);
   }
+}
+
+/** Acks issued while the source kept returning one promise, in parallel arrays. */
+interface AckGroup {
+  readonly acked: Promise<void>;
+  readonly deliveries: Delivery[];
+  readonly trials: number[];
+  readonly durationsMs: number[];
 }
 
 /** Longest retry delay a handler's error may ask for (what `nack` accepts). */

@@ -71,10 +71,21 @@ export class BinaryWriter {
       this.#offset += 1 + written;
       return this;
     }
-    const written = Buffer.byteLength(value, "utf8");
+    // Write the bytes one past the length's first byte (room for max + 5 was made), then fix the
+    // length: a body under 128 bytes is done with one native call (no byteLength pass over it);
+    // a longer one moves its bytes right to make room for the longer varint (same bytes out).
+    const buffer = this.#buffer;
+    const at = this.#offset;
+    const written = buffer.write(value, at + 1, "utf8");
+    if (written < 0x80) {
+      buffer[at] = written;
+      this.#offset = at + 1 + written;
+      return this;
+    }
+    const lengthBytes = varintBytes(written);
+    buffer.copyWithin(at + lengthBytes, at + 1, at + 1 + written);
     this.uint(written);
-    this.#buffer.write(value, this.#offset, "utf8");
-    this.#offset += written;
+    this.#offset = at + lengthBytes + written;
     return this;
   }
 
@@ -113,6 +124,16 @@ export class BinaryWriter {
   finish(): Buffer {
     return this.#buffer.subarray(0, this.#offset);
   }
+}
+
+/** How many bytes `uint` writes for `value`. */
+function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    bytes++;
+  }
+  return bytes;
 }
 
 export class BinaryReader {

@@ -17,6 +17,11 @@ export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?
   | { o: "lease"; queue: string; max: number; leaseMs?: number; visible: number }
   | { o: "ack"; id: string; token: string }
   | { o: "ackMany"; items: AckItem[] }
+  /**
+   * Acks that succeeded one after another at the same time `t`, with no other operation
+   * between them (the journal store's ack run): replayed as those `ack` calls, in order.
+   */
+  | { o: "acks"; items: AckItem[] }
   | { o: "nack"; id: string; token: string; request: NackRequest }
   | { o: "extend"; id: string; token: string; leaseMs: number }
   | { o: "ensureQueue"; name: string; options?: QueueOptions }
@@ -40,7 +45,8 @@ export type OpBody = JournalOp extends infer O ? (O extends JournalOp ? Omit<O, 
 // lease, ack, extend, tick) are binary; the rare ones carry their JSON after the code.
 // `publish` (1) wrote each input's queue name; `publishQueues` (7) writes the record's queue
 // names once and an index per input (~30 bytes less per message). Both are read.
-const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6, publishQueues: 7 } as const;
+// `acks` (8): a run of successful acks at one time in one record (older logs hold `ack` records only).
+const CODE = { json: 0, publish: 1, lease: 2, ack: 3, ackMany: 4, extend: 5, tick: 6, publishQueues: 7, acks: 8 } as const;
 const F = { headers: 1, availableAt: 2, ttlMs: 4, maxAttempts: 8, dedupKey: 16, idempotencyKey: 32, groupKey: 64, correlationId: 128, causationId: 256 };
 
 function writeStrings(w: BinaryWriter, values: readonly string[] | undefined): void {
@@ -147,6 +153,10 @@ export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new Binar
       w.uint(CODE.ackMany).double(t).uint(op.items.length);
       for (const item of op.items) w.string(item.id).string(item.leaseToken);
       break;
+    case "acks":
+      w.uint(CODE.acks).double(t).uint(op.items.length);
+      for (const item of op.items) w.string(item.id).string(item.leaseToken);
+      break;
     case "extend":
       w.uint(CODE.extend).double(t).string(op.id).string(op.token).uint(op.leaseMs);
       break;
@@ -207,6 +217,13 @@ export function decodeOp(payload: Buffer): JournalOp {
       for (let i = 0; i < items.length; i++) items[i] = { id: r.string(), leaseToken: r.string() };
       return { o: "ackMany", t, items };
     }
+    case CODE.acks: {
+      const count = r.uint();
+      if (count === 0) throw new RangeError("journal acks record holds no ack");
+      const items = new Array<AckItem>(count);
+      for (let i = 0; i < count; i++) items[i] = { id: r.string(), leaseToken: r.string() };
+      return { o: "acks", t, items };
+    }
     case CODE.extend:
       return { o: "extend", t, id: r.string(), token: r.string(), leaseMs: r.uint() };
     case CODE.tick:
@@ -214,6 +231,18 @@ export function decodeOp(payload: Buffer): JournalOp {
     default:
       throw new RangeError(`unknown journal operation code ${code}`);
   }
+}
+
+/**
+ * The `acks` record of the acks `ids[i]`/`tokens[i]` (i < count) made at `t`, into `w` (reset
+ * first; the result is a view into it): what `encodeOp` writes for `{ o: "acks" }`, without an
+ * object per ack.
+ */
+export function encodeAcks(t: number, ids: readonly string[], tokens: readonly string[], count: number, w: BinaryWriter): Buffer {
+  w.reset();
+  w.uint(CODE.acks).double(t).uint(count);
+  for (let i = 0; i < count; i++) w.string(ids[i]).string(tokens[i]);
+  return w.finish();
 }
 
 const NONE: never[] = [];
@@ -291,6 +320,9 @@ export function applyOp(engine: Engine, op: OpBody): unknown {
       return engine.ack(op.id, op.token);
     case "ackMany":
       return engine.ackMany(op.items);
+    case "acks":
+      for (const item of op.items) engine.ack(item.id, item.leaseToken);
+      return undefined;
     case "nack":
       return engine.nack(op.id, op.token, op.request);
     case "extend":

@@ -6,6 +6,10 @@
  *              → append {op, time, ids, tokens, jitter} → resolve once durable (publish, ack,
  *              nack, admin) or at once (lease, extend: a lost lease record only means an earlier
  *              redelivery after a crash).
+ *   ack:       as a write op, but successful acks at the same time with nothing else logged between
+ *              them form a run that becomes ONE record (`acks`): it is appended before any other
+ *              record, seal or close, or when the log's next flight starts (at the latest in a
+ *              setImmediate of the turn that opened it), and its acks share that record's group.
  *   read op:   runs on the engine; if it made time-driven changes (a TTL passed…), a `tick`
  *              record keeps the replay exact.
  *   open:      lock the directory → newest valid snapshot → replay later ops → re-arm timers.
@@ -43,7 +47,7 @@ import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
-import { applyOp, decodeOp, Decisions, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
+import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
 import { acquireDirLock, type DirLock } from "./lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
@@ -109,6 +113,11 @@ export class JournalStore implements Store {
   #opened = false;
   #closing: Promise<void> | undefined;
   readonly #fsyncObservers = new Set<(seconds: number) => void>();
+  /** The open ack run (see `ack`), or undefined. */
+  #ackRun: AckRun | undefined;
+  /** The run's acks (ids and tokens, `#ackRun.count` of them), reused from run to run. */
+  readonly #runIds: string[] = [];
+  readonly #runTokens: string[] = [];
 
   constructor(options: JournalStoreOptions) {
     if (!options || typeof options.dataDir !== "string" || options.dataDir.length === 0) {
@@ -170,6 +179,7 @@ export class JournalStore implements Store {
         clock: this.clock,
         onFsync: this.#fsyncHook(),
       });
+      this.#log.beforeFlight = this.#flushAckRunTask;
     } catch (error) {
       await this.#lock.release();
       throw error;
@@ -256,17 +266,15 @@ export class JournalStore implements Store {
     }
     this.#engineClock.thaw(outer);
     if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return Promise.resolve(result);
+    // An open ack run happened before this operation: its record goes first.
+    this.#flushAckRun();
     // The log copies the record at once, so one writer serves every operation.
     const appended = this.#log.append(OP_RECORD, encodeOp(body, now, this.#decisions, this.#opWriter));
     // A refused record leaves the engine ahead of the disk: rebuild at once, so that reads do not
     // show the refused change until the next write, and reject the group's writers only once the
     // rebuild has run, so that a caller told `unavailable` never reads its refused change back
     // (an ack as completed, a publish in the stats). Appends of one group share a promise: one handler each.
-    if (appended !== this.#lastAppended) {
-      this.#lastAppended = appended;
-      this.#lastDurable = appended.catch((error: unknown) => this.#afterRefusal(error));
-      this.#lastDurable.catch(() => undefined); // a group of leases only: nobody waits on it
-    }
+    this.#track(appended);
     // New messages (publish, replay) become leasable only once their record is durable.
     const seqAfter = engine.nextSeq;
     if (seqAfter > engine.visibleSeq) {
@@ -279,6 +287,76 @@ export class JournalStore implements Store {
     if (!durable) return Promise.resolve(result);
     const done = this.#lastDurable!;
     return result === undefined ? (done as Promise<R>) : done.then(() => result);
+  }
+
+  /** Makes `#lastDurable` the promise durable writers of `appended`'s group wait on. */
+  #track(appended: Promise<void>): void {
+    if (appended !== this.#lastAppended) {
+      this.#lastAppended = appended;
+      this.#lastDurable = appended.catch((error: unknown) => this.#afterRefusal(error));
+      this.#lastDurable.catch(() => undefined); // a group of leases only: nobody waits on it
+    }
+  }
+
+  /**
+   * An ack: applied to the engine at once like any write, but logged in a run. Acks that succeed
+   * at the same time with no other record between them go into one `acks` record, appended
+   * when anything else is logged (`#flushAckRun`), or as the log's next flight starts, or in a
+   * setImmediate (so the handlers that finish over one turn share a record). The
+   * record holds exactly the acks the engine applied, in order and at one frozen time, so replay
+   * is the same sequence of `engine.ack` calls. An ack that fails changes nothing (unless time
+   * moved: a tick record, after the run), so it is simply not in the run.
+   */
+  #ack(id: string, token: string): Promise<void> {
+    const engine = this.#engine;
+    const now = this.clock.now();
+    const before = engine.timeChanges;
+    const outer = this.#engineClock.freeze(now);
+    try {
+      engine.ack(id, token); // makes no decision (no id, token or jitter draw)
+    } catch (error) {
+      this.#engineClock.thaw(outer);
+      if (engine.timeChanges !== before) this.#logTick(now);
+      return Promise.reject(error);
+    }
+    this.#engineClock.thaw(outer);
+    let run = this.#ackRun;
+    if (run === undefined || run.t !== now) {
+      this.#flushAckRun();
+      run = this.#ackRun = new AckRun(now);
+      setImmediate(this.#flushAckRunTask);
+    }
+    this.#runIds[run.count] = id;
+    this.#runTokens[run.count] = token;
+    run.count++;
+    this.#counted(); // after joining the run: a snapshot this starts flushes the run before its seal
+    return run.durable;
+  }
+
+  readonly #flushAckRunTask = (): void => this.#flushAckRun();
+
+  /**
+   * Appends the open ack run as one record, before anything else reaches the log. If the log
+   * faulted since the run began, nothing is appended (the engine's state may rest on refused
+   * records): the run's acks are refused once the rebuild from disk has run.
+   */
+  #flushAckRun(): void {
+    const run = this.#ackRun;
+    if (run === undefined) return;
+    this.#ackRun = undefined;
+    const fault =
+      this.#log.fault ??
+      this.#stale ??
+      (this.#closing ? new UnavailableError("the journal store is closed") : this.#recovering ? new UnavailableError("the journal store is recovering from a write fault") : undefined);
+    if (fault !== undefined) {
+      run.settle(this.#afterRefusal(fault));
+      return;
+    }
+    this.#track(this.#log.append(OP_RECORD, encodeAcks(run.t, this.#runIds, this.#runTokens, run.count, this.#opWriter)));
+    run.settle(this.#lastDurable!);
+    // Let the strings go: the arrays only keep their capacity.
+    this.#runIds.fill("", 0, run.count);
+    this.#runTokens.fill("", 0, run.count);
   }
 
   /** A group's append was refused: rebuild from the disk, then pass the refusal on. */
@@ -311,6 +389,7 @@ export class JournalStore implements Store {
   }
 
   #logTick(now: number): void {
+    this.#flushAckRun(); // its acks came first
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
     this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, NO_DECISIONS, this.#opWriter)).catch(() => this.#recoverSoon());
     this.#counted();
@@ -370,6 +449,7 @@ export class JournalStore implements Store {
         // loop between chunks while the engine runs on: a large state never blocks it for long.
         const state = this.#engine.exportState();
         frozen = state.table.freeze();
+        this.#flushAckRun(); // its acks are in the exported state: their record belongs before the seal
         const position = this.#log.seal();
         this.#opsSinceSnapshot = 0;
         this.#lastSnapshotSize = this.#engine.size;
@@ -433,7 +513,8 @@ export class JournalStore implements Store {
     return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs, visible: 0 }, false);
   }
   ack(id: string, leaseToken: string): Promise<void> {
-    return this.#write({ o: "ack", id, token: leaseToken }, true);
+    if (this.#closing || this.#recovering || this.#log.fault || this.#stale) return this.#write({ o: "ack", id, token: leaseToken }, true);
+    return this.#ack(id, leaseToken);
   }
   ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     return this.#write({ o: "ackMany", items: items.map(({ id, leaseToken }) => ({ id, leaseToken })) }, true);
@@ -505,6 +586,7 @@ export class JournalStore implements Store {
 
   /** Takes a final snapshot, syncs and closes the log, and releases the directory. Idempotent. */
   close(): Promise<void> {
+    this.#flushAckRun(); // before #closing is set: acks made before close() are logged as usual
     this.#closing ??= (async () => {
       if (!this.#opened) return;
       this.#snapshotTimer?.cancel();
@@ -518,6 +600,16 @@ export class JournalStore implements Store {
       if (failed) throw failed.reason;
     })();
     return this.#closing;
+  }
+}
+
+/** An open ack run: its time, how many acks it holds, and the promise they all return. */
+class AckRun {
+  count = 0;
+  readonly durable: Promise<void>;
+  settle!: (durable: Promise<void>) => void;
+  constructor(readonly t: number) {
+    this.durable = new Promise<void>((resolve) => (this.settle = resolve));
   }
 }
 

@@ -157,6 +157,12 @@ export class SegmentLog {
    * is reported as a process warning and otherwise ignored: the record is durable regardless).
    */
   onFsync: ((seconds: number) => void) | undefined;
+  /**
+   * Called just before a scheduled flight takes the pending batches: the owner's last chance to
+   * append records it collects over a turn (the journal store's run of acks) into this flight.
+   * Must not throw.
+   */
+  beforeFlight: (() => void) | undefined;
 
   #file: JournalFile | undefined;
   /** Bytes written (page cache) and not rolled back. */
@@ -384,6 +390,7 @@ export class SegmentLog {
   }
 
   readonly #kick = (): void => {
+    this.beforeFlight?.(); // still #scheduled: its appends join this kick rather than schedule another
     this.#scheduled = false;
     if (this.#flying || this.#poisoned) return;
     if (this.#pending.length === 0 && !this.#syncDue) return;

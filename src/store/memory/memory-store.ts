@@ -26,6 +26,8 @@ export interface MemoryStoreOptions {
 }
 
 /** The engine with no disk: nothing survives the process. For tests and ephemeral queues. */
+const ACKED: Promise<void> = Promise.resolve();
+
 export class MemoryStore implements Store {
   readonly name = "memory";
   readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
@@ -72,8 +74,14 @@ export class MemoryStore implements Store {
   async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
     return this.#open().lease(queue, request);
   }
-  async ack(id: string, leaseToken: string): Promise<void> {
-    this.#open().ack(id, leaseToken);
+  /** Not async: every successful ack returns one shared resolved promise (a worker then settles a turn's acks together). */
+  ack(id: string, leaseToken: string): Promise<void> {
+    try {
+      this.#open().ack(id, leaseToken);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return ACKED;
   }
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     return this.#open().ackMany(items);

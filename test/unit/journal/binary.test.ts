@@ -21,6 +21,18 @@ describe("BinaryWriter / BinaryReader", () => {
     expect([r.string(), r.string()]).toEqual(["abcé", "ok"]);
   });
 
+  it("writes a string's length as the shortest varint, byte for byte what a length-first writer makes", () => {
+    // Around each varint length boundary, in ASCII and in multi-byte text (43 × "€" = 129 bytes).
+    const values = ["é".repeat(63), "é".repeat(64), "€".repeat(42), "€".repeat(43), "q".repeat(16_383), "q".repeat(16_384), "€".repeat(5_462), "x".repeat(2_097_152)];
+    for (const value of values) {
+      const w = new BinaryWriter(16);
+      w.uint(3).string(value).uint(5);
+      const bytes = Buffer.from(value, "utf8");
+      const expected = new BinaryWriter(16).uint(3).uint(bytes.length).finish();
+      expect(Buffer.from(w.finish()).equals(Buffer.concat([expected, bytes, Buffer.from([5])]))).toBe(true);
+    }
+  });
+
   it("reset starts over in the same buffer", () => {
     const w = new BinaryWriter(64);
     w.string("first record");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BinaryWriter } from "../../../src/store/journal/binary.js";
-import { decodeOp, encodeOp, NO_DECISIONS } from "../../../src/store/journal/journal-ops.js";
+import { decodeOp, encodeAcks, encodeOp, NO_DECISIONS } from "../../../src/store/journal/journal-ops.js";
 import type { PublishInput } from "../../../src/store/store.js";
 
 const inputs: PublishInput[] = [
@@ -44,5 +44,19 @@ describe("journal operation records", () => {
   it("round-trip the rare operations as JSON with their decisions", () => {
     const payload = encodeOp({ o: "nack", id: ids[0], token: "tok", request: { delayMs: 5 } }, 7, { ids: [], tokens: [], randoms: [0.25] });
     expect(decodeOp(Buffer.from(payload))).toEqual({ o: "nack", id: ids[0], token: "tok", request: { delayMs: 5 }, t: 7, randoms: [0.25] });
+  });
+
+  it("round-trip a run of acks, written the same by encodeAcks and encodeOp", () => {
+    const items = ids.slice(0, 3).map((id, i) => ({ id, leaseToken: `token-${i}` }));
+    const payload = Buffer.from(encodeOp({ o: "acks", items }, 42, NO_DECISIONS));
+    const tokens = items.map((item) => item.leaseToken);
+    // encodeAcks writes only the first `count` of arrays that may be longer (reused buffers).
+    const fast = Buffer.from(encodeAcks(42, [...ids.slice(0, 3), "left over"], [...tokens, "left over"], 3, new BinaryWriter(8)));
+    expect(fast.equals(payload)).toBe(true);
+    expect(decodeOp(payload)).toEqual({ o: "acks", t: 42, items });
+  });
+
+  it("refuse an acks record with no ack", () => {
+    expect(() => decodeOp(Buffer.from(encodeAcks(1, [], [], 0, new BinaryWriter())))).toThrow(RangeError);
   });
 });
