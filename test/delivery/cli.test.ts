@@ -32,7 +32,7 @@ it("batch send streams an NDJSON file, follows it to the end and prints the summ
   for (let i = 0; i < 500; i++) lines.push(JSON.stringify({ id: `u${i}`, vars: { name: `U${i}` } }));
   await writeFile(file, lines.join("\n") + "\n");
 
-  const sent = await cli(["batch", "send", file, "--url", server.url, "--json", "--poll-ms", "50"]);
+  const sent = await cli(["batch", "send", file, "--url", server.url, "--json"]);
   expect(sent.stderr).toMatch(/500 recipients accepted/);
   expect(sent.stderr).toMatch(/100\.0%/);
   const summary = JSON.parse(sent.stdout) as { id: string; counts: { sent: number }; completedAt: number };

@@ -2,7 +2,7 @@
  * `spool batch send FILE`: streams a batch file to POST /v1/batches — `.ndjson` / `.jsonl` as
  * NDJSON (the header line, then one recipient per line; up to 1,000,000), anything else as one
  * JSON body (up to 10,000 recipients) — then shows a progress bar on stderr until every recipient
- * has a final status. `spool batch status ID`: a batch's counts.
+ * has a final status, following the server's event stream. `spool batch status ID`: a batch's counts.
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -11,13 +11,12 @@ import type { Command } from "commander";
 import { errorFromResponse, unreachable } from "../../client/remote-errors.js";
 import { SpoolError } from "../../core/errors.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
-import { addJsonOption, addRemoteOptions, integerArg, type RemoteOptions } from "../options.js";
+import { addJsonOption, addRemoteOptions, type RemoteOptions } from "../options.js";
 import { formatCount, formatDuration, formatPairs, formatTime, printJson, printLine, printNote } from "../output.js";
 
 interface SendFlags extends RemoteOptions {
   json?: boolean;
   wait: boolean;
-  pollMs: number;
 }
 
 const STATUSES = ["pending", "queued", "sent", "delivered", "read", "failed"] as const;
@@ -30,7 +29,6 @@ export function registerBatch(program: Command): void {
     .description("send a batch file (JSON, or NDJSON by extension .ndjson/.jsonl) and follow it until done")
     .argument("<file>", "the batch: {template|templateId, channel, recipients, …} as JSON, or NDJSON: the header line, then one recipient per line")
     .option("--no-wait", "print the batch id once accepted, without following it")
-    .option("--poll-ms <ms>", "how often progress is read", integerArg(50, 60_000), 250)
     .addHelpText("after", "\nExamples:\n  spool batch send welcome.json\n  spool batch send million.ndjson --json > summary.json");
   addRemoteOptions(send);
   addJsonOption(send, "print the final summary as JSON");
@@ -44,13 +42,7 @@ export function registerBatch(program: Command): void {
     }
     printNote(`batch ${accepted.batchId}: ${formatCount(accepted.total)} recipients accepted in ${formatDuration(Date.now() - startedAt)}`);
     const bar = progressBar();
-    let summary: BatchSummary;
-    for (;;) {
-      summary = await request<BatchSummary>(flags, "GET", `/v1/batches/${encodeURIComponent(accepted.batchId)}`);
-      bar.draw(summary);
-      if (summary.completedAt !== undefined) break;
-      await new Promise((resolve) => setTimeout(resolve, flags.pollMs));
-    }
+    const summary = await follow(flags, accepted.batchId, (progress) => bar.draw(progress));
     bar.done();
     if (flags.json) return printJson(summary);
     printLine(describe(summary));
@@ -85,6 +77,54 @@ async function postBatch(flags: RemoteOptions, file: string): Promise<{ batchId:
   const ndjson = /\.(ndjson|jsonl)$/i.test(file);
   const body = Readable.toWeb(createReadStream(file, { highWaterMark: 256 * 1024 })) as ReadableStream;
   return request(flags, "POST", "/v1/batches", { body, contentType: ndjson ? "application/x-ndjson" : "application/json" });
+}
+
+/**
+ * Follows a batch through the server's event stream (GET /v1/events) until it completes. The
+ * batch is read once after the stream is open, so a batch that finished before we listened is
+ * not waited for forever.
+ */
+async function follow(flags: RemoteOptions, batchId: string, onProgress: (summary: BatchSummary) => void): Promise<BatchSummary> {
+  const headers: Record<string, string> = { accept: "text/event-stream" };
+  if (flags.key) headers.authorization = `Bearer ${flags.key}`;
+  const stop = new AbortController();
+  let response: Response;
+  try {
+    response = await fetch(flags.url.replace(/\/+$/, "") + "/v1/events", { headers, signal: stop.signal });
+  } catch (error) {
+    throw unreachable(`GET /v1/events at ${flags.url}`, error);
+  }
+  if (response.status >= 400 || response.body === null) throw errorFromResponse(response.status, await response.text(), "GET /v1/events");
+  try {
+    let summary = await request<BatchSummary>(flags, "GET", `/v1/batches/${encodeURIComponent(batchId)}`);
+    onProgress(summary);
+    if (summary.completedAt !== undefined) return summary;
+    for await (const data of sseData(response.body)) {
+      const event = JSON.parse(data) as BatchSummary;
+      if (event.id !== batchId) continue;
+      summary = event;
+      onProgress(summary);
+      if (summary.completedAt !== undefined) return summary;
+    }
+    throw new SpoolError("unavailable", `the server closed its event stream before batch ${batchId} completed`);
+  } finally {
+    stop.abort();
+  }
+}
+
+/** The `data:` payloads of a server-sent event stream (one line each, as /v1/events sends them). */
+async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let carry = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    carry += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = carry.indexOf("\n")) >= 0) {
+      const line = carry.slice(0, end);
+      carry = carry.slice(end + 1);
+      if (line.startsWith("data: ")) yield line.slice(6);
+    }
+  }
 }
 
 async function request<R>(flags: RemoteOptions, method: string, path: string, send?: { body: ReadableStream; contentType: string }): Promise<R> {
