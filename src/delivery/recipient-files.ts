@@ -11,6 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { UnavailableError } from "../core/errors.js";
+import { nodeJournalFs } from "../store/journal/journal-fs.js";
 
 export interface StoredRecipient {
   id: string;
@@ -98,7 +99,7 @@ export function diskRecipientFiles(dir: string): RecipientFiles {
               await handle.close();
             }
             await fs.rename(temp, file);
-            await syncDir(dir);
+            await nodeJournalFs.fsyncDir(dir); // the rename is durable only with its directory
           } catch (error) {
             await fs.rm(temp, { force: true }).catch(() => undefined);
             throw new UnavailableError(`making the recipients of batch ${batchId} durable: ${(error as Error).message}`, error);
@@ -129,13 +130,4 @@ export function diskRecipientFiles(dir: string): RecipientFiles {
       return names.filter((name) => name.endsWith(SUFFIX)).map((name) => name.slice(0, -SUFFIX.length));
     },
   };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
