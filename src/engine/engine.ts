@@ -900,6 +900,11 @@ export class Engine {
     if (grew) for (const queue of this.#queues.values()) if (queue.ready.size > 0) this.#markDirty(queue);
   }
 
+  /** The earliest time at which time-driven work falls due (Infinity: none). */
+  get nextDueAt(): number {
+    return this.#computeNextDue();
+  }
+
   /** Applies everything due at `clock.now()` (replay of a recorded timer tick). */
   runDue(): void {
     this.#nextDueAt = 0;

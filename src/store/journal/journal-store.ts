@@ -12,7 +12,10 @@
  *              setImmediate of the turn that opened it), and its acks share that record's group.
  *   read op:   runs on the engine; if it made time-driven changes (a TTL passed…), a `tick`
  *              record keeps the replay exact.
- *   open:      lock the directory → newest valid snapshot → replay later ops → re-arm timers.
+ *   open:      lock the directory → newest valid snapshot → replay later ops → open the log →
+ *              only then apply what fell due while the process was down (expired leases, delays,
+ *              TTLs) as one logged `tick`, and arm the engine's timer. No time-driven work runs
+ *              before the log exists (nor during a rebuild: the new engine's timer starts after it).
  *   snapshot:  export the engine (rows frozen) and seal the log in the same instant; encode in
  *              chunks, yielding between them; flush the log, write the snapshot atomically, keep
  *              two, delete the segments neither needs.
@@ -21,6 +24,10 @@
  *              so nothing that was refused stays visible and nothing acknowledged is lost. Its
  *              callers are rejected `unavailable` once that rebuild has run, so they cannot read
  *              their refused change back.
+ *   timer bug: an exception in time-driven work (the engine's timer, the tick after a rebuild) is
+ *              reported to `onFault`, turns the store `unavailable` (writeFault, readiness) and
+ *              starts the same rebuild from disk: the process never dies of it, and the engine
+ *              never carries on from a half-applied change.
  */
 import type { QueueOptions } from "../../config/schemas.js";
 import { UnavailableError } from "../../core/errors.js";
@@ -78,6 +85,12 @@ export interface JournalStoreOptions {
   fs?: JournalFs;
   /** Called after each successful fdatasync with its duration in seconds (see also `observeFsync`). */
   onFsync?: (seconds: number) => void;
+  /**
+   * Hears a failure of background work nobody awaits, with what was running: a timer that threw
+   * (the store then rebuilds from disk and is unavailable until it has), a background snapshot
+   * that failed. Default: `console.error`.
+   */
+  onFault?: (error: Error, during: string) => void;
 }
 
 const OP_RECORD = 1;
@@ -185,6 +198,7 @@ export class JournalStore implements Store {
       throw error;
     }
     this.#opened = true;
+    this.#resumeTime();
     this.#armSnapshotTimer();
   }
 
@@ -213,7 +227,7 @@ export class JournalStore implements Store {
       decisions.capture();
     }
     engine.setVisibleSeq(engine.nextSeq); // everything on disk is durable
-    engine.restartTimer();
+    // No timer yet: the caller starts time with #resumeTime once the log can take its tick.
     for (const watcher of this.#watchers.values()) watcher.unwatch();
     const previous = this.#engine;
     this.#engine = engine;
@@ -228,6 +242,7 @@ export class JournalStore implements Store {
 
   /** The fault that stops writes until the next write rebuilds from disk, if any. */
   get writeFault(): Error | undefined {
+    if (!this.#opened) return undefined;
     return this.#log.fault ?? this.#stale;
   }
 
@@ -382,10 +397,43 @@ export class JournalStore implements Store {
   }
 
   #onEngineTimer(callback: () => void, now: number): void {
-    if (this.#closing) return;
-    const before = this.#engine.timeChanges;
-    this.#engineClock.frozenAt(now, callback);
-    if (this.#engine.timeChanges !== before) this.#logTick(now);
+    // Before open no timer is armed (#resumeTime starts time): this guard only keeps it that way.
+    if (this.#closing || !this.#opened) return;
+    const engine = this.#engine;
+    const before = engine.timeChanges;
+    try {
+      this.#engineClock.frozenAt(now, callback);
+      if (engine.timeChanges !== before) this.#logTick(now);
+    } catch (error) {
+      this.#timerFault(error, "the engine's timer");
+    }
+  }
+
+  /**
+   * Starts the engine's time on a freshly built engine, once the log is open: what fell due while
+   * the process was down (or while it rebuilt) is applied now, as one logged `tick`, then the
+   * timer is armed at the next due time.
+   */
+  #resumeTime(): void {
+    const engine = this.#engine;
+    const now = this.clock.now();
+    engine.stop(); // drops the inert timer replay left behind, so the next one is really armed
+    if (engine.nextDueAt > now) engine.restartTimer();
+    else this.#onEngineTimer(() => engine.runDue(), now);
+  }
+
+  /** Time-driven work threw: report it, refuse writes, and rebuild from the disk. */
+  #timerFault(error: unknown, during: string): void {
+    const fault = new UnavailableError(`journal ${this.#options.dataDir}: ${during} failed (${(error as Error)?.message ?? String(error)}); rebuilding from disk`, error);
+    this.#report(fault, during);
+    this.#engine.stop(); // a half-applied tick must not run on; the rebuild arms the new engine
+    this.#stale ??= fault;
+    this.#recoverSoon();
+  }
+
+  #report(error: Error, during: string): void {
+    if (this.#options.onFault) this.#options.onFault(error, during);
+    else console.error(`spool journal: ${during}:`, error);
   }
 
   #logTick(now: number): void {
@@ -403,7 +451,7 @@ export class JournalStore implements Store {
   #counted(): void {
     const threshold = Math.max(this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps, this.#lastSnapshotSize);
     if (++this.#opsSinceSnapshot >= threshold) {
-      void this.snapshot().catch(() => undefined);
+      void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a snapshot after many operations"));
     }
   }
 
@@ -424,6 +472,8 @@ export class JournalStore implements Store {
           this.#stale = error as Error;
           throw error;
         }
+        this.#resumeTime();
+        if (this.#stale) throw this.#stale; // the tick after the rebuild failed too: stay unavailable
       } finally {
         this.#recovering = undefined;
       }
@@ -477,7 +527,7 @@ export class JournalStore implements Store {
     if (this.#closing) return;
     this.#snapshotTimer = this.clock.setTimer(() => {
       this.#snapshotTimer = undefined;
-      if (this.#opsSinceSnapshot > 0) void this.snapshot().catch(() => undefined);
+      if (this.#opsSinceSnapshot > 0) void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a periodic snapshot"));
       else this.#armSnapshotTimer();
     }, this.#options.snapshotEveryMs ?? DEFAULTS.snapshotEveryMs);
   }
