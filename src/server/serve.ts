@@ -47,7 +47,11 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
   }
   const spool = await Spool.open({
     dataDir: config.dataDir,
-    journal: { ...config.journal, onWarning: (warning) => logger.warn({ warning }, "journal recovery") },
+    journal: {
+      ...config.journal,
+      onWarning: (warning) => logger.warn({ warning }, "journal recovery"),
+      onFault: (error, during) => logger.error({ err: error, during }, "journal background work failed"),
+    },
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
   });
   const shutdown = new AbortController();

@@ -59,6 +59,16 @@ export interface LoadOptions {
   leaseMs?: number;
   /** Stop once this many publish requests were sent (default: until `stop()` or the server is gone). */
   maxPublishRequests?: number;
+  /**
+   * Chance that a message is published with a timer on it: `delayMs`, an `availableAt` or a
+   * `ttlMs` of up to `timedMaxMs` (default 0: none).
+   */
+  timedChance?: number;
+  timedMaxMs?: number;
+  /** Chance that a consumer nacks a leased message with a `delayMs` of up to `timedMaxMs` (default 0). */
+  nackChance?: number;
+  /** The history to record into (default: a new one); loads against successive servers share one. */
+  history?: History;
 }
 
 export interface LoadCounts {
@@ -73,6 +83,9 @@ export interface LoadCounts {
   unknownAcks: number;
   abandoned: number;
   refusedLeases: number;
+  nacked: number;
+  /** Leases of a message whose ack had been answered 204/ok before: never allowed. */
+  ackedRedelivered: number;
 }
 
 export const DEFAULT_PRODUCERS = [
@@ -82,7 +95,7 @@ export const DEFAULT_PRODUCERS = [
 ] as const;
 
 export class Load {
-  readonly history = new History();
+  readonly history: History;
   /** Keys whose publish was answered 503: never written, so never to be found. */
   readonly refused = new Set<string>();
   /** The messages of the first few 503s, for the reports. */
@@ -101,10 +114,14 @@ export class Load {
     unknownAcks: 0,
     abandoned: 0,
     refusedLeases: 0,
+    nacked: 0,
+    ackedRedelivered: 0,
   };
+  /** Leases seen per key, to tell whether one came between an ack's request and its 204. */
+  readonly #leases = new Map<string, number>();
   /** Set once a request got no answer: the server is gone (killed), so the load stops. */
   serverGone = false;
-  readonly #options: Required<LoadOptions>;
+  readonly #options: Required<Omit<LoadOptions, "history">>;
   readonly #random: () => number;
   #stopped = false;
 
@@ -115,9 +132,13 @@ export class Load {
       consumersPerQueue: 2,
       leaseMs: 30_000,
       maxPublishRequests: Number.POSITIVE_INFINITY,
+      timedChance: 0,
+      timedMaxMs: 2_000,
+      nackChance: 0,
       ...options,
     };
     this.#random = seededRandom(options.seed);
+    this.history = options.history ?? new History();
   }
 
   get stopped(): boolean {
@@ -165,9 +186,10 @@ export class Load {
     const keys = bodies.map(keyOf);
     for (const key of keys) this.history.publishInvoked(key);
     const path = `/v1/queues/${encodeURIComponent(queue)}/messages`;
+    const items = bodies.map((body) => ({ body, ...this.#timer() }));
     let answer: Answer;
     try {
-      answer = bodies.length === 1 ? await call(this.#options.url, "POST", path, { body: bodies[0] }) : await call(this.#options.url, "POST", `${path}/batch`, { messages: bodies.map((body) => ({ body })) });
+      answer = bodies.length === 1 ? await call(this.#options.url, "POST", path, items[0]) : await call(this.#options.url, "POST", `${path}/batch`, { messages: items });
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
       this.counts.unknownPublishes += keys.length;
@@ -188,6 +210,17 @@ export class Load {
     }
     this.errors.push(`publish ${keys.join(",")}: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
     return "unknown";
+  }
+
+  /** The timer a publish carries, if the dice say so: a delay, an absolute time, or a TTL. */
+  #timer(): Record<string, number> {
+    const { timedChance, timedMaxMs } = this.#options;
+    if (timedChance === 0 || this.#random() >= timedChance) return {};
+    const ms = randomInt(this.#random, 1, timedMaxMs);
+    const kind = this.#random();
+    if (kind < 0.4) return { delayMs: ms };
+    if (kind < 0.7) return { availableAt: Date.now() + ms };
+    return { ttlMs: ms };
   }
 
   async #consume(queue: string): Promise<void> {
@@ -212,22 +245,54 @@ export class Load {
       const messages: Array<{ id: string; leaseToken: string; body: Body }> = answer.json.messages;
       const single: typeof messages = [];
       const batch: typeof messages = [];
+      const nacks: typeof messages = [];
       for (const m of messages) {
-        this.history.leased(keyOf(m.body), m.id);
+        const key = keyOf(m.body);
+        if (this.history.acks.get(key)?.outcome === "ok") this.#ackedRedelivered(key, m.id);
+        this.#leases.set(key, (this.#leases.get(key) ?? 0) + 1);
+        this.history.leased(key, m.id);
         this.counts.leased++;
         const choice = this.#random();
-        if (choice < 0.45) single.push(m);
+        if (choice < this.#options.nackChance) nacks.push(m);
+        else if (choice < 0.45) single.push(m);
         else if (choice < 0.9) batch.push(m);
         else this.counts.abandoned++; // redelivered once its lease ends (after the restart, in the drain)
       }
-      await Promise.all([...single.map((m) => this.#ack([m])), batch.length > 0 ? this.#ack(batch) : undefined]);
+      await Promise.all([...single.map((m) => this.#ack([m])), batch.length > 0 ? this.#ack(batch) : undefined, ...nacks.map((m) => this.#nack(m))]);
     }
+  }
+
+  #ackedRedelivered(key: string, id: string): void {
+    this.counts.ackedRedelivered++;
+    this.errors.push(`acked message leased again: ${key} (${id})`);
+  }
+
+  /** Nacks with a delay (a retry later, counted as an attempt); the outcome is only counted. */
+  async #nack(m: { id: string; leaseToken: string; body: Body }): Promise<void> {
+    const delayMs = randomInt(this.#random, 0, this.#options.timedMaxMs);
+    let answer: Answer;
+    try {
+      answer = await call(this.#options.url, "POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, delayMs, error: { message: "later", kind: "transient" } });
+    } catch (error) {
+      if (!(error instanceof NetworkError)) throw error;
+      this.#gone();
+      return;
+    }
+    if (answer.status === 200 || answer.status === 204) this.counts.nacked++;
+    else if (!(answer.status === 409 || answer.status === 503)) this.errors.push(`nack ${keyOf(m.body)}: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
   }
 
   /** Acks one message (`POST /v1/messages/:id/ack`) or several (`POST /v1/acks`), recorded. */
   async #ack(messages: Array<{ id: string; leaseToken: string; body: Body }>): Promise<void> {
     const keys = messages.map((m) => keyOf(m.body));
     messages.forEach((m, i) => this.history.ackInvoked(keys[i], m.id));
+    // A lease of the same key that arrives between this request and its 204 was handed out after the ack.
+    const leasesBefore = keys.map((key) => this.#leases.get(key) ?? 0);
+    const acked = (i: number) => {
+      if ((this.#leases.get(keys[i]) ?? 0) !== leasesBefore[i]) this.#ackedRedelivered(keys[i], messages[i].id);
+      this.history.ackOk(keys[i], messages[i].id);
+      this.counts.acked++;
+    };
     let answer: Answer;
     try {
       answer =
@@ -241,14 +306,12 @@ export class Load {
       return;
     }
     if (answer.status === 204) {
-      this.history.ackOk(keys[0], messages[0].id);
-      this.counts.acked++;
+      acked(0);
     } else if (answer.status === 200 && messages.length > 1) {
       const results: Array<{ id: string; ok: boolean }> = answer.json.results;
       results.forEach((result, i) => {
         if (result.ok) {
-          this.history.ackOk(keys[i], messages[i].id);
-          this.counts.acked++;
+          acked(i);
         } else {
           this.counts.leaseLostAcks++;
         }

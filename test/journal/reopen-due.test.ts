@@ -143,7 +143,7 @@ describe("reopening a journal with time-driven work due", () => {
       throw new Error("always broken");
     });
     await b.store.open();
-    expect(b.store.writeFault?.code).toBe("unavailable");
+    expect((b.store.writeFault as { code?: string } | undefined)?.code).toBe("unavailable");
     await expect(b.store.ensureQueue("other")).rejects.toMatchObject({ code: "unavailable" });
     expect(runDue.mock.calls.length).toBeLessThanOrEqual(3); // once per open or rebuild, never a busy loop
     runDue.mockRestore();
