@@ -12,12 +12,13 @@
  *   { t: "stats", recordsPerFdatasync, fdatasyncs, records }   now and then
  *   { t: "error", message }             anything unexpected (the parent fails the test)
  *
- * Modes (argv): `load <dataDir> <seed> <queues,...>` runs producers and consumers until killed;
- * `hold <dataDir>` opens the directory and waits to be killed.
+ * Modes (argv): `load <dataDir> <seed> <queues,...> [steady|timers] [producer prefix]` runs
+ * producers and consumers until killed (`timers`: short leases, delayed nacks, timed publishes,
+ * see TIMERS); `hold <dataDir>` opens the directory and waits to be killed.
  */
 import { journalStore, Spool, SpoolError, type JournalStore, type Queue } from "../../src/index.js";
 import { seededRandom } from "../helpers/seeded-random.js";
-import { LOAD, type Body, type ChildMessage } from "./load-spec.js";
+import { LOAD, TIMERS, type Body, type ChildMessage } from "./load-spec.js";
 
 const key = (body: Body) => `${body.producer}:${body.seq}`;
 
@@ -30,11 +31,19 @@ function expectedFailure(error: unknown): void {
   if (!(error instanceof SpoolError && error.code === "unavailable")) send({ t: "error", message: String((error as Error)?.stack ?? error) });
 }
 
-async function load(dataDir: string, seed: number, queueNames: string[]): Promise<void> {
+async function load(dataDir: string, seed: number, queueNames: string[], profile: string, prefix: string): Promise<void> {
   const random = seededRandom(seed);
+  const timers = profile === "timers";
   const store = journalStore({ dataDir, fsync: "always", segmentMaxBytes: 64 * 1024, snapshotEveryOps: 2_000 }) as JournalStore;
   const spool = await Spool.open({ store });
-  const queues = queueNames.map((name) => spool.queue<Body>(name, LOAD.queueOptions));
+  const queueOptions = timers ? { ...LOAD.queueOptions, leaseMs: TIMERS.leaseMs } : LOAD.queueOptions;
+  const queues = queueNames.map((name) => spool.queue<Body>(name, queueOptions));
+  const timer = (): { delayMs?: number; availableAt?: number; ttlMs?: number } => {
+    if (!timers || random() >= TIMERS.timedChance) return {};
+    const ms = 1 + Math.floor(random() * TIMERS.timedMaxMs);
+    const kind = random();
+    return kind < 0.4 ? { delayMs: ms } : kind < 0.7 ? { availableAt: Date.now() + ms } : { ttlMs: ms };
+  };
   await Promise.all(queues.map((q) => q.info()));
   send({ t: "ready", pid: process.pid });
 
@@ -52,9 +61,9 @@ async function load(dataDir: string, seed: number, queueNames: string[]): Promis
       const q = queues[Math.floor(random() * queues.length)];
       const bodies: Body[] = [];
       const count = random() < 0.2 ? 2 + Math.floor(random() * 4) : 1;
-      for (let i = 0; i < count; i++) bodies.push({ producer: name, seq: seq++ });
+      for (let i = 0; i < count; i++) bodies.push({ producer: prefix + name, seq: seq++ });
       send({ t: "pub", keys: bodies.map(key) });
-      const call = bodies.length === 1 ? q.publish(bodies[0]).then((r) => [r]) : q.publishMany(bodies.map((body) => ({ body })));
+      const call = bodies.length === 1 ? q.publish(bodies[0], timer()).then((r) => [r]) : q.publishMany(bodies.map((body) => ({ body, ...timer() })));
       const settled = call.then(
         (results) => {
           send({ t: "pub-ok", items: results.map((r, i) => [key(bodies[i]), r.id]) });
@@ -84,7 +93,8 @@ async function load(dataDir: string, seed: number, queueNames: string[]): Promis
         } else if (choice < 0.85) {
           batch.push(m);
         } else if (choice < 0.95) {
-          settling.push(q.nack(m.id, m.leaseToken, { error: { message: "retry", kind: "transient" } }).then(() => undefined, expectedFailure));
+          const delayMs = timers ? Math.floor(random() * TIMERS.timedMaxMs) : undefined; // a Retry-After of sorts
+          settling.push(q.nack(m.id, m.leaseToken, { error: { message: "retry", kind: delayMs === undefined ? "transient" : "error" }, delayMs }).then(() => undefined, expectedFailure));
         } // else: abandoned (redelivered once the lease ends, after the restart)
       }
       if (batch.length > 0) {
@@ -117,8 +127,8 @@ async function hold(dataDir: string): Promise<void> {
 
 process.on("disconnect", () => process.exit(0)); // never outlive the observer
 
-const [mode, dataDir, seedText, queuesText] = process.argv.slice(2);
-const main = mode === "load" ? load(dataDir, Number(seedText), (queuesText ?? "jobs").split(",")) : mode === "hold" ? hold(dataDir) : Promise.reject(new Error(`unknown mode ${mode}`));
+const [mode, dataDir, seedText, queuesText, profile = "steady", prefix = ""] = process.argv.slice(2);
+const main = mode === "load" ? load(dataDir, Number(seedText), (queuesText ?? "jobs").split(","), profile, prefix) : mode === "hold" ? hold(dataDir) : Promise.reject(new Error(`unknown mode ${mode}`));
 main.catch((error: unknown) => {
   const message: ChildMessage = { t: "error", message: String((error as Error)?.stack ?? error) };
   if (process.send) process.send(message, () => process.exit(1));

@@ -15,6 +15,17 @@ export type ChildMessage =
   | { t: "stats"; recordsPerFdatasync: number; fdatasyncs: number; records: number }
   | { t: "error"; message: string };
 
+/**
+ * The `timers` profile of the load: short leases, nacks with a delay and publishes with a
+ * `delayMs`, `availableAt` or `ttlMs`, so a restart always finds timers due.
+ */
+export const TIMERS = {
+  leaseMs: 300,
+  timedMaxMs: 1_500,
+  /** Chance that a publish carries a timer (every nack of this profile has a delay). */
+  timedChance: 0.3,
+} as const;
+
 /** Shared with the parent, which must know what the child may produce. */
 export const LOAD = {
   producers: [
