@@ -1,4 +1,4 @@
-import type { ResolvedCircuitBreakerOptions, ResolvedQueueOptions } from "./schemas.js";
+import type { ResolvedCircuitBreakerOptions, ResolvedHostCircuitOptions, ResolvedQueueOptions } from "./schemas.js";
 
 /** Every default in one place. */
 export const defaults = {
@@ -15,6 +15,7 @@ export const defaults = {
     completedRetentionCount: 100_000,
   } satisfies ResolvedQueueOptions as ResolvedQueueOptions,
   circuitBreaker: { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 } satisfies ResolvedCircuitBreakerOptions,
+  hostCircuit: { failureThreshold: 0.5, windowMs: 20_000, minimumCalls: 30, openMs: 30_000, halfOpenTrials: 5 } satisfies ResolvedHostCircuitOptions,
   worker: { concurrency: 1, closeTimeoutMs: 10_000 },
   maxBodyBytes: 256 * 1024,
   maxPublishBatch: 10_000,

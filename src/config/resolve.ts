@@ -1,5 +1,5 @@
 import { defaults } from "./defaults.js";
-import type { CircuitBreakerOptions, QueueOptions, ResolvedCircuitBreakerOptions, ResolvedQueueOptions } from "./schemas.js";
+import type { CircuitBreakerOptions, HostCircuitOptions, QueueOptions, ResolvedCircuitBreakerOptions, ResolvedHostCircuitOptions, ResolvedQueueOptions } from "./schemas.js";
 
 /** Applies `options` over `base` (defaults, or a queue's current options when updating). */
 export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQueueOptions = defaults.queue): ResolvedQueueOptions {
@@ -19,4 +19,16 @@ export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQu
 
 export function resolveCircuitBreakerOptions(options: CircuitBreakerOptions = {}): ResolvedCircuitBreakerOptions {
   return { ...defaults.circuitBreaker, ...options };
+}
+
+/** `sampleSize`, the setting's name when the host circuit counted the last N outcomes, still sets `minimumCalls`. */
+export function resolveHostCircuitOptions(options: HostCircuitOptions = {}): ResolvedHostCircuitOptions {
+  const base = defaults.hostCircuit;
+  return {
+    failureThreshold: options.failureThreshold ?? base.failureThreshold,
+    windowMs: options.windowMs ?? base.windowMs,
+    minimumCalls: options.minimumCalls ?? options.sampleSize ?? base.minimumCalls,
+    openMs: options.openMs ?? base.openMs,
+    halfOpenTrials: options.halfOpenTrials ?? base.halfOpenTrials,
+  };
 }

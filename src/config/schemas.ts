@@ -90,6 +90,21 @@ export const CircuitBreakerOptionsSchema = Type.Object(
 export type CircuitBreakerOptions = Static<typeof CircuitBreakerOptionsSchema>;
 export type ResolvedCircuitBreakerOptions = Required<CircuitBreakerOptions>;
 
+/** Batch delivery's per-host webhook circuit (src/delivery/channels/host-circuit.ts): a failure rate over a time window. */
+export const HostCircuitOptionsSchema = Type.Object(
+  {
+    failureThreshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: "Share of host faults among the window's calls that opens the circuit" })),
+    windowMs: Type.Optional(Int({ minimum: 1_000, maximum: 3_600_000, description: "How far back the failure rate looks" })),
+    minimumCalls: Type.Optional(Int({ minimum: 1, maximum: 100_000, description: "Fewest outcomes in the window before the failure rate is judged" })),
+    openMs: Type.Optional(Int({ minimum: 1, maximum: 86_400_000, description: "How long the circuit stays open before it lets trials through" })),
+    halfOpenTrials: Type.Optional(Int({ minimum: 1, maximum: 1_000, description: "Trial requests a half-open circuit lets through; their failure rate decides" })),
+    sampleSize: Type.Optional(Int({ minimum: 1, maximum: 100_000, description: "Former name of minimumCalls, read as it when minimumCalls is not given" })),
+  },
+  { additionalProperties: false },
+);
+export type HostCircuitOptions = Static<typeof HostCircuitOptionsSchema>;
+export type ResolvedHostCircuitOptions = Required<Omit<HostCircuitOptions, "sampleSize">>;
+
 export const WorkerOptionsSchema = Type.Object(
   {
     concurrency: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Handlers running at once" })),

@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { HASH_PATTERN, SCOPES } from "../auth/api-keys.js";
-import { CircuitBreakerOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
+import { HostCircuitOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -45,7 +45,7 @@ export const DeliveryConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    circuitBreaker: Type.Optional(CircuitBreakerOptionsSchema),
+    circuitBreaker: Type.Optional(HostCircuitOptionsSchema),
     expandChunkSize: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Recipients per publishMany of the batch expander (default 2000)" })),
     ackTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 3_600_000, description: "WebSocket: redeliver when no ack arrives within this long (default 30000)" })),
     tokenSecret: Type.Optional(Type.String({ minLength: 16, maxLength: 512, description: "WebSocket: signs recipient tokens (default: a random secret kept in <dataDir>/recipient-token-secret)" })),

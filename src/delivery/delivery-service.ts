@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import type { ResolvedCircuitBreakerOptions } from "../config/schemas.js";
+import type { HostCircuitOptions } from "../config/schemas.js";
 import { NotFoundError } from "../core/errors.js";
 import type { Spool } from "../spool.js";
 import type { Worker } from "../worker/worker.js";
@@ -42,7 +42,8 @@ export interface DeliveryServiceOptions {
   tokenSecret?: string;
   webhookSecret?: string;
   webhookTimeoutMs?: number;
-  circuitBreaker?: Partial<ResolvedCircuitBreakerOptions>;
+  /** The per-host webhook circuit (channels/host-circuit.ts). */
+  circuitBreaker?: HostCircuitOptions;
   /** Recipients per publishMany of the expander (default 2,000). */
   expandChunkSize?: number;
   /** Throttle of `batch:progress` events per batch (default 250 ms). */

@@ -22,7 +22,7 @@
  * reported.
  */
 import type { Logger } from "pino";
-import type { ResolvedCircuitBreakerOptions } from "../config/schemas.js";
+import type { HostCircuitOptions } from "../config/schemas.js";
 import { PermanentError, SpoolError, TransientError } from "../core/errors.js";
 import type { LeasedMessage } from "../message-types.js";
 import type { Queue } from "../queue.js";
@@ -30,6 +30,7 @@ import type { NackOptions } from "../runtime.js";
 import type { Spool } from "../spool.js";
 import type { HandlerContext, Worker } from "../worker/worker.js";
 import type { SendOutcome } from "./channels/channel.js";
+import type { CircuitOutcome } from "./channels/host-circuit.js";
 import { HostCircuits } from "./channels/host-circuits.js";
 import { sendMock } from "./channels/mock.js";
 import { sendWebhook } from "./channels/webhook.js";
@@ -46,8 +47,8 @@ export interface DeliveryWorkerOptions {
   webhookSecret?: string;
   /** Default per-request timeout of a webhook (default 10,000 ms). */
   webhookTimeoutMs?: number;
-  /** Per destination host. */
-  circuitBreaker?: Partial<ResolvedCircuitBreakerOptions>;
+  /** Per destination host (host-circuit.ts). */
+  circuitBreaker?: HostCircuitOptions;
   logger?: Pick<Logger, "warn" | "info">;
   /** The mock channel's dice (tests make it deterministic). */
   random?: () => number;
@@ -91,7 +92,6 @@ export class DeliveryWorkers {
   /** Drains in-flight deliveries (their log changes land), then stops. */
   async close(): Promise<void> {
     await Promise.allSettled(this.#workers.map((worker) => worker.close()));
-    this.circuits.close();
   }
 
   async #handle(channel: WorkedChannel, queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, ctx: HandlerContext): Promise<void> {
@@ -139,10 +139,10 @@ export class DeliveryWorkers {
       const timeoutMs = settings?.timeoutMs ?? this.#options.webhookTimeoutMs ?? 10_000;
       outcome = await sendWebhook(job, { url: url as string, timeoutMs, ...(secret === undefined ? {} : { secret }) }, ctx.signal);
     } catch (error) {
-      this.circuits.record(host, true, admission.trial); // aborted (shutdown): says nothing about the host
+      this.circuits.record(host, admission.permit, "ignored"); // aborted (shutdown): says nothing about the host
       throw error;
     }
-    this.circuits.record(host, outcome.ok || !outcome.hostFault, admission.trial);
+    this.circuits.record(host, admission.permit, circuitOutcome(outcome));
     return outcome;
   }
 
@@ -174,4 +174,11 @@ export class DeliveryWorkers {
       throw error;
     }
   }
+}
+
+/** A 4xx says the host is up (the recipient's problem); a 429 with Retry-After is its own pacing. */
+function circuitOutcome(outcome: SendOutcome): CircuitOutcome {
+  if (outcome.ok) return "success";
+  if (outcome.host === "fault") return "failure";
+  return outcome.host === "pacing" ? "ignored" : "success";
 }

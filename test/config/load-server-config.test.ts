@@ -106,6 +106,14 @@ describe("loadServerConfig: errors name the source and the key", () => {
     expect(loadError().message).toBe("spool.config.json: /queues/emails/maxAttempts expected an integer from 1 to 1000000, got 0");
   });
 
+  it("a webhook circuit window under a second; a config from before the time window still loads", async () => {
+    await writeConfig({ delivery: { circuitBreaker: { windowMs: 500 } } });
+    expect(loadError().message).toBe("spool.config.json: /delivery/circuitBreaker/windowMs expected an integer from 1000 to 3600000, got 500");
+    const before = { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 };
+    await writeConfig({ delivery: { circuitBreaker: before } });
+    expect(load().delivery?.circuitBreaker).toEqual(before);
+  });
+
   it("a variable that is not a number", () => {
     const error = loadError({ env: { SPOOL_PORT: "abc" } });
     expect(error.code).toBe("validation_failed");

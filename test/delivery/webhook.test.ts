@@ -128,7 +128,7 @@ describe("webhook channel", () => {
     const dead = await target((_req, res) => res.writeHead(503).end());
     const live = await target();
     server = await startDeliveryServer(dir, {
-      delivery: { circuitBreaker: { sampleSize: 4, failureThreshold: 0.5, openMs: 60_000 }, concurrency: { webhook: 4 } },
+      delivery: { circuitBreaker: { minimumCalls: 4, failureThreshold: 0.5, openMs: 60_000 }, concurrency: { webhook: 4 } },
       queues: { "delivery.webhook": { backoff: { type: "fixed", baseMs: 5, jitter: "none" }, maxAttempts: 50 } },
     });
     const recipients = [];
@@ -138,7 +138,7 @@ describe("webhook channel", () => {
     await pollUntil(async () => (await call(server!.url, "GET", `/v1/batches/${batchId}`)).body.counts.sent === 20, { what: "the live host's 20 sent" });
     expect(server.delivery.workers?.circuits.state(dead.host)).toBe("open");
     expect(server.delivery.workers?.circuits.state(live.host)).toBe("closed");
-    // The dead host saw about one window of requests, not 20 recipients × 50 attempts.
+    // The dead host saw about minimumCalls requests, not 20 recipients × 50 attempts.
     expect(dead.requests.length).toBeLessThanOrEqual(4 + 4);
     const waiting = await allMessages(server.url, batchId, "queued");
     expect(waiting).toHaveLength(20);

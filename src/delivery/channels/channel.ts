@@ -8,6 +8,11 @@ export type SendOutcome =
       error: string;
       /** The destination asked for this pause before the next try (`Retry-After`). */
       retryAfterMs?: number;
-      /** The failure says something about the destination host (5xx, 429, timeout, refused): counts against its circuit. */
-      hostFault?: boolean;
+      /**
+       * What the failure says about the destination host, for its circuit: `fault` (5xx, 408,
+       * timeout, connection error, 429 without `Retry-After`) counts against it; `pacing` (429 with
+       * `Retry-After`: the host metering its own load) counts neither way; absent, the host answered
+       * and the problem is the recipient's (a success for the host).
+       */
+      host?: "fault" | "pacing";
     };

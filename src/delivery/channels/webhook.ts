@@ -7,6 +7,8 @@
  *   outcome  2xx → sent; 408, 429, 5xx, a timeout or a connection error → retryable (with the
  *            `Retry-After` pause when given, seconds or an HTTP date); any other status →
  *            permanent. Redirects are not followed (a 3xx is permanent: fix the URL).
+ *   host     a retryable failure is a host fault for the host's circuit, except a 429 with a
+ *            `Retry-After`: that is the host's own pacing (channel.ts, SendOutcome.host).
  */
 import { createHmac } from "node:crypto";
 import type { DeliveryJob } from "../types.js";
@@ -61,18 +63,17 @@ export async function sendWebhook(job: DeliveryJob, request: WebhookRequest, sig
     await response.arrayBuffer().catch(() => undefined);
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (timeout.aborted) return { ok: false, retryable: true, hostFault: true, error: `webhook ${request.url}: no answer within ${request.timeoutMs} ms` };
-    return { ok: false, retryable: true, hostFault: true, error: `webhook ${request.url}: ${describeNetworkError(error)}` };
+    if (timeout.aborted) return { ok: false, retryable: true, host: "fault", error: `webhook ${request.url}: no answer within ${request.timeoutMs} ms` };
+    return { ok: false, retryable: true, host: "fault", error: `webhook ${request.url}: ${describeNetworkError(error)}` };
   }
   const status = response.status;
   if (status >= 200 && status < 300) return { ok: true };
-  const retryable = status === 408 || status === 429 || status >= 500;
-  const outcome: SendOutcome = { ok: false, retryable, hostFault: retryable, error: `webhook ${request.url}: HTTP ${status}` };
-  if (retryable) {
-    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-    if (retryAfterMs !== undefined) outcome.retryAfterMs = retryAfterMs;
-  }
-  return outcome;
+  const error = `webhook ${request.url}: HTTP ${status}`;
+  if (status !== 408 && status !== 429 && status < 500) return { ok: false, retryable: false, error };
+  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+  if (retryAfterMs === undefined) return { ok: false, retryable: true, host: "fault", error };
+  // A 429 that says when to come back is the host pacing us, not failing; a 5xx or 408 that does is still down.
+  return { ok: false, retryable: true, host: status === 429 ? "pacing" : "fault", error, retryAfterMs };
 }
 
 function describeNetworkError(error: unknown): string {
