@@ -37,3 +37,7 @@ export const LOAD = {
   leaseMs: 30_000,
   queueOptions: { maxAttempts: 1000, leaseMs: 30_000, completedRetentionMs: 30 * 86_400_000, completedRetentionCount: 100_000_000 },
 } as const;
+
+/** poison-host.ts: a queue whose poison message's handler kills its own process. */
+export const POISON_QUEUE = "poison";
+export const POISON_OPTIONS = { maxAttempts: 3, leaseMs: 300, backoff: { type: "fixed" as const, baseMs: 1, jitter: "none" as const } };

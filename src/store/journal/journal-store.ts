@@ -3,9 +3,12 @@
  * changed it, with periodic snapshots.
  *
  *   write op:  freeze time → run it on the engine (validation errors throw here, nothing logged)
- *              → append {op, time, ids, tokens, jitter} → resolve once durable (publish, ack,
- *              nack, admin) or at once (lease, extend: a lost lease record only means an earlier
- *              redelivery after a crash).
+ *              → append {op, time, ids, tokens, jitter} → resolve once durable (publish, lease,
+ *              ack, nack, admin) or at once (extend: a lost extend only means an earlier
+ *              redelivery after a crash). A lease waits for its record so that the attempt it
+ *              starts survives a crash: a handler that takes its process down still reaches
+ *              maxAttempts and goes dead (SQS counts a receive when it happens). It shares its
+ *              group's fdatasync with the publishes and acks around it.
  *   ack:       as a write op, but successful acks at the same time with nothing else logged between
  *              them form a run that becomes ONE record (`acks`): it is appended before any other
  *              record, seal or close, or when the log's next flight starts (at the latest in a
@@ -559,8 +562,8 @@ export class JournalStore implements Store {
     return this.#write({ o: "publish", inputs }, true);
   }
   lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
-    // `visible` is filled in by #write from the engine that runs the lease.
-    return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs, visible: 0 }, false);
+    // `visible` is filled in by #write from the engine that runs the lease. Durable: see the header.
+    return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs, visible: 0 }, true);
   }
   ack(id: string, leaseToken: string): Promise<void> {
     if (this.#closing || this.#recovering || this.#log.fault || this.#stale) return this.#write({ o: "ack", id, token: leaseToken }, true);
