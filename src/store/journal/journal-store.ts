@@ -182,9 +182,10 @@ export class JournalStore implements Store {
       throw fsFailure("creating the data directory", dir, error);
     }
     this.#lock = await acquireDirLock(this.#fs, dir);
+    let replayed = 0;
     try {
       const result = await readLog(this.#fs, dir, { repair: this.#options.repair });
-      this.#rebuild(result);
+      replayed = this.#rebuild(result);
       this.#log = await SegmentLog.open({
         fs: this.#fs,
         dir,
@@ -203,21 +204,26 @@ export class JournalStore implements Store {
     this.#opened = true;
     this.#resumeTime();
     this.#armSnapshotTimer();
+    // The replayed operations count toward the next snapshot: in a crash loop no process may live
+    // long enough to take one, and without this the log (and every start) would grow without end.
+    this.#counted(replayed);
   }
 
-  /** Builds a fresh engine from what is on disk: snapshot, then every later operation. */
-  #rebuild(result: ReadLogResult): void {
+  /** Builds a fresh engine from what is on disk: snapshot, then every later operation. Returns how many operations it replayed. */
+  #rebuild(result: ReadLogResult): number {
     for (const warning of result.warnings) (this.#options.onWarning ?? ((w) => console.warn(`spool journal: ${w.message}`)))(warning);
     const decisions = this.#decisions;
     const engine = new Engine({ clock: this.#engineClock, newId: decisions.newId, newLeaseToken: decisions.newLeaseToken, random: decisions.random });
     const clock = this.#engineClock;
     clock.replaying = true;
+    let replayed = 0;
     try {
       if (result.snapshot) engine.importState(decodeSnapshot(result.snapshot.data));
       for (let i = 0; i < result.records.length; i++) {
         const record = result.records[i];
         if (record.type !== OP_RECORD) continue;
         const op = decodeOp(record.payload);
+        replayed++;
         decisions.replay(op);
         try {
           clock.frozenAt(op.t, () => applyOp(engine, op));
@@ -239,6 +245,7 @@ export class JournalStore implements Store {
       watcher.unwatch = engine.watch(queue, () => this.#notify(queue));
       if (previous) this.#notify(queue); // state may have moved: let consumers look again
     }
+    return replayed;
   }
 
   // ── the write path ──────────────────────────────────────────────────────────────────────
@@ -451,9 +458,9 @@ export class JournalStore implements Store {
    * snapshot held messages if that is more: a snapshot costs time in proportion to the state, so
    * this keeps its cost per operation bounded with a large backlog, and the log near the state's size.
    */
-  #counted(): void {
+  #counted(ops = 1): void {
     const threshold = Math.max(this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps, this.#lastSnapshotSize);
-    if (++this.#opsSinceSnapshot >= threshold) {
+    if ((this.#opsSinceSnapshot += ops) >= threshold) {
       void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a snapshot after many operations"));
     }
   }
@@ -490,13 +497,18 @@ export class JournalStore implements Store {
 
   // ── snapshots ───────────────────────────────────────────────────────────────────────────
 
-  /** Writes a snapshot now and deletes the log segments it makes unnecessary. */
+  /**
+   * Writes a snapshot now and deletes the log segments it makes unnecessary. Resolves only once a
+   * snapshot is durably written: while writes are failing it rejects `unavailable` (a snapshot then
+   * could persist changes the log refused).
+   */
   snapshot(): Promise<void> {
     if (!this.#opened) return Promise.reject(new UnavailableError("the journal store is not open"));
+    const fault = this.#snapshotting ? undefined : (this.#log.fault ?? this.#stale);
+    if (fault) return Promise.reject(new UnavailableError(`journal ${this.#options.dataDir}: no snapshot while writes are failing (${fault.message})`, fault));
     this.#snapshotting ??= (async () => {
       let frozen: FrozenRows | undefined;
       try {
-        if (this.#log.fault || this.#stale) return;
         // Export and seal in the same instant: the snapshot covers exactly the log before `position`.
         // The rows are frozen (columns copied, bodies pinned), so encoding can yield to the event
         // loop between chunks while the engine runs on: a large state never blocks it for long.
@@ -530,7 +542,7 @@ export class JournalStore implements Store {
     if (this.#closing) return;
     this.#snapshotTimer = this.clock.setTimer(() => {
       this.#snapshotTimer = undefined;
-      if (this.#opsSinceSnapshot > 0) void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a periodic snapshot"));
+      if (this.#opsSinceSnapshot > 0 && this.writeFault === undefined) void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a periodic snapshot"));
       else this.#armSnapshotTimer();
     }, this.#options.snapshotEveryMs ?? DEFAULTS.snapshotEveryMs);
   }
