@@ -3,7 +3,7 @@
  * SIGKILL takes down only it, never the observer (RELIABILITY.md, "How a crash test checks its
  * results"). It talks to the parent over IPC (`process.send`), in order:
  *
- *   { t: "ready", pid }                 the data directory is open
+ *   { t: "ready", pid, openMs }         the data directory is open (Spool.open took openMs)
  *   { t: "pub", keys }                  BEFORE a publish call: these bodies are being attempted
  *   { t: "pub-ok", items: [key, id][] } AFTER it resolved (durable under fsync "always")
  *   { t: "leased", items }              a lease handed these out
@@ -16,6 +16,7 @@
  * producers and consumers until killed (`timers`: short leases, delayed nacks, timed publishes,
  * see TIMERS); `hold <dataDir>` opens the directory and waits to be killed.
  */
+import { performance } from "node:perf_hooks";
 import { journalStore, Spool, SpoolError, type JournalStore, type Queue } from "../../src/index.js";
 import { seededRandom } from "../helpers/seeded-random.js";
 import { LOAD, TIMERS, type Body, type ChildMessage } from "./load-spec.js";
@@ -35,7 +36,9 @@ async function load(dataDir: string, seed: number, queueNames: string[], profile
   const random = seededRandom(seed);
   const timers = profile === "timers";
   const store = journalStore({ dataDir, fsync: "always", segmentMaxBytes: 64 * 1024, snapshotEveryOps: 2_000 }) as JournalStore;
+  const opening = performance.now();
   const spool = await Spool.open({ store });
+  const openMs = performance.now() - opening;
   const queueOptions = timers ? { ...LOAD.queueOptions, leaseMs: TIMERS.leaseMs } : LOAD.queueOptions;
   const queues = queueNames.map((name) => spool.queue<Body>(name, queueOptions));
   const timer = (): { delayMs?: number; availableAt?: number; ttlMs?: number } => {
@@ -45,7 +48,7 @@ async function load(dataDir: string, seed: number, queueNames: string[], profile
     return kind < 0.4 ? { delayMs: ms } : kind < 0.7 ? { availableAt: Date.now() + ms } : { ttlMs: ms };
   };
   await Promise.all(queues.map((q) => q.info()));
-  send({ t: "ready", pid: process.pid });
+  send({ t: "ready", pid: process.pid, openMs });
 
   let ops = 0;
   const reportStats = () => {
@@ -120,8 +123,9 @@ async function load(dataDir: string, seed: number, queueNames: string[], profile
 }
 
 async function hold(dataDir: string): Promise<void> {
+  const opening = performance.now();
   await Spool.open({ dataDir, journal: { fsync: "always" } });
-  send({ t: "ready", pid: process.pid });
+  send({ t: "ready", pid: process.pid, openMs: performance.now() - opening });
   setInterval(() => undefined, 1 << 30); // stay up until killed
 }
 

@@ -6,7 +6,7 @@ export interface Body {
 }
 
 export type ChildMessage =
-  | { t: "ready"; pid: number }
+  | { t: "ready"; pid: number; openMs: number }
   | { t: "pub"; keys: string[] }
   | { t: "pub-ok"; items: Array<[string, string]> }
   | { t: "leased"; items: Array<[string, string]> }
