@@ -6,11 +6,13 @@
  *   - nacks with a delay, and publishes with `delayMs`, `availableAt` and `ttlMs` of up to 1.5 s;
  *   - a webhook batch per cycle whose endpoint answers some recipients 500 once, some 429 with
  *     `Retry-After: 1` once, and some 404 (permanent): retries and Retry-After pauses are pending
- *     at the kill.
+ *     at the kill;
+ *   - a websocket batch per cycle to three connected recipients that leave some pushes unacked,
+ *     so ack deadlines (500 ms) are running at the kill; they reconnect to every new server.
  *
  * Each restart must come up (spawn → /health/ready, the figure reported as p50/p99). At the end a
  * last server finishes every batch (each recipient sent or failed, never left pending), then the
- * directory is drained with the library and the total-queue checker runs over the whole history:
+ * directory is drained with the library (every websocket message delivered, in order per recipient) and the total-queue checker runs over the whole history:
  * lost = 0, acked-redelivered = 0 (also checked live: no acked message is ever leased again),
  * unexpected = 0, duplicated = 0.
  *
@@ -20,6 +22,7 @@
 import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { pollUntil } from "../helpers/poll-until.js";
 import { randomInt, seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
@@ -33,15 +36,19 @@ const QUEUES = ["orders", "emails"];
 const LEASE_MS = 300;
 const TIMED_MAX_MS = 1_500;
 const RECIPIENTS = 120;
+const WS_RECIPIENTS = ["ws-a", "ws-b", "ws-c"];
+const WS_PER_RECIPIENT = 5;
 const QUEUE_OPTIONS = { maxAttempts: 10_000, leaseMs: LEASE_MS, completedRetentionMs: 30 * 86_400_000, completedRetentionCount: 100_000_000 };
 const CONFIG = {
   logLevel: "warn",
   journal: { fsync: "always", snapshotEveryOps: 3_000, segmentMaxBytes: 256 * 1024 },
+  delivery: { ackTimeoutMs: 500 },
   queues: {
     orders: QUEUE_OPTIONS,
     emails: QUEUE_OPTIONS,
     // Short leases and quick retries, so jobs are leased, retried and paused at every kill.
     "delivery.webhook": { leaseMs: 2_000, maxAttempts: 8, backoff: { type: "fixed", baseMs: 200, jitter: "none" } },
+    "delivery.websocket": { maxAttempts: 10_000 },
   },
 };
 
@@ -65,6 +72,52 @@ function startTarget(): Promise<WebhookTarget> {
     const { status, headers } = answerFor(Number(id.slice(id.lastIndexOf("r") + 1)), k);
     res.writeHead(status, headers).end();
   });
+}
+
+/**
+ * A recipient's live connection to one server: it acks what it is pushed, except (while `flaky`)
+ * a seeded share of first pushes, whose ack deadline then redelivers them. It records the order
+ * in which each batch's messages were first pushed to it (several may be in flight at once, so
+ * acks may come in any order; first pushes come in publish order).
+ */
+class Recipient {
+  socket: WebSocket | undefined;
+  readonly firstPushed = new Map<string, string[]>();
+  readonly #seen = new Set<string>();
+
+  constructor(
+    readonly id: string,
+    readonly random: () => number,
+  ) {}
+
+  async connect(url: string, flaky: boolean): Promise<void> {
+    const token = await call(url, "POST", `/v1/recipients/${this.id}/token`, {});
+    if (token.status !== 200) throw new Error(`token for ${this.id}: HTTP ${token.status} ${JSON.stringify(token.json)}`);
+    const socket = new WebSocket(`${url.replace("http", "ws")}/v1/stream?token=${encodeURIComponent(token.json.token)}`);
+    this.socket = socket;
+    socket.on("error", () => undefined); // the server is killed under it: the close follows
+    socket.on("message", (data) => {
+      const frame = JSON.parse(String(data)) as { type: string; id?: string; batchId?: string; content?: { body: string } };
+      if (frame.type !== "message") return;
+      const first = !this.#seen.has(frame.id!);
+      this.#seen.add(frame.id!);
+      if (first) {
+        let order = this.firstPushed.get(frame.batchId!);
+        if (!order) this.firstPushed.set(frame.batchId!, (order = []));
+        order.push(frame.content!.body);
+      }
+      if (flaky && first && this.random() < 0.3) return; // no ack: the deadline redelivers it
+      socket.send(JSON.stringify({ type: "ack", id: frame.id }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+  }
+
+  close(): void {
+    this.socket?.terminate();
+  }
 }
 
 async function readyAfterStart(dataDir: string): Promise<{ server: ServeProcess; restartMs: number }> {
@@ -94,6 +147,8 @@ describe("spool serve restarts after kill -9 with timers due (real processes, on
     const dataDir = path.join(root, "data");
     const target = await startTarget();
     const history = new History();
+    const wsRecipients = WS_RECIPIENTS.map((id, i) => new Recipient(id, seededRandom(baseSeed + 7919 * (i + 1))));
+    const wsBatches: string[] = [];
     const loads: Load[] = [];
     const batches: string[] = [];
     const restartMs: number[] = [];
@@ -109,6 +164,11 @@ describe("spool serve restarts after kill -9 with timers due (real processes, on
           const batch = await call(server.url, "POST", "/v1/batches", { channel: "webhook", webhook: { url: target.url }, template: { body: "hello {{n}}" }, recipients });
           expect(batch.status, `${where}: ${JSON.stringify(batch.json)}`).toBe(202);
           batches.push(batch.json.batchId);
+          for (const r of wsRecipients) await r.connect(server.url, true);
+          const wsMessages = WS_RECIPIENTS.flatMap((id) => Array.from({ length: WS_PER_RECIPIENT }, (_, k) => ({ id, vars: { k: `${cycle}.${k}` } })));
+          const wsBatch = await call(server.url, "POST", "/v1/batches", { channel: "websocket", template: { body: "{{k}}" }, recipients: wsMessages });
+          expect(wsBatch.status, `${where}: ${JSON.stringify(wsBatch.json)}`).toBe(202);
+          wsBatches.push(wsBatch.json.batchId);
           const load = new Load({
             url: server.url,
             queues: QUEUES,
@@ -130,6 +190,7 @@ describe("spool serve restarts after kill -9 with timers due (real processes, on
           const killAfterMs = randomInt(random, 100, 2_500);
           await new Promise((resolve) => setTimeout(resolve, killAfterMs)); // the kill moment itself is the test's input, not a wait for an event
           await server.kill();
+          for (const r of wsRecipients) r.close();
           await running;
           expect(load.errors, `${where}: unexpected answers`).toEqual([]);
         } finally {
@@ -141,6 +202,24 @@ describe("spool serve restarts after kill -9 with timers due (real processes, on
       const { server, restartMs: ms } = await readyAfterStart(dataDir);
       restartMs.push(ms);
       try {
+        for (const r of wsRecipients) await r.connect(server.url, false);
+        for (const batchId of wsBatches) {
+          const done = await pollUntil(
+            async () => {
+              const answer = await call(server.url, "GET", `/v1/batches/${batchId}`);
+              return answer.json?.completedAt !== undefined ? answer.json : undefined;
+            },
+            { timeoutMs: 60_000, intervalMs: 50, what: `websocket batch ${batchId} to complete\n${server.output()}` },
+          );
+          expect(done.counts, `websocket batch ${batchId}`).toMatchObject({ pending: 0, queued: 0, failed: 0, delivered: WS_RECIPIENTS.length * WS_PER_RECIPIENT });
+        }
+        // Per recipient, each batch's messages were first pushed in publish order, across restarts.
+        wsBatches.forEach((batchId, cycle) => {
+          for (const r of wsRecipients) {
+            expect(r.firstPushed.get(batchId), `${r.id}, batch of cycle ${cycle}`).toEqual(Array.from({ length: WS_PER_RECIPIENT }, (_, k) => `${cycle}.${k}`));
+          }
+        });
+        for (const r of wsRecipients) r.close();
         for (const batchId of batches) {
           const done = await pollUntil(
             async () => {
