@@ -13,6 +13,7 @@ import type { Spool } from "../spool.js";
 import { packageVersion } from "../util/package-version.js";
 import { installAuth } from "./auth.js";
 import { MAX_PATH_PARAM_LENGTH, handleFrameworkError, installErrorHandlers } from "./http-errors.js";
+import { installJsonParser } from "./json-body.js";
 import { QueueRateTracker } from "./queue-rates.js";
 import { adminRoutes } from "./routes/admin.js";
 import { batchRoutes } from "./routes/batches.js";
@@ -65,6 +66,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   installBodyRules(app);
   // Bodies are JSON only: anything else is refused with 415 rather than read as a string.
   app.removeContentTypeParser("text/plain");
+  installJsonParser(app);
   installErrorHandlers(app);
   installAuth(app, options.keys);
 
