@@ -1,8 +1,12 @@
 /**
  * What the whole `spool serve` (batch and real-time delivery included) answers where the
- * framework would otherwise answer by itself: JSON nested too deep on every route that reads a
- * body (NDJSON lines included). Every error carries the envelope; nothing answers 500.
+ * framework, Node's HTTP server or the WebSocket handshake would otherwise answer by itself:
+ * JSON nested too deep on every route that reads a body (NDJSON lines included), headers over
+ * the size limit, malformed requests, `Expect` headers, bad upgrades. Every error carries the
+ * envelope; nothing answers 500.
  */
+import net from "node:net";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningServer } from "../../src/server/serve.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
@@ -14,15 +18,59 @@ const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
 
 let dir: string;
 let server: RunningServer;
+let port: number;
 
 beforeAll(async () => {
   dir = await makeTempDir("spool-framework-");
   server = await startDeliveryServer(dir);
+  port = Number(new URL(server.url).port);
 });
 afterAll(async () => {
   await server?.close();
   await removeTempDir(dir);
 });
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends `text` as it is over a fresh connection and reads until the server closes it: each
+ * request asks for `Connection: close` (or is one the server must close), so a response that
+ * never ends shows up as a test timeout, not as a pass.
+ */
+function rawRequest(text: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(text));
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", () => undefined); // a reset after the answer: what arrived is what counts
+    socket.on("close", () => {
+      const received = Buffer.concat(chunks).toString("utf8");
+      const end = received.indexOf("\r\n\r\n");
+      if (end < 0) return reject(new Error(`no complete answer: ${JSON.stringify(received.slice(0, 200))}`));
+      const [statusLine, ...lines] = received.slice(0, end).split("\r\n");
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: received.slice(end + 4) });
+    });
+  });
+}
+
+/** The error envelope and nothing else, as JSON. */
+function expectEnvelope(answer: RawAnswer, status: number, code: string, message: RegExp): void {
+  expect(answer.status, answer.body).toBe(status);
+  expect(answer.headers["content-type"]).toMatch(/^application\/json/);
+  const body = JSON.parse(answer.body) as { error: { code: string; message: string } };
+  expect(Object.keys(body)).toEqual(["error"]);
+  expect(body.error.code).toBe(code);
+  expect(body.error.message).toMatch(message);
+}
 
 const tooDeep = new RegExp(`nested deeper than ${MAX_JSON_DEPTH} levels`);
 
@@ -64,5 +112,61 @@ describe("JSON nested too deep, on the delivery routes", () => {
 
     const stats = await call(server.url, "GET", "/v1/stats/messages");
     expect(stats.body.batches).toEqual([]);
+  });
+});
+
+describe("answers Node's HTTP server would write by itself carry the envelope", () => {
+  it("headers over the size limit: 431 too_large", async () => {
+    const answer = await rawRequest(`GET /v1/queues HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`);
+    expectEnvelope(answer, 431, "too_large", /header/);
+  });
+
+  it("a URL over the header size limit: 431 too_large", async () => {
+    const answer = await rawRequest(`GET /v1/queues/${"q".repeat(17 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expectEnvelope(answer, 431, "too_large", /header/);
+  });
+
+  it("a malformed request line, version or chunked body: 400 validation_failed", async () => {
+    for (const text of [
+      "GARBAGE\r\n\r\n",
+      "GET /v1/queues HTTP/9.9\r\nHost: x\r\n\r\n",
+      "GET /v1/queues HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+      "POST /v1/queues/a/pause HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n",
+    ]) {
+      expectEnvelope(await rawRequest(text), 400, "validation_failed", /malformed HTTP request/);
+    }
+  });
+
+  it("an HTTP/1.1 request without a Host header: 400 validation_failed", async () => {
+    const answer = await rawRequest("GET /v1/queues HTTP/1.1\r\nConnection: close\r\n\r\n");
+    expectEnvelope(answer, 400, "validation_failed", /Host/);
+  });
+
+  it("an Expect header other than 100-continue: 417", async () => {
+    const answer = await rawRequest("GET /v1/queues HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n");
+    expectEnvelope(answer, 417, "validation_failed", /Expect/);
+  });
+
+  it("a request that did not arrive in time: 408", async () => {
+    // Node raises this after its headersTimeout (a minute): hand the server the same event.
+    const socket = new PassThrough();
+    const written: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => written.push(chunk));
+    const timeout = Object.assign(new Error("Request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
+    server.app.server.emit("clientError", timeout, socket);
+    const text = Buffer.concat(written).toString("utf8");
+    const [head, body] = text.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 408 /);
+    expect(head.toLowerCase()).toContain("content-type: application/json");
+    expect(JSON.parse(body)).toEqual({ error: { code: "validation_failed", message: expect.stringMatching(/in time/) } });
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it("a WebSocket upgrade the handshake refuses: 400 validation_failed", async () => {
+    const { body: token } = await call(server.url, "POST", "/v1/recipients/alice/token", {});
+    const answer = await rawRequest(
+      `GET /v1/stream?token=${token.token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: not-a-key\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    expectEnvelope(answer, 400, "validation_failed", /Sec-WebSocket-Key/);
   });
 });
