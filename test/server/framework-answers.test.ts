@@ -2,8 +2,8 @@
  * What the whole `spool serve` (batch and real-time delivery included) answers where the
  * framework, Node's HTTP server or the WebSocket handshake would otherwise answer by itself:
  * JSON nested too deep on every route that reads a body (NDJSON lines included), headers over
- * the size limit, malformed requests, `Expect` headers, bad upgrades. Every error carries the
- * envelope; nothing answers 500.
+ * the size limit, malformed requests, `Expect` headers, bad upgrades, and `HEAD` on every GET
+ * route, the event stream included. Every error carries the envelope; nothing answers 500.
  */
 import net from "node:net";
 import { PassThrough } from "node:stream";
@@ -168,5 +168,27 @@ describe("answers Node's HTTP server would write by itself carry the envelope", 
       `GET /v1/stream?token=${token.token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: not-a-key\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     expectEnvelope(answer, 400, "validation_failed", /Sec-WebSocket-Key/);
+  });
+});
+
+describe("HEAD", () => {
+  it("on the event stream: 200 with the stream's headers, no body, and the response ends", async () => {
+    const answer = await rawRequest("HEAD /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(answer.status).toBe(200);
+    expect(answer.headers["content-type"]).toBe("text/event-stream");
+    expect(answer.body).toBe("");
+  });
+
+  it("on every GET route: the GET's status and headers, no body, and the response ends", async () => {
+    const openapi = await call(server.url, "GET", "/openapi.json");
+    const paths = Object.entries(openapi.body.paths as Record<string, Record<string, unknown>>)
+      .filter(([path, operations]) => "get" in operations && path !== "/v1/events")
+      .map(([path]) => path.replace("{q}", "delivery.mock").replace(/\{\w+\}/g, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+    expect(paths.length).toBeGreaterThan(10);
+    for (const path of [...paths, "/openapi.json", "/docs", "/metrics", "/no/such/route"]) {
+      const get = await rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const head = await rawRequest(`HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect({ path, status: head.status, type: head.headers["content-type"], body: head.body }).toEqual({ path, status: get.status, type: get.headers["content-type"], body: "" });
+    }
   });
 });
