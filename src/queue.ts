@@ -1,5 +1,6 @@
 import { defaults } from "./config/defaults.js";
 import { QueueOptionsSchema, WorkerOptionsSchema, type PublishOptions, type QueueOptions, type WorkerOptions } from "./config/schemas.js";
+import { resolveQueueOptions } from "./config/resolve.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, QueueStats } from "./core/message.js";
@@ -47,19 +48,20 @@ function hasOptions(item: object): boolean {
 }
 
 /**
- * A handle on one queue. Cheap to create; the queue is declared in the store on first use
- * (every method waits for that declaration, and rejects if it failed).
+ * A handle on one queue. Cheap to create. Given options, it declares the queue in the store at
+ * once; otherwise on first use, by the first call that passes its own validation, so a rejected
+ * call leaves no queue behind. Every method waits for the declaration, and rejects if it failed.
  */
 export class Queue<T = unknown> {
   readonly name: string;
   readonly #runtime: SpoolRuntime;
-  #declared: Promise<QueueInfo>;
+  #declared: Promise<QueueInfo> | undefined;
 
   /** @internal Use `spool.queue(name, options)`. */
   constructor(runtime: SpoolRuntime, name: string, options: QueueOptions | undefined) {
     this.#runtime = runtime;
     this.name = name;
-    this.#declared = this.#declare(options);
+    if (options !== undefined) this.#declared = this.#declare(options);
   }
 
   get #store(): Store {
@@ -72,6 +74,11 @@ export class Queue<T = unknown> {
     return declared;
   }
 
+  /** The declaration every call waits for: started here by the first call that needs it. */
+  #declaration(): Promise<QueueInfo> {
+    return (this.#declared ??= this.#declare(undefined));
+  }
+
   /** @internal Re-declares with new options (called by `spool.queue` when given options again). */
   redeclare(options: QueueOptions): void {
     this.#declared = this.#declare(options);
@@ -79,7 +86,7 @@ export class Queue<T = unknown> {
 
   /** The options in force (after defaults and any update). */
   async info(): Promise<QueueInfo> {
-    await this.#declared;
+    await this.#declaration();
     const info = await this.#store.getQueue(this.name);
     return info ?? (await this.#store.ensureQueue(this.name));
   }
@@ -87,7 +94,8 @@ export class Queue<T = unknown> {
   /** Merges `options` into the queue's options. */
   async setOptions(options: QueueOptions): Promise<QueueInfo> {
     validate(QueueOptionsSchema, options, `queue "${this.name}"`);
-    await this.#declared;
+    // Not declared yet: declaring with the options is the whole change.
+    if (this.#declared !== undefined) await this.#declared;
     this.#declared = this.#store.ensureQueue(this.name, options);
     return this.#declared;
   }
@@ -101,7 +109,7 @@ export class Queue<T = unknown> {
   async #publish(body: T, options: PublishOptions | undefined, traced: boolean): Promise<PublishResult> {
     const input = toPublishInput(this.name, body, options, this.#store.clock.now(), this.#runtime.maxBodyBytes);
     if (traced) input.headers = injectTraceContext(input.headers);
-    await this.#declared;
+    await this.#declaration();
     const [outcome] = await this.#store.publish([input]);
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
@@ -135,7 +143,7 @@ export class Queue<T = unknown> {
     });
     if (inputs.length === 0) return [];
     if (traced) injectTraceContextAll(inputs);
-    await this.#declared;
+    await this.#declaration();
     const outcomes = await this.#store.publish(inputs);
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
   }
@@ -144,7 +152,7 @@ export class Queue<T = unknown> {
   work(handler: Handler<T>, options: WorkerOptions = {}): Worker<T> {
     if (typeof handler !== "function") throw new ValidationError(`work on "${this.name}": handler must be a function`);
     validate(WorkerOptionsSchema, options, `worker on "${this.name}"`);
-    return new Worker<T>(new LocalWorkerSource(this.#runtime, this.#declared), this.name, handler, options);
+    return new Worker<T>(new LocalWorkerSource(this.#runtime, this.#declaration()), this.name, handler, options);
   }
 
   /**
@@ -161,7 +169,7 @@ export class Queue<T = unknown> {
         { path: "/waitMs", message: "expected integer 0..30000" },
       ]);
     }
-    await this.#declared;
+    await this.#declaration();
     const leased = await leaseWithWait(this.#store, this.name, { max, leaseMs: options.leaseMs }, waitMs, options.signal);
     return leased.map((m) => decodeLeased<T>(m));
   }
@@ -183,37 +191,43 @@ export class Queue<T = unknown> {
   }
 
   async stats(): Promise<QueueStatsWithWorkers> {
-    await this.#declared;
+    await this.#declaration();
     const stats = await this.#store.stats(this.name);
     return { ...stats, circuits: this.#runtime.circuitStates(this.name) };
   }
 
   async pause(): Promise<void> {
-    await this.#declared;
+    await this.#declaration();
     await this.#store.setPaused(this.name, true);
   }
 
   async resume(): Promise<void> {
-    await this.#declared;
+    await this.#declaration();
     await this.#store.setPaused(this.name, false);
   }
 
   /** Removes every waiting message (ready and delayed); returns how many. */
   async purge(): Promise<number> {
-    await this.#declared;
+    await this.#declaration();
     return this.#store.purgeQueue(this.name);
   }
 
   /** Deletes the queue, its messages and its dead letters. */
   async delete(): Promise<boolean> {
-    await this.#declared.catch(() => undefined);
+    if (this.#declared !== undefined) {
+      await this.#declared.catch(() => undefined);
+    } else {
+      // Deleting declares nothing; afterwards this handle finds the queue gone (not_found), as a
+      // handle declared before would, rather than declare it again. A publish re-creates it, with defaults.
+      this.#declared = Promise.resolve({ name: this.name, options: resolveQueueOptions(), paused: false });
+    }
     return this.#store.deleteQueue(this.name);
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
   async deadLetters(page: { cursor?: string; limit?: number } = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
     const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", 1000, `dead letters of "${this.name}"`);
-    await this.#declared;
+    await this.#declaration();
     const result = await this.#store.listDead(this.name, { cursor: page.cursor, limit });
     const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
     return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
@@ -225,17 +239,17 @@ export class Queue<T = unknown> {
       selection !== null && typeof selection === "object" &&
       (("all" in selection && selection.all === true) || ("ids" in selection && Array.isArray(selection.ids) && selection.ids.every((id) => typeof id === "string")));
     if (!valid) throw new ValidationError(`replay on "${this.name}": give {ids: string[]} or {all: true}`);
-    await this.#declared;
+    await this.#declaration();
     return this.#store.replayDead(this.name, selection);
   }
 
   async deleteDead(id: string): Promise<boolean> {
-    await this.#declared;
+    await this.#declaration();
     return this.#store.deleteDead(this.name, id);
   }
 
   async purgeDead(): Promise<number> {
-    await this.#declared;
+    await this.#declaration();
     return this.#store.purgeDead(this.name);
   }
 }

@@ -19,6 +19,7 @@ import type { DeliveryStore } from "./delivery-store.js";
 import type { RecipientSink, StoredRecipient } from "./recipient-files.js";
 import { BatchHeaderSchema, checkHeader, checkRecipient, MAX_STREAM_RECIPIENTS, RecipientSchema, type BatchHeader, type BatchRequest, type RecipientInput } from "./schemas.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from "../util/json-depth.js";
 
 export interface BatchAccepted {
   batchId: string;
@@ -94,13 +95,12 @@ export class BatchIntake {
             throw new TooLargeError(`a batch takes at most ${this.#maxStreamRecipients} recipients; the stream has more`);
           }
           if (details.length >= MAX_DETAILS) continue; // keep counting, stop checking
-          let recipient: unknown;
-          try {
-            recipient = JSON.parse(next.value);
-          } catch (error) {
-            details.push({ path: `/recipients/${index}`, message: `line ${index + 2} is not JSON: ${(error as Error).message}` });
+          const read = readJsonLine(next.value);
+          if ("problem" in read) {
+            details.push({ path: `/recipients/${index}`, message: `line ${index + 2} ${read.problem}` });
             continue;
           }
+          const recipient = read.value;
           if (this.#checkRecipient(prepared, recipient, index, details) && details.length === 0) await sink.write(normalise(recipient as RecipientInput));
         }
         if (details.length > 0) throw recipientErrors(details, count);
@@ -227,12 +227,25 @@ function checkUrl(text: string, path: string): void {
   if (!isHttpUrl(text)) throw new ValidationError(`${path}: expected an http(s) URL, got ${JSON.stringify(text)}`, [{ path, message: "expected an http(s) URL" }]);
 }
 
-function parseLine(line: string, what: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch (error) {
-    throw new ValidationError(`NDJSON ${what} is not JSON: ${(error as Error).message}`, [{ path: "/header", message: "not JSON" }]);
+type LineRead = { value: unknown } | { problem: string; detail: string };
+
+/** A line's JSON value, or why there is none; nesting is bounded first, as for JSON bodies (util/json-depth.ts). */
+function readJsonLine(line: string): LineRead {
+  if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) {
+    const detail = `nested deeper than ${MAX_JSON_DEPTH} levels`;
+    return { problem: `is ${detail} (arrays and objects)`, detail };
   }
+  try {
+    return { value: JSON.parse(line) };
+  } catch (error) {
+    return { problem: `is not JSON: ${(error as Error).message}`, detail: "not JSON" };
+  }
+}
+
+function parseLine(line: string, what: string): unknown {
+  const read = readJsonLine(line);
+  if ("problem" in read) throw new ValidationError(`NDJSON ${what} ${read.problem}`, [{ path: "/header", message: read.detail }]);
+  return read.value;
 }
 
 /** Non-empty lines of a byte stream; a line over MAX_LINE_CHARS is refused. */

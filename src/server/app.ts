@@ -13,6 +13,8 @@ import type { Spool } from "../spool.js";
 import { packageVersion } from "../util/package-version.js";
 import { installAuth } from "./auth.js";
 import { MAX_PATH_PARAM_LENGTH, handleFrameworkError, installErrorHandlers } from "./http-errors.js";
+import { installJsonParser } from "./json-body.js";
+import { answerUnmetExpectations, handleClientError, requireHostHeader } from "./socket-errors.js";
 import { QueueRateTracker } from "./queue-rates.js";
 import { adminRoutes } from "./routes/admin.js";
 import { batchRoutes } from "./routes/batches.js";
@@ -60,12 +62,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // A path that does not decode, or a parameter over that, gets the error envelope too.
     frameworkErrors: handleFrameworkError,
+    // So do requests Node's parser refuses, and HTTP/1.1 requests without Host (checked below).
+    clientErrorHandler: handleClientError,
+    http: { requireHostHeader: false },
   });
+  answerUnmetExpectations(app.server);
   app.setValidatorCompiler(typeboxValidatorCompiler);
   installBodyRules(app);
   // Bodies are JSON only: anything else is refused with 415 rather than read as a string.
   app.removeContentTypeParser("text/plain");
+  installJsonParser(app);
   installErrorHandlers(app);
+  requireHostHeader(app);
   installAuth(app, options.keys);
 
   const rates = new QueueRateTracker(options.spool.store);

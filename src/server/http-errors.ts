@@ -22,7 +22,7 @@ const FASTIFY_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: "validation_failed",
 };
 
-function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorBody {
+export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorBody {
   return { error: details && details.length > 0 ? { code, message, details } : { code, message } };
 }
 

@@ -18,6 +18,8 @@ import { startTestServer, type HttpAnswer, type TestServer } from "../helpers/ht
 /** Largest request body (small, so "oversized" stays cheap) and largest message body. */
 const BODY_LIMIT_BYTES = 512 * 1024;
 const MAX_BODY_BYTES = 64;
+/** Deepest nesting of arrays and objects a JSON request body may have (docs/http-api.md). */
+const MAX_JSON_DEPTH = 128;
 
 interface Fixture {
   /** Ready message in `emails`. */
@@ -147,6 +149,7 @@ type Kind =
   | "stale or made-up lease token"
   | "wrong content type"
   | "no body"
+  | "too deep"
   | "bad query"
   | "junk query"
   | "conflict";
@@ -166,6 +169,14 @@ interface FieldCase {
 
 const NOT_FOUND = (value: string) => ({ value, status: 404, code: "not_found" });
 const long = (n: number) => "a".repeat(n);
+/** JSON text of arrays nested `levels` deep. */
+const nested = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`;
+
+/** `body` as JSON text with its first field's value replaced by arrays nested `levels` deep. */
+function nestedIn(body: Json, levels: number): string {
+  const [first = "body"] = Object.keys(body);
+  return JSON.stringify({ ...body, [first]: "@nested@" }).replace('"@nested@"', nested(levels));
+}
 
 function withExtra(body: (f: Fixture) => Json, extra: Json): (f: Fixture) => Json {
   return (f) => ({ ...body(f), ...extra });
@@ -629,6 +640,11 @@ function casesFor(route: RouteSpec): Case[] {
       paths: [],
     }));
     add("no body", "content-type JSON with an empty body", (f) => ({ method: m, url: url(f), raw: { text: "", contentType: "application/json" } }), () => validation([/empty/]));
+    const tooDeep = validation([`nested deeper than ${MAX_JSON_DEPTH} levels`], ["/"]);
+    add("too deep", `arrays one level over the limit (${MAX_JSON_DEPTH + 1})`, (f) => ({ method: m, url: url(f), raw: { text: nested(MAX_JSON_DEPTH + 1), contentType: "application/json" } }), () => tooDeep);
+    add("too deep", "20,000 levels under a valid body's first field", (f) => ({ method: m, url: url(f), raw: { text: nestedIn(validBody(f), 20_000), contentType: "application/json" } }), () => tooDeep);
+    add("too deep", "objects 20,000 levels deep", (f) => ({ method: m, url: url(f), raw: { text: `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`, contentType: "application/json" } }), () => tooDeep);
+    add("too deep", "an escaped quote does not end a string", (f) => ({ method: m, url: url(f), raw: { text: `["\\"]]]]", ${nested(MAX_JSON_DEPTH)}]`, contentType: "application/json" } }), () => tooDeep);
     if (hasBodySchema) {
       add("unknown field", "an unknown top-level field", (f) => ({ method: m, url: url(f), json: { ...validBody(f), zzUnknown: true } }), () =>
         route.path === "/v1/queues/{q}/dead/replay" ? validation(["body /"], ["/"]) : validation(["body /zzUnknown"], ["/zzUnknown"]),
@@ -803,7 +819,7 @@ describe("bad input: the matrix covers every route", () => {
       const kinds = kindsOf(routeKey(route));
       expect(kinds.size, routeKey(route)).toBeGreaterThan(0);
       if (route.method !== "GET") {
-        for (const kind of ["malformed JSON", "wrong top-level type", "wrong content type", "oversized request", "unknown field", "no body"] as const) {
+        for (const kind of ["malformed JSON", "wrong top-level type", "wrong content type", "oversized request", "unknown field", "no body", "too deep"] as const) {
           expect(kinds.has(kind), `${routeKey(route)}: ${kind}`).toBe(true);
         }
       }
@@ -841,12 +857,30 @@ describe("bad input: after the whole matrix", () => {
 
 describe("bad input: beyond the matrix", () => {
   it("refuses a message body nested 100,000 deep without a 500", async () => {
-    const text = `{"body":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    const text = `{"body":${nested(100_000)}}`;
     const answer = await send({ method: "POST", url: "/v1/queues/emails/messages", raw: { text, contentType: "application/json" } });
     expectCleanAnswer(answer);
-    expect([400, 413]).toContain(answer.status);
-    expect(["validation_failed", "too_large"]).toContain(answer.body.error.code);
+    expectError(answer, validation([`nested deeper than ${MAX_JSON_DEPTH} levels`], ["/"]));
     expect(await observe(server.spool)).toEqual(baseline);
+  });
+
+  it("accepts JSON nested exactly as deep as the limit, and does not count brackets inside strings", async () => {
+    const other = await startTestServer();
+    try {
+      // The request's own object is one level: a single publish leaves the message body the rest.
+      const deepest = JSON.parse(nested(MAX_JSON_DEPTH - 1)) as unknown;
+      const one = await other.call("POST", "/v1/queues/deep/messages", { body: deepest });
+      expect(one.status, one.text).toBe(201);
+      // A batch item sits three levels down: {"messages": [{"body": …}]}.
+      const batch = await other.call("POST", "/v1/queues/deep/messages/batch", { messages: [{ body: JSON.parse(nested(MAX_JSON_DEPTH - 3)) }] });
+      expect(batch.status, batch.text).toBe(201);
+      const brackets = await other.call("POST", "/v1/queues/deep/messages", { body: ["[{".repeat(1000), JSON.parse(nested(MAX_JSON_DEPTH - 2))], headers: { h: "]}\\\"[" } });
+      expect(brackets.status, brackets.text).toBe(201);
+      const lease = await other.call("POST", "/v1/queues/deep/lease", { max: 3 });
+      expect(lease.body.messages.map((m: { body: unknown }) => m.body)).toEqual([deepest, JSON.parse(nested(MAX_JSON_DEPTH - 3)), ["[{".repeat(1000), JSON.parse(nested(MAX_JSON_DEPTH - 2))]]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("answers an unknown route or method with the error envelope", async () => {

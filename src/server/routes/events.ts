@@ -3,7 +3,8 @@
  *   event: batch.progress   data: the batch summary (throttled per batch)
  *   event: batch.completed  data: the batch summary, once
  * A comment line every 15 s keeps proxies from closing an idle stream. The stream ends when the
- * client goes away or the server begins to shut down (so shutdown never waits on it).
+ * client goes away or the server begins to shut down (so shutdown never waits on it). HEAD
+ * answers at once with the stream's headers and no body.
  */
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
@@ -12,6 +13,7 @@ import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
 const KEEPALIVE_MS = 15_000;
+const STREAM_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" };
 
 export function eventRoutes(app: FastifyInstance, delivery: DeliveryService, { shutdown }: ServerContext): void {
   const open = new Set<() => void>();
@@ -22,7 +24,9 @@ export function eventRoutes(app: FastifyInstance, delivery: DeliveryService, { s
   app.get("/v1/events", { schema: routeSchema("delivery", "Server-sent events: batch.progress, batch.completed"), config: { access: "read" } }, (request, reply) => {
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
+    if (request.method === "HEAD") return void raw.writeHead(200, STREAM_HEADERS).end();
+    raw.writeHead(200, { ...STREAM_HEADERS, connection: "keep-alive" });
     raw.write(": spool events\n\n");
     const send = (event: string) => (summary: BatchSummary) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
     const onProgress = send("batch.progress");

@@ -24,6 +24,7 @@ import { MAX_TOKEN_TTL_MS, type RecipientTokens, type TokenRefusal } from "../..
 import type { MessageLog } from "../../delivery/types.js";
 import { checkQueueAccess } from "../auth.js";
 import { MessageParams, routeSchema } from "../route-schemas.js";
+import { answerRefusedUpgrades } from "../socket-errors.js";
 
 export interface RealtimeDeps {
   hub: ConnectionHub;
@@ -73,6 +74,7 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
   });
+  answerRefusedUpgrades(app.websocketServer);
 
   app.post<{ Params: Static<typeof RecipientParams>; Body: Static<typeof TokenBody> | undefined }>(
     "/v1/recipients/:id/token",

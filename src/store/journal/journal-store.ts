@@ -290,7 +290,9 @@ export class JournalStore implements Store {
       throw error;
     }
     this.#engineClock.thaw(outer);
-    if (body.o === "lease" && (result as unknown[]).length === 0 && engine.timeChanges === before) return Promise.resolve(result);
+    // Nothing changed, nothing to log: an empty lease, or a delete that found nothing (false).
+    const unchanged = result === false || (body.o === "lease" && (result as unknown[]).length === 0);
+    if (unchanged && engine.timeChanges === before) return Promise.resolve(result);
     // An open ack run happened before this operation: its record goes first.
     this.#flushAckRun();
     // The log copies the record at once, so one writer serves every operation.

@@ -187,6 +187,36 @@ export const publishing: AreaDefinition = (_suite, open) => {
     expect(counts(await queue.stats())).toEqual(before);
   });
 
+  it.each(badPublishes.map((b) => [b.name, b] as const))("a rejected publish to a queue that does not exist yet leaves it undeclared: %s", async (_name, bad) => {
+    const { spool } = await open();
+    const name = uniqueQueueName("undeclared");
+    const item = { ...(bad.options as object), body: bad.body };
+    await spoolError(() => spool.queue(name).publish(bad.body, bad.options as PublishOptions), "validation_failed");
+    await spoolError(() => spool.queue(name).publishMany([{ body: "fine" }, item]), "validation_failed");
+    await spoolError(() => spool.publish(name, bad.body, bad.options as PublishOptions), "validation_failed");
+    await spoolError(() => spool.publishToExchange("", name, bad.body, bad.options as PublishOptions), "validation_failed");
+    expect((await spool.queues()).map((q) => q.name)).not.toContain(name);
+  });
+
+  it("no rejected call on a queue handle declares the queue; the first accepted one does", async () => {
+    const { spool } = await open({ maxBodyBytes: 64 });
+    const name = uniqueQueueName("undeclared");
+    const queue = spool.queue(name);
+    await spoolError(() => queue.publish("x".repeat(100)), "too_large");
+    await spoolError(() => queue.publishMany([{ body: 1 }, { body: "x".repeat(100) }]), "too_large");
+    await spoolError(() => queue.publishMany("nope" as never), "validation_failed");
+    await spoolError(() => queue.lease({ max: 0 }), "validation_failed");
+    await spoolError(() => queue.lease({ waitMs: -1 }), "validation_failed");
+    await spoolError(() => queue.setOptions({ maxAttempts: 0 }), "validation_failed");
+    await spoolError(() => queue.deadLetters({ limit: 0 }), "validation_failed");
+    await spoolError(() => queue.replayDead({ ids: "all" } as never), "validation_failed");
+    await spoolError(() => queue.work(async () => undefined, { concurrency: 0 }), "validation_failed");
+    expect(await queue.delete()).toBe(false);
+    expect((await spool.queues()).map((q) => q.name)).not.toContain(name);
+    await queue.publish("fine");
+    expect((await queue.stats()).totals.published).toBe(1);
+  });
+
   it("spool.publish validates like queue.publish", async () => {
     const { spool } = await open();
     const queue = await seeded(spool);
