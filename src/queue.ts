@@ -56,6 +56,8 @@ export class Queue<T = unknown> {
   readonly name: string;
   readonly #runtime: SpoolRuntime;
   #declared: Promise<QueueInfo> | undefined;
+  /** Options given to `spool.queue` that no declaration has applied yet: declared again after a failure. */
+  #declaredWith: QueueOptions | undefined;
 
   /** @internal Use `spool.queue(name, options)`. */
   constructor(runtime: SpoolRuntime, name: string, options: QueueOptions | undefined) {
@@ -69,14 +71,26 @@ export class Queue<T = unknown> {
   }
 
   #declare(options: QueueOptions | undefined): Promise<QueueInfo> {
+    this.#declaredWith = options;
     const declared = this.#store.ensureQueue(this.name, options);
-    declared.catch(() => {}); // surfaced by the next call that awaits it
+    // A failure reaches the calls waiting on it; it is not kept: the next call declares again, so
+    // a handle recovers with its store (a disk that was full, a store that was rebuilding).
+    this.#forgetIfFailed(declared);
+    declared.then(() => {
+      if (this.#declaredWith === options) this.#declaredWith = undefined;
+    }, () => undefined);
     return declared;
+  }
+
+  #forgetIfFailed(declared: Promise<QueueInfo>): void {
+    declared.catch(() => {
+      if (this.#declared === declared) this.#declared = undefined;
+    });
   }
 
   /** The declaration every call waits for: started here by the first call that needs it. */
   #declaration(): Promise<QueueInfo> {
-    return (this.#declared ??= this.#declare(undefined));
+    return (this.#declared ??= this.#declare(this.#declaredWith));
   }
 
   /** @internal Re-declares with new options (called by `spool.queue` when given options again). */
@@ -96,8 +110,11 @@ export class Queue<T = unknown> {
     validate(QueueOptionsSchema, options, `queue "${this.name}"`);
     // Not declared yet: declaring with the options is the whole change.
     if (this.#declared !== undefined) await this.#declared;
-    this.#declared = this.#store.ensureQueue(this.name, options);
-    return this.#declared;
+    // Refused, the change is not retried behind the caller's back: the next call declares plainly.
+    const declared = this.#store.ensureQueue(this.name, options);
+    this.#declared = declared;
+    this.#forgetIfFailed(declared);
+    return declared;
   }
 
   publish(body: T, options?: PublishOptions): Promise<PublishResult> {
