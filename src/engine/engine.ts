@@ -1,6 +1,8 @@
 /**
- * The in-memory queue engine shared by the `memory` and `journal` stores: every semantic of
- * DESIGN §1 applied to plain data structures, synchronously, in O(log n) or better per message.
+ * The in-memory queue engine shared by the `memory` and `journal` stores: the structures that
+ * hold messages, and the application of the decisions made in core/ (lifecycle.ts, overflow.ts,
+ * retention.ts, rate-window.ts, retry-policy.ts) to them, synchronously, in O(log n) or better
+ * per message. The engine decides nothing a store elsewhere would have to decide differently.
  *
  * - Messages: rows of one MessageTable (columns of typed arrays, ids in a typed-array hash,
  *   bodies in a slab arena); every structure below links rows by number.
@@ -18,6 +20,9 @@ import type { QueueOptions } from "../config/schemas.js";
 import { ConflictError, LeaseLostError, NotFoundError, QueueFullError, ValidationError } from "../core/errors.js";
 import { newId, newLeaseToken } from "../core/ids.js";
 import type { DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageState, MessageStatus, QueueStats } from "../core/message.js";
+import { availableAtFor, decideLeaseExpiry, decidePublish, decideRelease, expiresAtFor, isExpired, passesGroupTurn, replayed } from "../core/lifecycle.js";
+import { decideOverflow } from "../core/overflow.js";
+import { completedStatusVisible, forgetsOldestCompleted, keepsCompletedStatus } from "../core/retention.js";
 import { decideFailure } from "../core/retry-policy.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
 import type {
@@ -214,8 +219,8 @@ export class Engine {
     }
     if (!adding) return;
     for (const [queue, entry] of adding) {
-      const maxLength = queue.options.maxLength as number;
-      if (queue.waiting + entry.count > maxLength) throw new QueueFullError(queue.name, maxLength);
+      const { maxLength, overflow } = queue.options;
+      if (decideOverflow({ waiting: queue.waiting, adding: entry.count, maxLength, overflow }).action === "reject") throw new QueueFullError(queue.name, maxLength as number);
     }
   }
 
@@ -223,14 +228,14 @@ export class Engine {
     const t = this.#t;
     const queue = this.#queues.get(input.queue) ?? this.#createQueue(input.queue);
     const idempotencyKey = input.idempotencyKey;
-    if (idempotencyKey !== undefined) {
-      const originalId = queue.idempotentId(idempotencyKey, now);
-      if (originalId !== undefined) return { id: originalId, queue: queue.name, replaced: false, duplicate: true };
-    }
     const dedupKey = input.dedupKey;
-    if (dedupKey !== undefined) {
-      const existing = queue.dedup.get(dedupKey);
-      if (existing !== undefined && t.slot[existing] !== Slot.Leased) {
+    if (idempotencyKey !== undefined || dedupKey !== undefined) {
+      const duplicateOf = idempotencyKey === undefined ? undefined : queue.idempotentId(idempotencyKey, now);
+      const holder = dedupKey === undefined ? undefined : queue.dedup.get(dedupKey);
+      const decision = decidePublish({ duplicateOf, dedupHolder: holder === undefined ? "none" : t.slot[holder] === Slot.Leased ? "leased" : "waiting" });
+      if (decision === "duplicate") return { id: duplicateOf as string, queue: queue.name, replaced: false, duplicate: true };
+      if (decision === "replace") {
+        const existing = holder as number;
         this.#replace(queue, existing, input);
         const id = t.id(existing);
         if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, id, now);
@@ -260,11 +265,11 @@ export class Engine {
       seq: this.#seq++,
       priority: input.priority,
       publishedAt: now,
-      availableAt: input.availableAt !== undefined && input.availableAt > now ? input.availableAt : now,
+      availableAt: availableAtFor(input.availableAt, now),
       maxAttempts: input.maxAttempts ?? queue.options.maxAttempts,
     });
     if (extras) t.extras.set(r, extras);
-    if (ttlMs !== undefined) t.expiresAt[r] = now + ttlMs;
+    if (ttlMs !== undefined) t.expiresAt[r] = expiresAtFor(ttlMs, undefined, now) as number;
     queue.totals.published++;
     if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, id, now);
     if (dedupKey !== undefined) queue.dedup.set(dedupKey, r);
@@ -300,9 +305,11 @@ export class Engine {
   }
 
   #enforceMaxLength(queue: QueueState, now: number): void {
-    const maxLength = queue.options.maxLength;
-    if (maxLength === undefined || queue.options.overflow !== "drop-oldest") return;
-    while (queue.waiting > maxLength) {
+    const { maxLength, overflow } = queue.options;
+    if (maxLength === undefined) return;
+    const decision = decideOverflow({ waiting: queue.waiting, adding: 0, maxLength, overflow });
+    if (decision.action !== "drop-oldest") return;
+    for (let i = 0; i < decision.count; i++) {
       const oldest = queue.ready.oldest();
       if (oldest === NIL) break;
       this.#kill(queue, oldest, "overflow", undefined, now);
@@ -330,7 +337,7 @@ export class Engine {
     const t = this.#t;
     const expiresAt = t.expiresAt[r];
     if (expiresAt !== 0) {
-      if (expiresAt <= now) {
+      if (isExpired(expiresAt, now)) {
         this.#kill(queue, r, "expired", undefined, now);
         return;
       }
@@ -424,9 +431,8 @@ export class Engine {
     const now = this.clock.now();
     this.#unslot(queue, r);
     if (request.release) {
-      // Given back unhandled: no attempt used; ready at once, or after `delayMs` when given.
-      t.attempt[r] = Math.max(0, t.attempt[r] - 1);
-      const availableAt = now + (request.delayMs ?? 0);
+      const { attempt, availableAt } = decideRelease(t.attempt[r], request.delayMs, now);
+      t.attempt[r] = attempt;
       t.availableAt[r] = availableAt;
       this.#schedule(queue, r, now);
       this.#armTimer();
@@ -486,9 +492,8 @@ export class Engine {
     const now = this.clock.now();
     this.#unslot(queue, r);
     queue.totals.completed++;
-    this.#releaseGroup(queue, r, now);
-    const { completedRetentionMs, completedRetentionCount } = queue.options;
-    if (completedRetentionMs > 0 && completedRetentionCount > 0) {
+    this.#passGroupTurn(queue, r, "completed", now);
+    if (keepsCompletedStatus(queue.options)) {
       // The row stays as the status entry; drop what status() does not need.
       t.slot[r] = Slot.Completed;
       t.endedAt[r] = now;
@@ -501,11 +506,10 @@ export class Engine {
   }
 
   #forgetCompleted(queue: QueueState, now: number): void {
-    const { completedRetentionMs, completedRetentionCount } = queue.options;
     const t = this.#t;
     const completed = queue.completed;
     for (let r = completed.peekFront(); r !== undefined; r = completed.peekFront()) {
-      if (t.endedAt[r] + completedRetentionMs > now && completed.length <= completedRetentionCount) break;
+      if (!forgetsOldestCompleted(t.endedAt[r], completed.length, now, queue.options)) break;
       completed.shift();
       if (t.slot[r] === Slot.Completed) t.free(r);
     }
@@ -516,7 +520,7 @@ export class Engine {
   /** Moves a live message (in any slot) to the dead-letter store. */
   #kill(queue: QueueState, r: number, reason: DeadReason, error: FailureInfo | undefined, now: number): void {
     this.#bury(queue, r, reason, error, now);
-    this.#releaseGroup(queue, r, now);
+    this.#passGroupTurn(queue, r, "dead", now);
   }
 
   /** Takes a live message out of every structure that holds it (the row stays); groups are not advanced. */
@@ -562,8 +566,9 @@ export class Engine {
     queue.totals.dead++;
   }
 
-  /** The group's turn passes to its next waiting message once the active one is done. */
-  #releaseGroup(queue: QueueState, r: number, now: number): void {
+  /** The group's turn passes to its next waiting message when the active one's outcome ends it. */
+  #passGroupTurn(queue: QueueState, r: number, outcome: "completed" | "dead", now: number): void {
+    if (!passesGroupTurn(outcome)) return;
     const groupKey = this.#extras(r)?.groupKey;
     if (groupKey === undefined) return;
     const group = queue.groups.get(groupKey);
@@ -581,7 +586,7 @@ export class Engine {
         return;
       }
       queue.unlinkFromGroup(group, next);
-      if (t.expiresAt[next] !== 0 && t.expiresAt[next] <= now) {
+      if (t.expiresAt[next] !== 0 && isExpired(t.expiresAt[next], now)) {
         this.#bury(queue, next, "expired", undefined, now);
         continue;
       }
@@ -624,12 +629,12 @@ export class Engine {
       }
     }
     for (const r of rows) {
+      const fresh = replayed(this.#extras(r)?.ttlMs, now);
       t.slot[r] = Slot.None;
-      t.attempt[r] = 0;
-      t.availableAt[r] = now;
+      t.attempt[r] = fresh.attempt;
+      t.availableAt[r] = fresh.availableAt;
       t.seq[r] = this.#seq++;
-      const ttlMs = this.#extras(r)?.ttlMs;
-      t.expiresAt[r] = ttlMs !== undefined ? now + ttlMs : 0;
+      t.expiresAt[r] = fresh.expiresAt ?? 0;
       this.#enqueue(queue, r, now);
     }
     this.#armTimer();
@@ -684,7 +689,7 @@ export class Engine {
     }
     if (slot !== Slot.Completed) return this.#statusOf(r, t.state(r));
     const queue = this.#queueOf(r);
-    if (t.endedAt[r] + queue.options.completedRetentionMs <= this.clock.now()) return undefined;
+    if (!completedStatusVisible(t.endedAt[r], this.clock.now(), queue.options)) return undefined;
     const status = this.#statusOf(r, "completed");
     status.completedAt = t.endedAt[r];
     status.expiresAt = undefined;
@@ -783,7 +788,7 @@ export class Engine {
     if (now < this.#nextDueAt) return;
     this.#timeChanges++;
     const t = this.#t;
-    for (let r = this.#ttls.peek(); r !== undefined && t.expiresAt[r] <= now; r = this.#ttls.peek()) {
+    for (let r = this.#ttls.peek(); r !== undefined && isExpired(t.expiresAt[r], now); r = this.#ttls.peek()) {
       this.#kill(this.#queueOf(r), r, "expired", undefined, now);
     }
     for (let r = this.#delays.peek(); r !== undefined && t.availableAt[r] <= now; r = this.#delays.peek()) {
@@ -795,8 +800,9 @@ export class Engine {
     for (let r = this.#leases.peek(); r !== undefined && t.leaseUntil[r] <= now; r = this.#leases.peek()) {
       const queue = this.#queueOf(r);
       this.#unslot(queue, r);
-      if (t.attempt[r] >= t.maxAttempts[r]) {
-        this.#kill(queue, r, "max_attempts", LEASE_EXPIRED, now);
+      const decision = decideLeaseExpiry(t.attempt[r], t.maxAttempts[r]);
+      if (decision.action === "dead") {
+        this.#kill(queue, r, decision.reason, LEASE_EXPIRED, now);
       } else {
         t.extras.set(r, { ...this.#extras(r), lastError: LEASE_EXPIRED });
         queue.totals.retried++;

@@ -1,5 +1,6 @@
 import type { ResolvedQueueOptions } from "../config/schemas.js";
 import type { QueueTotals } from "../core/message.js";
+import { idempotencyExpiresAt, idempotencyKeyHolds } from "../core/retention.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
 import { Deque } from "./deque.js";
 import { NIL, Slot, type MessageTable } from "./message-table.js";
@@ -76,7 +77,7 @@ export class QueueState {
   idempotentId(key: string, now: number): string | undefined {
     this.#forgetExpiredKeys(now);
     const entry = this.idempotency.get(key);
-    return entry && entry.expiresAt > now ? entry.id : undefined;
+    return entry && idempotencyKeyHolds(entry.expiresAt, now) ? entry.id : undefined;
   }
 
   /** Remembered idempotency keys, oldest first (for snapshots). */
@@ -84,7 +85,7 @@ export class QueueState {
     return [...this.#idempotencyOrder];
   }
 
-  rememberKey(key: string, id: string, now: number, expiresAt = now + this.options.idempotencyWindowMs): void {
+  rememberKey(key: string, id: string, now: number, expiresAt = idempotencyExpiresAt(now, this.options.idempotencyWindowMs)): void {
     const entry = { key, id, expiresAt };
     this.idempotency.set(key, entry);
     this.#idempotencyOrder.push(entry);
@@ -92,7 +93,7 @@ export class QueueState {
 
   #forgetExpiredKeys(now: number): void {
     const order = this.#idempotencyOrder;
-    for (let entry = order.peekFront(); entry && entry.expiresAt <= now; entry = order.peekFront()) {
+    for (let entry = order.peekFront(); entry && !idempotencyKeyHolds(entry.expiresAt, now); entry = order.peekFront()) {
       order.shift();
       if (this.idempotency.get(entry.key) === entry) this.idempotency.delete(entry.key);
     }

@@ -1,8 +1,9 @@
+import { leftWindow, windowAllows, windowReopensAt } from "../core/rate-window.js";
 import { Deque } from "./deque.js";
 
 /**
- * A sliding-window limit: at most `max` leases in any `intervalMs`. Keeps the times of the
- * last `max` leases; the oldest one's expiry is when the window reopens.
+ * A queue's rate limit (core/rate-window.ts decides): keeps the times of the last `max` leases;
+ * the oldest one's exit from the window is when it reopens.
  */
 export class SlidingWindowLimiter {
   readonly #stamps = new Deque<number>();
@@ -13,9 +14,8 @@ export class SlidingWindowLimiter {
 
   /** How many leases may be granted at `now`. */
   available(now: number): number {
-    const horizon = now - this.intervalMs;
-    while (this.#stamps.length > 0 && (this.#stamps.peekFront() as number) <= horizon) this.#stamps.shift();
-    return this.max - this.#stamps.length;
+    while (this.#stamps.length > 0 && leftWindow(this.#stamps.peekFront() as number, now, this.intervalMs)) this.#stamps.shift();
+    return windowAllows(this.max, this.#stamps.length);
   }
 
   record(now: number, count: number): void {
@@ -30,6 +30,6 @@ export class SlidingWindowLimiter {
   /** When the next lease becomes allowed, if none is allowed now. */
   reopensAt(): number | undefined {
     const oldest = this.#stamps.peekFront();
-    return oldest === undefined ? undefined : oldest + this.intervalMs;
+    return oldest === undefined ? undefined : windowReopensAt(oldest, this.intervalMs);
   }
 }
