@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ApiKeyIdentity, ApiKeyRing, Scope } from "../auth/api-keys.js";
 import { SpoolError } from "../core/errors.js";
+import { deliveryQueueName } from "../delivery/expander.js";
 
 /** `read`: any valid key. `none`: no key needed (health, docs). */
 export type RouteAccess = Scope | "read" | "none";
@@ -35,6 +36,21 @@ export function checkQueueAccess(request: FastifyRequest, queue: string): void {
   if (identity !== undefined && !identity.allowsQueue(queue)) {
     throw forbidden(`key "${identity.name}" may not use queue "${queue}"`);
   }
+}
+
+/** True if the request's key may reach `queue` (every request may, without keys). */
+export function reaches(request: FastifyRequest, queue: string): boolean {
+  return request.identity?.allowsQueue(queue) ?? true;
+}
+
+/** A batch belongs to its channel's queue: the key must reach `delivery.<channel>`. */
+export function checkChannelAccess(request: FastifyRequest, channel: string): void {
+  checkQueueAccess(request, deliveryQueueName(channel));
+}
+
+/** True if the request's key may reach the batches of `channel`. */
+export function reachesChannel(request: FastifyRequest, channel: string): boolean {
+  return reaches(request, deliveryQueueName(channel));
 }
 
 /** True when settling by message id must look the message's queue up first. */

@@ -4,10 +4,12 @@
  *   event: batch.completed  data: the batch summary, once
  * A comment line every 15 s keeps proxies from closing an idle stream. The stream ends when the
  * client goes away or the server begins to shut down (so shutdown never waits on it).
+ * A key limited to some queues gets the events of the batches whose channel queue it reaches.
  */
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
+import { reachesChannel } from "../auth.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -24,7 +26,9 @@ export function eventRoutes(app: FastifyInstance, delivery: DeliveryService, { s
     const raw = reply.raw;
     raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     raw.write(": spool events\n\n");
-    const send = (event: string) => (summary: BatchSummary) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
+    const send = (event: string) => (summary: BatchSummary) => {
+      if (reachesChannel(request, summary.channel)) raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
+    };
     const onProgress = send("batch.progress");
     const onCompleted = send("batch.completed");
     delivery.events.on("batch:progress", onProgress);
