@@ -195,3 +195,50 @@ describe("batches belong to their channel's queue, delivery.<channel>", () => {
     }
   });
 });
+
+describe("exchanges belong to the queues bound to them", () => {
+  /** An exchange bound to `queues`, made with the library. */
+  async function exchange(type: "direct" | "fanout" | "topic", ...queues: string[]): Promise<string> {
+    const name = uniqueQueueName("sec.x");
+    await server.spool.declareExchange(name, type);
+    for (const queue of queues) await server.spool.bind(name, queue, "k");
+    return name;
+  }
+  const secA = () => uniqueQueueName("sec.a.q");
+  const secB = () => uniqueQueueName("sec.b.q");
+
+  it("refuses an admin key with globs to declare an exchange bound to a queue out of reach", async () => {
+    const theirs = await exchange("topic", secB());
+    await expectRefused("PUT", `/v1/exchanges/${theirs}`, as(KEYS.secAdmin, { type: "topic" }));
+    // Another type is a conflict for a key that reaches the exchange; this key learns nothing of it.
+    await expectRefused("PUT", `/v1/exchanges/${theirs}`, as(KEYS.secAdmin, { type: "fanout" }));
+    const mixed = await exchange("direct", secA(), secB());
+    await expectRefused("PUT", `/v1/exchanges/${mixed}`, as(KEYS.secAdmin, { type: "direct" }));
+
+    const fresh = uniqueQueueName("sec.x");
+    expect((await send("PUT", `/v1/exchanges/${fresh}`, as(KEYS.secAdmin, { type: "direct" }))).status).toBe(200);
+    const mine = await exchange("direct", secA());
+    expect((await send("PUT", `/v1/exchanges/${mine}`, as(KEYS.secAdmin, { type: "direct" }))).status).toBe(200);
+  });
+
+  it("refuses to bind a reachable queue to an exchange that also routes out of reach", async () => {
+    // Bound to team B's exchange, a queue of team A would get a copy of each of its messages.
+    const theirs = await exchange("fanout", secB());
+    await expectRefused("POST", `/v1/exchanges/${theirs}/bindings`, as(KEYS.secAdmin, { queue: secA(), bindingKey: "k" }));
+    const mine = await exchange("fanout", secA());
+    await expectRefused("POST", `/v1/exchanges/${mine}/bindings`, as(KEYS.secAdmin, { queue: secB(), bindingKey: "k" }));
+    const added = await send("POST", `/v1/exchanges/${mine}/bindings`, as(KEYS.secAdmin, { queue: secA(), bindingKey: "k" }));
+    expect(added.status, added.text).toBe(201);
+  });
+
+  it("refuses to unbind or delete where any bound queue is out of reach", async () => {
+    const queue = secA();
+    const mixed = await exchange("direct", queue, secB());
+    await expectRefused("DELETE", `/v1/exchanges/${mixed}/bindings`, as(KEYS.secAdmin, { queue, bindingKey: "k" }));
+    await expectRefused("DELETE", `/v1/exchanges/${mixed}`, as(KEYS.secAdmin));
+
+    const mine = await exchange("direct", queue);
+    expect((await send("DELETE", `/v1/exchanges/${mine}/bindings`, as(KEYS.secAdmin, { queue, bindingKey: "k" }))).status).toBe(204);
+    expect((await send("DELETE", `/v1/exchanges/${mine}`, as(KEYS.secAdmin))).status).toBe(204);
+  });
+});
