@@ -1,8 +1,10 @@
 /**
- * Who may call what. A route declares the scope it needs in its config (`{ scope: "publish" }`);
+ * Who may call what. A route declares the scope it needs in its config (`{ access: "publish" }`);
  * the key is checked before the body is even read (401 / 403 cost nothing), and a key limited
  * to some queues is checked against the queue the request names once its params are parsed.
- * With no keys configured every request is allowed (the server then binds loopback only).
+ * A route whose objects belong to no queue declares `unlimitedOnly`: keys with queue globs are
+ * refused there. With no keys configured every request is allowed (the server then binds
+ * loopback only). docs/http-api.md ("Access") lists every route with its scope and glob rule.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ApiKeyIdentity, ApiKeyRing, Scope } from "../auth/api-keys.js";
@@ -15,6 +17,8 @@ export type RouteAccess = Scope | "read" | "none";
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** What the route reaches belongs to no queue (or to all of them): a key with queue globs is refused. */
+    unlimitedOnly?: boolean;
   }
   interface FastifyRequest {
     identity: ApiKeyIdentity | undefined;
@@ -69,6 +73,9 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyRing | undefined):
       throw new SpoolError("unauthorized", request.headers.authorization === undefined ? "missing Authorization: Bearer <key>" : "invalid API key");
     }
     if (!allows(identity, access)) throw forbidden(`key "${identity.name}" lacks the "${access}" scope for ${request.method} ${request.routeOptions.url}`);
+    if (identity.limited && request.routeOptions.config.unlimitedOnly === true) {
+      throw forbidden(`key "${identity.name}" is limited to some queues: ${request.method} ${request.routeOptions.url} needs a key without queue globs`);
+    }
     request.identity = identity;
     // Path params are known before the body is read; checking here refuses early.
     const queue = (request.params as { q?: string } | undefined)?.q;

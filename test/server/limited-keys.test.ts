@@ -31,7 +31,11 @@ let server: TestServer;
 
 beforeAll(async () => {
   // No channel workers: batches stay where the expander leaves them, so nothing moves under a test.
-  server = await startTestServer({ keys: KEY_CONFIG, delivery: { workers: false, progressIntervalMs: 5 } });
+  server = await startTestServer({
+    keys: KEY_CONFIG,
+    delivery: { workers: false, progressIntervalMs: 5 },
+    metrics: () => ({ contentType: "text/plain; version=0.0.4", render: async () => "spool_up 1\n" }),
+  });
 });
 
 afterAll(async () => {
@@ -231,6 +235,25 @@ describe("exchanges belong to the queues bound to them", () => {
     expect(added.status, added.text).toBe(201);
   });
 
+  it("lists only the exchanges a key reaches", async () => {
+    const mine = await exchange("direct", secA(), secA());
+    const empty = await exchange("fanout");
+    const theirs = await exchange("direct", secB());
+    const mixed = await exchange("topic", secA(), secB());
+    const names = (answer: HttpAnswer) => (answer.body.exchanges as Array<{ name: string }>).map((x) => x.name);
+
+    expect(names(await send("GET", "/v1/exchanges", as(KEYS.admin)))).toEqual(expect.arrayContaining([mine, empty, theirs, mixed]));
+    for (const key of [KEYS.sec, KEYS.secAdmin]) {
+      const listed = await send("GET", "/v1/exchanges", as(key));
+      expect(listed.status).toBe(200);
+      expect(names(listed)).toEqual(expect.arrayContaining([mine, empty]));
+      expect(names(listed)).not.toContain(theirs);
+      expect(names(listed)).not.toContain(mixed);
+      const bound = (listed.body.exchanges as Array<{ bindings: Array<{ queue: string }> }>).flatMap((x) => x.bindings.map((b) => b.queue));
+      expect(bound.every((queue) => queue.startsWith("sec.a."))).toBe(true);
+    }
+  });
+
   it("refuses to unbind or delete where any bound queue is out of reach", async () => {
     const queue = secA();
     const mixed = await exchange("direct", queue, secB());
@@ -240,5 +263,31 @@ describe("exchanges belong to the queues bound to them", () => {
     const mine = await exchange("direct", queue);
     expect((await send("DELETE", `/v1/exchanges/${mine}/bindings`, as(KEYS.secAdmin, { queue, bindingKey: "k" }))).status).toBe(204);
     expect((await send("DELETE", `/v1/exchanges/${mine}`, as(KEYS.secAdmin))).status).toBe(204);
+  });
+});
+
+describe("what belongs to no queue is for keys without globs", () => {
+  it("lets a key with globs read templates, not write them: every batch may use a template", async () => {
+    const id = uniqueQueueName("greeting");
+    expect((await send("PUT", `/v1/templates/${id}`, as(KEYS.admin, { body: "Hi {{name}}" }))).status).toBe(200);
+    for (const key of [KEYS.sec, KEYS.secMock, KEYS.secAdmin]) {
+      await expectRefused("PUT", `/v1/templates/${id}`, as(key, { body: "Pay to {{iban}}" }));
+      await expectRefused("PUT", `/v1/templates/${uniqueQueueName("new")}`, as(key, { body: "x" }));
+      const read = await send("GET", `/v1/templates/${id}`, as(key));
+      expect(read.status).toBe(200);
+      expect(read.body.body).toBe("Hi {{name}}");
+    }
+    // A template in reach of a batch: the key uses it by id on its own channel.
+    const created = await send("POST", "/v1/batches", as(KEYS.secMock, { channel: "mock", templateId: id, recipients: recipients(2) }));
+    expect(created.status, created.text).toBe(202);
+  });
+
+  it("refuses recipient tokens, snapshots and metrics to an admin key with globs", async () => {
+    // A recipient token reads that recipient's messages of every batch; a snapshot and the metrics are the whole server's.
+    await expectRefused("POST", "/v1/recipients/user-1/token", as(KEYS.secAdmin, {}));
+    await expectRefused("POST", "/v1/admin/snapshot", as(KEYS.secAdmin));
+    await expectRefused("GET", "/metrics", as(KEYS.secAdmin));
+    expect((await send("POST", "/v1/recipients/user-1/token", as(KEYS.admin, {}))).status).toBe(200);
+    expect((await send("GET", "/metrics", as(KEYS.admin))).status).toBe(200);
   });
 });

@@ -8,7 +8,7 @@ import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
 import type { ExchangeInfo } from "../../routing/route.js";
-import { checkQueueAccess } from "../auth.js";
+import { checkQueueAccess, reaches } from "../auth.js";
 import { BindingBody, ExchangeBody, ExchangeParams, ExchangePublishBody, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -21,8 +21,8 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     return info;
   }
 
-  app.get("/v1/exchanges", { schema: routeSchema("exchanges", "Every exchange with its bindings"), config: { access: "read" } }, async () => ({
-    exchanges: await spool.exchanges(),
+  app.get("/v1/exchanges", { schema: routeSchema("exchanges", "Every exchange (the key reaches) with its bindings"), config: { access: "read" } }, async (request) => ({
+    exchanges: (await spool.exchanges()).filter((info) => info.bindings.every((binding) => reaches(request, binding.queue))),
   }));
 
   /** Throws `forbidden` unless the key reaches every queue bound to `exchange` (unknown: none). */
