@@ -6,7 +6,7 @@
  * refused there. With no keys configured every request is allowed (the server then binds
  * loopback only). docs/http-api.md ("Access") lists every route with its scope and glob rule.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
 import type { ApiKeyIdentity, ApiKeyRing, Scope } from "../auth/api-keys.js";
 import { SpoolError } from "../core/errors.js";
 import { deliveryQueueName } from "../delivery/expander.js";
@@ -62,8 +62,40 @@ export function needsQueueLookup(request: FastifyRequest): boolean {
   return request.identity?.limited === true;
 }
 
+/** A route as registered, with what its key needs. */
+export interface RouteAccessEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+  unlimitedOnly: boolean;
+  /** Told apart from a route of the same method and URL by a request property (recipient-token variants). */
+  constrained: boolean;
+}
+
+const registered = new WeakMap<FastifyInstance, RouteOptions[]>();
+
+/**
+ * Every route of an app built with `installAuth`, with its access: what the access table in
+ * docs/http-api.md must list (test/server/auth.test.ts compares the two). Read when asked, since
+ * a plugin may set a route's access after the route is announced (the docs routes).
+ */
+export function registeredRoutes(app: FastifyInstance): RouteAccessEntry[] {
+  return (registered.get(app) ?? []).flatMap((route) =>
+    [route.method].flat().map((method) => ({
+      method,
+      url: route.url,
+      access: route.config?.access ?? "admin",
+      unlimitedOnly: route.config?.unlimitedOnly === true,
+      constrained: route.constraints !== undefined && Object.keys(route.constraints).length > 0,
+    })),
+  );
+}
+
 export function installAuth(app: FastifyInstance, keys: ApiKeyRing | undefined): void {
   app.decorateRequest("identity", undefined);
+  const routes: RouteOptions[] = [];
+  registered.set(app, routes);
+  app.addHook("onRoute", (route) => void routes.push(route));
   if (keys === undefined || keys.size === 0) return;
   app.addHook("onRequest", async (request) => {
     const access: RouteAccess = request.routeOptions.config.access ?? "admin";
