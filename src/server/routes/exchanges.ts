@@ -21,7 +21,7 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
     return info;
   }
 
-  app.get("/v1/exchanges", { schema: routeSchema("exchanges", "Every exchange (the key reaches) with its bindings"), config: { access: "read" } }, async (request) => ({
+  app.get("/v1/exchanges", { schema: routeSchema("exchanges", "Every exchange the key reaches, with its bindings"), config: { access: "read" } }, async (request) => ({
     exchanges: (await spool.exchanges()).filter((info) => info.bindings.every((binding) => reaches(request, binding.queue))),
   }));
 
