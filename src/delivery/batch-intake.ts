@@ -8,15 +8,19 @@
  * (≤ 1,000,000) are read line by line from the request stream and never held in memory.
  * `idempotencyKey`: a request whose key names an existing batch answers that batch (checked at
  * the start, and again just before recording, so two racing requests create one batch).
+ * `authorize`: the caller's say on channels — asked for the request's channel as soon as the header
+ * is read (before any recipient is stored), and for the channel of a batch an idempotency key
+ * names before that batch is answered; it refuses by throwing.
  */
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { schemaErrors } from "../config/validate.js";
 import { TooLargeError, ValidationError, type ErrorDetail } from "../core/errors.js";
 import { newId } from "../core/ids.js";
-import type { BatchRecord } from "./delivery-state.js";
+import type { BatchRecord, BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { RecipientSink, StoredRecipient } from "./recipient-files.js";
+import type { ChannelName } from "./types.js";
 import { BatchHeaderSchema, checkHeader, checkRecipient, MAX_STREAM_RECIPIENTS, RecipientSchema, type BatchHeader, type BatchRequest, type RecipientInput } from "./schemas.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from "../util/json-depth.js";
@@ -28,12 +32,18 @@ export interface BatchAccepted {
   duplicate: boolean;
 }
 
+/** Throws to refuse a batch on `channel` (or the answer of an existing batch on it). */
+export type ChannelCheck = (channel: ChannelName) => void;
+
+const allChannels: ChannelCheck = () => undefined;
+
 const MAX_DETAILS = 100;
 /** Bounds the memory one recipient line may hold (UTF-16 characters, so at most ~4 MiB of UTF-8). */
 const MAX_LINE_CHARS = 1024 * 1024;
 
 interface PreparedHeader {
   header: BatchHeader;
+  authorize: ChannelCheck;
   template: CompiledTemplate;
   templateId?: string;
 }
@@ -50,11 +60,12 @@ export class BatchIntake {
   }
 
   /** A JSON body, already checked against `BatchRequestSchema`. */
-  async fromJson(request: BatchRequest): Promise<BatchAccepted> {
+  async fromJson(request: BatchRequest, authorize: ChannelCheck = allChannels): Promise<BatchAccepted> {
     const { recipients, ...header } = request;
-    const existing = this.#existing(header.idempotencyKey);
+    authorize(header.channel);
+    const existing = this.#existing(header.idempotencyKey, authorize);
     if (existing) return existing;
-    const prepared = this.#prepare(header);
+    const prepared = this.#prepare(header, authorize);
     const details: ErrorDetail[] = [];
     recipients.forEach((recipient, index) => {
       if (details.length < MAX_DETAILS) this.#checkRecipient(prepared, recipient, index, details);
@@ -67,7 +78,7 @@ export class BatchIntake {
   }
 
   /** An NDJSON stream: a header line, then one recipient per line. */
-  async fromNdjson(body: Readable): Promise<BatchAccepted> {
+  async fromNdjson(body: Readable, authorize: ChannelCheck = allChannels): Promise<BatchAccepted> {
     const lines = ndjsonLines(body);
     try {
       const first = await lines.next();
@@ -77,12 +88,13 @@ export class BatchIntake {
         const details = schemaErrors(BatchHeaderSchema, header, "/header");
         throw new ValidationError(`NDJSON header (line 1): ${details[0]?.path} ${details[0]?.message}`, details);
       }
-      const existing = this.#existing(header.idempotencyKey);
+      authorize(header.channel);
+      const existing = this.#existing(header.idempotencyKey, authorize);
       if (existing) {
         await drain(lines); // read the rest, so the client sees the answer rather than a closed socket
         return existing;
       }
-      const prepared = this.#prepare(header);
+      const prepared = this.#prepare(header, authorize);
       return await this.#accept(prepared, async (sink) => {
         const details: ErrorDetail[] = [];
         let count = 0;
@@ -112,14 +124,20 @@ export class BatchIntake {
     }
   }
 
-  #existing(key: string | undefined): BatchAccepted | undefined {
-    if (key === undefined) return undefined;
-    const id = this.#store.state.idempotency.get(key);
-    const batch = id === undefined ? undefined : this.#store.state.batches.get(id);
-    return batch && { batchId: batch.id, total: batch.total, duplicate: true };
+  /** The answer for the batch `key` names, if any (refused when its channel is not the caller's). */
+  #existing(key: string | undefined, authorize: ChannelCheck): BatchAccepted | undefined {
+    const batch = this.#named(key);
+    if (batch === undefined) return undefined;
+    authorize(batch.channel);
+    return { batchId: batch.id, total: batch.total, duplicate: true };
   }
 
-  #prepare(header: BatchHeader): PreparedHeader {
+  #named(key: string | undefined): BatchState | undefined {
+    const id = key === undefined ? undefined : this.#store.state.idempotency.get(key);
+    return id === undefined ? undefined : this.#store.state.batches.get(id);
+  }
+
+  #prepare(header: BatchHeader, authorize: ChannelCheck): PreparedHeader {
     if ((header.template === undefined) === (header.templateId === undefined)) {
       throw new ValidationError("give either template or templateId", [{ path: "/template", message: "expected exactly one of template, templateId" }]);
     }
@@ -127,9 +145,9 @@ export class BatchIntake {
     if (header.templateId !== undefined) {
       const stored = this.#store.state.templates.get(header.templateId);
       if (!stored) throw new ValidationError(`template "${header.templateId}" does not exist`, [{ path: "/templateId", message: "unknown template" }]);
-      return { header, template: compileTemplate(stored, `template "${stored.id}"`), templateId: stored.id };
+      return { header, authorize, template: compileTemplate(stored, `template "${stored.id}"`), templateId: stored.id };
     }
-    return { header, template: compileTemplate(header.template!, "/template") };
+    return { header, authorize, template: compileTemplate(header.template!, "/template") };
   }
 
   /** Checks one recipient; pushes what is wrong to `details`; returns whether it is valid. */
@@ -181,10 +199,11 @@ export class BatchIntake {
       throw error;
     }
     // Two requests with one key may have raced through validation: the first recorded wins.
-    const existing = this.#existing(prepared.header.idempotencyKey);
-    if (existing) {
+    const raced = this.#named(prepared.header.idempotencyKey);
+    if (raced !== undefined) {
       await this.#store.recipients.remove(batchId);
-      return existing;
+      prepared.authorize(raced.channel);
+      return { batchId: raced.id, total: raced.total, duplicate: true };
     }
     const { header, template } = prepared;
     const record: BatchRecord = { id: batchId, channel: header.channel, total, createdAt: Date.now(), template: template.source };

@@ -14,7 +14,7 @@ import type { Spool } from "../spool.js";
 import type { Worker } from "../worker/worker.js";
 import type { FsyncPolicy } from "../store/journal/segment-log.js";
 import { BatchEvents } from "./batch-events.js";
-import { BatchIntake, type BatchAccepted } from "./batch-intake.js";
+import { BatchIntake, type BatchAccepted, type ChannelCheck } from "./batch-intake.js";
 import type { TemplateRecord } from "./delivery-state.js";
 import { DeadJobSweeper } from "./dead-jobs.js";
 import { DeliveryStore } from "./delivery-store.js";
@@ -27,7 +27,7 @@ import { ConnectionHub } from "./realtime/connection-hub.js";
 import { RecipientTokens, loadOrCreateSecret } from "./realtime/recipient-tokens.js";
 import { BatchRetention } from "./retention.js";
 import { compileTemplate } from "./templates.js";
-import type { DeliveryJob, RecipientStatus } from "./types.js";
+import type { ChannelName, DeliveryJob, RecipientStatus } from "./types.js";
 
 export interface DeliveryServiceOptions {
   spool: Spool;
@@ -156,13 +156,14 @@ export class DeliveryService {
 
   // ── batches ───────────────────────────────────────────────────────────────────────────
 
-  createBatch(request: BatchRequest): Promise<BatchAccepted> {
-    return this.#intake.fromJson(request);
+  /** `authorize` may refuse the request's channel, or an existing batch its idempotency key names (batch-intake.ts). */
+  createBatch(request: BatchRequest, authorize?: ChannelCheck): Promise<BatchAccepted> {
+    return this.#intake.fromJson(request, authorize);
   }
 
   /** An NDJSON stream: the header line, then one recipient per line. */
-  createBatchFromStream(body: Readable): Promise<BatchAccepted> {
-    return this.#intake.fromNdjson(body);
+  createBatchFromStream(body: Readable, authorize?: ChannelCheck): Promise<BatchAccepted> {
+    return this.#intake.fromNdjson(body, authorize);
   }
 
   batch(id: string): BatchSummary {
@@ -177,8 +178,9 @@ export class DeliveryService {
     return result;
   }
 
-  stats(): ReturnType<DeliveryMessageLog["stats"]> {
-    return this.log.stats();
+  /** Counts over the batches of the channels `includes` accepts (default: every batch). */
+  stats(includes?: (channel: ChannelName) => boolean): ReturnType<DeliveryMessageLog["stats"]> {
+    return this.log.stats(includes);
   }
 
   /**

@@ -155,11 +155,12 @@ export class DeliveryMessageLog implements MessageLog {
     return index < batch.total ? { items, nextCursor: String(index) } : { items };
   }
 
-  /** Counts by status over every batch, and per batch (newest first). */
-  stats(): { counts: StatusCounts; batches: Array<{ id: string; channel: ChannelName; total: number; counts: StatusCounts; completedAt?: number }> } {
+  /** Counts by status over the batches of the channels `includes` accepts (default: all), and per batch (newest first). */
+  stats(includes: (channel: ChannelName) => boolean = () => true): { counts: StatusCounts; batches: Array<{ id: string; channel: ChannelName; total: number; counts: StatusCounts; completedAt?: number }> } {
     const total = [0, 0, 0, 0, 0, 0];
     const batches = [];
     for (const batch of this.#store.state.batches.values()) {
+      if (!includes(batch.channel)) continue;
       batch.counts.forEach((count, code) => (total[code] += count));
       batches.push({ id: batch.id, channel: batch.channel, total: batch.total, counts: countsOf(batch.counts), ...(batch.completedAt === undefined ? {} : { completedAt: batch.completedAt }) });
     }

@@ -131,7 +131,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());
   app.get("/", { schema: { hide: true }, config: { access: "none" } }, async (_request, reply) => reply.redirect("/docs"));
   if (metrics) {
-    app.get("/metrics", { schema: { hide: true }, config: { access: "admin" } }, async (_request, reply) =>
+    // Every queue's numbers: for keys without queue globs.
+    app.get("/metrics", { schema: { hide: true }, config: { access: "admin", unlimitedOnly: true } }, async (_request, reply) =>
       reply.type(metrics.contentType).send(await metrics.render()),
     );
   }

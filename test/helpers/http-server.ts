@@ -4,12 +4,15 @@
  */
 import type { FastifyInstance } from "fastify";
 import { ApiKeyRing, type ApiKeyConfig } from "../../src/auth/api-keys.js";
+import { DeliveryService, type DeliveryServiceOptions } from "../../src/delivery/delivery-service.js";
 import { createApp, type AppOptions } from "../../src/server/app.js";
 import { Spool, memoryStore, type Store } from "../../src/index.js";
 
 export interface TestServer {
   url: string;
   spool: Spool;
+  /** Batch delivery, when the server was started with `delivery`. */
+  delivery: DeliveryService | undefined;
   app: FastifyInstance;
   shutdown: AbortController;
   call(method: string, path: string, body?: unknown, options?: CallOptions): Promise<HttpAnswer>;
@@ -33,12 +36,22 @@ export interface HttpAnswer {
 }
 
 export async function startTestServer(
-  options: { store?: Store; keys?: ApiKeyConfig[]; bodyLimitBytes?: number; maxBodyBytes?: number; metrics?: (spool: Spool) => AppOptions["metrics"] } = {},
+  options: {
+    store?: Store;
+    keys?: ApiKeyConfig[];
+    bodyLimitBytes?: number;
+    maxBodyBytes?: number;
+    metrics?: (spool: Spool) => AppOptions["metrics"];
+    /** Batch delivery (in memory) with these options: its routes, and the real-time ones. */
+    delivery?: Omit<DeliveryServiceOptions, "spool" | "dataDir">;
+  } = {},
 ): Promise<TestServer> {
   const spool = await Spool.open({ store: options.store ?? memoryStore(), ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}) });
   const shutdown = new AbortController();
+  const delivery = options.delivery ? await DeliveryService.open({ ...options.delivery, spool }) : undefined;
   const app = await createApp({
     spool,
+    delivery,
     keys: options.keys ? new ApiKeyRing(options.keys) : undefined,
     bodyLimitBytes: options.bodyLimitBytes,
     metrics: options.metrics?.(spool),
@@ -67,12 +80,14 @@ export async function startTestServer(
   return {
     url,
     spool,
+    delivery,
     app,
     shutdown,
     call,
     async close() {
       shutdown.abort();
       await app.close();
+      await delivery?.close();
       await spool.close();
     },
   };

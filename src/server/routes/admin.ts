@@ -14,7 +14,7 @@ function canSnapshot(store: object): store is Snapshottable {
 }
 
 export function adminRoutes(app: FastifyInstance, { spool }: ServerContext): void {
-  app.post("/v1/admin/snapshot", { schema: routeSchema("admin", "Write a journal snapshot now and compact the log"), config: { access: "admin" } }, async () => {
+  app.post("/v1/admin/snapshot", { schema: routeSchema("admin", "Write a journal snapshot now and compact the log"), config: { access: "admin", unlimitedOnly: true } }, async () => {
     if (!canSnapshot(spool.store)) throw new ConflictError(`the ${spool.store.name} store has no snapshots`);
     await spool.store.snapshot();
     return { ok: true };

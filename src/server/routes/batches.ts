@@ -6,11 +6,15 @@
  * Fastify's body limit (which would apply to a buffered body) does not cap it; the intake's own
  * limits do (1,000,000 recipients, 1 MiB per line). The parser is registered in this plugin's
  * scope only, so every other route still answers 415 to NDJSON.
+ *
+ * A batch belongs to its channel's queue, `delivery.<channel>`: a key limited to some queues
+ * creates, reads and counts only the batches of channels whose queue it reaches.
  */
 import type { IncomingMessage } from "node:http";
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
+import { checkChannelAccess, reachesChannel } from "../auth.js";
 import { BatchMessagesQuery, BatchParams, BatchRequestSchema, NDJSON, NdjsonBody } from "../delivery-schemas.js";
 import { routeSchema } from "../route-schemas.js";
 
@@ -31,9 +35,11 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
       },
       async (request, reply) => {
         const type = request.headers["content-type"] ?? "";
+        // The channel of an NDJSON batch is on its first line: the intake asks once it has read it.
+        const authorize = (channel: string) => checkChannelAccess(request, channel);
         const accepted = type.startsWith(NDJSON)
-          ? await delivery.createBatchFromStream(request.body as IncomingMessage)
-          : await delivery.createBatch(request.body as Static<typeof BatchRequestSchema>);
+          ? await delivery.createBatchFromStream(request.body as IncomingMessage, authorize)
+          : await delivery.createBatch(request.body as Static<typeof BatchRequestSchema>, authorize);
         return reply.code(202).send(accepted);
       },
     );
@@ -42,7 +48,11 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
   app.get<Params>(
     "/v1/batches/:id",
     { schema: routeSchema("delivery", "A batch's counts by status, progress and completion time", { params: BatchParams }), config: { access: "read" } },
-    async (request) => delivery.batch(request.params.id),
+    async (request) => {
+      const summary = delivery.batch(request.params.id);
+      checkChannelAccess(request, summary.channel);
+      return summary;
+    },
   );
 
   app.get<Params & { Querystring: Static<typeof BatchMessagesQuery> }>(
@@ -51,8 +61,15 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
       schema: routeSchema("delivery", "A batch's per-recipient log in index order, cursor-paged, optionally of one status", { params: BatchParams, querystring: BatchMessagesQuery }),
       config: { access: "read" },
     },
-    async (request) => delivery.messages(request.params.id, request.query),
+    async (request) => {
+      checkChannelAccess(request, delivery.batch(request.params.id).channel);
+      return delivery.messages(request.params.id, request.query);
+    },
   );
 
-  app.get("/v1/stats/messages", { schema: routeSchema("delivery", "Message-log counts by status, overall and per batch"), config: { access: "read" } }, async () => delivery.stats());
+  app.get(
+    "/v1/stats/messages",
+    { schema: routeSchema("delivery", "Message-log counts by status, overall and per batch (of the batches the key reaches)"), config: { access: "read" } },
+    async (request) => delivery.stats((channel) => reachesChannel(request, channel)),
+  );
 }

@@ -5,10 +5,12 @@
  * A comment line every 15 s keeps proxies from closing an idle stream. The stream ends when the
  * client goes away or the server begins to shut down (so shutdown never waits on it). HEAD
  * answers at once with the stream's headers and no body.
+ * A key limited to some queues gets the events of the batches whose channel queue it reaches.
  */
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
+import { reachesChannel } from "../auth.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -28,7 +30,9 @@ export function eventRoutes(app: FastifyInstance, delivery: DeliveryService, { s
     if (request.method === "HEAD") return void raw.writeHead(200, STREAM_HEADERS).end();
     raw.writeHead(200, { ...STREAM_HEADERS, connection: "keep-alive" });
     raw.write(": spool events\n\n");
-    const send = (event: string) => (summary: BatchSummary) => void raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
+    const send = (event: string) => (summary: BatchSummary) => {
+      if (reachesChannel(request, summary.channel)) raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
+    };
     const onProgress = send("batch.progress");
     const onCompleted = send("batch.completed");
     delivery.events.on("batch:progress", onProgress);

@@ -80,7 +80,8 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
     "/v1/recipients/:id/token",
     {
       schema: { ...routeSchema("delivery", "A signed, expiring token for one recipient's real-time connection", { params: RecipientParams, body: TokenBody }), response: { 200: TokenAnswer } },
-      config: { access: "admin" },
+      // A token opens its recipient's messages of every batch, whatever the channel queue.
+      config: { access: "admin", unlimitedOnly: true },
     },
     async (request) => tokens.issue(request.params.id, request.body?.ttlMs),
   );

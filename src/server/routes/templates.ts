@@ -1,4 +1,8 @@
-/** Message templates: PUT / GET /v1/templates/:id. */
+/**
+ * Message templates: PUT / GET /v1/templates/:id. Templates are shared by every batch of every
+ * channel, so writing one needs a key without queue globs; reading needs any key (a template
+ * holds no recipient's data).
+ */
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
@@ -12,7 +16,7 @@ export function templateRoutes(app: FastifyInstance, delivery: DeliveryService):
     "/v1/templates/:id",
     {
       schema: routeSchema("delivery", "Create or replace a message template ({{var}} placeholders, HTML-escaped unless escape is none)", { params: TemplateParams, body: TemplateBodySchema }),
-      config: { access: "publish" },
+      config: { access: "publish", unlimitedOnly: true },
     },
     async (request) => delivery.putTemplate(request.params.id, request.body),
   );
