@@ -1,46 +1,31 @@
-import { defaults } from "./config/defaults.js";
 import { QueueOptionsSchema, WorkerOptionsSchema, type PublishOptions, type QueueOptions, type WorkerOptions } from "./config/schemas.js";
 import { resolveQueueOptions } from "./config/resolve.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
-import type { DeadLetter, QueueStats } from "./core/message.js";
+import type { LeasedStoredMessage } from "./core/message.js";
 import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContext, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
 import { toPublishInput } from "./publish-input.js";
-import { leaseWithWait } from "./store/lease-wait.js";
+import {
+  checkDeadId,
+  checkLease,
+  checkReplaySelection,
+  deadLetterPage,
+  leaseStored,
+  positiveInt,
+  queueStats,
+  type DeadLetterPageOptions,
+  type DeadLetterView,
+  type LeaseOptions,
+  type QueueStatsWithWorkers,
+} from "./queue-ops.js";
 import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
-import type { CircuitState } from "./worker/circuit-breaker.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
 import { LocalWorkerSource } from "./worker/local-source.js";
 import { Worker, type Handler } from "./worker/worker.js";
+import { limits } from "./config/limits.js";
 
-export interface LeaseOptions {
-  /** Most messages to take (default 1, at most 1000). */
-  max?: number;
-  /** Lease length; the queue's leaseMs if unset. */
-  leaseMs?: number;
-  /** Long-poll: wait up to this long for a message when none is ready (default 0, at most 30 s). */
-  waitMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface QueueStatsWithWorkers extends QueueStats {
-  /** The circuit state of each of this process's workers on the queue, in start order. */
-  circuits: CircuitState[];
-}
-
-export interface DeadLetterView<T> extends Omit<DeadLetter, "body"> {
-  body: T;
-}
-
-function positiveInt(value: unknown, name: string, max: number, where: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new ValidationError(`${where}: ${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`, [
-      { path: `/${name}`, message: `expected integer 1..${max}` },
-    ]);
-  }
-  return value;
-}
+export type { DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "./queue-ops.js";
 
 function hasOptions(item: object): boolean {
   for (const key in item) if (key !== "body") return true;
@@ -141,9 +126,9 @@ export class Queue<T = unknown> {
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
-    if (items.length > defaults.maxPublishBatch) {
-      throw new ValidationError(`publishMany to "${this.name}": at most ${defaults.maxPublishBatch} messages per call, got ${items.length}`, [
-        { path: "/", message: `more than ${defaults.maxPublishBatch} items` },
+    if (items.length > limits.maxPublishBatch) {
+      throw new ValidationError(`publishMany to "${this.name}": at most ${limits.maxPublishBatch} messages per call, got ${items.length}`, [
+        { path: "/", message: `more than ${limits.maxPublishBatch} items` },
       ]);
     }
     const now = this.#store.clock.now();
@@ -177,18 +162,15 @@ export class Queue<T = unknown> {
    * leasable, the time passes, or `signal` aborts; returns [] when nothing came.
    */
   async lease(options: LeaseOptions = {}): Promise<LeasedMessage<T>[]> {
-    const where = `lease from "${this.name}"`;
-    const max = options.max === undefined ? 1 : positiveInt(options.max, "max", defaults.leaseBatchMax, where);
-    if (options.leaseMs !== undefined) positiveInt(options.leaseMs, "leaseMs", 12 * 3_600_000, where);
-    const waitMs = options.waitMs ?? 0;
-    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 30_000) {
-      throw new ValidationError(`${where}: waitMs must be an integer from 0 to 30000, got ${JSON.stringify(options.waitMs)}`, [
-        { path: "/waitMs", message: "expected integer 0..30000" },
-      ]);
-    }
-    await this.#declaration();
-    const leased = await leaseWithWait(this.#store, this.name, { max, leaseMs: options.leaseMs }, waitMs, options.signal);
+    const leased = await this.leaseStored(options);
     return leased.map((m) => decodeLeased<T>(m));
+  }
+
+  /** @internal `lease` with the bodies left as JSON text (the HTTP route writes them as they are). */
+  async leaseStored(options: LeaseOptions = {}): Promise<LeasedStoredMessage[]> {
+    const request = checkLease(this.name, options);
+    await this.#declaration();
+    return leaseStored(this.#store, this.name, request);
   }
 
   ack(id: string, leaseToken: string): Promise<void> {
@@ -209,8 +191,7 @@ export class Queue<T = unknown> {
 
   async stats(): Promise<QueueStatsWithWorkers> {
     await this.#declaration();
-    const stats = await this.#store.stats(this.name);
-    return { ...stats, circuits: this.#runtime.circuitStates(this.name) };
+    return queueStats(this.#store, this.name, this.#runtime.circuitStates(this.name));
   }
 
   async pause(): Promise<void> {
@@ -242,25 +223,21 @@ export class Queue<T = unknown> {
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
-  async deadLetters(page: { cursor?: string; limit?: number } = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
-    const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", 1000, `dead letters of "${this.name}"`);
+  async deadLetters(page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+    if (page.limit !== undefined) positiveInt(page.limit, "limit", limits.maxDeadLetterPage, `dead letters of "${this.name}"`);
     await this.#declaration();
-    const result = await this.#store.listDead(this.name, { cursor: page.cursor, limit });
-    const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
-    return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
+    return deadLetterPage<T>(this.#store, this.name, page);
   }
 
   /** Moves dead letters back to ready with attempts reset; returns how many moved. */
   async replayDead(selection: ReplaySelection): Promise<number> {
-    const valid =
-      selection !== null && typeof selection === "object" &&
-      (("all" in selection && selection.all === true) || ("ids" in selection && Array.isArray(selection.ids) && selection.ids.every((id) => typeof id === "string")));
-    if (!valid) throw new ValidationError(`replay on "${this.name}": give {ids: string[]} or {all: true}`);
+    checkReplaySelection(this.name, selection);
     await this.#declaration();
     return this.#store.replayDead(this.name, selection);
   }
 
   async deleteDead(id: string): Promise<boolean> {
+    checkDeadId(this.name, id);
     await this.#declaration();
     return this.#store.deleteDead(this.name, id);
   }

@@ -5,18 +5,21 @@
 import { defaults } from "./config/defaults.js";
 import { ExchangeNameSchema, ExchangeTypeSchema, QueueNameSchema, QueueOptionsSchema, type PublishOptions, type QueueOptions } from "./config/schemas.js";
 import { validate } from "./config/validate.js";
-import { NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
+import { ConflictError, NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
 import type { FailureInfo, MessageStatus } from "./core/message.js";
 import { classifyError } from "./core/retry-policy.js";
 import type { ExchangePublishResult, PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
 import { toPublishInput } from "./publish-input.js";
 import { Queue } from "./queue.js";
+import { checkDeadId, checkReplaySelection, deadLetterPage, queueStats, type DeadLetterPageOptions, type DeadLetterView, type QueueStatsWithWorkers } from "./queue-ops.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
 import type { NackOptions, SpoolRuntime } from "./runtime.js";
 import { journalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
-import type { AckItem, AckOutcome, NackOutcome, NackRequest, QueueInfo, Store } from "./store/store.js";
+import type { AckItem, AckOutcome, NackOutcome, NackRequest, QueueInfo, ReplaySelection, Store } from "./store/store.js";
+import type { Clock } from "./util/clock.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
+import { limits } from "./config/limits.js";
 
 export interface SpoolOptions {
   /** The storage backend. Default: the embedded journal in `dataDir`. */
@@ -71,6 +74,11 @@ export class Spool implements SpoolRuntime {
     return new Spool(store, maxBodyBytes);
   }
 
+  /** The store's clock: the time every timestamp of this Spool is read from. */
+  get clock(): Clock {
+    return this.store.clock;
+  }
+
   /** A typed handle on a queue; `options` create it or update its options. */
   queue<T = unknown>(name: string, options?: QueueOptions): Queue<T> {
     validate(QueueNameSchema, name, "queue name");
@@ -93,6 +101,65 @@ export class Spool implements SpoolRuntime {
 
   async queues(): Promise<QueueInfo[]> {
     return this.store.listQueues();
+  }
+
+  // ── queues by name: operating on what exists, declaring nothing (unknown → not_found) ──
+
+  /** The queue's options and paused flag, or undefined if there is no such queue. */
+  async queueInfo(name: string): Promise<QueueInfo | undefined> {
+    validate(QueueNameSchema, name, "queue name");
+    return this.store.getQueue(name);
+  }
+
+  async queueStats(name: string): Promise<QueueStatsWithWorkers> {
+    validate(QueueNameSchema, name, "queue name");
+    return queueStats(this.store, name, this.circuitStates(name));
+  }
+
+  /** Deletes the queue with its messages and dead letters; false if there was none. */
+  async deleteQueue(name: string): Promise<boolean> {
+    validate(QueueNameSchema, name, "queue name");
+    return this.store.deleteQueue(name);
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    validate(QueueNameSchema, name, "queue name");
+    if (typeof paused !== "boolean") throw new ValidationError(`setPaused "${name}": paused must be a boolean, got ${JSON.stringify(paused)}`);
+    await this.store.setPaused(name, paused);
+  }
+
+  /** Removes every waiting (ready and delayed) message; returns how many. */
+  async purgeQueue(name: string): Promise<number> {
+    validate(QueueNameSchema, name, "queue name");
+    return this.store.purgeQueue(name);
+  }
+
+  async deadLetters<T = unknown>(queue: string, page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+    validate(QueueNameSchema, queue, "queue name");
+    return deadLetterPage<T>(this.store, queue, page);
+  }
+
+  async replayDead(queue: string, selection: ReplaySelection): Promise<number> {
+    validate(QueueNameSchema, queue, "queue name");
+    checkReplaySelection(queue, selection);
+    return this.store.replayDead(queue, selection);
+  }
+
+  async deleteDead(queue: string, id: string): Promise<boolean> {
+    validate(QueueNameSchema, queue, "queue name");
+    checkDeadId(queue, id);
+    return this.store.deleteDead(queue, id);
+  }
+
+  async purgeDead(queue: string): Promise<number> {
+    validate(QueueNameSchema, queue, "queue name");
+    return this.store.purgeDead(queue);
+  }
+
+  /** Writes a snapshot of the store now (`conflict` for a store without snapshots). */
+  async snapshot(): Promise<void> {
+    if (!this.store.capabilities.snapshots || this.store.snapshot === undefined) throw new ConflictError(`the ${this.store.name} store has no snapshots`);
+    await this.store.snapshot();
   }
 
   async status(id: string): Promise<MessageStatus | undefined> {
@@ -125,7 +192,7 @@ export class Spool implements SpoolRuntime {
   async nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
     checkLeaseArgs(id, leaseToken, "nack");
     const { delayMs } = options;
-    if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > 366 * 86_400_000)) {
+    if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > limits.maxDelayMs)) {
       throw new ValidationError(`nack ${id}: delayMs must be a non-negative integer, got ${JSON.stringify(delayMs)}`, [{ path: "/delayMs", message: "expected integer >= 0" }]);
     }
     if (options.release !== undefined && typeof options.release !== "boolean") {
@@ -138,8 +205,8 @@ export class Spool implements SpoolRuntime {
 
   async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
     checkLeaseArgs(id, leaseToken, "extend");
-    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > 12 * 3_600_000) {
-      throw new ValidationError(`extend ${id}: leaseMs must be an integer from 1 to 43200000, got ${JSON.stringify(leaseMs)}`, [{ path: "/leaseMs", message: "expected integer 1..43200000" }]);
+    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > limits.maxLeaseMs) {
+      throw new ValidationError(`extend ${id}: leaseMs must be an integer from 1 to ${limits.maxLeaseMs}, got ${JSON.stringify(leaseMs)}`, [{ path: "/leaseMs", message: `expected integer 1..${limits.maxLeaseMs}` }]);
     }
     return this.store.extend(id, leaseToken, leaseMs);
   }
@@ -172,6 +239,12 @@ export class Spool implements SpoolRuntime {
 
   async exchanges(): Promise<ExchangeInfo[]> {
     return this.store.listExchanges();
+  }
+
+  /** The exchange with its bindings, or undefined. */
+  async exchange(name: string): Promise<ExchangeInfo | undefined> {
+    checkExchangeName(name);
+    return this.store.getExchange(name);
   }
 
   /**

@@ -4,7 +4,7 @@
  * makes one round trip, not a thousand. Each ack still settles on its own: a stale token
  * rejects only its own promise with `LeaseLostError`; a failed request rejects all of its acks.
  */
-import { defaults } from "../config/defaults.js";
+import { limits } from "../config/limits.js";
 import { LeaseLostError, SpoolError, UnavailableError } from "../core/errors.js";
 import type { AckItem, AckOutcome } from "../store/store.js";
 
@@ -45,7 +45,7 @@ export class AckBatcher {
   #flushNow(): void {
     if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
     this.#scheduled = undefined;
-    const max = defaults.maxPublishBatch; // the route's limit per request
+    const max = limits.maxPublishBatch; // the route's limit per request
     while (this.#items.length > 0) {
       const items = this.#items.length <= max ? this.#items : this.#items.slice(0, max);
       const pending = this.#items.length <= max ? this.#pending : this.#pending.slice(0, max);

@@ -18,6 +18,4 @@ export const defaults = {
   hostCircuit: { failureThreshold: 0.5, windowMs: 20_000, minimumCalls: 30, openMs: 30_000, halfOpenTrials: 5 } satisfies ResolvedHostCircuitOptions,
   worker: { concurrency: 1, closeTimeoutMs: 10_000 },
   maxBodyBytes: 256 * 1024,
-  maxPublishBatch: 10_000,
-  leaseBatchMax: 1000,
 } as const;

@@ -4,6 +4,7 @@
  * Input types have every field optional; `Resolved…` types are what remains after defaults.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import { limits } from "./limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -30,7 +31,7 @@ export const QueueOptionsSchema = Type.Object(
   {
     maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000, description: "Deliveries before a message goes dead" })),
     backoff: Type.Optional(BackoffOptionsSchema),
-    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Default lease (visibility timeout), ms" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Default lease (visibility timeout), ms" })),
     maxLength: Type.Optional(Int({ minimum: 1, description: "Most waiting (ready + delayed) messages" })),
     overflow: Type.Optional(Type.Union([Type.Literal("reject"), Type.Literal("drop-oldest")], { description: "At maxLength: reject with queue_full, or dead-letter the oldest ready message" })),
     ttlMs: Type.Optional(Int({ minimum: 1, description: "Default time to live of a message, ms" })),
@@ -64,7 +65,7 @@ const HeadersSchema = Type.Record(Type.String({ maxLength: 256 }), Type.String({
 export const PublishOptionsSchema = Type.Object(
   {
     priority: Type.Optional(Int({ minimum: 0, maximum: 9, description: "0–9, higher first" })),
-    delayMs: Type.Optional(Int({ minimum: 0, maximum: 366 * 86_400_000, description: "Wait this long before the message is ready" })),
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Wait this long before the message is ready" })),
     availableAt: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" }), Type.Date()], { description: "Absolute time the message becomes ready (ms epoch, ISO string or Date)" })),
     ttlMs: Type.Optional(Int({ minimum: 1, description: "Dead-letter (expired) if not delivered in time" })),
     maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000 })),
@@ -108,8 +109,8 @@ export type ResolvedHostCircuitOptions = Required<Omit<HostCircuitOptions, "samp
 export const WorkerOptionsSchema = Type.Object(
   {
     concurrency: Type.Optional(Int({ minimum: 1, maximum: 10_000, description: "Handlers running at once" })),
-    timeoutMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Abort ctx.signal and fail the attempt after this long" })),
-    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Lease per message; the queue's leaseMs if unset" })),
+    timeoutMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Abort ctx.signal and fail the attempt after this long" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Lease per message; the queue's leaseMs if unset" })),
     circuitBreaker: Type.Optional(Type.Union([CircuitBreakerOptionsSchema, Type.Literal(false)])),
     closeTimeoutMs: Type.Optional(Int({ minimum: 0, maximum: 3_600_000, description: "How long close() waits for in-flight handlers before aborting them" })),
   },

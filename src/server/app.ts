@@ -76,7 +76,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   requireHostHeader(app);
   installAuth(app, options.keys);
 
-  const rates = new QueueRateTracker(options.spool.store);
+  const rates = new QueueRateTracker(options.spool);
   void rates.sample();
   app.addHook("onClose", async () => rates.close());
   const shutdownSignal = options.shutdownSignal;

@@ -4,7 +4,7 @@
  */
 import { Type, type TSchema } from "@sinclair/typebox";
 import { ExchangeNameSchema, ExchangeTypeSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
-import { defaults } from "../config/defaults.js";
+import { limits } from "../config/limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; default?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -33,7 +33,7 @@ export const PublishBody = Type.Object(
 );
 
 export const PublishBatchBody = Type.Object(
-  { messages: Type.Array(PublishBody, { minItems: 1, maxItems: defaults.maxPublishBatch }) },
+  { messages: Type.Array(PublishBody, { minItems: 1, maxItems: limits.maxPublishBatch }) },
   { additionalProperties: false },
 );
 
@@ -41,8 +41,8 @@ export const QueueOptionsBody = QueueOptionsSchema;
 
 export const LeaseBody = Type.Object(
   {
-    max: Type.Optional(Int({ minimum: 1, maximum: defaults.leaseBatchMax, description: "Most messages to lease (default 1)" })),
-    leaseMs: Type.Optional(Int({ minimum: 1, maximum: 12 * 3_600_000, description: "Lease length; the queue's leaseMs if unset" })),
+    max: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseBatch, description: "Most messages to lease (default 1)" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Lease length; the queue's leaseMs if unset" })),
     waitMs: Type.Optional(Int({ minimum: 0, maximum: MAX_WAIT_MS, description: "Long-poll: wait this long for a message (default 0)" })),
   },
   { additionalProperties: false },
@@ -62,14 +62,14 @@ export const NackBody = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    delayMs: Type.Optional(Int({ minimum: 0, maximum: 366 * 86_400_000, description: "Retry after exactly this long" })),
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Retry after exactly this long" })),
     release: Type.Optional(Type.Boolean({ description: "Give the message back without using up an attempt" })),
   },
   { additionalProperties: false },
 );
 
 export const ExtendBody = Type.Object(
-  { leaseToken: LeaseTokenSchema, leaseMs: Int({ minimum: 1, maximum: 12 * 3_600_000 }) },
+  { leaseToken: LeaseTokenSchema, leaseMs: Int({ minimum: 1, maximum: limits.maxLeaseMs }) },
   { additionalProperties: false },
 );
 
@@ -77,7 +77,7 @@ export const AcksBody = Type.Object(
   {
     acks: Type.Array(Type.Object({ id: MessageIdSchema, leaseToken: LeaseTokenSchema }, { additionalProperties: false }), {
       minItems: 1,
-      maxItems: defaults.maxPublishBatch,
+      maxItems: limits.maxPublishBatch,
     }),
   },
   { additionalProperties: false },

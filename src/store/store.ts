@@ -27,6 +27,8 @@ export interface StoreCapabilities {
   transactionalPublish: boolean;
   /** The store's clock can be replaced by a `ManualClock` (false for servers that keep time). */
   manualClock: boolean;
+  /** `snapshot()` writes the whole state now and compacts what it makes unnecessary (the journal). */
+  snapshots: boolean;
 }
 
 export interface PublishInput {
@@ -184,6 +186,9 @@ export interface Store {
    * a resume or a replay. Spurious calls are allowed; missed ones are not. Returns an unsubscribe.
    */
   watch(queue: string, listener: () => void): () => void;
+
+  /** Present when `capabilities.snapshots`: resolves once a snapshot is durably written. */
+  snapshot?(): Promise<void>;
 
   /** Flushes and releases everything. Idempotent. Calls after close reject with `unavailable`. */
   close(): Promise<void>;

@@ -31,6 +31,7 @@ import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
 import { Delivery, type HandlerContext } from "./delivery.js";
 import { InFlight } from "./in-flight.js";
 import type { WorkerSource } from "./worker-source.js";
+import { limits } from "../config/limits.js";
 
 export type { HandlerContext } from "./delivery.js";
 
@@ -173,7 +174,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     // generously: a no-op handler finishes many times per fdatasync.
     const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settlingCount;
     const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
-    return Math.min(free, allowance, defaults.leaseBatchMax);
+    return Math.min(free, allowance, limits.maxLeaseBatch);
   }
 
   #pump(): void {
@@ -436,7 +437,7 @@ interface AckGroup {
 }
 
 /** Longest retry delay a handler's error may ask for (what `nack` accepts). */
-const MAX_RETRY_AFTER_MS = 366 * 86_400_000;
+const MAX_RETRY_AFTER_MS = limits.maxDelayMs;
 
 /**
  * The pause a thrown error asks for before the retry (`TransientError`'s `retryAfterMs`, or a

@@ -16,6 +16,6 @@ for (const fsync of ["always", "interval", "never"] as const) {
       dirs.push(dataDir);
       return journalStore({ dataDir, fsync, clock, random });
     },
-    supports: { transactionalPublish: false, manualClock: true },
+    supports: { transactionalPublish: false, manualClock: true, snapshots: true },
   });
 }

@@ -4,5 +4,5 @@ import { defineStoreSuite } from "../conformance/define-store-suite.js";
 defineStoreSuite({
   name: "memory",
   createStore: (clock, random) => memoryStore({ clock, random }),
-  supports: { transactionalPublish: false, manualClock: true },
+  supports: { transactionalPublish: false, manualClock: true, snapshots: false },
 });

@@ -8,30 +8,26 @@ import type { ServerContext } from "../server-context.js";
 type Params = { Params: Static<typeof QueueParams> };
 
 export function deadLetterRoutes(app: FastifyInstance, { spool }: ServerContext): void {
-  const store = spool.store;
-
   app.get<Params & { Querystring: Static<typeof DeadListQuery> }>(
     "/v1/queues/:q/dead",
     { schema: routeSchema("dead letters", "Dead letters, oldest first, with reason, attempts and last error", { params: QueueParams, querystring: DeadListQuery }), config: { access: "admin" } },
     async (request) => {
       const { cursor, limit = 100 } = request.query;
-      const page = await store.listDead(request.params.q, { cursor, limit });
-      const items = page.items.map((dead) => ({ ...dead, body: JSON.parse(dead.body) as unknown }));
-      return page.nextCursor === undefined ? { items } : { items, nextCursor: page.nextCursor };
+      return spool.deadLetters(request.params.q, { cursor, limit });
     },
   );
 
   app.post<Params & { Body: Static<typeof ReplayBody> }>(
     "/v1/queues/:q/dead/replay",
     { schema: routeSchema("dead letters", "Move dead letters back to ready with attempts reset", { params: QueueParams, body: ReplayBody }), config: { access: "admin" } },
-    async (request) => ({ replayed: await store.replayDead(request.params.q, request.body) }),
+    async (request) => ({ replayed: await spool.replayDead(request.params.q, request.body) }),
   );
 
   app.delete<{ Params: Static<typeof DeadLetterParams> }>(
     "/v1/queues/:q/dead/:id",
     { schema: routeSchema("dead letters", "Delete one dead letter", { params: DeadLetterParams }), config: { access: "admin" } },
     async (request, reply) => {
-      if (!(await store.deleteDead(request.params.q, request.params.id))) {
+      if (!(await spool.deleteDead(request.params.q, request.params.id))) {
         throw new NotFoundError(`no dead letter ${request.params.id} in queue "${request.params.q}"`);
       }
       return reply.code(204).send();
@@ -41,6 +37,6 @@ export function deadLetterRoutes(app: FastifyInstance, { spool }: ServerContext)
   app.delete<Params>(
     "/v1/queues/:q/dead",
     { schema: routeSchema("dead letters", "Delete every dead letter of the queue", { params: QueueParams }), config: { access: "admin" } },
-    async (request) => ({ purged: await store.purgeDead(request.params.q) }),
+    async (request) => ({ purged: await spool.purgeDead(request.params.q) }),
   );
 }

@@ -16,7 +16,7 @@ type Params = { Params: Static<typeof ExchangeParams> };
 
 export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): void {
   async function existing(name: string): Promise<ExchangeInfo> {
-    const info = await spool.store.getExchange(name);
+    const info = await spool.exchange(name);
     if (info === undefined) throw new NotFoundError(`exchange "${name}" does not exist`);
     return info;
   }
@@ -28,7 +28,7 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
   /** Throws `forbidden` unless the key reaches every queue bound to `exchange` (unknown: none). */
   async function checkExchangeAccess(request: FastifyRequest, exchange: string): Promise<void> {
     if (!request.identity?.limited) return;
-    const info = await spool.store.getExchange(exchange);
+    const info = await spool.exchange(exchange);
     for (const binding of info?.bindings ?? []) checkQueueAccess(request, binding.queue);
   }
 

@@ -2,7 +2,6 @@
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NotFoundError, SpoolError } from "../../core/errors.js";
-import { leaseWithWait } from "../../store/lease-wait.js";
 import { checkQueueAccess, needsQueueLookup } from "../auth.js";
 import { leasedMessagesJson } from "../message-json.js";
 import { AckBody, AcksBody, ExtendBody, LeaseBody, MessageParams, NackBody, PublishBatchBody, PublishBody, QueueParams, routeSchema } from "../route-schemas.js";
@@ -71,10 +70,9 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
     { schema: routeSchema("messages", "Lease messages; with waitMs, long-poll until one is leasable", { params: QueueParams, body: LeaseBody }), config: { access: "consume" } },
     async (request, reply) => {
       const { max = 1, leaseMs, waitMs = 0 } = request.body ?? {};
-      const queue = request.params.q;
-      await spool.queue(queue).info(); // a consumer may start before any producer: declare it
+      // Declares the queue (a consumer may start before any producer), like the library's lease.
       const signals = waitMs > 0 ? requestSignals(request, reply, shutdown) : undefined;
-      const leased = await leaseWithWait(spool.store, queue, { max, leaseMs }, waitMs, signals?.signal);
+      const leased = await spool.queue(request.params.q).leaseStored({ max, leaseMs, waitMs, signal: signals?.signal });
       if (signals?.gone.aborted && leased.length > 0) {
         // Leased in the instant the client hung up: nobody will see them, so give them back
         // at once rather than let them wait out the lease and lose an attempt.

@@ -9,17 +9,15 @@ import type { ServerContext } from "../server-context.js";
 type Params = { Params: Static<typeof QueueParams> };
 
 export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContext): void {
-  const store = spool.store;
-
   async function existing(name: string): Promise<QueueInfo> {
-    const info = await store.getQueue(name);
+    const info = await spool.queueInfo(name);
     if (info === undefined) throw new NotFoundError(`queue "${name}" does not exist`);
     return info;
   }
 
   async function statsOf(info: QueueInfo) {
-    const stats = await store.stats(info.name);
-    return { ...stats, rates: rates.rates(info.name, stats.totals), circuits: spool.circuitStates(info.name), options: info.options };
+    const stats = await spool.queueStats(info.name);
+    return { ...stats, rates: rates.rates(info.name, stats.totals), options: info.options };
   }
 
   app.put<Params & { Body: Static<typeof QueueOptionsBody> }>(
@@ -29,7 +27,7 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
   );
 
   app.get("/v1/queues", { schema: routeSchema("queues", "Every queue with its stats"), config: { access: "read" } }, async (request) => {
-    const queues = (await store.listQueues()).filter((info) => request.identity?.allowsQueue(info.name) ?? true);
+    const queues = (await spool.queues()).filter((info) => request.identity?.allowsQueue(info.name) ?? true);
     const all = await Promise.all(queues.map(async (info) => statsOf(info).catch(() => undefined)));
     return { queues: all.filter((stats) => stats !== undefined) };
   });
@@ -44,7 +42,7 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
     "/v1/queues/:q",
     { schema: routeSchema("queues", "Delete a queue with its messages and dead letters", { params: QueueParams }), config: { access: "admin" } },
     async (request, reply) => {
-      if (!(await store.deleteQueue(request.params.q))) throw new NotFoundError(`queue "${request.params.q}" does not exist`);
+      if (!(await spool.deleteQueue(request.params.q))) throw new NotFoundError(`queue "${request.params.q}" does not exist`);
       return reply.code(204).send();
     },
   );
@@ -54,7 +52,7 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
       `/v1/queues/:q/${paused ? "pause" : "resume"}`,
       { schema: routeSchema("queues", paused ? "Stop handing out messages (publishes still land)" : "Hand out messages again", { params: QueueParams }), config: { access: "admin" } },
       async (request) => {
-        await store.setPaused(request.params.q, paused);
+        await spool.setPaused(request.params.q, paused);
         return { name: request.params.q, paused };
       },
     );
@@ -63,9 +61,6 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
   app.post<Params>(
     "/v1/queues/:q/purge",
     { schema: routeSchema("queues", "Remove every waiting (ready and delayed) message", { params: QueueParams }), config: { access: "admin" } },
-    async (request) => {
-      await existing(request.params.q);
-      return { purged: await store.purgeQueue(request.params.q) };
-    },
+    async (request) => ({ purged: await spool.purgeQueue(request.params.q) }),
   );
 }

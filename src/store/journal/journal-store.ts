@@ -103,7 +103,7 @@ const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
 
 export class JournalStore implements Store {
   readonly name = "journal";
-  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
+  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true, snapshots: true };
   readonly clock: Clock;
   readonly #options: JournalStoreOptions;
   readonly #fs: JournalFs;

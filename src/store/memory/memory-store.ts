@@ -30,7 +30,7 @@ const ACKED: Promise<void> = Promise.resolve();
 
 export class MemoryStore implements Store {
   readonly name = "memory";
-  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
+  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true, snapshots: false };
   readonly clock: Clock;
   readonly #engine: Engine;
   #closed = false;

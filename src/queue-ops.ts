@@ -1,0 +1,89 @@
+/**
+ * Operations on one queue by name, each validated in this one place. `Queue` runs them after
+ * declaring its queue; `Spool` runs them by name and declares nothing (an unknown queue is
+ * `not_found`), which is what the HTTP routes and the CLI use. A rule added here holds for both.
+ */
+import { ValidationError } from "./core/errors.js";
+import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
+import { leaseWithWait } from "./store/lease-wait.js";
+import type { ReplaySelection, Store } from "./store/store.js";
+import type { CircuitState } from "./worker/circuit-breaker.js";
+import { limits } from "./config/limits.js";
+
+export interface LeaseOptions {
+  /** Most messages to take (default 1, at most 1000). */
+  max?: number;
+  /** Lease length; the queue's leaseMs if unset. */
+  leaseMs?: number;
+  /** Long-poll: wait up to this long for a message when none is ready (default 0, at most 30 s). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface QueueStatsWithWorkers extends QueueStats {
+  /** The circuit state of each of this process's workers on the queue, in start order. */
+  circuits: CircuitState[];
+}
+
+export interface DeadLetterView<T> extends Omit<DeadLetter, "body"> {
+  body: T;
+}
+
+export interface DeadLetterPageOptions {
+  cursor?: string;
+  /** 1–1000, default 100. */
+  limit?: number;
+}
+
+
+export function positiveInt(value: unknown, name: string, max: number, where: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new ValidationError(`${where}: ${name} must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`, [
+      { path: `/${name}`, message: `expected integer 1..${max}` },
+    ]);
+  }
+  return value;
+}
+
+/** Checks a lease request; returns it with its defaults (max 1, no wait). */
+export function checkLease(queue: string, options: LeaseOptions): { max: number; leaseMs: number | undefined; waitMs: number; signal: AbortSignal | undefined } {
+  const where = `lease from "${queue}"`;
+  const max = options.max === undefined ? 1 : positiveInt(options.max, "max", limits.maxLeaseBatch, where);
+  if (options.leaseMs !== undefined) positiveInt(options.leaseMs, "leaseMs", limits.maxLeaseMs, where);
+  const waitMs = options.waitMs ?? 0;
+  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > limits.maxWaitMs) {
+    throw new ValidationError(`${where}: waitMs must be an integer from 0 to ${limits.maxWaitMs}, got ${JSON.stringify(options.waitMs)}`, [
+      { path: "/waitMs", message: `expected integer 0..${limits.maxWaitMs}` },
+    ]);
+  }
+  return { max, leaseMs: options.leaseMs, waitMs, signal: options.signal };
+}
+
+/** Leases (long-polling when asked) as the store holds the messages: bodies still JSON text. */
+export function leaseStored(store: Store, queue: string, request: ReturnType<typeof checkLease>): Promise<LeasedStoredMessage[]> {
+  return leaseWithWait(store, queue, { max: request.max, leaseMs: request.leaseMs }, request.waitMs, request.signal);
+}
+
+export async function queueStats(store: Store, queue: string, circuits: CircuitState[]): Promise<QueueStatsWithWorkers> {
+  const stats = await store.stats(queue);
+  return { ...stats, circuits };
+}
+
+export async function deadLetterPage<T>(store: Store, queue: string, page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+  const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", limits.maxDeadLetterPage, `dead letters of "${queue}"`);
+  if (page.cursor !== undefined && typeof page.cursor !== "string") throw new ValidationError(`dead letters of "${queue}": cursor must be a string from a previous page`);
+  const result = await store.listDead(queue, { cursor: page.cursor, limit });
+  const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
+  return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
+}
+
+export function checkReplaySelection(queue: string, selection: ReplaySelection): void {
+  const valid =
+    selection !== null && typeof selection === "object" &&
+    (("all" in selection && selection.all === true) || ("ids" in selection && Array.isArray(selection.ids) && selection.ids.every((id) => typeof id === "string")));
+  if (!valid) throw new ValidationError(`replay on "${queue}": give {ids: string[]} or {all: true}`);
+}
+
+export function checkDeadId(queue: string, id: unknown): void {
+  if (typeof id !== "string" || id.length === 0) throw new ValidationError(`dead letter of "${queue}": id must be a non-empty string, got ${JSON.stringify(id)}`);
+}
