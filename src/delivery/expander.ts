@@ -1,11 +1,17 @@
 /**
  * The expander (docs/batch-delivery.md, Flow 2): renders each recipient's message and publishes
  * it to `delivery.<channel>` in chunks of `chunkSize` (one atomic publishMany each), with
- * `groupKey = recipientId` (per-recipient publish order) and `idempotencyKey = logId` (a chunk
- * published again after a crash is dropped as a duplicate). After each chunk it records the
+ * `groupKey = recipientId` (per-recipient publish order). After each chunk it records the
  * progress durably (an `expanded` record: those recipients move pending → queued); after a
  * restart it resumes from the last recorded chunk. One loop per batch, batches in parallel.
  * A fully expanded batch's recipient file is deleted.
+ *
+ * A chunk is published at most once: its first job carries the chunk's idempotency key
+ * (`<batchId>@<from>+<count>`), and before publishing a chunk the expander asks the queue
+ * whether it knows that key — if so the chunk landed (atomically, all of it) before a crash or a
+ * store fault kept its record from being written, and only the record is written now. One key
+ * per chunk, not per job: the queue remembers keys for its idempotency window (a day by
+ * default), and a key per recipient cost a million-recipient batch ~230 MB for that long.
  *
  * A publish that fails (the store cannot write, the queue is full) is retried after a pause that
  * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone. If the
@@ -130,6 +136,7 @@ export class Expander {
     const priority = batch.record.priority;
     const maxBodyBytes = this.#spool.maxBodyBytes;
     const items: PublishItem<DeliveryJob>[] = [];
+    const key = chunkKey(batch.id, from, recipients.length);
     const ids: string[] = [];
     const contents: RenderedContent[] | undefined = channel === "websocket" ? [] : undefined;
     const oversize: number[] = [];
@@ -145,7 +152,8 @@ export class Expander {
         oversize.push(from + k);
         continue;
       }
-      const item: PublishItem<DeliveryJob> = { body: job, groupKey: recipient.id, idempotencyKey: logId };
+      const item: PublishItem<DeliveryJob> = { body: job, groupKey: recipient.id };
+      if (items.length === 0) item.idempotencyKey = key;
       if (priority !== undefined) item.priority = priority;
       items.push(item);
     }
@@ -153,7 +161,7 @@ export class Expander {
     for (;;) {
       if (this.#stop.signal.aborted) return false;
       try {
-        if (items.length > 0) await queue.publishMany(items);
+        if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
         break;
       } catch (error) {
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
@@ -170,6 +178,16 @@ export class Expander {
     }
     return true;
   }
+
+  /** Whether the queue knows the chunk's key: it was published before (a publishMany lands whole or not at all). */
+  async #landed(queue: string, key: string): Promise<boolean> {
+    return (await this.#spool.store.idempotentId(queue, key)) !== undefined;
+  }
+}
+
+/** Names a chunk by where it starts and how many recipients it covers. */
+function chunkKey(batchId: string, from: number, count: number): string {
+  return `${batchId}@${from}+${count}`;
 }
 
 function mayExceed(content: RenderedContent, maxBodyBytes: number): boolean {

@@ -1,8 +1,14 @@
-/** The expander's shutdown: close() never waits out a retry pause. */
+/**
+ * The expander: close() never waits out a retry pause; a chunk that landed before its record did
+ * is recorded, not published again, and the queue remembers one idempotency key per chunk.
+ */
 import { afterEach, expect, it, vi } from "vitest";
+import type { DeliveryRecord } from "../../src/delivery/delivery-state.js";
 import { DeliveryStore } from "../../src/delivery/delivery-store.js";
 import { Expander } from "../../src/delivery/expander.js";
-import type { Spool } from "../../src/spool.js";
+import type { DeliveryJob } from "../../src/delivery/types.js";
+import { memoryStore } from "../../src/index.js";
+import { Spool } from "../../src/spool.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -21,7 +27,9 @@ it("close() during a failing publish returns without waiting out the retry pause
   const publishStarted = new Promise<void>((resolve) => (publishing = resolve));
   const spool = {
     maxBodyBytes: 256 * 1024,
+    store: { idempotentId: async () => undefined },
     queue: () => ({
+      name: "delivery.mock",
       publishMany: () => {
         publishing();
         return new Promise((_resolve, reject) => (failPublish = reject));
@@ -38,5 +46,46 @@ it("close() during a failing publish returns without waiting out the retry pause
   failPublish(new Error("store unavailable"));
   await closed;
   expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+  await store.close();
+});
+
+it("a chunk published before a fault kept its record from landing is recorded, not published again", async () => {
+  const store = DeliveryStore.memory();
+  const batchId = "b2";
+  const total = 25;
+  const file = store.recipients.create(batchId);
+  for (let index = 0; index < total; index++) await file.write({ id: `u${index}`, vars: { name: `U${index}` } });
+  await file.commit();
+  await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" } } });
+  const spool = await Spool.open({ store: memoryStore() });
+
+  // The first chunk's record is refused (as a crash between the publish and the record would lose it).
+  const write = store.write.bind(store);
+  let refused = 0;
+  vi.spyOn(store, "write").mockImplementation(async (record: DeliveryRecord) => {
+    if (record.k === "expanded" && refused++ === 0) throw new Error("delivery log unavailable");
+    return write(record);
+  });
+  const first = new Expander(spool, store, { chunkSize: 10 });
+  first.start(batchId);
+  await first.idle();
+  await first.close(); // its retry a second later never comes
+  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+
+  // A restarted expander resumes from the last record: chunk 0 again, which the queue already has.
+  const second = new Expander(spool, store, { chunkSize: 10 });
+  second.start(batchId);
+  await second.idle();
+  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(total);
+  const queue = spool.queue<DeliveryJob>("delivery.mock");
+  expect((await queue.stats()).totals.published).toBe(total);
+  const jobs = await queue.lease({ max: 100 });
+  expect(jobs.map((job) => job.body.logId).sort()).toEqual(Array.from({ length: total }, (_, index) => `${batchId}_${index}`).sort());
+  // One key per chunk (0–9, 10–19, 20–24), none per recipient.
+  for (const [from, count] of [[0, 10], [10, 10], [20, 5]]) expect(await spool.store.idempotentId(queue.name, `${batchId}@${from}+${count}`)).toBeDefined();
+  for (const job of jobs) expect(await spool.store.idempotentId(queue.name, job.body.logId)).toBeUndefined();
+
+  await second.close();
+  await spool.close();
   await store.close();
 });
