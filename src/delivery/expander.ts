@@ -13,6 +13,10 @@
  * per chunk, not per job: the queue remembers keys for its idempotency window (a day by
  * default), and a key per recipient cost a million-recipient batch ~230 MB for that long.
  *
+ * A chunk waits for room in its queue first (queue-room.ts): the expander keeps at most about
+ * `maxQueued` jobs ahead of the channel's workers, so a large batch waits as `pending` recipients
+ * in its file rather than as jobs in memory.
+ *
  * A publish that fails (the store cannot write, the queue is full) is retried after a pause that
  * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone. If the
  * delivery store refuses a write, the batch's expansion starts again a second later from its last
@@ -24,6 +28,7 @@ import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import { QueueRoom } from "./queue-room.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import type { DeliveryJob, RenderedContent } from "./types.js";
@@ -31,12 +36,19 @@ import type { DeliveryJob, RenderedContent } from "./types.js";
 export interface ExpanderOptions {
   /** Recipients per publishMany (default 2,000; at most 10,000). */
   chunkSize?: number;
+  /** Jobs a channel's queue may hold (waiting or leased) before the next chunk waits (default 20,000). */
+  maxQueued?: number;
+  /** Status moves, which wake a chunk waiting for room (each may be a job leaving its queue). */
+  onMove?: (listener: () => void) => () => void;
+  /** How often a chunk waiting for room looks again without a move (default 250 ms). */
+  roomRecheckMs?: number;
   logger?: Pick<Logger, "warn" | "error">;
 }
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETRY_AFTER_FAULT_MS = 1_000;
+const MAX_QUEUED = 20_000;
 
 export function deliveryQueueName(channel: string): string {
   return `delivery.${channel}`;
@@ -47,6 +59,7 @@ export class Expander {
   readonly #store: DeliveryStore;
   readonly #chunkSize: number;
   readonly #logger: ExpanderOptions["logger"];
+  readonly #room: QueueRoom;
   readonly #running = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
 
@@ -55,6 +68,7 @@ export class Expander {
     this.#store = store;
     this.#chunkSize = Math.min(Math.max(1, options.chunkSize ?? 2_000), 10_000);
     this.#logger = options.logger;
+    this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? MAX_QUEUED, onMove: options.onMove, recheckMs: options.roomRecheckMs });
   }
 
   /** Starts (or keeps running) the expansion of `batchId`. */
@@ -161,7 +175,10 @@ export class Expander {
     for (;;) {
       if (this.#stop.signal.aborted) return false;
       try {
-        if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
+        if (items.length > 0 && !(await this.#landed(queue.name, key))) {
+          if (!(await this.#room.wait(queue.name, items.length, this.#stop.signal))) return false;
+          await queue.publishMany(items);
+        }
         break;
       } catch (error) {
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");

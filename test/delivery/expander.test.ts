@@ -1,6 +1,7 @@
 /**
  * The expander: close() never waits out a retry pause; a chunk that landed before its record did
- * is recorded, not published again, and the queue remembers one idempotency key per chunk.
+ * is recorded, not published again, and the queue remembers one idempotency key per chunk; it
+ * keeps at most about `maxQueued` jobs in the channel's queue.
  */
 import { afterEach, expect, it, vi } from "vitest";
 import type { DeliveryRecord } from "../../src/delivery/delivery-state.js";
@@ -9,10 +10,18 @@ import { Expander } from "../../src/delivery/expander.js";
 import type { DeliveryJob } from "../../src/delivery/types.js";
 import { memoryStore } from "../../src/index.js";
 import { Spool } from "../../src/spool.js";
+import { pollUntil } from "../helpers/poll-until.js";
 
 afterEach(() => {
   vi.useRealTimers();
 });
+
+async function memoryBatch(store: DeliveryStore, batchId: string, total: number): Promise<void> {
+  const file = store.recipients.create(batchId);
+  for (let index = 0; index < total; index++) await file.write({ id: `u${index}`, vars: { name: `U${index}` } });
+  await file.commit();
+  await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" } } });
+}
 
 it("close() during a failing publish returns without waiting out the retry pause", async () => {
   const store = DeliveryStore.memory();
@@ -27,7 +36,7 @@ it("close() during a failing publish returns without waiting out the retry pause
   const publishStarted = new Promise<void>((resolve) => (publishing = resolve));
   const spool = {
     maxBodyBytes: 256 * 1024,
-    store: { idempotentId: async () => undefined },
+    store: { idempotentId: async () => undefined, stats: async () => ({ ready: 0, delayed: 0, leased: 0 }) },
     queue: () => ({
       name: "delivery.mock",
       publishMany: () => {
@@ -53,10 +62,7 @@ it("a chunk published before a fault kept its record from landing is recorded, n
   const store = DeliveryStore.memory();
   const batchId = "b2";
   const total = 25;
-  const file = store.recipients.create(batchId);
-  for (let index = 0; index < total; index++) await file.write({ id: `u${index}`, vars: { name: `U${index}` } });
-  await file.commit();
-  await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" } } });
+  await memoryBatch(store, batchId, total);
   const spool = await Spool.open({ store: memoryStore() });
 
   // The first chunk's record is refused (as a crash between the publish and the record would lose it).
@@ -86,6 +92,48 @@ it("a chunk published before a fault kept its record from landing is recorded, n
   for (const job of jobs) expect(await spool.store.idempotentId(queue.name, job.body.logId)).toBeUndefined();
 
   await second.close();
+  await spool.close();
+  await store.close();
+});
+
+it("keeps at most maxQueued jobs in the queue; the rest wait as pending recipients until moves make room", async () => {
+  const store = DeliveryStore.memory();
+  const batchId = "b3";
+  const total = 100;
+  await memoryBatch(store, batchId, total);
+  const spool = await Spool.open({ store: memoryStore() });
+  const queue = spool.queue<DeliveryJob>("delivery.mock");
+  const listeners = new Set<() => void>();
+  const onMove = (listener: () => void) => {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  };
+  // No timed re-check: only the moves this test reports wake a waiting chunk.
+  const expander = new Expander(spool, store, { chunkSize: 10, maxQueued: 30, onMove, roomRecheckMs: 3_600_000 });
+  expander.start(batchId);
+  const batch = store.state.batches.get(batchId)!;
+
+  await pollUntil(() => batch.expandedUpTo === 30 && listeners.size === 1, { what: "the fourth chunk waiting for room" });
+  expect((await queue.stats()).ready).toBe(30);
+  expect(batch.counts[0]).toBe(70); // pending, in the recipient file
+
+  let consumed = 0;
+  let mostHeld = 0;
+  while (consumed < total) {
+    await pollUntil(async () => (await queue.stats()).ready > 0, { what: "jobs to lease" });
+    const stats = await queue.stats();
+    mostHeld = Math.max(mostHeld, stats.ready + stats.leased);
+    const jobs = await queue.lease({ max: 7 });
+    await queue.ackMany(jobs.map((job) => ({ id: job.id, leaseToken: job.leaseToken })));
+    consumed += jobs.length;
+    for (const listener of [...listeners]) for (let k = 0; k < jobs.length; k++) listener();
+  }
+  await expander.idle();
+  expect(batch.expandedUpTo).toBe(total);
+  expect(mostHeld).toBeLessThanOrEqual(30);
+  expect((await queue.stats()).totals).toMatchObject({ published: total, completed: total });
+
+  await expander.close();
   await spool.close();
   await store.close();
 });
