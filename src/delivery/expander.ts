@@ -115,10 +115,13 @@ export class Expander {
     const batch = this.#store.state.batches.get(batchId);
     if (!batch) return;
     const template = compileTemplate(batch.record.template, `batch ${batchId} template`);
+    const queue = deliveryQueueName(batch.channel);
     let from = batch.expandedUpTo;
     let chunk: StoredRecipient[] = [];
     for await (const recipient of this.#store.recipients.read(batchId, from)) {
       if (this.#stop.signal.aborted) return;
+      // Room first, then read and render: a chunk is not held in memory while it waits.
+      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(this.#chunkSize, batch.total - from), this.#stop.signal))) return;
       chunk.push(recipient);
       if (chunk.length >= this.#chunkSize) {
         if (!(await this.#publish(this.#current(batch), template, from, chunk))) return;
@@ -175,10 +178,7 @@ export class Expander {
     for (;;) {
       if (this.#stop.signal.aborted) return false;
       try {
-        if (items.length > 0 && !(await this.#landed(queue.name, key))) {
-          if (!(await this.#room.wait(queue.name, items.length, this.#stop.signal))) return false;
-          await queue.publishMany(items);
-        }
+        if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
         break;
       } catch (error) {
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
