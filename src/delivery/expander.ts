@@ -95,7 +95,7 @@ export class Expander {
     for (const batch of this.#store.state.batches.values()) {
       if (batch.expandedUpTo >= batch.total) continue;
       let index = batch.expandedUpTo;
-      for await (const recipient of this.#store.recipients.read(batch.id, index)) batch.recipientIds[index++] ??= recipient.id;
+      for await (const recipient of this.#store.recipients.read(batch.id, index)) batch.recipientIds.fill(index++, recipient.id);
       this.start(batch.id);
     }
   }
