@@ -1,7 +1,9 @@
 /**
- * The expander (docs/batch-delivery.md, Flow 2): renders each recipient's message and publishes
- * it to `delivery.<channel>` in chunks of `chunkSize` (one atomic publishMany each), with
- * `groupKey = recipientId` (per-recipient publish order). After each chunk it records the
+ * The expander (docs/batch-delivery.md, Flow 2): publishes one delivery job per recipient to
+ * `delivery.<channel>` in chunks of `chunkSize` (one atomic publishMany each), with
+ * `groupKey = recipientId` (per-recipient publish order). A webhook or mock job carries the
+ * recipient's vars and is rendered when sent; a websocket job carries its rendered message, which
+ * the `expanded` record also keeps in the log (the recipient may connect much later). After each chunk it records the
  * progress durably (an `expanded` record: those recipients move pending → queued); after a
  * restart it resumes from the last recorded chunk. One loop per batch, batches in parallel.
  * A fully expanded batch's recipient file is deleted.
@@ -18,12 +20,13 @@
  * in its file rather than as jobs in memory.
  *
  * A publish that fails (the store cannot write, the queue is full) is retried after a pause that
- * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone. If the
+ * doubles up to 30 s; a job over the Spool's body limit fails that recipient alone. If the
  * delivery store refuses a write, the batch's expansion starts again a second later from its last
  * recorded chunk (what was published meanwhile is dropped as a duplicate).
  */
 import { setTimeout as pause } from "node:timers/promises";
 import type { Logger } from "pino";
+import { TooLargeError } from "../core/errors.js";
 import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
@@ -153,27 +156,32 @@ export class Expander {
     const priority = batch.record.priority;
     const maxBodyBytes = this.#spool.maxBodyBytes;
     const items: PublishItem<DeliveryJob>[] = [];
+    /** The recipient index of each item. */
+    const indexes: number[] = [];
     const key = chunkKey(batch.id, from, recipients.length);
     const ids: string[] = [];
+    // A websocket message waits in its log entry for the recipient to connect, so it is rendered
+    // now; the other channels render when they send, from the vars their job carries.
     const contents: RenderedContent[] | undefined = channel === "websocket" ? [] : undefined;
     const oversize: number[] = [];
     for (let k = 0; k < recipients.length; k++) {
       const recipient = recipients[k];
-      const logId = logIdOf(batch.id, from + k);
-      const content = template.render(recipient.vars);
-      ids.push(recipient.id);
-      contents?.push(content);
-      const job: DeliveryJob = { logId, batchId: batch.id, recipientId: recipient.id, content };
+      const job: DeliveryJob = { logId: logIdOf(batch.id, from + k), batchId: batch.id, recipientId: recipient.id };
       if (recipient.address !== undefined) job.address = recipient.address;
-      if (mayExceed(content, maxBodyBytes) && Buffer.byteLength(JSON.stringify(job)) > maxBodyBytes) {
-        oversize.push(from + k);
-        continue;
+      if (contents) {
+        const content = template.render(recipient.vars);
+        contents.push(content);
+        job.content = content;
+      } else if (recipient.vars !== undefined) {
+        job.vars = recipient.vars;
       }
+      ids.push(recipient.id);
       const item: PublishItem<DeliveryJob> = { body: job, groupKey: recipient.id };
-      if (items.length === 0) item.idempotencyKey = key;
       if (priority !== undefined) item.priority = priority;
       items.push(item);
+      indexes.push(from + k);
     }
+    if (items.length > 0) items[0].idempotencyKey = key;
     let pauseMs = RETRY_MIN_MS;
     for (;;) {
       if (this.#stop.signal.aborted) return false;
@@ -181,6 +189,15 @@ export class Expander {
         if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
         break;
       } catch (error) {
+        const at = tooLargeItem(error);
+        if (at !== undefined && at < items.length) {
+          // That recipient's job is over the body limit: it fails alone, the rest of the chunk goes.
+          oversize.push(indexes[at]);
+          items.splice(at, 1);
+          indexes.splice(at, 1);
+          if (at === 0 && items.length > 0) items[0].idempotencyKey = key;
+          continue;
+        }
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
         // Rejects at once if close() aborted meanwhile, even before this wait began.
         await pause(pauseMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
@@ -191,7 +208,7 @@ export class Expander {
     if (contents) record.c = contents;
     await this.#store.write(record);
     for (const index of oversize) {
-      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the rendered message is over the ${maxBodyBytes}-byte body limit` });
+      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the recipient's delivery job is over the ${maxBodyBytes}-byte message body limit` });
     }
     return true;
   }
@@ -207,6 +224,9 @@ function chunkKey(batchId: string, from: number, count: number): string {
   return `${batchId}@${from}+${count}`;
 }
 
-function mayExceed(content: RenderedContent, maxBodyBytes: number): boolean {
-  return (content.body.length + (content.subject?.length ?? 0)) * 3 + 1024 > maxBodyBytes;
+/** The item a publishMany refused as too large (its error names `/<item>/body`), if that was the refusal. */
+function tooLargeItem(error: unknown): number | undefined {
+  if (!(error instanceof TooLargeError)) return undefined;
+  const match = /^\/(\d+)\/body$/.exec(error.details[0]?.path ?? "");
+  return match ? Number(match[1]) : undefined;
 }

@@ -137,3 +137,60 @@ it("keeps at most maxQueued jobs in the queue; the rest wait as pending recipien
   await spool.close();
   await store.close();
 });
+
+it("a webhook or mock job carries the recipient's vars, not the rendered message: its size does not follow the template's", async () => {
+  const store = DeliveryStore.memory();
+  const spool = await Spool.open({ store: memoryStore() });
+  const vars = { name: "Ann" };
+  for (const [batchId, recipientId, body] of [
+    ["small0000000000000000000000", "ann", "Hi {{name}}"],
+    ["large0000000000000000000000", "bob", `<html>${"lorem ipsum ".repeat(1000)}{{name}}</html>`],
+  ]) {
+    const file = store.recipients.create(batchId);
+    await file.write({ id: recipientId, vars });
+    await file.commit();
+    await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total: 1, createdAt: Date.now(), template: { body, escape: "html" } } });
+  }
+  const expander = new Expander(spool, store);
+  expander.start("small0000000000000000000000");
+  expander.start("large0000000000000000000000");
+  await expander.idle();
+
+  const jobs = await spool.queue<DeliveryJob>("delivery.mock").lease({ max: 10 });
+  expect(jobs).toHaveLength(2);
+  for (const job of jobs) {
+    expect(job.body).toEqual({ logId: `${job.body.batchId}_0`, batchId: job.body.batchId, recipientId: job.body.batchId.startsWith("small") ? "ann" : "bob", vars });
+    expect(JSON.stringify(job.body)).not.toContain("lorem");
+  }
+  expect(JSON.stringify(jobs[0].body).length).toBe(JSON.stringify(jobs[1].body).length);
+
+  await expander.close();
+  await spool.close();
+  await store.close();
+});
+
+it("a job over the body limit fails its recipient alone; the rest of its chunk is published", async () => {
+  const store = DeliveryStore.memory();
+  const spool = await Spool.open({ store: memoryStore(), maxBodyBytes: 1024 });
+  const batchId = "b4";
+  const huge = "x".repeat(2000);
+  const file = store.recipients.create(batchId);
+  // Recipients 0 and 3 are too large: 0 is the one that would carry the chunk's key.
+  for (let index = 0; index < 6; index++) await file.write({ id: `u${index}`, vars: { name: index === 0 || index === 3 ? huge : `U${index}` } });
+  await file.commit();
+  await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total: 6, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" } } });
+  const expander = new Expander(spool, store, { chunkSize: 10 });
+  expander.start(batchId);
+  await expander.idle();
+
+  const batch = store.state.batches.get(batchId)!;
+  expect(Array.from(batch.status)).toEqual([5, 1, 1, 5, 1, 1]); // failed, queued…
+  expect(batch.errors.get(0)?.message).toBe("the recipient's delivery job is over the 1024-byte message body limit");
+  const queue = spool.queue<DeliveryJob>("delivery.mock");
+  expect((await queue.lease({ max: 10 })).map((job) => job.body.logId)).toEqual([1, 2, 4, 5].map((index) => `${batchId}_${index}`));
+  expect(await spool.store.idempotentId(queue.name, `${batchId}@0+6`)).toBeDefined();
+
+  await expander.close();
+  await spool.close();
+  await store.close();
+});
