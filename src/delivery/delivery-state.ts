@@ -326,7 +326,7 @@ export class DeliveryState {
 
   export(): SnapshotData {
     return {
-      v: 1,
+      v: 2,
       templates: [...this.templates.values()],
       batches: [...this.batches.values()].map((batch) => {
         const times: Record<string, string> = {};
@@ -336,7 +336,7 @@ export class DeliveryState {
         return {
           record: batch.record,
           expandedUpTo: batch.expandedUpTo,
-          ids: Array.from({ length: batch.total }, (_, index) => batch.recipientIds.get(index) ?? null),
+          ...exportIds(batch.recipientIds),
           status: b64(batch.status),
           attempts: b64(batch.attempts),
           times,
@@ -356,9 +356,13 @@ export class DeliveryState {
       state.batches.set(batch.id, batch);
       if (saved.record.idempotencyKey !== undefined) state.idempotency.set(saved.record.idempotencyKey, batch.id);
       batch.expandedUpTo = saved.expandedUpTo;
-      saved.ids.forEach((id, index) => {
-        if (id !== null) batch.recipientIds.fill(index, id);
-      });
+      if (saved.idBytes !== undefined && saved.idLengths !== undefined) {
+        batch.recipientIds.restore(Buffer.from(saved.idBytes, "base64"), fromB64(saved.idLengths, Uint16Array, Buffer.byteLength(saved.idLengths, "base64") / 2));
+      } else {
+        saved.ids?.forEach((id, index) => {
+          if (id !== null) batch.recipientIds.fill(index, id);
+        });
+      }
       batch.status.set(fromB64(saved.status, Uint8Array, batch.total));
       batch.attempts.set(fromB64(saved.attempts, Uint16Array, batch.total));
       for (const [code, text] of Object.entries(saved.times)) batch.times[Number(code)] = fromB64(text, Float64Array, batch.total);
@@ -379,13 +383,18 @@ export class DeliveryState {
   }
 }
 
+/** v2 keeps the recipient ids as bytes (`idBytes`, `idLengths`); v1 had them as strings (`ids`). Both load. */
 export interface SnapshotData {
-  v: 1;
+  v: 1 | 2;
   templates: TemplateRecord[];
   batches: Array<{
     record: BatchRecord;
     expandedUpTo: number;
-    ids: (string | null)[];
+    /** The recipient ids' UTF-8 bytes in index order, and each one's byte length as a Uint16Array (base64 both). */
+    idBytes?: string;
+    idLengths?: string;
+    /** The ids as strings, as snapshots written before `idBytes` have them. */
+    ids?: (string | null)[];
     status: string;
     attempts: string;
     times: Record<string, string>;
@@ -393,6 +402,11 @@ export interface SnapshotData {
     contents: [number, RenderedContent][];
     completedAt: number | null;
   }>;
+}
+
+function exportIds(ids: RecipientIds): { idBytes: string; idLengths: string } {
+  const { bytes, lengths } = ids.export();
+  return { idBytes: bytes.toString("base64"), idLengths: b64(lengths) };
 }
 
 function b64(array: Uint8Array | Uint16Array | Float64Array): string {

@@ -71,6 +71,40 @@ export class RecipientIds {
     }
   }
 
+  /** For a snapshot: the ids in index order, their UTF-8 bytes back to back, and each one's byte length (0 = none). */
+  export(): { bytes: Buffer; lengths: Uint16Array } {
+    const lengths = this.#length.slice(0, this.#end);
+    const bytes = Buffer.allocUnsafeSlow(this.#used);
+    let at = 0;
+    for (let index = 0; index < lengths.length; index++) {
+      const length = lengths[index];
+      if (length === 0) continue;
+      const start = this.#start[index];
+      this.#bytes.copy(bytes, at, start, start + length);
+      at += length;
+    }
+    return { bytes: bytes.subarray(0, at), lengths };
+  }
+
+  /** Takes what `export` made (on an instance that has no id yet; the buffer is kept, not copied). */
+  restore(bytes: Buffer, lengths: Uint16Array): void {
+    if (this.#known > 0) throw new Error("RecipientIds.restore needs an empty instance");
+    if (lengths.length > this.#length.length) this.#growIndexes(lengths.length);
+    let at = 0;
+    for (let index = 0; index < lengths.length; index++) {
+      const length = lengths[index];
+      if (length === 0) continue;
+      if (at + length > bytes.length) throw new Error("RecipientIds.restore: the lengths run past the bytes");
+      this.#start[index] = at;
+      this.#length[index] = length;
+      at += length;
+      this.#known++;
+      this.#end = index + 1;
+    }
+    this.#bytes = bytes.length > 0 ? bytes : Buffer.allocUnsafeSlow(MIN_BYTES);
+    this.#used = at;
+  }
+
   #growIndexes(capacity: number): void {
     const size = Math.max(capacity, this.#length.length * 2, 1024);
     const start = new Uint32Array(size);

@@ -41,3 +41,20 @@ it("fillFrom copies what the other knows, whole into an empty one or index by in
   partial.fillFrom(intake);
   expect([partial.get(0), partial.get(1), partial.get(2), partial.known]).toEqual(["u0", "kept", "u2", 3]);
 });
+
+it("export and restore keep every id at its index, gaps included", () => {
+  const ids = new RecipientIds(6);
+  ids.fill(5, "last");
+  ids.fill(0, "zoë");
+  ids.fill(2, "😀");
+  const { bytes, lengths } = ids.export();
+  expect(Array.from(lengths)).toEqual([4, 0, 4, 0, 0, 4]);
+  expect(bytes.toString("utf8")).toBe("zoë😀last");
+  const back = new RecipientIds(6);
+  back.restore(Buffer.from(bytes), lengths);
+  expect([0, 1, 2, 3, 4, 5].map((index) => back.get(index))).toEqual(["zoë", undefined, "😀", undefined, undefined, "last"]);
+  expect(back.known).toBe(3);
+  back.fill(1, "added");
+  expect(back.get(1)).toBe("added");
+  expect(back.get(5)).toBe("last");
+});
