@@ -21,6 +21,7 @@ import type { BatchRecord, BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { RecipientSink, StoredRecipient } from "./recipient-files.js";
 import type { ChannelName } from "./types.js";
+import { RecipientIds } from "./recipient-ids.js";
 import { BatchHeaderSchema, checkHeader, checkRecipient, MAX_STREAM_RECIPIENTS, RecipientSchema, type BatchHeader, type BatchRequest, type RecipientInput } from "./schemas.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from "../util/json-depth.js";
@@ -180,10 +181,11 @@ export class BatchIntake {
   async #accept(prepared: PreparedHeader, fill: (sink: RecipientSink) => Promise<number>): Promise<BatchAccepted> {
     const batchId = newId();
     const file = this.#store.recipients.create(batchId);
-    const ids: string[] = [];
+    const ids = new RecipientIds();
+    let written = 0;
     const sink: RecipientSink = {
       write: (recipient) => {
-        ids.push(recipient.id);
+        ids.fill(written++, recipient.id);
         return file.write(recipient);
       },
       commit: () => file.commit(),
@@ -215,7 +217,7 @@ export class BatchIntake {
     await this.#store.write({ k: "batch", batch: record });
     // Pending entries show their recipient before the expander reaches them.
     const state = this.#store.state.batches.get(batchId);
-    if (state) ids.forEach((id, index) => (state.recipientIds[index] ??= id));
+    state?.recipientIds.fillFrom(ids);
     this.#onCreated(batchId);
     return { batchId, total, duplicate: false };
   }

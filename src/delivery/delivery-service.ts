@@ -46,6 +46,8 @@ export interface DeliveryServiceOptions {
   circuitBreaker?: HostCircuitOptions;
   /** Recipients per publishMany of the expander (default 2,000). */
   expandChunkSize?: number;
+  /** Jobs a delivery queue may hold before the expander waits for room (default 20,000). */
+  maxQueuedJobs?: number;
   /** Throttle of `batch:progress` events per batch (default 250 ms). */
   progressIntervalMs?: number;
   /** Start the channel workers in this process (default true). */
@@ -89,7 +91,12 @@ export class DeliveryService {
     this.hub.on("hub:fault", ({ error, logId, during }) => options.logger?.warn({ err: error, logId, during }, "realtime hub"));
     this.tokens = new RecipientTokens(tokenSecret);
     this.events = new BatchEvents(this.log, options.progressIntervalMs);
-    this.#expander = new Expander(options.spool, store, { chunkSize: options.expandChunkSize, logger: options.logger });
+    this.#expander = new Expander(options.spool, store, {
+      chunkSize: options.expandChunkSize,
+      maxQueued: options.maxQueuedJobs,
+      onMove: (listener) => this.log.onBatchChange(() => listener()),
+      logger: options.logger,
+    });
     this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId));
     this.#deadJobs = new DeadJobSweeper(options.spool, this.log, { checkEveryMs: options.deadJobCheckMs, logger: options.logger });
     this.#retention = new BatchRetention(store, this.log, { retentionMs: options.retentionMs, logger: options.logger });

@@ -4,8 +4,9 @@
  * rebuilds exactly what it had (counts and completion times included).
  *
  * Per batch the log is columnar: a status byte, an attempts counter and one timestamp column per
- * status, indexed by the recipient's index. A million-recipient batch costs ~35 bytes per
- * recipient plus its id, not an object each. Counts per status are kept as changes land, never
+ * status, indexed by the recipient's index, and the recipient ids as bytes (recipient-ids.ts).
+ * A million-recipient batch costs ~25–45 bytes per recipient plus its id's bytes, not an object
+ * or a string each. Counts per status are kept as changes land, never
  * recounted (except once when a snapshot is loaded).
  *
  * Two moves leave the forward-only line, each only through its own record:
@@ -16,6 +17,7 @@
  * Completed batches are also kept in completion order (`completions`, a min-heap by completion
  * time), so retention finds the next batch due without scanning.
  */
+import { RecipientIds } from "./recipient-ids.js";
 import type { TemplateEscape } from "./templates.js";
 import { RECIPIENT_STATUSES, type ChannelName, type RecipientStatus, type RenderedContent } from "./types.js";
 
@@ -86,7 +88,7 @@ export class BatchState {
   readonly record: BatchRecord;
   /** Recipients [0, expandedUpTo) have been published to the channel's queue. */
   expandedUpTo = 0;
-  readonly recipientIds: (string | undefined)[];
+  readonly recipientIds: RecipientIds;
   readonly status: Uint8Array;
   readonly attempts: Uint16Array;
   /** One timestamp column per status code (1..5), made on first use. */
@@ -100,7 +102,7 @@ export class BatchState {
 
   constructor(record: BatchRecord) {
     this.record = record;
-    this.recipientIds = new Array<string | undefined>(record.total);
+    this.recipientIds = new RecipientIds(record.total);
     this.status = new Uint8Array(record.total);
     this.attempts = new Uint16Array(record.total);
     this.counts[0] = record.total;
@@ -241,7 +243,7 @@ export class DeliveryState {
         const { from, ids, t, c } = record;
         for (let k = 0; k < ids.length; k++) {
           const index = from + k;
-          batch.recipientIds[index] = ids[k];
+          batch.recipientIds.fill(index, ids[k]);
           if (c) batch.contents.set(index, c[k]);
           this.#move(batch, index, 1, t);
         }
@@ -302,7 +304,7 @@ export class DeliveryState {
   }
 
   #trackOutbox(batch: BatchState, index: number, to: number): void {
-    const recipientId = batch.recipientIds[index];
+    const recipientId = batch.recipientIds.get(index);
     if (recipientId === undefined) return;
     const logId = logIdOf(batch.id, index);
     if (to === 1 || to === 2) {
@@ -324,7 +326,7 @@ export class DeliveryState {
 
   export(): SnapshotData {
     return {
-      v: 1,
+      v: 2,
       templates: [...this.templates.values()],
       batches: [...this.batches.values()].map((batch) => {
         const times: Record<string, string> = {};
@@ -334,7 +336,7 @@ export class DeliveryState {
         return {
           record: batch.record,
           expandedUpTo: batch.expandedUpTo,
-          ids: batch.recipientIds.map((id) => id ?? null),
+          ...exportIds(batch.recipientIds),
           status: b64(batch.status),
           attempts: b64(batch.attempts),
           times,
@@ -354,9 +356,13 @@ export class DeliveryState {
       state.batches.set(batch.id, batch);
       if (saved.record.idempotencyKey !== undefined) state.idempotency.set(saved.record.idempotencyKey, batch.id);
       batch.expandedUpTo = saved.expandedUpTo;
-      saved.ids.forEach((id, index) => {
-        if (id !== null) batch.recipientIds[index] = id;
-      });
+      if (saved.idBytes !== undefined && saved.idLengths !== undefined) {
+        batch.recipientIds.restore(Buffer.from(saved.idBytes, "base64"), fromB64(saved.idLengths, Uint16Array, Buffer.byteLength(saved.idLengths, "base64") / 2));
+      } else {
+        saved.ids?.forEach((id, index) => {
+          if (id !== null) batch.recipientIds.fill(index, id);
+        });
+      }
       batch.status.set(fromB64(saved.status, Uint8Array, batch.total));
       batch.attempts.set(fromB64(saved.attempts, Uint16Array, batch.total));
       for (const [code, text] of Object.entries(saved.times)) batch.times[Number(code)] = fromB64(text, Float64Array, batch.total);
@@ -377,13 +383,18 @@ export class DeliveryState {
   }
 }
 
+/** v2 keeps the recipient ids as bytes (`idBytes`, `idLengths`); v1 had them as strings (`ids`). Both load. */
 export interface SnapshotData {
-  v: 1;
+  v: 1 | 2;
   templates: TemplateRecord[];
   batches: Array<{
     record: BatchRecord;
     expandedUpTo: number;
-    ids: (string | null)[];
+    /** The recipient ids' UTF-8 bytes in index order, and each one's byte length as a Uint16Array (base64 both). */
+    idBytes?: string;
+    idLengths?: string;
+    /** The ids as strings, as snapshots written before `idBytes` have them. */
+    ids?: (string | null)[];
     status: string;
     attempts: string;
     times: Record<string, string>;
@@ -391,6 +402,11 @@ export interface SnapshotData {
     contents: [number, RenderedContent][];
     completedAt: number | null;
   }>;
+}
+
+function exportIds(ids: RecipientIds): { idBytes: string; idLengths: string } {
+  const { bytes, lengths } = ids.export();
+  return { idBytes: bytes.toString("base64"), idLengths: b64(lengths) };
 }
 
 function b64(array: Uint8Array | Uint16Array | Float64Array): string {

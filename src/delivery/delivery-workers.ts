@@ -1,6 +1,8 @@
 /**
  * The in-process workers of `spool serve` on `delivery.webhook` and `delivery.mock` (public
- * `queue.work` API), and how an attempt's outcome lands in the message log. The log is written
+ * `queue.work` API), and how an attempt's outcome lands in the message log. A job carries the
+ * recipient's vars, and its message is rendered here, when it is sent (batch-templates.ts); a
+ * message that cannot be rendered fails permanently. The log is written
  * BEFORE the queue is settled, so the log may be ahead of the queue after a crash but never
  * behind it (a redelivered message whose entry is already final is simply acked):
  *
@@ -31,6 +33,7 @@ import type { Spool } from "../spool.js";
 import type { HandlerContext, Worker } from "../worker/worker.js";
 import type { SendOutcome } from "./channels/channel.js";
 import type { CircuitOutcome } from "./channels/host-circuit.js";
+import { BatchTemplates } from "./batch-templates.js";
 import { HostCircuits } from "./channels/host-circuits.js";
 import { sendMock } from "./channels/mock.js";
 import { sendWebhook } from "./channels/webhook.js";
@@ -38,7 +41,7 @@ import { isFinalStatus, parseLogId, statusName, type BatchState } from "./delive
 import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryQueueName } from "./expander.js";
 import type { DeliveryMessageLog } from "./message-log.js";
-import type { ChannelName, DeliveryJob } from "./types.js";
+import type { ChannelName, DeliveryJob, RenderedContent } from "./types.js";
 
 export interface DeliveryWorkerOptions {
   /** Handlers at once per channel (defaults: webhook 32, mock 256). */
@@ -63,6 +66,7 @@ export class DeliveryWorkers {
   readonly #log: DeliveryMessageLog;
   readonly #options: DeliveryWorkerOptions;
   readonly #workers: Worker<DeliveryJob>[] = [];
+  readonly #templates = new BatchTemplates();
   #expectedLeaseLost = 0;
 
   constructor(spool: Spool, store: DeliveryStore, log: DeliveryMessageLog, options: DeliveryWorkerOptions = {}) {
@@ -106,18 +110,27 @@ export class DeliveryWorkers {
     } else if (isFinalStatus(batch.channel, status)) {
       return; // settled before a crash; now a duplicate
     }
-    const outcome = channel === "mock" ? await this.#mock(batch, ctx) : await this.#webhook(batch, queue, message, ctx);
+    let content: RenderedContent;
+    try {
+      // Rendered at send time from the job's vars (a job published before jobs carried vars has its content).
+      content = job.content ?? this.#templates.render(batch, job.vars);
+    } catch (error) {
+      await this.#record(message, { ok: false, retryable: false, error: `rendering the message: ${(error as Error).message}` });
+      return;
+    }
+    const outcome = channel === "mock" ? await this.#mock(batch, ctx) : await this.#webhook(batch, content, queue, message, ctx);
     if (outcome === undefined) return; // put back, not attempted
     await this.#record(message, outcome);
   }
 
+  /** The mock renders like any channel (above), so it costs what a send costs short of the network. */
   #mock(batch: BatchState, ctx: HandlerContext): Promise<SendOutcome> {
     const settings = batch.record.mock;
     // ctx.signal costs an AbortController: only a send that waits needs it.
     return sendMock(settings, settings?.latencyMs ? ctx.signal : undefined, this.#options.random);
   }
 
-  async #webhook(batch: BatchState, queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, ctx: HandlerContext): Promise<SendOutcome | undefined> {
+  async #webhook(batch: BatchState, content: RenderedContent, queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, ctx: HandlerContext): Promise<SendOutcome | undefined> {
     const job = message.body;
     const settings = batch.record.webhook;
     const url = job.address ?? settings?.url;
@@ -137,7 +150,8 @@ export class DeliveryWorkers {
     try {
       const secret = settings?.secret ?? this.#options.webhookSecret;
       const timeoutMs = settings?.timeoutMs ?? this.#options.webhookTimeoutMs ?? 10_000;
-      outcome = await sendWebhook(job, { url: url as string, timeoutMs, ...(secret === undefined ? {} : { secret }) }, ctx.signal);
+      const request = { url: url as string, timeoutMs, ...(secret === undefined ? {} : { secret }) };
+      outcome = await sendWebhook({ logId: job.logId, batchId: job.batchId, recipientId: job.recipientId, content }, request, ctx.signal);
     } catch (error) {
       this.circuits.record(host, admission.permit, "ignored"); // aborted (shutdown): says nothing about the host
       throw error;

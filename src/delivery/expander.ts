@@ -1,23 +1,37 @@
 /**
- * The expander (docs/batch-delivery.md, Flow 2): renders each recipient's message and publishes
- * it to `delivery.<channel>` in chunks of `chunkSize` (one atomic publishMany each), with
- * `groupKey = recipientId` (per-recipient publish order) and `idempotencyKey = logId` (a chunk
- * published again after a crash is dropped as a duplicate). After each chunk it records the
+ * The expander (docs/batch-delivery.md, Flow 2): publishes one delivery job per recipient to
+ * `delivery.<channel>` in chunks of `chunkSize` (one atomic publishMany each), with
+ * `groupKey = recipientId` (per-recipient publish order). A webhook or mock job carries the
+ * recipient's vars and is rendered when sent; a websocket job carries its rendered message, which
+ * the `expanded` record also keeps in the log (the recipient may connect much later). After each chunk it records the
  * progress durably (an `expanded` record: those recipients move pending → queued); after a
  * restart it resumes from the last recorded chunk. One loop per batch, batches in parallel.
  * A fully expanded batch's recipient file is deleted.
  *
+ * A chunk is published at most once: its first job carries the chunk's idempotency key
+ * (`<batchId>@<from>+<count>`), and before publishing a chunk the expander asks the queue
+ * whether it knows that key — if so the chunk landed (atomically, all of it) before a crash or a
+ * store fault kept its record from being written, and only the record is written now. One key
+ * per chunk, not per job: the queue remembers keys for its idempotency window (a day by
+ * default), and a key per recipient cost a million-recipient batch ~230 MB for that long.
+ *
+ * A chunk waits for room in its queue first (queue-room.ts): the expander keeps at most about
+ * `maxQueued` jobs ahead of the channel's workers, so a large batch waits as `pending` recipients
+ * in its file rather than as jobs in memory.
+ *
  * A publish that fails (the store cannot write, the queue is full) is retried after a pause that
- * doubles up to 30 s; a message over the Spool's body limit fails that recipient alone. If the
+ * doubles up to 30 s; a job over the Spool's body limit fails that recipient alone. If the
  * delivery store refuses a write, the batch's expansion starts again a second later from its last
  * recorded chunk (what was published meanwhile is dropped as a duplicate).
  */
 import { setTimeout as pause } from "node:timers/promises";
 import type { Logger } from "pino";
+import { TooLargeError } from "../core/errors.js";
 import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import { QueueRoom } from "./queue-room.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import type { DeliveryJob, RenderedContent } from "./types.js";
@@ -25,12 +39,19 @@ import type { DeliveryJob, RenderedContent } from "./types.js";
 export interface ExpanderOptions {
   /** Recipients per publishMany (default 2,000; at most 10,000). */
   chunkSize?: number;
+  /** Jobs a channel's queue may hold (waiting or leased) before the next chunk waits (default 20,000). */
+  maxQueued?: number;
+  /** Status moves, which wake a chunk waiting for room (each may be a job leaving its queue). */
+  onMove?: (listener: () => void) => () => void;
+  /** How often a chunk waiting for room looks again without a move (default 250 ms). */
+  roomRecheckMs?: number;
   logger?: Pick<Logger, "warn" | "error">;
 }
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETRY_AFTER_FAULT_MS = 1_000;
+const MAX_QUEUED = 20_000;
 
 export function deliveryQueueName(channel: string): string {
   return `delivery.${channel}`;
@@ -41,6 +62,7 @@ export class Expander {
   readonly #store: DeliveryStore;
   readonly #chunkSize: number;
   readonly #logger: ExpanderOptions["logger"];
+  readonly #room: QueueRoom;
   readonly #running = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
 
@@ -49,6 +71,7 @@ export class Expander {
     this.#store = store;
     this.#chunkSize = Math.min(Math.max(1, options.chunkSize ?? 2_000), 10_000);
     this.#logger = options.logger;
+    this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? MAX_QUEUED, onMove: options.onMove, recheckMs: options.roomRecheckMs });
   }
 
   /** Starts (or keeps running) the expansion of `batchId`. */
@@ -75,7 +98,7 @@ export class Expander {
     for (const batch of this.#store.state.batches.values()) {
       if (batch.expandedUpTo >= batch.total) continue;
       let index = batch.expandedUpTo;
-      for await (const recipient of this.#store.recipients.read(batch.id, index)) batch.recipientIds[index++] ??= recipient.id;
+      for await (const recipient of this.#store.recipients.read(batch.id, index)) batch.recipientIds.fill(index++, recipient.id);
       this.start(batch.id);
     }
   }
@@ -95,10 +118,13 @@ export class Expander {
     const batch = this.#store.state.batches.get(batchId);
     if (!batch) return;
     const template = compileTemplate(batch.record.template, `batch ${batchId} template`);
+    const queue = deliveryQueueName(batch.channel);
     let from = batch.expandedUpTo;
     let chunk: StoredRecipient[] = [];
     for await (const recipient of this.#store.recipients.read(batchId, from)) {
       if (this.#stop.signal.aborted) return;
+      // Room first, then read and render: a chunk is not held in memory while it waits.
+      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(this.#chunkSize, batch.total - from), this.#stop.signal))) return;
       chunk.push(recipient);
       if (chunk.length >= this.#chunkSize) {
         if (!(await this.#publish(this.#current(batch), template, from, chunk))) return;
@@ -130,32 +156,48 @@ export class Expander {
     const priority = batch.record.priority;
     const maxBodyBytes = this.#spool.maxBodyBytes;
     const items: PublishItem<DeliveryJob>[] = [];
+    /** The recipient index of each item. */
+    const indexes: number[] = [];
+    const key = chunkKey(batch.id, from, recipients.length);
     const ids: string[] = [];
+    // A websocket message waits in its log entry for the recipient to connect, so it is rendered
+    // now; the other channels render when they send, from the vars their job carries.
     const contents: RenderedContent[] | undefined = channel === "websocket" ? [] : undefined;
     const oversize: number[] = [];
     for (let k = 0; k < recipients.length; k++) {
       const recipient = recipients[k];
-      const logId = logIdOf(batch.id, from + k);
-      const content = template.render(recipient.vars);
-      ids.push(recipient.id);
-      contents?.push(content);
-      const job: DeliveryJob = { logId, batchId: batch.id, recipientId: recipient.id, content };
+      const job: DeliveryJob = { logId: logIdOf(batch.id, from + k), batchId: batch.id, recipientId: recipient.id };
       if (recipient.address !== undefined) job.address = recipient.address;
-      if (mayExceed(content, maxBodyBytes) && Buffer.byteLength(JSON.stringify(job)) > maxBodyBytes) {
-        oversize.push(from + k);
-        continue;
+      if (contents) {
+        const content = template.render(recipient.vars);
+        contents.push(content);
+        job.content = content;
+      } else if (recipient.vars !== undefined) {
+        job.vars = recipient.vars;
       }
-      const item: PublishItem<DeliveryJob> = { body: job, groupKey: recipient.id, idempotencyKey: logId };
+      ids.push(recipient.id);
+      const item: PublishItem<DeliveryJob> = { body: job, groupKey: recipient.id };
       if (priority !== undefined) item.priority = priority;
       items.push(item);
+      indexes.push(from + k);
     }
+    if (items.length > 0) items[0].idempotencyKey = key;
     let pauseMs = RETRY_MIN_MS;
     for (;;) {
       if (this.#stop.signal.aborted) return false;
       try {
-        if (items.length > 0) await queue.publishMany(items);
+        if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
         break;
       } catch (error) {
+        const at = tooLargeItem(error);
+        if (at !== undefined && at < items.length) {
+          // That recipient's job is over the body limit: it fails alone, the rest of the chunk goes.
+          oversize.push(indexes[at]);
+          items.splice(at, 1);
+          indexes.splice(at, 1);
+          if (at === 0 && items.length > 0) items[0].idempotencyKey = key;
+          continue;
+        }
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
         // Rejects at once if close() aborted meanwhile, even before this wait began.
         await pause(pauseMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
@@ -166,12 +208,25 @@ export class Expander {
     if (contents) record.c = contents;
     await this.#store.write(record);
     for (const index of oversize) {
-      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the rendered message is over the ${maxBodyBytes}-byte body limit` });
+      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the recipient's delivery job is over the ${maxBodyBytes}-byte message body limit` });
     }
     return true;
   }
+
+  /** Whether the queue knows the chunk's key: it was published before (a publishMany lands whole or not at all). */
+  async #landed(queue: string, key: string): Promise<boolean> {
+    return (await this.#spool.store.idempotentId(queue, key)) !== undefined;
+  }
 }
 
-function mayExceed(content: RenderedContent, maxBodyBytes: number): boolean {
-  return (content.body.length + (content.subject?.length ?? 0)) * 3 + 1024 > maxBodyBytes;
+/** Names a chunk by where it starts and how many recipients it covers. */
+function chunkKey(batchId: string, from: number, count: number): string {
+  return `${batchId}@${from}+${count}`;
+}
+
+/** The item a publishMany refused as too large (its error names `/<item>/body`), if that was the refusal. */
+function tooLargeItem(error: unknown): number | undefined {
+  if (!(error instanceof TooLargeError)) return undefined;
+  const match = /^\/(\d+)\/body$/.exec(error.details[0]?.path ?? "");
+  return match ? Number(match[1]) : undefined;
 }

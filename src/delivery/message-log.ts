@@ -181,7 +181,7 @@ export class DeliveryMessageLog implements MessageLog {
       logId: logIdOf(batch.id, index),
       batchId: batch.id,
       index,
-      recipientId: batch.recipientIds[index] ?? "",
+      recipientId: batch.recipientIds.get(index) ?? "",
       channel: batch.channel,
       status: statusName(code),
       attempts: batch.attempts[index],

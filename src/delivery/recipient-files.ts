@@ -6,6 +6,7 @@
  * batch is fully expanded its file is deleted (the log holds the recipient ids from then on).
  * A Spool on the memory store keeps the recipients in memory instead.
  */
+import { once } from "node:events";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -77,11 +78,15 @@ export function diskRecipientFiles(dir: string): RecipientFiles {
         write(recipient) {
           const out = stream ?? open();
           if (failed) throw new UnavailableError(`writing ${temp}: ${failed.message}`, failed);
+          // events.once drops its error listener when the drain comes: a large batch waits here
+          // thousands of times on one stream.
           if (!out.write(JSON.stringify(recipient) + "\n")) {
-            return new Promise<void>((resolve, reject) => {
-              out.once("drain", resolve);
-              out.once("error", reject);
-            });
+            return once(out, "drain").then(
+              () => undefined,
+              (error: Error) => {
+                throw new UnavailableError(`writing ${temp}: ${error.message}`, error);
+              },
+            );
           }
         },
         async commit() {

@@ -34,7 +34,14 @@ export interface DeliveryJob {
   recipientId: string;
   /** Channel-specific destination (a webhook URL); the batch's default when absent. */
   address?: string;
-  content: RenderedContent;
+  /**
+   * The recipient's template variables (webhook and mock jobs, when the recipient has any): the
+   * channel renders the batch's template with them when it sends, so a job is as large as its
+   * variables, whatever the template's size.
+   */
+  vars?: Record<string, unknown>;
+  /** The rendered message (websocket jobs only: their entry waits in the log for the recipient). */
+  content?: RenderedContent;
 }
 
 export interface MessageLogEntry {

@@ -675,6 +675,11 @@ export class Engine {
 
   // ── status ──────────────────────────────────────────────────────────────────────────────
 
+  /** The id an idempotency key of `queueName` maps to within its window; undefined for an unknown queue. */
+  idempotentId(queueName: string, key: string): string | undefined {
+    return this.#queues.get(queueName)?.peekIdempotentId(key, this.clock.now());
+  }
+
   status(id: string): MessageStatus | undefined {
     this.#tick();
     const t = this.#t;

@@ -80,6 +80,12 @@ export class QueueState {
     return entry && idempotencyKeyHolds(entry.expiresAt, now) ? entry.id : undefined;
   }
 
+  /** Like idempotentId, without forgetting expired keys on the way (a read that changes nothing). */
+  peekIdempotentId(key: string, now: number): string | undefined {
+    const entry = this.idempotency.get(key);
+    return entry && entry.expiresAt > now ? entry.id : undefined;
+  }
+
   /** Remembered idempotency keys, oldest first (for snapshots). */
   idempotencyEntries(): IdempotencyEntry[] {
     return [...this.#idempotencyOrder];

@@ -160,6 +160,11 @@ export interface Store {
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
   /** Where a message is; completed ones are kept for the queue's completedRetentionMs. */
   status(id: string): Promise<MessageStatus | undefined>;
+  /**
+   * The id a publish to `queue` with this `idempotencyKey` would be answered as a duplicate of,
+   * or undefined (never seen, its window passed, or no such queue). Reads only: remembers nothing.
+   */
+  idempotentId(queue: string, key: string): Promise<string | undefined>;
 
   // ── dead letters ──────────────────────────────────────────────────────────────────────
   /** Oldest first. `cursor` comes from a previous page. */

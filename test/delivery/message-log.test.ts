@@ -2,7 +2,7 @@
 import { open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { canMove, type BatchRecord } from "../../src/delivery/delivery-state.js";
+import { canMove, DeliveryState, statusName, type BatchRecord, type SnapshotData } from "../../src/delivery/delivery-state.js";
 import { DeliveryStore } from "../../src/delivery/delivery-store.js";
 import { DeliveryMessageLog } from "../../src/delivery/message-log.js";
 import { RECIPIENT_STATUSES, type RecipientStatus } from "../../src/delivery/types.js";
@@ -164,6 +164,26 @@ describe("DeliveryStore on disk", () => {
     expect(second.log.list("B")).toEqual(before);
     expect(second.log.batch("B")?.counts).toMatchObject({ queued: 3, sent: 1, failed: 1 });
     await second.store.close();
+  });
+
+  it("a snapshot that keeps the recipient ids as strings (v1, before idBytes) still loads", async () => {
+    const store = DeliveryStore.memory();
+    await seed(store, "B", 4);
+    await new DeliveryMessageLog(store).advance("B_2", "sent");
+    const v2 = store.state.export();
+    const v1: SnapshotData = {
+      ...v2,
+      v: 1,
+      batches: v2.batches.map(({ idBytes: _bytes, idLengths: _lengths, ...saved }) => ({ ...saved, ids: ["r0", "r1", "r2", null] })),
+    };
+    const loaded = DeliveryState.import(v1).batches.get("B")!;
+    expect([0, 1, 2, 3].map((index) => [loaded.recipientIds.get(index), statusName(loaded.status[index])])).toEqual([
+      ["r0", "queued"],
+      ["r1", "queued"],
+      ["r2", "sent"],
+      [undefined, "queued"],
+    ]);
+    await store.close();
   });
 
   it("a torn tail (a record cut short by a crash) is dropped; everything before it stays", async () => {

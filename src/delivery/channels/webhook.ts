@@ -11,8 +11,16 @@
  *            `Retry-After`: that is the host's own pacing (channel.ts, SendOutcome.host).
  */
 import { createHmac } from "node:crypto";
-import type { DeliveryJob } from "../types.js";
+import type { RenderedContent } from "../types.js";
 import type { SendOutcome } from "./channel.js";
+
+/** What one request carries: the job's ids and its message, rendered. */
+export interface WebhookMessage {
+  logId: string;
+  batchId: string;
+  recipientId: string;
+  content: RenderedContent;
+}
 
 export interface WebhookRequest {
   url: string;
@@ -23,10 +31,10 @@ export interface WebhookRequest {
 /** Longest `Retry-After` honoured; a longer one is capped to this. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 
-function webhookPayload(job: DeliveryJob): string {
-  const payload: Record<string, string> = { logId: job.logId, batchId: job.batchId, recipientId: job.recipientId };
-  if (job.content.subject !== undefined) payload.subject = job.content.subject;
-  payload.body = job.content.body;
+function webhookPayload(message: WebhookMessage): string {
+  const payload: Record<string, string> = { logId: message.logId, batchId: message.batchId, recipientId: message.recipientId };
+  if (message.content.subject !== undefined) payload.subject = message.content.subject;
+  payload.body = message.content.body;
   return JSON.stringify(payload);
 }
 
@@ -45,13 +53,13 @@ function parseRetryAfter(value: string | null, now = Date.now()): number | undef
   return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
-export async function sendWebhook(job: DeliveryJob, request: WebhookRequest, signal?: AbortSignal): Promise<SendOutcome> {
-  const body = webhookPayload(job);
+export async function sendWebhook(message: WebhookMessage, request: WebhookRequest, signal?: AbortSignal): Promise<SendOutcome> {
+  const body = webhookPayload(message);
   const timestamp = String(Date.now());
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "x-spool-timestamp": timestamp,
-    "x-spool-message-id": job.logId,
+    "x-spool-message-id": message.logId,
   };
   if (request.secret !== undefined) headers["x-spool-signature"] = signWebhook(request.secret, timestamp, body);
   const timeout = AbortSignal.timeout(request.timeoutMs);

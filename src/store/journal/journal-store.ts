@@ -595,6 +595,9 @@ export class JournalStore implements Store {
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#read((e) => e.status(id));
   }
+  async idempotentId(queue: string, key: string): Promise<string | undefined> {
+    return this.#read((e) => e.idempotentId(queue, key));
+  }
   async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
     return this.#read((e) => e.listDead(queue, page));
   }

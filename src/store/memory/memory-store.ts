@@ -95,6 +95,9 @@ export class MemoryStore implements Store {
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#open().status(id);
   }
+  async idempotentId(queue: string, key: string): Promise<string | undefined> {
+    return this.#open().idempotentId(queue, key);
+  }
   async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
     return this.#open().listDead(queue, page);
   }

@@ -273,6 +273,38 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
 
   itOnClock(
     suite,
+    "idempotentId looks a key up without remembering it: the original id within the window, then nothing",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const name = uniqueQueueName("idem");
+      const queue = ctx.spool.queue<Versioned>(name, { idempotencyWindowMs: 1000 });
+      expect(await ctx.store.idempotentId(name, "k")).toBeUndefined();
+      expect(await ctx.store.idempotentId(uniqueQueueName("none"), "k")).toBeUndefined(); // no such queue
+      const first = await queue.publish({ v: 1 }, { idempotencyKey: "k" });
+      expect(await ctx.store.idempotentId(name, "k")).toBe(first.id);
+      expect(await ctx.store.idempotentId(name, "other")).toBeUndefined();
+      // The lookup of "other" remembered nothing: publishing it is not a duplicate.
+      expect((await queue.publish({ v: 2 }, { idempotencyKey: "other" })).duplicate).toBe(false);
+      clock.advance(999);
+      expect(await ctx.store.idempotentId(name, "k")).toBe(first.id);
+      clock.advance(1);
+      expect(await ctx.store.idempotentId(name, "k")).toBeUndefined();
+    },
+    async () => {
+      const ctx = await open();
+      const name = uniqueQueueName("idem");
+      const queue = ctx.spool.queue<Versioned>(name);
+      expect(await ctx.store.idempotentId(name, "k")).toBeUndefined();
+      const first = await queue.publish({ v: 1 }, { idempotencyKey: "k" });
+      expect(await ctx.store.idempotentId(name, "k")).toBe(first.id);
+      expect(await ctx.store.idempotentId(name, "other")).toBeUndefined();
+      expect((await queue.publish({ v: 2 }, { idempotencyKey: "other" })).duplicate).toBe(false);
+    },
+  );
+
+  itOnClock(
+    suite,
     "the default idempotency window is 24 hours",
     async () => {
       const ctx = await open();
