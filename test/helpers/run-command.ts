@@ -10,12 +10,14 @@ export interface CommandResult {
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Kill the command (SIGTERM) if it is still running after this long: a bound, not a wait. */
+  timeoutMs?: number;
 }
 
 /** Runs a command to completion and collects its output (never throws on a non-zero exit). */
 export function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, env: options.env });
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, env: options.env, timeout: options.timeoutMs });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
