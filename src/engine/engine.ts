@@ -1,6 +1,6 @@
 /**
- * The in-memory queue engine shared by the `memory` and `journal` stores: every semantic of
- * DESIGN §1 applied to plain data structures, synchronously, in O(log n) or better per message.
+ * The in-memory queue engine shared by the `memory` and `journal` stores: every queue semantic
+ * (README, "Semantics in one page") applied to plain data structures, synchronously, in O(log n) or better per message.
  *
  * - Messages: rows of one MessageTable (columns of typed arrays, ids in a typed-array hash,
  *   bodies in a slab arena); every structure below links rows by number.
