@@ -18,6 +18,7 @@ import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import { deliveryQueueName } from "./queue-names.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import type { DeliveryJob, RenderedContent } from "./types.js";
@@ -31,10 +32,6 @@ export interface ExpanderOptions {
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETRY_AFTER_FAULT_MS = 1_000;
-
-export function deliveryQueueName(channel: string): string {
-  return `delivery.${channel}`;
-}
 
 export class Expander {
   readonly #spool: Spool;
