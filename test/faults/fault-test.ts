@@ -8,7 +8,7 @@
  *   fresh machine passes, and nobody mistakes that partial run for a full one.
  */
 import { it, type TestContext } from "vitest";
-import { missingNeeds, REQUIRE_ENV, type Needs } from "./requirements.js";
+import { missingNeeds, remedyFor, REQUIRE_ENV, type Needs } from "./requirements.js";
 
 type FaultTestBody = (context: TestContext) => Promise<void>;
 
@@ -18,7 +18,7 @@ type FaultTestBody = (context: TestContext) => Promise<void>;
  */
 export function faultTest(needs: Needs): (name: string, body: FaultTestBody, timeoutMs: number) => void {
   const unmet = missingNeeds(needs);
-  const summary = `needs ${unmet.missing.join(", ")}; to run it: ${unmet.remedy.join(", then ")}`;
+  const summary = `needs ${unmet.missing.join(", ")}; to run it: ${remedyFor([unmet])}`;
   return (name, body, timeoutMs) => {
     if (unmet.missing.length === 0) {
       it(name, body, timeoutMs);

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { RunnerTask, RunnerTestFile } from "vitest";
 import type { Reporter, Vitest } from "vitest/node";
-import { REQUIRE_ENV, type MissingNeeds } from "./requirements.js";
+import { remedyFor, REQUIRE_ENV, type MissingNeeds } from "./requirements.js";
 
 interface Skipped extends MissingNeeds {
   /** `file > describe > test`. */
@@ -37,11 +37,10 @@ export default class MissingNeedsReporter implements Reporter {
     const skipped = files.flatMap((file) => skippedUnder(file, path.relative(process.cwd(), file.filepath), []));
     if (skipped.length === 0) return;
     const log = (line: string) => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
-    const remedies = [...new Set(skipped.flatMap((test) => test.remedy))];
     const them = skipped.length === 1 ? "it" : "them";
     log(`SKIPPED ${skipped.length} fault-injection test${skipped.length === 1 ? "" : "s"}: this was NOT a full run.`);
     for (const test of skipped) log(`  - ${test.name}\n      needs ${test.missing.join(", ")}`);
-    log(`To run ${them}: ${remedies.join(", then ")}, and run npm test again.`);
+    log(`To run ${them}: ${remedyFor(skipped)}.`);
     log(`(.ci/run installs the tools and sets ${REQUIRE_ENV}=1, under which a fault test that cannot run fails.)`);
     log("");
   }

@@ -27,8 +27,10 @@ export interface Needs {
 /** What a skipped fault test was missing; reporters read it from the test's meta. */
 export interface MissingNeeds {
   missing: string[];
-  /** The commands that provide what is missing. */
-  remedy: string[];
+  /** The Debian packages that provide the missing tools. */
+  packages: string[];
+  /** The test must run as root, and does not. */
+  root: boolean;
 }
 
 declare module "vitest" {
@@ -52,15 +54,20 @@ function ptraceRestricted(): boolean {
 export function missingNeeds(needs: Needs): MissingNeeds {
   const absent = needs.tools.filter((tool) => findTool(tool) === undefined);
   const missing = absent.map((tool) => `${tool} (Debian package ${PACKAGE_OF[tool] ?? "unknown"})`);
-  const remedy: string[] = [];
-  if (absent.length > 0) {
-    const packages = [...new Set(absent.map((tool) => PACKAGE_OF[tool] ?? tool))];
-    remedy.push(`apt-get install -y ${packages.join(" ")} (as root)`);
-  }
+  const packages = [...new Set(absent.map((tool) => PACKAGE_OF[tool] ?? tool))];
+  let root = false;
   if (!isRoot()) {
     if (needs.root !== undefined) missing.push(`root: ${needs.root}`);
     else if (needs.tools.includes("strace") && ptraceRestricted()) missing.push("root: strace attaches to a running server (kernel.yama.ptrace_scope >= 1)");
-    if (missing.length > absent.length) remedy.push("run the tests as root");
+    root = missing.length > absent.length;
   }
-  return { missing, remedy };
+  return { missing, packages, root };
+}
+
+/** What to do so that tests missing `needs` run: `apt-get install -y … (as root), then run npm test as root`. */
+export function remedyFor(needs: ReadonlyArray<Pick<MissingNeeds, "packages" | "root">>): string {
+  const packages = [...new Set(needs.flatMap((need) => need.packages))];
+  const root = needs.some((need) => need.root);
+  const install = packages.length > 0 ? `apt-get install -y ${packages.join(" ")} (as root), then ` : "";
+  return `${install}run npm test ${root ? "as root" : "again"}`;
 }
