@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- <filter>...]`: runs every workload on every system in this one process and
- * prints one table, Spool's figures beside DESIGN §5's targets and beside the peers', with
+ * prints one table, Spool's figures beside its targets (bench/README.md) and beside the peers', with
  * Spool ÷ peer ratios. A filter word keeps the scenarios or systems whose name contains it:
  * `npm run bench -- latency`, `npm run bench -- spool end-to-end`, `npm run bench -- bullmq`.
  * A peer whose service is unreachable is reported as unavailable, with the reason.
@@ -136,7 +136,7 @@ function report(selection: Selection, run: Run): string {
   const rows = selection.scenarios.flatMap((s) => s.rows);
   const showTargets = spools.length > 0 && rows.some((r) => r.target);
   const columns: Column[] = [{ header: "workload", align: "left" }];
-  if (showTargets) columns.push({ header: "§5 target", align: "left" });
+  if (showTargets) columns.push({ header: "target", align: "left" });
   for (const system of systems) columns.push({ header: system.name, align: "right" });
   const pairs = spools.flatMap((spool) => peers.map((peer) => ({ spool, peer })));
   // "spool/bullmq" with one Spool system; "memory/bullmq", "journal-always/bullmq" with several.
@@ -172,7 +172,7 @@ function report(selection: Selection, run: Run): string {
   }
   notes.push(...run.notes);
   if (showTargets) {
-    notes.push("§5 targets are set for the journal store with fsync `always`; a memory store has no disk, so its figures are a ceiling, not the promise.");
+    notes.push("targets are set for the journal store with fsync `always`; a memory store has no disk, so its figures are a ceiling, not the promise.");
   }
   notes.push("ratios are Spool ÷ peer on the same row: above 1× is better for ↑ rows (msg/s), below 1× is better for ↓ rows (ms, MB); 1/N× = N times smaller. MB = 10^6 bytes.");
   notes.push("peak RSS is this bench process's, from the system's setup on: heap that earlier systems freed but V8 kept counts too, so only the first system's figure is clean.");

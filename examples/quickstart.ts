@@ -1,9 +1,9 @@
-// A runnable tour of the library API: `npm run example`.
+// A runnable tour of the library API: `npm run example`. Runs from source, so it needs no build.
 import { PermanentError, Spool } from "../src/index.js";
 
 type Email = { to: string; subject: string };
 
-const spool = await Spool.open({ dataDir: "./data" }); // the embedded durable journal
+const spool = await Spool.open({ dataDir: "./data-example" }); // the embedded durable journal; `npm start` has ./data
 const emails = spool.queue<Email>("emails", { maxAttempts: 3, backoff: { baseMs: 50 } });
 const audit = spool.queue<{ sent: string }>("audit");
 

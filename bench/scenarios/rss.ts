@@ -11,7 +11,7 @@
 import { formatCount, formatNumber } from "../lib/table.js";
 import { atMost, value, type Scenario } from "./scenario.js";
 
-/** MB here is 10^6 bytes (the stricter reading of DESIGN §5's "400 MB"). */
+/** MB here is 10^6 bytes (the stricter reading of the "400 MB" target). */
 const MEGABYTE = 1_000_000;
 const PER = 100_000;
 

@@ -4,7 +4,7 @@ import { formatNumber } from "../lib/table.js";
 import { describeError, shortReason } from "../lib/text.js";
 import type { BenchSystem } from "../systems/system.js";
 
-/** A DESIGN §5 target, checked against Spool systems' figures. */
+/** One of Spool's targets (bench/README.md), checked against Spool systems' figures. */
 export interface Target {
   /** As printed: "≥ 500k". */
   text: string;

@@ -5,7 +5,7 @@
 import type { BenchBody } from "../lib/body.js";
 import type { Counter } from "../lib/counter.js";
 
-/** `spool` systems get §5 targets and are the numerators of the ratios; `peer`s are the denominators. */
+/** `spool` systems get targets and are the numerators of the ratios; `peer`s are the denominators. */
 export type SystemKind = "spool" | "baseline" | "peer";
 
 /** How many messages each workload sends to this system (slow peers run smaller N). */

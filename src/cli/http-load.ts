@@ -2,8 +2,8 @@
  * The HTTP load generator behind `spool bench` and the bench's `http` scenario: publishes N
  * messages in batches with several requests in flight, then leases them in batches and acks
  * each leased batch with one bulk ack, and times both phases. It measures the server and the
- * client together, as an application would see them (DESIGN §5: ≥ 200k msg/s publishing in
- * batches of 100; ≥ 50k msg/s lease + ack).
+ * client together, as an application would see them (the targets, bench/README.md: ≥ 200k msg/s
+ * publishing in batches of 100; ≥ 50k msg/s lease + ack).
  */
 import { randomBytes } from "node:crypto";
 import type { SpoolClient } from "../client/spool-client.js";
@@ -14,7 +14,7 @@ import { SpoolError } from "../core/errors.js";
 // in flight share each fdatasync (8 reached ~60% of what 32 does here).
 export const HTTP_LOAD_DEFAULTS = { messages: 100_000, batch: 100, concurrency: 32, leaseMax: 100 } as const;
 
-/** DESIGN §5, for HTTP through `spool serve` (journal, fsync always). */
+/** Spool's targets for HTTP through `spool serve` (journal, fsync always): bench/README.md, "Targets". */
 export const HTTP_TARGETS = { publishMsgPerSec: 200_000, leaseAckMsgPerSec: 50_000 } as const;
 
 export interface HttpLoadOptions {

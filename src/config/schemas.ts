@@ -66,7 +66,12 @@ export const PublishOptionsSchema = Type.Object(
   {
     priority: Type.Optional(Int({ minimum: 0, maximum: 9, description: "0–9, higher first" })),
     delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Wait this long before the message is ready" })),
-    availableAt: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" }), Type.Date()], { description: "Absolute time the message becomes ready (ms epoch, ISO string or Date)" })),
+    availableAt: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" }), Type.Date()], {
+        description: "Absolute time the message becomes ready (ms epoch, ISO string or Date)",
+        errorMessage: "must be epoch ms (an integer >= 0), an ISO 8601 date-time with a zone (Z or ±hh:mm), or a Date",
+      }),
+    ),
     ttlMs: Type.Optional(Int({ minimum: 1, description: "Dead-letter (expired) if not delivered in time" })),
     maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000 })),
     dedupKey: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Replace a waiting message with the same key" })),

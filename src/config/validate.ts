@@ -35,6 +35,15 @@ function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
+/**
+ * The rule a schema states for its own errors (`{ errorMessage: "must be …" }`): for a union,
+ * TypeBox can only say "expected union value", which tells the reader nothing.
+ */
+function ruleOf(schema: TSchema): string | undefined {
+  const rule: unknown = (schema as { errorMessage?: unknown }).errorMessage;
+  return typeof rule === "string" ? rule : undefined;
+}
+
 /** The problems `value` has against `schema`, with paths prefixed by `pathPrefix`. */
 export function schemaErrors(schema: TSchema, value: unknown, pathPrefix = ""): ErrorDetail[] {
   const check = checkerFor(schema);
@@ -48,7 +57,7 @@ export function schemaErrors(schema: TSchema, value: unknown, pathPrefix = ""): 
     const unknownKey = error.message.startsWith("Unexpected property");
     const message = unknownKey
       ? `unknown option "${error.path.split("/").pop()}"`
-      : `${lowerFirst(error.message)}, got ${describe(error.value)}`;
+      : `${ruleOf(error.schema) ?? lowerFirst(error.message)}, got ${describe(error.value)}`;
     details.push({ path: path || "/", message });
     if (details.length >= 20) break;
   }

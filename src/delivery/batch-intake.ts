@@ -232,7 +232,8 @@ function normalise(recipient: RecipientInput): StoredRecipient {
 
 function recipientErrors(details: ErrorDetail[], total: number): ValidationError {
   const more = details.length > 1 ? ` (and ${details.length - 1} more${details.length >= MAX_DETAILS ? ", listing stopped" : ""})` : "";
-  return new ValidationError(`${details[0].message}${more}; no batch was created (${total} recipients checked)`, details);
+  const checked = `${total} recipient${total === 1 ? "" : "s"} checked`;
+  return new ValidationError(`${details[0].message}${more}; no batch was created (${checked})`, details);
 }
 
 function isHttpUrl(text: string): boolean {

@@ -25,7 +25,7 @@ import type { Queue, DeadLetterView } from "../queue.js";
 import type { Spool } from "../spool.js";
 import type { TimerHandle } from "../util/clock.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { deliveryQueueName } from "./expander.js";
+import { CHANNELS, deliveryQueueName } from "./queue-names.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import type { ChannelName, DeliveryJob } from "./types.js";
 
@@ -38,7 +38,6 @@ export interface DeadJobOptions {
   logger?: Pick<Logger, "warn">;
 }
 
-const CHANNELS: readonly ChannelName[] = ["webhook", "mock", "websocket"];
 const LEASE_EXPIRED = /lease expired/i;
 
 interface QueueWatch {

@@ -39,7 +39,7 @@ import { sendMock } from "./channels/mock.js";
 import { sendWebhook } from "./channels/webhook.js";
 import { isFinalStatus, parseLogId, statusName, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
-import { deliveryQueueName } from "./expander.js";
+import { deliveryQueueName } from "./queue-names.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import type { ChannelName, DeliveryJob, RenderedContent } from "./types.js";
 

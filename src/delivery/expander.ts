@@ -32,6 +32,7 @@ import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import { QueueRoom } from "./queue-room.js";
+import { deliveryQueueName } from "./queue-names.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import type { DeliveryJob, RenderedContent } from "./types.js";
@@ -52,10 +53,6 @@ const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETRY_AFTER_FAULT_MS = 1_000;
 const MAX_QUEUED = 20_000;
-
-export function deliveryQueueName(channel: string): string {
-  return `delivery.${channel}`;
-}
 
 export class Expander {
   readonly #spool: Spool;

@@ -1,5 +1,5 @@
 /**
- * The shared vocabulary of batch delivery (DESIGN §4 "Batch delivery", docs/batch-delivery.md):
+ * The shared vocabulary of batch delivery (docs/batch-delivery.md):
  * a batch renders a template per recipient, each rendered message is one delivery job on a
  * channel's queue, and the message log records what happened to every recipient.
  *

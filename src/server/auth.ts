@@ -9,7 +9,8 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
 import type { ApiKeyIdentity, ApiKeyRing, Scope } from "../auth/api-keys.js";
 import { SpoolError } from "../core/errors.js";
-import { deliveryQueueName } from "../delivery/expander.js";
+import { deliveryQueueName } from "../delivery/queue-names.js";
+import type { ChannelName } from "../delivery/types.js";
 
 /** `read`: any valid key. `none`: no key needed (health, docs). */
 export type RouteAccess = Scope | "read" | "none";
@@ -48,12 +49,12 @@ export function reaches(request: FastifyRequest, queue: string): boolean {
 }
 
 /** A batch belongs to its channel's queue: the key must reach `delivery.<channel>`. */
-export function checkChannelAccess(request: FastifyRequest, channel: string): void {
+export function checkChannelAccess(request: FastifyRequest, channel: ChannelName): void {
   checkQueueAccess(request, deliveryQueueName(channel));
 }
 
 /** True if the request's key may reach the batches of `channel`. */
-export function reachesChannel(request: FastifyRequest, channel: string): boolean {
+export function reachesChannel(request: FastifyRequest, channel: ChannelName): boolean {
   return reaches(request, deliveryQueueName(channel));
 }
 

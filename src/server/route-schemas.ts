@@ -23,7 +23,10 @@ const { availableAt: _libraryAvailableAt, ...publishOptionFields } = PublishOpti
 const HttpPublishOptionFields = {
   ...publishOptionFields,
   availableAt: Type.Optional(
-    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" })], { description: "When the message becomes ready: ms since the epoch, or RFC 3339 with a time zone" }),
+    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ format: "date-time" })], {
+      description: "When the message becomes ready: ms since the epoch, or RFC 3339 with a time zone",
+      errorMessage: "must be epoch ms (an integer >= 0) or an ISO 8601 date-time with a zone (Z or ±hh:mm)",
+    }),
   ),
 };
 

@@ -3,7 +3,7 @@
  * stop accepting, end long-polls, let in-flight requests finish, close the store cleanly.
  */
 import type { FastifyInstance } from "fastify";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ApiKeyRing } from "../auth/api-keys.js";
 import type { ResolvedServerConfig } from "../config/server-config.js";
 import { SpoolError } from "../core/errors.js";
@@ -11,6 +11,7 @@ import { DeliveryService } from "../delivery/delivery-service.js";
 import { SpoolMetrics } from "../observability/metrics.js";
 import { Spool } from "../spool.js";
 import { createApp, type AppOptions } from "./app.js";
+import { serverLogger } from "./logger.js";
 
 export interface RunningServer {
   /** `http://host:port`, with the port actually bound. */
@@ -37,7 +38,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: ResolvedServerConfig, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, name: "spool" });
+  const logger = options.logger ?? (await serverLogger({ level: config.logLevel }));
   const keys = new ApiKeyRing(config.keys ?? []);
   if (keys.size === 0 && !isLoopback(config.host)) {
     throw new SpoolError(

@@ -73,6 +73,28 @@ describe.concurrent("spool publish / stats / queues", () => {
     expect(queues.stdout).toMatch(/^queue\s+ready\s+delayed\s+leased\s+dead/);
     expect(queues.stdout).toMatch(new RegExp(`\\n${queue}\\s+0\\s+1\\s+1\\s+0\\n`));
   });
+
+  it("queues leaves out batch delivery's internal queues unless --all, and says so", async ({ expect }) => {
+    const queue = uniqueQueueName("cli-own");
+    await spool.queue(queue).publish(1);
+    await spool.queue("delivery.mock").publish(1); // what a batch on the mock channel leaves behind
+    const [plain, all, json, jsonAll] = await Promise.all([
+      spool_(["queues"]),
+      spool_(["queues", "--all"]),
+      spool_(["queues", "--json"]),
+      spool_(["queues", "--json", "--all"]),
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(new RegExp(`^${queue}\\s`, "m"));
+    expect(plain.stdout).not.toMatch(/^delivery\.mock\s/m);
+    expect(plain.stderr).toBe("(1 internal queue of batch delivery not shown: --all shows it)\n");
+    expect(all).toMatchObject({ code: 0, stderr: "" });
+    expect(all.stdout).toMatch(/^delivery\.mock\s+1\s/m);
+    const names = (out: string) => (JSON.parse(out) as Array<{ name: string }>).map((q) => q.name);
+    expect(names(json.stdout)).toContain(queue);
+    expect(names(json.stdout)).not.toContain("delivery.mock");
+    expect(names(jsonAll.stdout)).toContain("delivery.mock");
+  });
 });
 
 describe.concurrent("spool dead", () => {

@@ -80,7 +80,10 @@ describe("batches on the mock channel", () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("validation_failed");
     expect(refused.body.error.details).toEqual([{ path: "/recipients/3/vars", message: 'recipient 3 ("user-3"): missing variable "name"' }]);
+    expect(refused.body.error.message).toMatch(/; no batch was created \(5 recipients checked\)$/);
     expect((await call(server.url, "GET", "/v1/stats/messages")).body.batches).toEqual([]);
+    const one = await call(server.url, "POST", "/v1/batches", { channel: "mock", template: { body: "Hi {{name}}" }, recipients: [{ id: "solo" }] });
+    expect(one.body.error.message).toMatch(/; no batch was created \(1 recipient checked\)$/);
 
     // The same in a stream: line 4 is recipient 2.
     const ndjson = [JSON.stringify({ channel: "mock", template: { body: "Hi {{name}}" } }), ...recipients(3).map((r, i) => JSON.stringify(i === 2 ? { id: r.id } : r))].join("\n");

@@ -18,12 +18,13 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { segmentPath } from "../../src/store/journal/layout.js";
 import { randomInt, seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { Load } from "./http-load.js";
 import { expectNothingLost, formatReport, reopenAndCheck, type Report } from "./reopen-check.js";
+import { faultTest } from "./fault-test.js";
 import { attachStrace, startServe } from "./serve-process.js";
 
 const QUEUES = ["orders", "emails"];
@@ -113,6 +114,8 @@ function scenarios(): Scenario[] {
   ];
 }
 
+const withStrace = faultTest({ tools: ["strace"] });
+
 describe("spool serve killed at an exact syscall under load (strace inject signal=KILL)", () => {
   const dirs: string[] = [];
   afterAll(async () => {
@@ -120,7 +123,7 @@ describe("spool serve killed at an exact syscall under load (strace inject signa
   });
 
   for (const [i, scenario] of scenarios().entries()) {
-    it(`${scenario.name} (when=${scenario.when}): nothing acknowledged is lost, nothing acked comes back`, async () => {
+    withStrace(`${scenario.name} (when=${scenario.when}): nothing acknowledged is lost, nothing acked comes back`, async () => {
       const seed = (baseSeed + i) >>> 0;
       const root = await makeTempDir("spool-faults-crash-");
       dirs.push(root);

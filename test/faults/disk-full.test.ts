@@ -10,18 +10,20 @@
  *   after a graceful stop: a restarted `spool serve` knows every 201, and the library drain
  *               finds nothing lost and nothing refused (total-queue figures printed)
  *
- * Needs root, mkfs.ext4 and loop devices (CI runs as root on this machine). If the image cannot
- * be made or mounted the test FAILS with the command's error; it never skips. The mount is
- * always unmounted, whatever happened.
+ * Needs root, mkfs.ext4 and loop devices (CI runs as root): without root or the tools it is
+ * skipped and listed at the end of the run, or fails under SPOOL_REQUIRE_FAULT_TOOLS=1
+ * (requirements.ts). If the image cannot be made or mounted the test FAILS with the command's
+ * error. The mount is always unmounted, whatever happened.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { keyOf, type Body } from "../helpers/total-queue.js";
 import { call, Load } from "./http-load.js";
 import { checkAfterServeRestart, expectNothingLost, formatReport, reopenAndCheck } from "./reopen-check.js";
+import { faultTest } from "./fault-test.js";
 import { startServe, type ServeProcess } from "./serve-process.js";
 import { mustRun, requireTool, runCommand } from "./tools.js";
 
@@ -66,6 +68,8 @@ async function unmount(umount: string, mnt: string): Promise<void> {
   if (result.code !== 0) await mustRun(umount, ["-l", mnt], `unmounting ${mnt} (${result.stderr.trim()})`);
 }
 
+const withLoopMount = faultTest({ tools: ["mkfs.ext4", "mount", "umount"], root: "it loop-mounts an ext4 image" });
+
 describe("a real full disk (loop-mounted ext4 as the data dir)", () => {
   const dirs: string[] = [];
   /** For a test that timed out before its `finally`: kill its server, unmount. */
@@ -75,7 +79,7 @@ describe("a real full disk (loop-mounted ext4 as the data dir)", () => {
     await Promise.all(dirs.map((dir) => removeTempDir(dir)));
   });
 
-  it("answers 503 while full, keeps serving reads, takes writes again once space is freed, loses nothing", async () => {
+  withLoopMount("answers 503 while full, keeps serving reads, takes writes again once space is freed, loses nothing", async () => {
     const mkfs = requireTool("mkfs.ext4", "making the ext4 image; Debian package e2fsprogs");
     const mount = requireTool("mount", "loop-mounting the image");
     const umount = requireTool("umount", "unmounting the image");

@@ -14,12 +14,13 @@
  *   the store has rebuilt itself without the refused burst.
  */
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { keyOf, type Body } from "../helpers/total-queue.js";
 import { call, Load } from "./http-load.js";
 import { checkAfterServeRestart, expectNothingLost, formatReport, reopenAndCheck } from "./reopen-check.js";
+import { faultTest } from "./fault-test.js";
 import { attachStrace, startServe, type ServeProcess } from "./serve-process.js";
 import { mustRun, requireTool } from "./tools.js";
 
@@ -28,6 +29,8 @@ const LEASE_MS = 30_000;
 const QUEUE_OPTIONS = { maxAttempts: 1000, leaseMs: LEASE_MS, completedRetentionMs: 30 * 86_400_000, completedRetentionCount: 100_000_000 };
 const config = { queues: { [QUEUE]: QUEUE_OPTIONS } };
 const baseSeed = testSeed();
+const withStrace = faultTest({ tools: ["strace"] });
+const withLibfiu = faultTest({ tools: ["fiu-run", "fiu-ctrl"] });
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -59,7 +62,7 @@ async function finish(server: ServeProcess, dataDir: string, load: Load, label: 
 }
 
 describe("EIO from fdatasync (fsyncgate)", () => {
-  it("strace inject=fdatasync:error=EIO: the failed group gets 503, the server recovers from disk, later writes get 201", async () => {
+  withStrace("strace inject=fdatasync:error=EIO: the failed group gets 503, the server recovers from disk, later writes get 201", async () => {
     const root = await makeTempDir("spool-faults-fsyncgate-");
     dirs.push(root);
     const dataDir = path.join(root, "data");
@@ -96,7 +99,7 @@ describe("EIO from fdatasync (fsyncgate)", () => {
     }
   }, 30_000);
 
-  it("fiu-run + fiu-ctrl posix/io/sync/fdatasync (EIO): a concurrent burst is refused whole, reads answer, writes resume when it is off", async () => {
+  withLibfiu("fiu-run + fiu-ctrl posix/io/sync/fdatasync (EIO): a concurrent burst is refused whole, reads answer, writes resume when it is off", async () => {
     const fiuRun = requireTool("fiu-run", "libfiu fault injection, Debian package fiu-utils");
     const fiuCtrl = requireTool("fiu-ctrl", "libfiu fault injection, Debian package fiu-utils");
     const root = await makeTempDir("spool-faults-fiu-");

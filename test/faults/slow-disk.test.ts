@@ -8,10 +8,11 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { call, Load } from "./http-load.js";
+import { faultTest } from "./fault-test.js";
 import { attachStrace, startServe } from "./serve-process.js";
 
 const PUBLISHES = 400;
@@ -26,13 +27,15 @@ async function fsyncCount(url: string): Promise<number> {
   return Number(match![1]);
 }
 
+const withStrace = faultTest({ tools: ["strace"] });
+
 describe("a slow disk (strace inject=fdatasync:delay_enter)", () => {
   const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(dirs.map((dir) => removeTempDir(dir)));
   });
 
-  it(`group commit puts many publishes behind each fdatasync (${PUBLISHES} publishes, ${IN_FLIGHT} in flight, +${DELAY_US / 1000} ms per fdatasync)`, async () => {
+  withStrace(`group commit puts many publishes behind each fdatasync (${PUBLISHES} publishes, ${IN_FLIGHT} in flight, +${DELAY_US / 1000} ms per fdatasync)`, async () => {
     const root = await makeTempDir("spool-faults-slow-");
     dirs.push(root);
     const dataDir = path.join(root, "data");

@@ -17,12 +17,13 @@
  * acked message back (total-queue figures printed).
  */
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { keyOf, type Body } from "../helpers/total-queue.js";
 import { call, Load } from "./http-load.js";
 import { checkAfterServeRestart, expectNothingLost, formatReport, reopenAndCheck } from "./reopen-check.js";
+import { faultTest } from "./fault-test.js";
 import { attachStrace, segmentFiles, settle, startServe, type ServeProcess, type Tracer } from "./serve-process.js";
 
 const QUEUE = "jobs";
@@ -39,6 +40,7 @@ async function failSegmentWrites(server: ServeProcess, dataDir: string, errno: s
 }
 
 const baseSeed = testSeed();
+const withStrace = faultTest({ tools: ["strace"] });
 
 describe.each(["ENOSPC", "EIO"])("%s on the segment file for a window of writes (strace -P … inject error)", (errno) => {
   const dirs: string[] = [];
@@ -46,7 +48,7 @@ describe.each(["ENOSPC", "EIO"])("%s on the segment file for a window of writes 
     await Promise.all(dirs.map((dir) => removeTempDir(dir)));
   });
 
-  it("refuses writes with 503 during the window, keeps serving reads, takes writes again after it, loses nothing", async () => {
+  withStrace("refuses writes with 503 during the window, keeps serving reads, takes writes again after it, loses nothing", async () => {
     const seed = (baseSeed + (errno === "EIO" ? 1 : 0)) >>> 0;
     const root = await makeTempDir(`spool-faults-${errno.toLowerCase()}-`);
     dirs.push(root);

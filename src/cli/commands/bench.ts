@@ -48,7 +48,7 @@ function settingsOf(flags: BenchFlags) {
 
 function printResult(result: HttpLoadResult, flags: BenchFlags): void {
   const line = (label: string, phase: PhaseFigures, target: number) =>
-    `${label.padEnd(34)} ${formatRate(phase.msgPerSec).padStart(9)} msg/s  (${formatDuration(phase.elapsedMs)}, ${formatCount(phase.requests)} requests; §5 target ≥ ${formatCount(target)})`;
+    `${label.padEnd(34)} ${formatRate(phase.msgPerSec).padStart(9)} msg/s  (${formatDuration(phase.elapsedMs)}, ${formatCount(phase.requests)} requests; target ≥ ${formatCount(target)})`;
   printLine(line(`publish, batches of ${flags.batch}`, result.publish, HTTP_TARGETS.publishMsgPerSec));
   printLine(line(`lease ${flags.leaseMax} + bulk ack`, result.leaseAck, HTTP_TARGETS.leaseAckMsgPerSec));
 }

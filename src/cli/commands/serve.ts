@@ -18,7 +18,7 @@ export function registerServe(program: Command): void {
     const { startServer, installShutdownSignals } = await import("../../server/serve.js");
     const server = await startServer(config);
     installShutdownSignals(server);
-    // For people and for whoever started us with --port 0; stdout carries the JSON logs.
+    // For people and for whoever started us with --port 0; stdout carries the logs.
     process.stderr.write(`spool: listening on ${server.url} (data in ${config.dataDir}, fsync ${config.journal?.fsync ?? "always"})\n`);
   });
 }

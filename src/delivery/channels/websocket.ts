@@ -15,9 +15,10 @@ import { waitForWake } from "../../util/abort.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import type { Handler, Worker } from "../../worker/worker.js";
 import type { ConnectionHub } from "../realtime/connection-hub.js";
+import { deliveryQueueName } from "../queue-names.js";
 import type { DeliveryJob, MessageLog } from "../types.js";
 
-const WEBSOCKET_QUEUE = "delivery.websocket";
+const WEBSOCKET_QUEUE = deliveryQueueName("websocket");
 
 /** How long a job whose entry is still `pending` (the expander's record not applied yet) waits before it is retried. */
 const PENDING_WAIT_MS = 5000;

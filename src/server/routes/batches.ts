@@ -14,6 +14,7 @@ import type { IncomingMessage } from "node:http";
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
+import type { ChannelName } from "../../delivery/types.js";
 import { checkChannelAccess, reachesChannel } from "../auth.js";
 import { BatchMessagesQuery, BatchParams, BatchRequestSchema, NDJSON, NdjsonBody } from "../delivery-schemas.js";
 import { routeSchema } from "../route-schemas.js";
@@ -36,7 +37,7 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
       async (request, reply) => {
         const type = request.headers["content-type"] ?? "";
         // The channel of an NDJSON batch is on its first line: the intake asks once it has read it.
-        const authorize = (channel: string) => checkChannelAccess(request, channel);
+        const authorize = (channel: ChannelName) => checkChannelAccess(request, channel);
         const accepted = type.startsWith(NDJSON)
           ? await delivery.createBatchFromStream(request.body as IncomingMessage, authorize)
           : await delivery.createBatch(request.body as Static<typeof BatchRequestSchema>, authorize);

@@ -21,6 +21,7 @@ import { SpoolError, ValidationError } from "../../core/errors.js";
 import type { ConnectionHub } from "../../delivery/realtime/connection-hub.js";
 import { MAX_CLIENT_FRAME_BYTES } from "../../delivery/realtime/protocol.js";
 import { MAX_TOKEN_TTL_MS, type RecipientTokens, type TokenRefusal } from "../../delivery/realtime/recipient-tokens.js";
+import { deliveryQueueName } from "../../delivery/queue-names.js";
 import type { MessageLog } from "../../delivery/types.js";
 import { checkQueueAccess } from "../auth.js";
 import { MessageParams, routeSchema } from "../route-schemas.js";
@@ -116,7 +117,7 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
 
   const acknowledge = (to: "delivered" | "read") => async (request: FastifyRequest<{ Params: Static<typeof MessageParams> }>) => {
     const entry = log.get(request.params.id);
-    if (entry !== undefined) checkQueueAccess(request, `delivery.${entry.channel}`);
+    if (entry !== undefined) checkQueueAccess(request, deliveryQueueName(entry.channel));
     const { entry: after, changed } = await hub.acknowledge(request.params.id, to);
     return { id: after.logId, status: after.status, changed };
   };

@@ -177,7 +177,7 @@ const WRITE_CHUNK_BYTES = 16 * 1024 * 1024;
 /**
  * Writes all of `buffer` at `position`, or throws. A short write is an error here (code
  * `ESHORTWRITE`), never silently continued: on a full disk Node returns the partial count
- * without throwing, and only the next write fails (RELIABILITY.md). The caller rolls back.
+ * without throwing, and only the next write fails. The caller rolls back.
  */
 export async function writeAll(file: JournalFile, buffer: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < buffer.length; ) {

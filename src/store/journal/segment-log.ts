@@ -15,7 +15,7 @@
  *   always   after the fdatasync covering its record returned 0. Default.
  *   interval after its write() returned (it survives a crash of the process, not of the machine);
  *            an fdatasync runs at most `fsyncIntervalMs` after any unsynced write, so a power loss
- *            drops at most that window of acknowledged records (RELIABILITY.md: "lost ≤ rate × interval").
+ *            drops at most that window of acknowledged records (lost ≤ rate × interval).
  *   never    after its write() returned; the log syncs only on rotation, `flush()` and `close()`.
  * `flush()` resolves once everything appended before it is fdatasynced, under every policy.
  *

@@ -29,6 +29,8 @@ interface BadPublish {
   options?: unknown;
   /** The detail path of a single publish; in a batch it is prefixed with the item's index. */
   path?: string;
+  /** What the error's message must say. */
+  message?: RegExp;
 }
 
 const cyclic: Record<string, unknown> = { a: 1 };
@@ -43,7 +45,13 @@ const badPublishes: BadPublish[] = [
   { name: "an unknown publish option", body: 1, options: { prio: 1 }, path: "/prio" },
   { name: "delayMs and availableAt together", body: 1, options: { delayMs: 10, availableAt: Date.now() + 10 } },
   { name: "availableAt that is not a date", body: 1, options: { availableAt: "next tuesday" }, path: "/availableAt" },
-  { name: "an ISO availableAt without a time zone", body: 1, options: { availableAt: "2030-01-01T10:00:00" }, path: "/availableAt" },
+  {
+    name: "an ISO availableAt without a time zone",
+    body: 1,
+    options: { availableAt: "2030-01-01T10:00:00" },
+    path: "/availableAt",
+    message: /availableAt must be epoch ms \(an integer >= 0\), an ISO 8601 date-time with a zone \(Z or ±hh:mm\), or a Date, got "2030-01-01T10:00:00"/,
+  },
   { name: "an invalid Date as availableAt", body: 1, options: { availableAt: new Date("nope") }, path: "/availableAt" },
   { name: "a negative availableAt", body: 1, options: { availableAt: -5 }, path: "/availableAt" },
   { name: "ttlMs 0", body: 1, options: { ttlMs: 0 }, path: "/ttlMs" },
@@ -175,6 +183,7 @@ export const publishing: AreaDefinition = (_suite, open) => {
     const single = await spoolError(() => queue.publish(bad.body, bad.options as PublishOptions), "validation_failed");
     expect(single).toBeInstanceOf(ValidationError);
     if (bad.path !== undefined) expect(detailPaths(single)).toContain(bad.path);
+    if (bad.message !== undefined) expect(single.message).toMatch(bad.message);
     expect(counts(await queue.stats())).toEqual(before);
 
     // The same mistake as item 1 of a batch fails the batch, naming the item.
