@@ -54,7 +54,8 @@ async function expectFinishedOnce(batchId: string): Promise<void> {
   const done = await waitForBatch(server.url, batchId, 20_000);
   expect(done).toMatchObject({ total: N, expanded: N, counts: { pending: 0, queued: 0, sent: N, failed: 0 } });
   const queue = server.spool.queue("delivery.mock");
-  await pollUntil(async () => (await queue.stats()).totals.completed === N, { what: "every delivery message completed" });
+  // Leases the killed process held are durable: they come back once they expire, then complete.
+  await pollUntil(async () => (await queue.stats()).totals.completed === N, { timeoutMs: 20_000, what: "every delivery message completed" });
   const stats = await queue.stats();
   expect(stats.totals).toMatchObject({ published: N, completed: N, dead: 0 });
   expect(await server.delivery.store.recipients.list()).toEqual([]); // the recipient file is gone once expanded
