@@ -22,6 +22,7 @@ import { existed } from "./remote-errors.js";
 import { RemoteQueue, type RemoteQueueStats } from "./remote-queue.js";
 import { RemoteWorkerSource } from "./remote-source.js";
 import { toWireNack, toWirePublish } from "./wire.js";
+import { defaults } from "../config/defaults.js";
 
 export interface SpoolClientOptions {
   /** Where `spool serve` listens, e.g. `http://127.0.0.1:7400`. */
@@ -42,7 +43,6 @@ export interface ScaleResult {
   concurrency: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 const CLIENT_OPTION_KEYS = new Set(["url", "apiKey", "timeoutMs"]);
 
 const enc = encodeURIComponent;
@@ -65,7 +65,7 @@ export class SpoolClient {
     for (const key of Object.keys(options)) {
       if (!CLIENT_OPTION_KEYS.has(key)) throw new ValidationError(`SpoolClient: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
     }
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = options.timeoutMs ?? defaults.client.timeoutMs;
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
       throw new ValidationError(`SpoolClient: timeoutMs must be a positive integer, got ${JSON.stringify(options.timeoutMs)}`, [{ path: "/timeoutMs", message: "expected integer >= 1" }]);
     }

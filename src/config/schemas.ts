@@ -126,3 +126,21 @@ export type WorkerOptions = Static<typeof WorkerOptionsSchema>;
 export const QueueNameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9_.:-]+$" });
 export const ExchangeNameSchema = Type.String({ maxLength: 200, pattern: "^[A-Za-z0-9_.:-]*$" });
 export const ExchangeTypeSchema = Type.Union([Type.Literal("direct"), Type.Literal("fanout"), Type.Literal("topic")]);
+
+/**
+ * The embedded journal's settings (library `journal` options and the server's `journal` key);
+ * defaults in defaults.ts. Function-valued library options (clock, fs, hooks) are checked apart.
+ */
+export const JournalOptionsSchema = Type.Object(
+  {
+    fsync: Type.Optional(Type.Union([Type.Literal("always"), Type.Literal("interval"), Type.Literal("never")], { description: "When a write counts as durable" })),
+    fsyncIntervalMs: Type.Optional(Int({ minimum: 1, maximum: 60_000, description: "With fsync interval: the longest a write waits for its fdatasync, ms" })),
+    segmentMaxBytes: Type.Optional(Int({ minimum: 1, maximum: 1024 ** 3, description: "Log segment size before it rotates (a flight never splits, so a tiny size rotates at every write)" })),
+    snapshotEveryOps: Type.Optional(Int({ minimum: 1, description: "Take a snapshot after this many logged operations" })),
+    snapshotEveryMs: Type.Optional(Int({ minimum: 1, description: "…or this long after the last snapshot, ms" })),
+    repair: Type.Optional(Type.Boolean({ description: "Open a log with corruption in the middle by cutting it there" })),
+  },
+  { additionalProperties: false },
+);
+
+export type JournalOptions = Static<typeof JournalOptionsSchema>;

@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { HASH_PATTERN, SCOPES } from "../auth/api-keys.js";
-import { HostCircuitOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
+import { HostCircuitOptionsSchema, JournalOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -18,17 +18,8 @@ export const ApiKeyConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const JournalConfigSchema = Type.Object(
-  {
-    fsync: Type.Optional(Type.Union([Type.Literal("always"), Type.Literal("interval"), Type.Literal("never")], { description: "When a write counts as durable" })),
-    fsyncIntervalMs: Type.Optional(Int({ minimum: 1, maximum: 60_000 })),
-    segmentMaxBytes: Type.Optional(Int({ minimum: 4096, maximum: 1024 ** 3 })),
-    snapshotEveryOps: Type.Optional(Int({ minimum: 1 })),
-    snapshotEveryMs: Type.Optional(Int({ minimum: 1 })),
-    repair: Type.Optional(Type.Boolean({ description: "Open a log with corruption in the middle by cutting it there" })),
-  },
-  { additionalProperties: false },
-);
+/** The journal's settings: the same schema as the library's `journal` options (config/schemas.ts). */
+export const JournalConfigSchema = JournalOptionsSchema;
 
 /** Batch delivery (docs/batch-delivery.md): channel workers, webhook signing, real-time delivery. */
 export const DeliveryConfigSchema = Type.Object(

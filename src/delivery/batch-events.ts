@@ -8,6 +8,7 @@
 import { EventEmitter } from "node:events";
 import type { BatchState } from "./delivery-state.js";
 import { summarize, type BatchSummary, type DeliveryMessageLog } from "./message-log.js";
+import { defaults } from "../config/defaults.js";
 
 export interface BatchEventMap {
   "batch:progress": [BatchSummary];
@@ -22,7 +23,7 @@ export class BatchEvents extends EventEmitter<BatchEventMap> {
   readonly #unsubscribe: () => void;
   readonly #unsubscribeForget: () => void;
 
-  constructor(log: DeliveryMessageLog, intervalMs = 250) {
+  constructor(log: DeliveryMessageLog, intervalMs: number = defaults.delivery.progressIntervalMs) {
     super();
     this.#intervalMs = intervalMs;
     this.#unsubscribe = log.onBatchChange((batch) => this.#changed(batch));

@@ -28,6 +28,7 @@ import { systemClock, type Clock } from "../util/clock.js";
 import { CHANNELS, deliveryQueueName } from "./queue-names.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import type { ChannelName, DeliveryJob } from "./types.js";
+import { defaults } from "../config/defaults.js";
 
 export interface DeadJobOptions {
   /** How often the queues' dead totals are looked at (default 1,000 ms). */
@@ -83,7 +84,7 @@ export class DeadJobSweeper {
   constructor(spool: Spool, log: DeliveryMessageLog, options: DeadJobOptions = {}) {
     this.#spool = spool;
     this.#log = log;
-    this.#checkEveryMs = Math.max(1, options.checkEveryMs ?? 1_000);
+    this.#checkEveryMs = Math.max(1, options.checkEveryMs ?? defaults.delivery.deadJobCheckMs);
     this.#pageSize = options.pageSize ?? 500;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;

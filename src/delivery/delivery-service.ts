@@ -28,6 +28,7 @@ import { RecipientTokens, loadOrCreateSecret } from "./realtime/recipient-tokens
 import { BatchRetention } from "./retention.js";
 import { compileTemplate } from "./templates.js";
 import type { ChannelName, DeliveryJob, RecipientStatus } from "./types.js";
+import { defaults } from "../config/defaults.js";
 
 export interface DeliveryServiceOptions {
   spool: Spool;
@@ -136,7 +137,7 @@ export class DeliveryService {
       await service.#deadJobs.start();
       service.workers?.start();
       if (options.workers !== false) {
-        service.#websocketWorker = startWebsocketWorker(options.spool, { log: service.log, hub: service.hub }, { concurrency: options.concurrency?.websocket ?? 32 });
+        service.#websocketWorker = startWebsocketWorker(options.spool, { log: service.log, hub: service.hub }, { concurrency: options.concurrency?.websocket ?? defaults.delivery.concurrency.websocket });
       }
     } catch (error) {
       await service.close().catch(() => undefined);

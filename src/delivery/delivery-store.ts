@@ -24,6 +24,7 @@ import { SegmentLog, type FsyncPolicy } from "../store/journal/segment-log.js";
 import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../store/journal/snapshot-file.js";
 import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "./delivery-state.js";
 import { diskRecipientFiles, memoryRecipientFiles, type RecipientFiles } from "./recipient-files.js";
+import { defaults } from "../config/defaults.js";
 
 export interface DeliveryStoreOptions {
   /** Default `always`. */
@@ -132,7 +133,7 @@ export class DeliveryStore {
       this.#recoverSoon();
       throw error;
     }
-    if (++this.#sinceSnapshot >= (this.#options.snapshotEveryRecords ?? 200_000) && this.#sinceSnapshot >= this.#recipients()) {
+    if (++this.#sinceSnapshot >= (this.#options.snapshotEveryRecords ?? defaults.delivery.snapshotEveryRecords) && this.#sinceSnapshot >= this.#recipients()) {
       void this.snapshot().catch((error: unknown) => this.#options.onFault?.(error));
     }
     return true;

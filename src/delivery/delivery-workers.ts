@@ -42,6 +42,7 @@ import type { DeliveryStore } from "./delivery-store.js";
 import { deliveryQueueName } from "./queue-names.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import type { ChannelName, DeliveryJob, RenderedContent } from "./types.js";
+import { defaults } from "../config/defaults.js";
 
 export interface DeliveryWorkerOptions {
   /** Handlers at once per channel (defaults: webhook 32, mock 256). */
@@ -80,7 +81,7 @@ export class DeliveryWorkers {
   start(): void {
     for (const channel of ["webhook", "mock"] as const) {
       const queue = this.#spool.queue<DeliveryJob>(deliveryQueueName(channel));
-      const concurrency = this.#options.concurrency?.[channel] ?? (channel === "webhook" ? 32 : 256);
+      const concurrency = this.#options.concurrency?.[channel] ?? defaults.delivery.concurrency[channel];
       const worker = queue.work((message, ctx) => this.#handle(channel, queue, message, ctx), { concurrency });
       worker.on("worker:error", ({ error }) => {
         if (error instanceof SpoolError && error.code === "lease_lost" && this.#expectedLeaseLost > 0) {
@@ -149,7 +150,7 @@ export class DeliveryWorkers {
     let outcome: SendOutcome;
     try {
       const secret = settings?.secret ?? this.#options.webhookSecret;
-      const timeoutMs = settings?.timeoutMs ?? this.#options.webhookTimeoutMs ?? 10_000;
+      const timeoutMs = settings?.timeoutMs ?? this.#options.webhookTimeoutMs ?? defaults.delivery.webhookTimeoutMs;
       const request = { url: url as string, timeoutMs, ...(secret === undefined ? {} : { secret }) };
       outcome = await sendWebhook({ logId: job.logId, batchId: job.batchId, recipientId: job.recipientId, content }, request, ctx.signal);
     } catch (error) {

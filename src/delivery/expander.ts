@@ -36,6 +36,7 @@ import { deliveryQueueName } from "./queue-names.js";
 import type { StoredRecipient } from "./recipient-files.js";
 import { compileTemplate, type CompiledTemplate } from "./templates.js";
 import type { DeliveryJob, RenderedContent } from "./types.js";
+import { defaults } from "../config/defaults.js";
 
 export interface ExpanderOptions {
   /** Recipients per publishMany (default 2,000; at most 10,000). */
@@ -52,7 +53,6 @@ export interface ExpanderOptions {
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETRY_AFTER_FAULT_MS = 1_000;
-const MAX_QUEUED = 20_000;
 
 export class Expander {
   readonly #spool: Spool;
@@ -66,9 +66,9 @@ export class Expander {
   constructor(spool: Spool, store: DeliveryStore, options: ExpanderOptions = {}) {
     this.#spool = spool;
     this.#store = store;
-    this.#chunkSize = Math.min(Math.max(1, options.chunkSize ?? 2_000), 10_000);
+    this.#chunkSize = Math.min(Math.max(1, options.chunkSize ?? defaults.delivery.expandChunkSize), 10_000);
     this.#logger = options.logger;
-    this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? MAX_QUEUED, onMove: options.onMove, recheckMs: options.roomRecheckMs });
+    this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? defaults.delivery.maxQueuedJobs, onMove: options.onMove, recheckMs: options.roomRecheckMs });
   }
 
   /** Starts (or keeps running) the expansion of `batchId`. */

@@ -17,8 +17,8 @@ import type { Logger } from "pino";
 import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { DeliveryMessageLog } from "./message-log.js";
+import { defaults } from "../config/defaults.js";
 
-const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 
 /** The timer is re-armed at least this often, so a clock that jumps is noticed within the hour. */
 const MAX_WAIT_MS = 3_600_000;
@@ -46,7 +46,7 @@ export class BatchRetention {
 
   constructor(store: DeliveryStore, log: DeliveryMessageLog, options: RetentionOptions = {}) {
     this.#store = store;
-    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.retentionMs = options.retentionMs ?? defaults.delivery.retentionMs;
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
     // A batch completing now is due after every batch already waiting: arm only if nothing is.

@@ -28,6 +28,7 @@ import { queueRoutes } from "./routes/queues.js";
 import { realtimeRoutes, type RealtimeDeps } from "./routes/realtime.js";
 import type { ServerContext, ServerObserver } from "./server-context.js";
 import { installBodyRules, typeboxValidatorCompiler } from "./validation.js";
+import { serverDefaults } from "../config/server-config.js";
 
 export interface AppOptions {
   spool: Spool;
@@ -50,7 +51,7 @@ export interface AppOptions {
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const logger = options.logger;
   const app = Fastify({
-    bodyLimit: options.bodyLimitBytes ?? 32 * 1024 ** 2,
+    bodyLimit: options.bodyLimitBytes ?? serverDefaults.bodyLimitBytes,
     ...(typeof logger === "object" ? { loggerInstance: logger } : { logger: logger ?? false }),
     // Requests that arrive while closing get our own 503 envelope (below), not Fastify's.
     return503OnClosing: false,

@@ -25,6 +25,7 @@ import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
 import type { MessageLog, MessageLogEntry, RecipientStatus, RenderedContent } from "../types.js";
 import { AckDeadlines, type Deadline } from "./ack-deadlines.js";
 import { CLOSE_CODES, PONG_FRAME, errorFrame, messageFrame, parseClientFrame, readyFrame } from "./protocol.js";
+import { defaults } from "../../config/defaults.js";
 
 /** What the hub needs of a WebSocket; the route adapts `ws` to it (and unit tests fake it). */
 export interface HubSocket {
@@ -60,7 +61,6 @@ export interface ConnectionHubOptions {
   closeGraceMs?: number;
 }
 
-const HUB_DEFAULTS = { ackTimeoutMs: 30_000, heartbeatMs: 30_000, maxUnackedPerRecipient: 1000, closeGraceMs: 2000 } as const;
 
 /** What became of a message handed to `deliver`. */
 export type DeliverOutcome = "pushed" | "held" | "settled";
@@ -170,10 +170,10 @@ export class ConnectionHub extends EventEmitter<ConnectionHubEvents> {
     super();
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
-    this.ackTimeoutMs = positiveInt(options.ackTimeoutMs ?? HUB_DEFAULTS.ackTimeoutMs, "ackTimeoutMs", false);
-    this.heartbeatMs = positiveInt(options.heartbeatMs ?? HUB_DEFAULTS.heartbeatMs, "heartbeatMs", true);
-    this.maxUnackedPerRecipient = positiveInt(options.maxUnackedPerRecipient ?? HUB_DEFAULTS.maxUnackedPerRecipient, "maxUnackedPerRecipient", false);
-    this.#closeGraceMs = positiveInt(options.closeGraceMs ?? HUB_DEFAULTS.closeGraceMs, "closeGraceMs", true);
+    this.ackTimeoutMs = positiveInt(options.ackTimeoutMs ?? defaults.delivery.ackTimeoutMs, "ackTimeoutMs", false);
+    this.heartbeatMs = positiveInt(options.heartbeatMs ?? defaults.delivery.heartbeatMs, "heartbeatMs", true);
+    this.maxUnackedPerRecipient = positiveInt(options.maxUnackedPerRecipient ?? defaults.delivery.maxUnackedPerRecipient, "maxUnackedPerRecipient", false);
+    this.#closeGraceMs = positiveInt(options.closeGraceMs ?? defaults.delivery.closeGraceMs, "closeGraceMs", true);
     this.#deadlines = new AckDeadlines<Flight>(this.#clock, this.ackTimeoutMs, (flight) => this.#ackOverdue(flight));
     // Acknowledgements that do not come through the hub (HTTP, another process) end flights too.
     // Deferred: the hub may write to the log again (the next push), and not from inside its listener.

@@ -16,8 +16,8 @@ import { link, mkdir, open, readFile, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ValidationError } from "../../core/errors.js";
 import { systemClock, type Clock } from "../../util/clock.js";
+import { defaults } from "../../config/defaults.js";
 
-const DEFAULT_TOKEN_TTL_MS = 3_600_000;
 export const MAX_TOKEN_TTL_MS = 30 * 86_400_000;
 /** Shorter secrets are refused: a guessable secret would let anyone mint tokens for anyone. */
 const MIN_SECRET_BYTES = 16;
@@ -57,7 +57,7 @@ export class RecipientTokens {
     }
     this.#secret = bytes;
     this.#clock = options.clock ?? systemClock;
-    this.defaultTtlMs = checkTtl(options.defaultTtlMs ?? DEFAULT_TOKEN_TTL_MS, "defaultTtlMs");
+    this.defaultTtlMs = checkTtl(options.defaultTtlMs ?? defaults.delivery.recipientTokenTtlMs, "defaultTtlMs");
   }
 
   /** A token for `recipientId`, valid for `ttlMs` (default `defaultTtlMs`, at most 30 days). */

@@ -32,8 +32,9 @@
  *              starts the same rebuild from disk: the process never dies of it, and the engine
  *              never carries on from a half-applied change.
  */
-import type { QueueOptions } from "../../config/schemas.js";
-import { UnavailableError } from "../../core/errors.js";
+import { JournalOptionsSchema, type QueueOptions } from "../../config/schemas.js";
+import { validate } from "../../config/validate.js";
+import { UnavailableError, ValidationError } from "../../core/errors.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { FrozenRows } from "../../engine/message-table.js";
@@ -63,6 +64,7 @@ import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js"
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
 import { decodeSnapshot, encodeSnapshotChunks } from "./snapshot-codec.js";
 import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "./snapshot-file.js";
+import { defaults } from "../../config/defaults.js";
 
 export interface JournalStoreOptions {
   /** The data directory (created if missing). One process at a time may open it. */
@@ -99,7 +101,6 @@ export interface JournalStoreOptions {
 const OP_RECORD = 1;
 /** Snapshot encoding yields to the event loop after each chunk of about this size (a few ms of work). */
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
 
 export class JournalStore implements Store {
   readonly name = "journal";
@@ -136,9 +137,7 @@ export class JournalStore implements Store {
   readonly #runTokens: string[] = [];
 
   constructor(options: JournalStoreOptions) {
-    if (!options || typeof options.dataDir !== "string" || options.dataDir.length === 0) {
-      throw new TypeError("journalStore: dataDir must be a non-empty path");
-    }
+    checkJournalOptions(options);
     this.#options = options;
     this.#fs = options.fs ?? nodeJournalFs;
     this.#decisions = new Decisions(options.random);
@@ -461,7 +460,7 @@ export class JournalStore implements Store {
    * this keeps its cost per operation bounded with a large backlog, and the log near the state's size.
    */
   #counted(ops = 1): void {
-    const threshold = Math.max(this.#options.snapshotEveryOps ?? DEFAULTS.snapshotEveryOps, this.#lastSnapshotSize);
+    const threshold = Math.max(this.#options.snapshotEveryOps ?? defaults.journal.snapshotEveryOps, this.#lastSnapshotSize);
     if ((this.#opsSinceSnapshot += ops) >= threshold) {
       void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a snapshot after many operations"));
     }
@@ -546,7 +545,7 @@ export class JournalStore implements Store {
       this.#snapshotTimer = undefined;
       if (this.#opsSinceSnapshot > 0 && this.writeFault === undefined) void this.snapshot().catch((error: unknown) => this.#report(error as Error, "a periodic snapshot"));
       else this.#armSnapshotTimer();
-    }, this.#options.snapshotEveryMs ?? DEFAULTS.snapshotEveryMs);
+    }, this.#options.snapshotEveryMs ?? defaults.journal.snapshotEveryMs);
   }
 
   // ── Store ───────────────────────────────────────────────────────────────────────────────
@@ -680,6 +679,23 @@ class AckRun {
   settle!: (durable: Promise<void>) => void;
   constructor(readonly t: number) {
     this.durable = new Promise<void>((resolve) => (this.settle = resolve));
+  }
+}
+
+const HOOKS = ["onWarning", "onFsync", "onFault", "random"] as const;
+const SETTINGS = new Set(["fsync", "fsyncIntervalMs", "segmentMaxBytes", "snapshotEveryOps", "snapshotEveryMs", "repair"]);
+
+/** Journal options are checked like every other option: `validation_failed`, naming the option. */
+function checkJournalOptions(options: JournalStoreOptions): void {
+  if (options === null || typeof options !== "object") throw new ValidationError("journalStore: options must be an object with a dataDir");
+  if (typeof options.dataDir !== "string" || options.dataDir.length === 0) {
+    throw new ValidationError(`journalStore: dataDir must be a non-empty path, got ${JSON.stringify(options.dataDir)}`, [{ path: "/dataDir", message: "expected a path" }]);
+  }
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (SETTINGS.has(key) && value !== undefined) settings[key] = value;
+  validate(JournalOptionsSchema, settings, "journal options");
+  for (const hook of HOOKS) {
+    if (options[hook] !== undefined && typeof options[hook] !== "function") throw new ValidationError(`journal options: ${hook} must be a function`, [{ path: `/${hook}`, message: "expected a function" }]);
   }
 }
 

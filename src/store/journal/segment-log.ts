@@ -43,6 +43,7 @@ import { errorCode, writeAll, type JournalFile, type JournalFs } from "./journal
 import { comparePositions, formatPosition, segmentPath, segmentsIn, type LogPosition } from "./layout.js";
 import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, writeFrame } from "./record-codec.js";
 import { readLog, type ReadLogOptions, type ReadLogResult } from "./recovery.js";
+import { defaults } from "../../config/defaults.js";
 
 export type FsyncPolicy = "always" | "interval" | "never";
 
@@ -140,7 +141,6 @@ class Batch {
   }
 }
 
-const DEFAULTS = { fsync: "always", fsyncIntervalMs: 1000, segmentMaxBytes: 64 * 1024 * 1024 } as const;
 
 export class SegmentLog {
   readonly dir: string;
@@ -196,10 +196,10 @@ export class SegmentLog {
 
   private constructor(options: SegmentLogOptions) {
     this.dir = options.dir;
-    this.policy = options.fsync ?? DEFAULTS.fsync;
+    this.policy = options.fsync ?? defaults.journal.fsync;
     this.#fs = options.fs;
-    this.#intervalMs = options.fsyncIntervalMs ?? DEFAULTS.fsyncIntervalMs;
-    this.#segmentMaxBytes = options.segmentMaxBytes ?? DEFAULTS.segmentMaxBytes;
+    this.#intervalMs = options.fsyncIntervalMs ?? defaults.journal.fsyncIntervalMs;
+    this.#segmentMaxBytes = options.segmentMaxBytes ?? defaults.journal.segmentMaxBytes;
     this.#maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     this.#clock = options.clock ?? systemClock;
     this.#onFault = options.onFault;
@@ -212,7 +212,6 @@ export class SegmentLog {
    * any torn tail). Rejects if the directory does not match that position.
    */
   static async open(options: SegmentLogOptions): Promise<SegmentLog> {
-    if (!["always", "interval", "never"].includes(options.fsync ?? DEFAULTS.fsync)) throw new RangeError(`fsync must be always, interval or never, got ${options.fsync}`);
     if (!(Number.isInteger(options.end.segment) && options.end.segment >= 1 && Number.isInteger(options.end.offset) && options.end.offset >= 0)) {
       throw new RangeError(`end must be a log position, got ${JSON.stringify(options.end)}`);
     }
