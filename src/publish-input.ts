@@ -6,14 +6,14 @@ import type { PublishInput } from "./store/store.js";
 
 /**
  * Turns a library publish call into a store `PublishInput`: validates the options against the
- * shared schema, encodes the body once, and resolves delayMs / availableAt to an absolute time.
+ * shared schema, encodes the body once, and resolves availableAt to epoch ms. A delayMs goes to
+ * the store as it is: the store measures it from its own publish time (the clock that owns time).
  * Problems are reported with `pathPrefix` (e.g. `/3` for the fourth item of a batch).
  */
 export function toPublishInput(
   queue: string,
   body: unknown,
   options: PublishOptions | undefined,
-  now: number,
   maxBodyBytes: number,
   pathPrefix = "",
 ): PublishInput {
@@ -43,7 +43,7 @@ export function toPublishInput(
   const encoded = encodeBody(body, maxBodyBytes, where, `${pathPrefix}/body`);
   const input: PublishInput = { queue, body: encoded, priority: options?.priority ?? 0 };
   if (options === undefined) return input;
-  if (options.delayMs !== undefined) input.availableAt = now + options.delayMs;
+  if (options.delayMs !== undefined) input.delayMs = options.delayMs;
   else if (options.availableAt !== undefined) input.availableAt = toEpochMs(options.availableAt);
   if (options.headers !== undefined) input.headers = options.headers;
   if (options.ttlMs !== undefined) input.ttlMs = options.ttlMs;

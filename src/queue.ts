@@ -124,7 +124,7 @@ export class Queue<T = unknown> {
   }
 
   async #publish(body: T, options: PublishOptions | undefined, traced: boolean): Promise<PublishResult> {
-    const input = toPublishInput(this.name, body, options, this.#store.clock.now(), this.#runtime.maxBodyBytes);
+    const input = toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes);
     if (traced) input.headers = injectTraceContext(input.headers);
     await this.#declaration();
     const [outcome] = await this.#store.publish([input]);
@@ -146,7 +146,6 @@ export class Queue<T = unknown> {
         { path: "/", message: `more than ${defaults.maxPublishBatch} items` },
       ]);
     }
-    const now = this.#store.clock.now();
     const inputs = items.map((item, index) => {
       if (item === null || typeof item !== "object" || !("body" in item)) {
         throw new ValidationError(`publishMany to "${this.name}": /${index} must be an object with a body`, [
@@ -154,9 +153,9 @@ export class Queue<T = unknown> {
         ]);
       }
       // Most batch items carry only a body: skip the copy and the options check for them.
-      if (!hasOptions(item)) return toPublishInput(this.name, item.body, undefined, now, this.#runtime.maxBodyBytes, `/${index}`);
+      if (!hasOptions(item)) return toPublishInput(this.name, item.body, undefined, this.#runtime.maxBodyBytes, `/${index}`);
       const { body, ...options } = item;
-      return toPublishInput(this.name, body, options, now, this.#runtime.maxBodyBytes, `/${index}`);
+      return toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes, `/${index}`);
     });
     if (inputs.length === 0) return [];
     if (traced) injectTraceContextAll(inputs);

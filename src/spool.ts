@@ -198,8 +198,7 @@ export class Spool implements SpoolRuntime {
       if (!info) throw new NotFoundError(`exchange "${exchange}" does not exist`);
       queues = routeMessage(info, routingKey);
     }
-    const now = this.store.clock.now();
-    const inputs = queues.map((queue) => toPublishInput(queue, body, options, now, this.maxBodyBytes));
+    const inputs = queues.map((queue) => toPublishInput(queue, body, options, this.maxBodyBytes));
     if (inputs.length === 0) return { routed: 0, messages: [] };
     if (traced) injectTraceContextAll(inputs);
     const outcomes = await this.store.publish(inputs);

@@ -47,6 +47,12 @@ export interface EngineOptions {
 
 const LEASE_EXPIRED: FailureInfo = { message: "lease expired before the message was acked", kind: "error" };
 
+/** When a message published at `now` becomes ready: delayMs after it, at its availableAt, or now (never in the past). */
+function readyAt(input: PublishInput, now: number): number {
+  if (input.delayMs !== undefined) return now + input.delayMs;
+  return input.availableAt !== undefined && input.availableAt > now ? input.availableAt : now;
+}
+
 export class Engine {
   readonly clock: Clock;
   readonly #newId: (nowMs: number) => string;
@@ -260,7 +266,7 @@ export class Engine {
       seq: this.#seq++,
       priority: input.priority,
       publishedAt: now,
-      availableAt: input.availableAt !== undefined && input.availableAt > now ? input.availableAt : now,
+      availableAt: readyAt(input, now),
       maxAttempts: input.maxAttempts ?? queue.options.maxAttempts,
     });
     if (extras) t.extras.set(r, extras);

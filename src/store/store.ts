@@ -37,6 +37,12 @@ export interface PublishInput {
   priority: number;
   /** Absolute ready time in ms since the epoch; `undefined` = now. */
   availableAt?: number;
+  /**
+   * Ready this long after the publish, on the store's clock: the store resolves it against the
+   * same "now" it stamps as publishedAt, so `availableAt = publishedAt + delayMs` exactly, however
+   * long the call took to reach the store. Given instead of `availableAt`, never with it.
+   */
+  delayMs?: number;
   /** Overrides the queue's ttlMs. */
   ttlMs?: number;
   /** Overrides the queue's maxAttempts. */
