@@ -4,7 +4,8 @@
  * (a batch is all or none); overflow "drop-oldest" dead-letters the oldest ready message with
  * reason "overflow".
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { QueueFullError } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";

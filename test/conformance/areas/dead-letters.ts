@@ -4,7 +4,8 @@
  * attempts and last error. Replay (one, many, all) puts them back to ready with attempts reset
  * and the same id; delete one; purge.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import type { Queue } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";

@@ -6,7 +6,8 @@
  * - idempotencyKey, drop semantics: a key seen in that queue within the window enqueues nothing
  *   and answers the original id with `duplicate: true`.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { counts, itOnClock, leaseAll, leaseOneByOne, manualClock } from "./publish-helpers.js";

@@ -3,7 +3,8 @@
  * order; the next is leasable only once the previous is completed or dead. A retried head keeps
  * its group blocked. Different groups (and ungrouped messages) run in parallel.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { deferred, itOnClock, leaseAll, letWakeUpsRun, manualClock } from "./publish-helpers.js";

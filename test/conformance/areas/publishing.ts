@@ -3,7 +3,8 @@
  * body size limits, and bodies/headers that come back exactly as published.
  */
 import fc from "fast-check";
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { TooLargeError, ValidationError, type PublishOptions, type Queue, type Spool } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";

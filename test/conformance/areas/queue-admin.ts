@@ -3,7 +3,8 @@
  * stats (counts by state, totals, oldest ready age) and message status over a message's life,
  * with completed statuses kept for completedRetentionMs / completedRetentionCount.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { defaults } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";

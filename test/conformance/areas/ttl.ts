@@ -3,7 +3,8 @@
  * whose expiresAt passes while it is not leased (ready, delayed, or waiting behind its group)
  * is dead-lettered with reason "expired"; a leased one is not expired while its lease holds.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import type { Queue, Spool } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
