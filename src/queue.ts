@@ -4,9 +4,10 @@ import { resolveQueueOptions } from "./config/resolve.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, QueueStats } from "./core/message.js";
-import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
+import { decodeLeased, type LeasedMessage, type PublishCallOptions, type PublishItem, type PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContext, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
-import { toPublishInput } from "./publish-input.js";
+import { callTransaction, splitTransaction, toPublishInput } from "./publish-input.js";
+import { checkPublishCapabilities, requireCapability } from "./store/capabilities.js";
 import { leaseWithWait } from "./store/lease-wait.js";
 import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
@@ -117,27 +118,34 @@ export class Queue<T = unknown> {
     return declared;
   }
 
-  publish(body: T, options?: PublishOptions): Promise<PublishResult> {
+  /** Publishes one message; `options.transaction` writes it in the caller's transaction (see PublishCallOptions). */
+  publish(body: T, options?: PublishOptions & PublishCallOptions): Promise<PublishResult> {
     // Tracing: a span and a traceparent header only inside an active span (no SDK: never).
     if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publish(body, options, true));
     return this.#publish(body, options, false);
   }
 
-  async #publish(body: T, options: PublishOptions | undefined, traced: boolean): Promise<PublishResult> {
+  async #publish(body: T, call: (PublishOptions & PublishCallOptions) | undefined, traced: boolean): Promise<PublishResult> {
+    const { options, transaction } = splitTransaction<PublishOptions>(call);
     const input = toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes);
+    checkPublishCapabilities(this.#store, [input], transaction, `publish to "${this.name}"`, false);
     if (traced) input.headers = injectTraceContext(input.headers);
     await this.#declaration();
-    const [outcome] = await this.#store.publish([input]);
+    const [outcome] = await (transaction === undefined ? this.#store.publish([input]) : this.#store.publish([input], { transaction }));
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
 
-  /** Publishes every item in one atomic, durable write: all are enqueued or none is. */
-  publishMany(items: PublishItem<T>[]): Promise<PublishResult[]> {
-    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publishMany(items, true), { batchSize: Array.isArray(items) ? items.length : undefined });
-    return this.#publishMany(items, false);
+  /**
+   * Publishes every item in one atomic, durable write: all are enqueued or none is.
+   * `options.transaction` writes them in the caller's transaction (see PublishCallOptions).
+   */
+  publishMany(items: PublishItem<T>[], options?: PublishCallOptions): Promise<PublishResult[]> {
+    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publishMany(items, options, true), { batchSize: Array.isArray(items) ? items.length : undefined });
+    return this.#publishMany(items, options, false);
   }
 
-  async #publishMany(items: PublishItem<T>[], traced: boolean): Promise<PublishResult[]> {
+  async #publishMany(items: PublishItem<T>[], call: PublishCallOptions | undefined, traced: boolean): Promise<PublishResult[]> {
+    const transaction = callTransaction(call, `publishMany to "${this.name}"`);
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
@@ -157,10 +165,11 @@ export class Queue<T = unknown> {
       const { body, ...options } = item;
       return toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes, `/${index}`);
     });
+    checkPublishCapabilities(this.#store, inputs, transaction, `publishMany to "${this.name}"`, true);
     if (inputs.length === 0) return [];
     if (traced) injectTraceContextAll(inputs);
     await this.#declaration();
-    const outcomes = await this.#store.publish(inputs);
+    const outcomes = await (transaction === undefined ? this.#store.publish(inputs) : this.#store.publish(inputs, { transaction }));
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
   }
 
@@ -240,9 +249,13 @@ export class Queue<T = unknown> {
     return this.#store.deleteQueue(this.name);
   }
 
-  /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
+  /**
+   * Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page (a store
+   * without `capabilities.deadLetterPaging` answers the first page only and refuses a cursor).
+   */
   async deadLetters(page: { cursor?: string; limit?: number } = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
     const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", 1000, `dead letters of "${this.name}"`);
+    if (page.cursor !== undefined) requireCapability(this.#store, "deadLetterPaging", `dead letters of "${this.name}"`);
     await this.#declaration();
     const result = await this.#store.listDead(this.name, { cursor: page.cursor, limit });
     const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));

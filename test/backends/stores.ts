@@ -3,7 +3,7 @@
  * test files and by test/conformance/registration.test.ts, which checks that every store and
  * clock mode registers the same tests.
  */
-import { journalStore, memoryStore } from "../../src/index.js";
+import { journalStore, memoryStore, type Store } from "../../src/index.js";
 import type { StoreSuiteOptions } from "../conformance/define-store-suite.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -23,14 +23,19 @@ export const JOURNAL_FSYNC_POLICIES = ["always", "interval", "never"] as const;
  * policy does not change (when a write is durable, not when anything falls due).
  */
 export function journalSuite(fsync: (typeof JOURNAL_FSYNC_POLICIES)[number], dirs: string[]): StoreSuiteOptions {
+  const dirOf = new WeakMap<Store, string>();
   return {
     name: `journal (fsync ${fsync})`,
     clockModes: fsync === "always" ? ["manual", "system"] : ["manual"],
     createStore: async (clock, random) => {
       const dataDir = await makeTempDir(`spool-journal-${fsync}-`);
       dirs.push(dataDir);
-      return journalStore({ dataDir, fsync, clock, random });
+      const store = journalStore({ dataDir, fsync, clock, random });
+      dirOf.set(store, dataDir);
+      return store;
     },
+    // Another opener of the same directory: the journal is one process's, so it is refused.
+    openPeer: async (store) => journalStore({ dataDir: dirOf.get(store) as string, fsync, clock: store.clock }),
     supports: journalStore({ dataDir: "unused" }).capabilities,
   };
 }

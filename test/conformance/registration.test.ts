@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { JOURNAL_FSYNC_POLICIES, journalSuite, memorySuite } from "../backends/stores.js";
-import { conformanceTests } from "./define-store-suite.js";
+import { conformanceTests, type StoreSuiteOptions } from "./define-store-suite.js";
 import { clockModesOf } from "./suite.js";
 
 describe("conformance suite registration", () => {
@@ -28,5 +28,15 @@ describe("conformance suite registration", () => {
         expect(conformanceTests(suite, mode), `${suite.name}, ${mode} clock`).toEqual(reference);
       }
     }
+  });
+
+  it("a store that lacks capabilities registers the same tests: each one it cannot run becomes the test that its use is refused", () => {
+    const lacking: StoreSuiteOptions = {
+      ...memorySuite,
+      name: "a store with no optional capability",
+      supports: { manualClock: false, sharedClock: true, transactionalPublish: false, settleFromAnyProcess: false, deadLetterPaging: false, replaceInPlace: false, orderingGroups: false },
+    };
+    expect(clockModesOf(lacking)).toEqual(["system"]);
+    expect(conformanceTests(lacking, "system")).toEqual(conformanceTests(memorySuite, "manual"));
   });
 });

@@ -32,6 +32,18 @@ export interface StoreSuiteOptions {
    * "system". Every mode runs every test.
    */
   clockModes?: readonly ClockMode[];
+  /**
+   * Opens a second store on the same data as `store`, as another process would (for a database:
+   * a new connection pool). Needed by a store that declares `sharedClock` or lacks
+   * `settleFromAnyProcess` (the tests of what many processes see); a one-process store with data
+   * another opener could reach (the journal's directory) gives it to show that opener refused.
+   */
+  openPeer?: (store: Store) => Promise<Store>;
+  /**
+   * Begins a transaction on the store's database, in the form its `publish(…, { transaction })`
+   * takes. Needed by a store that declares `transactionalPublish`.
+   */
+  beginTransaction?: (store: Store) => Promise<{ transaction: unknown; commit(): Promise<void>; rollback(): Promise<void> }>;
 }
 
 /** One run of the suite: a store in one clock mode. What every area is given. */

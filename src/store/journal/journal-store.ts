@@ -52,7 +52,9 @@ import type {
   ReplaySelection,
   Store,
   StoreCapabilities,
+  StorePublishOptions,
 } from "../store.js";
+import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
@@ -103,7 +105,7 @@ const DEFAULTS = { snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 };
 
 export class JournalStore implements Store {
   readonly name = "journal";
-  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true };
+  readonly capabilities: StoreCapabilities = ENGINE_STORE_CAPABILITIES;
   readonly clock: Clock;
   readonly #options: JournalStoreOptions;
   readonly #fs: JournalFs;
@@ -572,7 +574,14 @@ export class JournalStore implements Store {
   async stats(name: string): Promise<QueueStats> {
     return this.#read((e) => e.stats(name));
   }
-  publish(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+  publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    if (options?.transaction !== undefined) {
+      try {
+        requireCapability(this, "transactionalPublish", "publish");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#write({ o: "publish", inputs }, true);
   }
   lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {

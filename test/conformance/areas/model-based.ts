@@ -43,14 +43,17 @@ type Command =
   | { type: "extend"; pick: number; leaseMs: number }
   | { type: "advance"; ms: number };
 
-/** The command mix for one clock mode: times in steps of `unit` ms; `advance` commands only where the test moves time. */
-function commandsFor(unit: number, advance: boolean): fc.Arbitrary<Command> {
+/**
+ * The command mix for one run: times in steps of `unit` ms; `advance` commands only where the
+ * test moves time; group keys only on a store with ordering groups.
+ */
+function commandsFor(unit: number, advance: boolean, groups: boolean): fc.Arbitrary<Command> {
   const steps = (min: number, max: number) => fc.integer({ min, max }).map((k) => k * unit);
 
   const publishSpecArb: fc.Arbitrary<PublishSpec> = fc.record({
     priority: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 1 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 9 }) }),
     delayMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: steps(1, 16) }),
-    groupKey: fc.option(fc.constantFrom("g1", "g2"), { freq: 3, nil: undefined }),
+    groupKey: groups ? fc.option(fc.constantFrom("g1", "g2"), { freq: 3, nil: undefined }) : fc.constant(undefined),
     ttlMs: fc.option(steps(1, 40), { freq: 5, nil: undefined }),
     maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { freq: 4, nil: undefined }),
   });
@@ -197,7 +200,7 @@ export const modelBased: AreaDefinition = (suite, open) => {
   const manual = suite.clockMode === "manual";
   const unit = manual ? MANUAL_UNIT : SYSTEM_UNIT;
   const OPTIONS = optionsFor(unit);
-  const commandArb = commandsFor(unit, manual);
+  const commandArb = commandsFor(unit, manual, suite.supports.orderingGroups);
 
   it("random publish / lease / ack / nack / extend / expiry sequences match the reference model", async () => {
     await fc.assert(

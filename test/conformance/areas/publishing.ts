@@ -169,6 +169,17 @@ export const publishing: AreaDefinition = (_suite, open) => {
     expect(counts(await queue.stats())).toEqual(before);
   });
 
+  it("publishMany's call options are only a transaction: anything else is refused, not ignored", async () => {
+    const { spool } = await open();
+    const queue = await seeded(spool);
+    const before = counts(await queue.stats());
+    const unknown = await spoolError(() => queue.publishMany([{ body: 1 }], { tx: {} } as never), "validation_failed");
+    expect(detailPaths(unknown)).toEqual(["/tx"]);
+    await spoolError(() => queue.publishMany([{ body: 1 }], { delayMs: 5 } as never), "validation_failed");
+    await spoolError(() => queue.publishMany([{ body: 1 }], "fast" as never), "validation_failed");
+    expect(counts(await queue.stats())).toEqual(before);
+  });
+
   it.each(badPublishes.map((b) => [b.name, b] as const))("publish rejects %s with validation_failed and changes nothing", async (_name, bad) => {
     const { spool } = await open();
     const queue = await seeded(spool);
