@@ -5,7 +5,7 @@
  * a lease from any process) and the caller's transaction hold where declared.
  */
 import { expect } from "vitest";
-import { Spool, type Store } from "../../../src/index.js";
+import { Spool, type Store, type StoreCapabilities } from "../../../src/index.js";
 import type { GatedCapability } from "../../../src/store/capabilities.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
@@ -18,6 +18,17 @@ import { expectSetDuring, observeChange, timed } from "./time-helpers.js";
 
 const GATED: GatedCapability[] = ["transactionalPublish", "replaceInPlace", "orderingGroups", "deadLetterPaging"];
 
+/** Every capability by name: one added to StoreCapabilities is a type error here until the suite knows it. */
+const EVERY_CAPABILITY: Record<keyof StoreCapabilities, true> = {
+  manualClock: true,
+  sharedClock: true,
+  transactionalPublish: true,
+  settleFromAnyProcess: true,
+  deadLetterPaging: true,
+  replaceInPlace: true,
+  orderingGroups: true,
+};
+
 /** A store of `suite` opened on `store`'s data as another process would; fails loudly when the suite gives no way to. */
 async function peerOf(suite: StoreSuiteOptions, store: Store, why: string): Promise<Store> {
   if (!suite.openPeer) throw new Error(`${suite.name}: ${why}, so the suite must give openPeer`);
@@ -27,9 +38,9 @@ async function peerOf(suite: StoreSuiteOptions, store: Store, why: string): Prom
 export const capabilities: AreaDefinition = (suite, open) => {
   it("the store declares every capability as a boolean, and the suite runs it by that declaration", async () => {
     const { store } = await open();
-    const keys = ["manualClock", "sharedClock", "transactionalPublish", "settleFromAnyProcess", "deadLetterPaging", "replaceInPlace", "orderingGroups"];
+    const keys = Object.keys(EVERY_CAPABILITY) as Array<keyof StoreCapabilities>;
     expect(Object.keys(store.capabilities).sort()).toEqual([...keys].sort());
-    for (const key of keys) expect(typeof store.capabilities[key as keyof Store["capabilities"]], key).toBe("boolean");
+    for (const key of keys) expect(typeof store.capabilities[key], key).toBe("boolean");
     expect(store.capabilities).toEqual(suite.supports);
     if (store.capabilities.sharedClock) expect(store.capabilities.manualClock, "a store that owns time takes no ManualClock").toBe(false);
   });
