@@ -13,7 +13,7 @@ export type { CircuitState } from "./worker/circuit-breaker.js";
 export type { NackOptions } from "./runtime.js";
 export { SpoolClient, type SpoolClientOptions, type ScaleResult } from "./client/spool-client.js";
 export { RemoteQueue, type RemoteQueueStats } from "./client/remote-queue.js";
-export type { Message, LeasedMessage, PublishItem, PublishResult, ExchangePublishResult } from "./message-types.js";
+export type { Message, LeasedMessage, PublishItem, PublishCallOptions, PublishResult, ExchangePublishResult } from "./message-types.js";
 export {
   SpoolError,
   ValidationError,
@@ -22,6 +22,7 @@ export {
   QueueFullError,
   TooLargeError,
   UnavailableError,
+  UnsupportedError,
   ConflictError,
   PermanentError,
   TransientError,
@@ -56,6 +57,7 @@ export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
 export type {
   Store,
   StoreCapabilities,
+  StorePublishOptions,
   PublishInput,
   PublishOutcome,
   LeaseRequest,

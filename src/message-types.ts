@@ -26,6 +26,17 @@ export interface LeasedMessage<T = unknown> extends Message<T> {
 
 export type PublishItem<T> = PublishOptions & { body: T };
 
+/** Options of a publish call as a whole, beside each message's own (PublishOptions). */
+export interface PublishCallOptions {
+  /**
+   * The caller's open transaction on the store's database, in the form the store documents (e.g.
+   * a PostgreSQL client inside BEGIN): the messages commit or roll back with the caller's other
+   * writes. Needs a store with `capabilities.transactionalPublish`; any other store refuses it
+   * with `unsupported` (it is never ignored).
+   */
+  transaction?: unknown;
+}
+
 export interface PublishResult {
   id: string;
   /** A waiting message with the same dedupKey was replaced (same id). */

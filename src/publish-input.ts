@@ -2,18 +2,19 @@ import { PublishOptionsSchema, type PublishOptions } from "./config/schemas.js";
 import { schemaErrors } from "./config/validate.js";
 import { encodeBody, tryEncodeBody } from "./core/body.js";
 import { ValidationError, type ErrorDetail } from "./core/errors.js";
+import type { PublishCallOptions } from "./message-types.js";
 import type { PublishInput } from "./store/store.js";
 
 /**
  * Turns a library publish call into a store `PublishInput`: validates the options against the
- * shared schema, encodes the body once, and resolves delayMs / availableAt to an absolute time.
+ * shared schema, encodes the body once, and resolves availableAt to epoch ms. A delayMs goes to
+ * the store as it is: the store measures it from its own publish time (the clock that owns time).
  * Problems are reported with `pathPrefix` (e.g. `/3` for the fourth item of a batch).
  */
 export function toPublishInput(
   queue: string,
   body: unknown,
   options: PublishOptions | undefined,
-  now: number,
   maxBodyBytes: number,
   pathPrefix = "",
 ): PublishInput {
@@ -43,7 +44,7 @@ export function toPublishInput(
   const encoded = encodeBody(body, maxBodyBytes, where, `${pathPrefix}/body`);
   const input: PublishInput = { queue, body: encoded, priority: options?.priority ?? 0 };
   if (options === undefined) return input;
-  if (options.delayMs !== undefined) input.availableAt = now + options.delayMs;
+  if (options.delayMs !== undefined) input.delayMs = options.delayMs;
   else if (options.availableAt !== undefined) input.availableAt = toEpochMs(options.availableAt);
   if (options.headers !== undefined) input.headers = options.headers;
   if (options.ttlMs !== undefined) input.ttlMs = options.ttlMs;
@@ -54,6 +55,28 @@ export function toPublishInput(
   if (options.correlationId !== undefined) input.correlationId = options.correlationId;
   if (options.causationId !== undefined) input.causationId = options.causationId;
   return input;
+}
+
+/**
+ * Takes a call's `transaction` out of its options (the messages' options are validated without
+ * it). Allocates only when there is one.
+ */
+export function splitTransaction<O extends object>(options: (O & PublishCallOptions) | undefined): { options: O | undefined; transaction: unknown } {
+  if (options === null || typeof options !== "object" || !("transaction" in options)) return { options, transaction: undefined };
+  const { transaction, ...rest } = options;
+  return { options: rest as O, transaction };
+}
+
+/** The options of a call that publishes many (`publishMany(items, options)`): only `transaction`. */
+export function callTransaction(options: PublishCallOptions | undefined, where: string): unknown {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== "object") {
+    throw new ValidationError(`${where}: options must be an object, got ${options === null ? "null" : typeof options}`, [{ path: "/", message: "expected object" }]);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "transaction") throw new ValidationError(`${where}: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
+  }
+  return options.transaction;
 }
 
 function toEpochMs(value: number | string | Date): number {

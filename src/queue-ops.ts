@@ -5,6 +5,7 @@
  */
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
+import { requireCapability } from "./store/capabilities.js";
 import { leaseWithWait } from "./store/lease-wait.js";
 import type { ReplaySelection, Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
@@ -69,9 +70,17 @@ export async function queueStats(store: Store, queue: string, circuits: CircuitS
   return { ...stats, circuits };
 }
 
-export async function deadLetterPage<T>(store: Store, queue: string, page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+/** Checks a dead-letter page request before anything reaches the store; returns its limit. */
+export function checkDeadLetterPage(store: Store, queue: string, page: DeadLetterPageOptions): number {
   const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", limits.maxDeadLetterPage, `dead letters of "${queue}"`);
   if (page.cursor !== undefined && typeof page.cursor !== "string") throw new ValidationError(`dead letters of "${queue}": cursor must be a string from a previous page`);
+  // A store without cursor paging answers the first page only: a cursor is refused, not ignored.
+  if (page.cursor !== undefined) requireCapability(store, "deadLetterPaging", `dead letters of "${queue}"`);
+  return limit;
+}
+
+export async function deadLetterPage<T>(store: Store, queue: string, page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+  const limit = checkDeadLetterPage(store, queue, page);
   const result = await store.listDead(queue, { cursor: page.cursor, limit });
   const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
   return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };

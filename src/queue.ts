@@ -3,16 +3,17 @@ import { resolveQueueOptions } from "./config/resolve.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { LeasedStoredMessage } from "./core/message.js";
-import { decodeLeased, type LeasedMessage, type PublishItem, type PublishResult } from "./message-types.js";
+import { decodeLeased, type LeasedMessage, type PublishCallOptions, type PublishItem, type PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContext, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
-import { toPublishInput } from "./publish-input.js";
+import { callTransaction, splitTransaction, toPublishInput } from "./publish-input.js";
+import { checkPublishCapabilities } from "./store/capabilities.js";
 import {
   checkDeadId,
+  checkDeadLetterPage,
   checkLease,
   checkReplaySelection,
   deadLetterPage,
   leaseStored,
-  positiveInt,
   queueStats,
   type DeadLetterPageOptions,
   type DeadLetterView,
@@ -102,27 +103,34 @@ export class Queue<T = unknown> {
     return declared;
   }
 
-  publish(body: T, options?: PublishOptions): Promise<PublishResult> {
+  /** Publishes one message; `options.transaction` writes it in the caller's transaction (see PublishCallOptions). */
+  publish(body: T, options?: PublishOptions & PublishCallOptions): Promise<PublishResult> {
     // Tracing: a span and a traceparent header only inside an active span (no SDK: never).
     if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publish(body, options, true));
     return this.#publish(body, options, false);
   }
 
-  async #publish(body: T, options: PublishOptions | undefined, traced: boolean): Promise<PublishResult> {
-    const input = toPublishInput(this.name, body, options, this.#store.clock.now(), this.#runtime.maxBodyBytes);
+  async #publish(body: T, call: (PublishOptions & PublishCallOptions) | undefined, traced: boolean): Promise<PublishResult> {
+    const { options, transaction } = splitTransaction<PublishOptions>(call);
+    const input = toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes);
+    checkPublishCapabilities(this.#store, [input], transaction, `publish to "${this.name}"`, false);
     if (traced) input.headers = injectTraceContext(input.headers);
     await this.#declaration();
-    const [outcome] = await this.#store.publish([input]);
+    const [outcome] = await (transaction === undefined ? this.#store.publish([input]) : this.#store.publish([input], { transaction }));
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
 
-  /** Publishes every item in one atomic, durable write: all are enqueued or none is. */
-  publishMany(items: PublishItem<T>[]): Promise<PublishResult[]> {
-    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publishMany(items, true), { batchSize: Array.isArray(items) ? items.length : undefined });
-    return this.#publishMany(items, false);
+  /**
+   * Publishes every item in one atomic, durable write: all are enqueued or none is.
+   * `options.transaction` writes them in the caller's transaction (see PublishCallOptions).
+   */
+  publishMany(items: PublishItem<T>[], options?: PublishCallOptions): Promise<PublishResult[]> {
+    if (hasActiveSpan()) return withPublishSpan(this.name, () => this.#publishMany(items, options, true), { batchSize: Array.isArray(items) ? items.length : undefined });
+    return this.#publishMany(items, options, false);
   }
 
-  async #publishMany(items: PublishItem<T>[], traced: boolean): Promise<PublishResult[]> {
+  async #publishMany(items: PublishItem<T>[], call: PublishCallOptions | undefined, traced: boolean): Promise<PublishResult[]> {
+    const transaction = callTransaction(call, `publishMany to "${this.name}"`);
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
@@ -131,7 +139,6 @@ export class Queue<T = unknown> {
         { path: "/", message: `more than ${limits.maxPublishBatch} items` },
       ]);
     }
-    const now = this.#store.clock.now();
     const inputs = items.map((item, index) => {
       if (item === null || typeof item !== "object" || !("body" in item)) {
         throw new ValidationError(`publishMany to "${this.name}": /${index} must be an object with a body`, [
@@ -139,14 +146,15 @@ export class Queue<T = unknown> {
         ]);
       }
       // Most batch items carry only a body: skip the copy and the options check for them.
-      if (!hasOptions(item)) return toPublishInput(this.name, item.body, undefined, now, this.#runtime.maxBodyBytes, `/${index}`);
+      if (!hasOptions(item)) return toPublishInput(this.name, item.body, undefined, this.#runtime.maxBodyBytes, `/${index}`);
       const { body, ...options } = item;
-      return toPublishInput(this.name, body, options, now, this.#runtime.maxBodyBytes, `/${index}`);
+      return toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes, `/${index}`);
     });
+    checkPublishCapabilities(this.#store, inputs, transaction, `publishMany to "${this.name}"`, true);
     if (inputs.length === 0) return [];
     if (traced) injectTraceContextAll(inputs);
     await this.#declaration();
-    const outcomes = await this.#store.publish(inputs);
+    const outcomes = await (transaction === undefined ? this.#store.publish(inputs) : this.#store.publish(inputs, { transaction }));
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
   }
 
@@ -224,7 +232,7 @@ export class Queue<T = unknown> {
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
   async deadLetters(page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
-    if (page.limit !== undefined) positiveInt(page.limit, "limit", limits.maxDeadLetterPage, `dead letters of "${this.name}"`);
+    checkDeadLetterPage(this.#store, this.name, page);
     await this.#declaration();
     return deadLetterPage<T>(this.#store, this.name, page);
   }

@@ -8,9 +8,10 @@ import { validate } from "./config/validate.js";
 import { ConflictError, NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
 import type { FailureInfo, MessageStatus } from "./core/message.js";
 import { classifyError } from "./core/retry-policy.js";
-import type { ExchangePublishResult, PublishResult } from "./message-types.js";
+import type { ExchangePublishResult, PublishCallOptions, PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
-import { toPublishInput } from "./publish-input.js";
+import { splitTransaction, toPublishInput } from "./publish-input.js";
+import { checkPublishCapabilities } from "./store/capabilities.js";
 import { Queue } from "./queue.js";
 import { checkDeadId, checkReplaySelection, deadLetterPage, queueStats, type DeadLetterPageOptions, type DeadLetterView, type QueueStatsWithWorkers } from "./queue-ops.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
@@ -95,7 +96,7 @@ export class Spool implements SpoolRuntime {
   }
 
   /** Publishes to a queue by name (creating it with defaults if needed). */
-  publish<T>(queue: string, body: T, options?: PublishOptions): Promise<PublishResult> {
+  publish<T>(queue: string, body: T, options?: PublishOptions & PublishCallOptions): Promise<PublishResult> {
     return this.queue<T>(queue).publish(body, options);
   }
 
@@ -251,7 +252,7 @@ export class Spool implements SpoolRuntime {
    * Publishes one copy to every queue whose binding matches `routingKey`, atomically. The
    * default exchange "" routes to the queue named by the routing key. No match → routed 0.
    */
-  publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions): Promise<ExchangePublishResult> {
+  publishToExchange<T>(exchange: string, routingKey: string, body: T, options?: PublishOptions & PublishCallOptions): Promise<ExchangePublishResult> {
     if (hasActiveSpan()) {
       const destination = String(exchange === "" ? routingKey : exchange);
       return withPublishSpan(destination, () => this.#publishToExchange(exchange, routingKey, body, options, true), { routingKey: String(routingKey) });
@@ -259,7 +260,8 @@ export class Spool implements SpoolRuntime {
     return this.#publishToExchange(exchange, routingKey, body, options, false);
   }
 
-  async #publishToExchange<T>(exchange: string, routingKey: string, body: T, options: PublishOptions | undefined, traced: boolean): Promise<ExchangePublishResult> {
+  async #publishToExchange<T>(exchange: string, routingKey: string, body: T, call: (PublishOptions & PublishCallOptions) | undefined, traced: boolean): Promise<ExchangePublishResult> {
+    const { options, transaction } = splitTransaction<PublishOptions>(call);
     if (typeof exchange !== "string") throw new ValidationError("publishToExchange: exchange must be a string");
     if (typeof routingKey !== "string" || routingKey.length > 255) throw new ValidationError("publishToExchange: routingKey must be a string of at most 255 characters");
     let queues: string[];
@@ -271,11 +273,11 @@ export class Spool implements SpoolRuntime {
       if (!info) throw new NotFoundError(`exchange "${exchange}" does not exist`);
       queues = routeMessage(info, routingKey);
     }
-    const now = this.store.clock.now();
-    const inputs = queues.map((queue) => toPublishInput(queue, body, options, now, this.maxBodyBytes));
+    const inputs = queues.map((queue) => toPublishInput(queue, body, options, this.maxBodyBytes));
+    checkPublishCapabilities(this.store, inputs, transaction, `publish to exchange "${exchange}"`, false);
     if (inputs.length === 0) return { routed: 0, messages: [] };
     if (traced) injectTraceContextAll(inputs);
-    const outcomes = await this.store.publish(inputs);
+    const outcomes = await (transaction === undefined ? this.store.publish(inputs) : this.store.publish(inputs, { transaction }));
     return {
       routed: outcomes.length,
       messages: outcomes.map((o) => ({ id: o.id, queue: o.queue, replaced: o.replaced, duplicate: o.duplicate })),

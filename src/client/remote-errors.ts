@@ -12,6 +12,7 @@ import {
   SpoolError,
   TooLargeError,
   UnavailableError,
+  UnsupportedError,
   ValidationError,
   type ErrorCode,
   type ErrorDetail,
@@ -39,6 +40,8 @@ function spoolErrorOf(code: ErrorCode, message: string, details: ErrorDetail[]):
       return new UnavailableError(message);
     case "conflict":
       return new ConflictError(message);
+    case "unsupported":
+      return new UnsupportedError(message, details);
     default:
       return new SpoolError(code, message, { details });
   }

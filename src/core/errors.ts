@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   too_large: 413,
   unsupported_media_type: 415,
   queue_full: 429,
+  unsupported: 501,
   unavailable: 503,
 } as const;
 
@@ -86,6 +87,14 @@ export class ConflictError extends SpoolError {
   constructor(message: string) {
     super("conflict", message);
     this.name = "ConflictError";
+  }
+}
+
+/** A call that needs a capability the store does not declare (`Store.capabilities`): refused, never ignored. */
+export class UnsupportedError extends SpoolError {
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super("unsupported", message, { details });
+    this.name = "UnsupportedError";
   }
 }
 

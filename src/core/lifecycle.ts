@@ -26,8 +26,12 @@ export function decidePublish(keys: PublishKeys): PublishDecision {
   return keys.dedupHolder === "waiting" ? "replace" : "new";
 }
 
-/** When a new message becomes available: an absolute time in the future, else now. */
-export function availableAtFor(availableAt: number | undefined, now: number): number {
+/**
+ * When a new message becomes available: `delayMs` after the store's own now (measured where the
+ * message is stamped, so a slow call cannot shorten it), else an absolute time in the future, else now.
+ */
+export function availableAtFor(availableAt: number | undefined, delayMs: number | undefined, now: number): number {
+  if (delayMs !== undefined) return now + delayMs;
   return availableAt !== undefined && availableAt > now ? availableAt : now;
 }
 

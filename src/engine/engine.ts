@@ -52,6 +52,8 @@ export interface EngineOptions {
 
 const LEASE_EXPIRED: FailureInfo = { message: "lease expired before the message was acked", kind: "error" };
 
+/** When a message published at `now` becomes ready: delayMs after it, at its availableAt, or now (never in the past). */
+
 export class Engine {
   readonly clock: Clock;
   readonly #newId: (nowMs: number) => string;
@@ -265,7 +267,7 @@ export class Engine {
       seq: this.#seq++,
       priority: input.priority,
       publishedAt: now,
-      availableAt: availableAtFor(input.availableAt, now),
+      availableAt: availableAtFor(input.availableAt, input.delayMs, now),
       maxAttempts: input.maxAttempts ?? queue.options.maxAttempts,
     });
     if (extras) t.extras.set(r, extras);

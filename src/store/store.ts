@@ -14,21 +14,97 @@
  * bodies already encoded as JSON text.
  *
  * Every method rejects with a `SpoolError`: `unavailable` when the medium fails (disk, network),
- * `not_found`, `lease_lost`, `queue_full`, `conflict` as documented per method.
+ * `not_found`, `lease_lost`, `queue_full`, `conflict` as documented per method, `unsupported` for
+ * a use of a capability the store does not declare.
+ *
+ * Time has one owner, and `capabilities.sharedClock` says which:
+ *
+ * - The process (`sharedClock: false`: memory, journal). `clock` is the process's own clock, the
+ *   one the store was given (a `ManualClock` in tests), and no other process uses the data (the
+ *   journal's lock file refuses a second opener; the memory store's data lives in one heap). One
+ *   process, one clock: every deadline is set and checked on it.
+ * - The store (`sharedClock: true`: PostgreSQL, where many processes share one database). The
+ *   database's clock is the only "now". The store stamps every deadline it keeps (publishedAt,
+ *   availableAt = publishedAt + delayMs, leaseUntil, expiresAt, rate windows, retention,
+ *   idempotency windows) with the database's now inside the statement that writes it, and decides
+ *   what is due against that same now inside the statement that reads it (`available_at <= now()`):
+ *   no process's clock decides anything. `clock.now()` is the store's now as this process knows
+ *   it: the process clock plus the offset to the database's clock, measured at `open` and
+ *   refreshed on later round trips. The engine's and the workers' timers (`clock.setTimer`: wake
+ *   at a due time, heartbeat, handler timeout, circuit open period) run in this process and are
+ *   only hints: firing early or late moves when a process asks, never what the store answers,
+ *   and `watch` still signals what falls due.
+ *
+ * Either way the library reads time only through `clock`, never `Date.now()`, and passes delays as
+ * durations (`PublishInput.delayMs`), which the store resolves against its own now.
  */
 import type { QueueOptions, ResolvedQueueOptions } from "../config/schemas.js";
 import type { DeadLetter, FailureInfo, LeasedStoredMessage, MessageStatus, QueueStats } from "../core/message.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
 import type { Clock } from "../util/clock.js";
 
-/** Features a backend may lack; the conformance suite gates tests on these, never on `skip`. */
+/**
+ * What a store can do, where the stores differ. Declared, never sniffed: the library refuses a use
+ * of a capability the store lacks with `unsupported` before the store is reached (or the store
+ * refuses it, where only the store can tell), and never ignores it. The conformance suite runs,
+ * for a store without a capability, the test that its use is refused.
+ */
 export interface StoreCapabilities {
-  /** Publishing inside the caller's own database transaction (PostgreSQL). */
-  transactionalPublish: boolean;
-  /** The store's clock can be replaced by a `ManualClock` (false for servers that keep time). */
+  /**
+   * The store's clock can be replaced by a `ManualClock`, so tests move time instead of waiting.
+   * False for a store whose time is kept by a server (see `sharedClock`); the conformance suite
+   * then runs on the system clock only.
+   */
   manualClock: boolean;
   /** `snapshot()` writes the whole state now and compacts what it makes unnecessary (the journal). */
   snapshots: boolean;
+  /**
+   * Time is owned by the store, one clock for every process that shares the data (PostgreSQL:
+   * the database's now), not by this process (see "Time has one owner" above). False: the
+   * process owns time, and the store refuses a second process on its data (the journal's lock).
+   */
+  sharedClock: boolean;
+  /**
+   * Publishing inside the caller's own open database transaction (`publish(…, { transaction })`):
+   * the messages commit or roll back with the caller's other writes (PostgreSQL). Without it the
+   * `transaction` option is refused.
+   */
+  transactionalPublish: boolean;
+  /**
+   * A lease may be settled (ack, nack, extend) through any process or connection on the store,
+   * not only the one that took it: a consumer may lease through one server and ack through
+   * another behind a load balancer (PostgreSQL: the token is a column). True for a single-process
+   * store (memory, journal), where every handle is in the one process that holds the data. False
+   * (RabbitMQ: an ack belongs to the channel that delivered): a settle through another connection
+   * is refused with `unsupported`, never answered `lease_lost` or done elsewhere.
+   */
+  settleFromAnyProcess: boolean;
+  /**
+   * `listDead` pages with cursors that stay valid across deletes and replays. Without it the
+   * store answers only the first page (the oldest `limit`) without `nextCursor`, and a `cursor`
+   * is refused.
+   */
+  deadLetterPaging: boolean;
+  /**
+   * A publish with a `dedupKey` replaces a waiting message with that key in place: same id, same
+   * place in line, new body. Without it (a broker cannot rewrite a queued message) a `dedupKey`
+   * is refused.
+   */
+  replaceInPlace: boolean;
+  /**
+   * Ordering groups: messages with one `groupKey` are handed out one at a time, in publish order.
+   * Without it a `groupKey` is refused.
+   */
+  orderingGroups: boolean;
+}
+
+/** How a publish is written, beyond its messages. */
+export interface StorePublishOptions {
+  /**
+   * The caller's open transaction, in the form the store documents (PostgreSQL: a client inside
+   * BEGIN): the publish is one more statement in it. Only with `capabilities.transactionalPublish`.
+   */
+  transaction?: unknown;
 }
 
 export interface PublishInput {
@@ -39,6 +115,12 @@ export interface PublishInput {
   priority: number;
   /** Absolute ready time in ms since the epoch; `undefined` = now. */
   availableAt?: number;
+  /**
+   * Ready this long after the publish, on the store's clock: the store resolves it against the
+   * same "now" it stamps as publishedAt, so `availableAt = publishedAt + delayMs` exactly, however
+   * long the call took to reach the store. Given instead of `availableAt`, never with it.
+   */
+  delayMs?: number;
   /** Overrides the queue's ttlMs. */
   ttlMs?: number;
   /** Overrides the queue's maxAttempts. */
@@ -112,7 +194,11 @@ export type ReplaySelection = { ids: string[] } | { all: true };
 export interface Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
-  /** The time source every timestamp and timer in this store uses. */
+  /**
+   * "Now" for everything about this store, and the timers that wait for it: the process's clock,
+   * or the store's time as this process knows it (`capabilities.sharedClock`; see "Time has one
+   * owner" above). Every timestamp the store reports is on it.
+   */
   readonly clock: Clock;
 
   /** Why writes fail right now (a disk fault, a lost connection), if the store knows; readiness reports it. */
@@ -141,16 +227,20 @@ export interface Store {
    * policy) when the promise resolves, or none is enqueued and it rejects (`queue_full`,
    * `unavailable`). Unknown queues are created with default options. Applies dedupKey (replace),
    * idempotencyKey (drop within the window), maxLength / overflow, TTL and groups.
-   * Outcomes are in input order.
+   * Outcomes are in input order. With `options.transaction` the publish is part of the caller's
+   * transaction (`capabilities.transactionalPublish`; without it: `unsupported`).
    */
-  publish(inputs: PublishInput[]): Promise<PublishOutcome[]>;
+  publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]>;
   /**
    * Hands out up to `max` leasable messages, highest priority first and FIFO within one,
    * at most one in flight per ordering group, within the queue's rate limit; never waits.
    * Each carries a fresh lease token and counts as an attempt. Nothing for a paused queue.
    */
   lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]>;
-  /** Completes the message. `lease_lost` if the token is not the current lease. */
+  /**
+   * Completes the message. `lease_lost` if the token is not the current lease. Settling (ack,
+   * ackMany, nack, extend) works from any process on the store with `settleFromAnyProcess`.
+   */
   ack(id: string, leaseToken: string): Promise<void>;
   /** Completes many in one durable write; a stale token fails only its own item. */
   ackMany(items: AckItem[]): Promise<AckOutcome[]>;
@@ -167,7 +257,7 @@ export interface Store {
   idempotentId(queue: string, key: string): Promise<string | undefined>;
 
   // ── dead letters ──────────────────────────────────────────────────────────────────────
-  /** Oldest first. `cursor` comes from a previous page. */
+  /** Oldest first. `cursor` comes from a previous page (`capabilities.deadLetterPaging`). */
   listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage>;
   /** Back to ready with attempts reset, keeping their ids. Returns how many moved. */
   replayDead(queue: string, selection: ReplaySelection): Promise<number>;

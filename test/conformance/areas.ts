@@ -15,6 +15,7 @@ import { retries } from "./areas/retries.js";
 import { deadLetters } from "./areas/dead-letters.js";
 import { workers } from "./areas/workers.js";
 import { modelBased } from "./areas/model-based.js";
+import { capabilities } from "./areas/capabilities.js";
 import type { AreaDefinition } from "./suite.js";
 
 export const areas: Record<string, AreaDefinition> = {
@@ -34,4 +35,5 @@ export const areas: Record<string, AreaDefinition> = {
   "dead-letters": deadLetters,
   workers,
   "model-based": modelBased,
+  capabilities,
 };

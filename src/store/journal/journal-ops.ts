@@ -64,7 +64,7 @@ function readStrings(r: BinaryReader): string[] | undefined {
 
 function optionFlags(input: PublishInput): number {
   return (
-    (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined ? F.availableAt : 0) |
+    (input.headers !== undefined ? F.headers : 0) | (input.availableAt !== undefined || input.delayMs !== undefined ? F.availableAt : 0) |
     (input.ttlMs !== undefined ? F.ttlMs : 0) | (input.maxAttempts !== undefined ? F.maxAttempts : 0) |
     (input.dedupKey !== undefined ? F.dedupKey : 0) | (input.idempotencyKey !== undefined ? F.idempotencyKey : 0) |
     (input.groupKey !== undefined ? F.groupKey : 0) | (input.correlationId !== undefined ? F.correlationId : 0) |
@@ -72,10 +72,14 @@ function optionFlags(input: PublishInput): number {
   );
 }
 
-/** The optional fields of a publish input, in flag order. */
-function writeOptions(w: BinaryWriter, input: PublishInput): void {
+/**
+ * The optional fields of a publish input, in flag order. The log holds absolute times: a delayMs
+ * is written as the availableAt it makes at the record's time `t` (what the engine resolved it to).
+ */
+function writeOptions(w: BinaryWriter, input: PublishInput, t: number): void {
   if (input.headers !== undefined) w.string(JSON.stringify(input.headers));
-  if (input.availableAt !== undefined) w.double(input.availableAt);
+  if (input.delayMs !== undefined) w.double(t + input.delayMs);
+  else if (input.availableAt !== undefined) w.double(input.availableAt);
   if (input.ttlMs !== undefined) w.uint(input.ttlMs);
   if (input.maxAttempts !== undefined) w.uint(input.maxAttempts);
   if (input.dedupKey !== undefined) w.string(input.dedupKey);
@@ -137,7 +141,7 @@ export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new Binar
         const input = inputs[i];
         const flags = optionFlags(input);
         w.uint(flags).uint(indexes[i]).string(input.body).uint(input.priority);
-        if (flags !== 0) writeOptions(w, input);
+        if (flags !== 0) writeOptions(w, input, t);
       }
       writeStrings(w, made.ids);
       break;

@@ -53,7 +53,9 @@ import type {
   ReplaySelection,
   Store,
   StoreCapabilities,
+  StorePublishOptions,
 } from "../store.js";
+import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "./errors.js";
 import { JournalClock } from "./journal-clock.js";
@@ -104,7 +106,7 @@ const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
 export class JournalStore implements Store {
   readonly name = "journal";
-  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true, snapshots: true };
+  readonly capabilities: StoreCapabilities = Object.freeze({ ...ENGINE_STORE_CAPABILITIES, snapshots: true });
   readonly clock: Clock;
   readonly #options: JournalStoreOptions;
   readonly #fs: JournalFs;
@@ -571,7 +573,14 @@ export class JournalStore implements Store {
   async stats(name: string): Promise<QueueStats> {
     return this.#read((e) => e.stats(name));
   }
-  publish(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+  publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    if (options?.transaction !== undefined) {
+      try {
+        requireCapability(this, "transactionalPublish", "publish");
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.#write({ o: "publish", inputs }, true);
   }
   lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {

@@ -17,7 +17,9 @@ import type {
   ReplaySelection,
   Store,
   StoreCapabilities,
+  StorePublishOptions,
 } from "../store.js";
+import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 
 export interface MemoryStoreOptions {
   clock?: Clock;
@@ -30,7 +32,7 @@ const ACKED: Promise<void> = Promise.resolve();
 
 export class MemoryStore implements Store {
   readonly name = "memory";
-  readonly capabilities: StoreCapabilities = { transactionalPublish: false, manualClock: true, snapshots: false };
+  readonly capabilities: StoreCapabilities = ENGINE_STORE_CAPABILITIES;
   readonly clock: Clock;
   readonly #engine: Engine;
   #closed = false;
@@ -68,7 +70,8 @@ export class MemoryStore implements Store {
   async stats(name: string): Promise<QueueStats> {
     return this.#open().stats(name);
   }
-  async publish(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+  async publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    if (options?.transaction !== undefined) requireCapability(this, "transactionalPublish", "publish");
     return this.#open().publish(inputs);
   }
   async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {

@@ -4,15 +4,17 @@
  * (a batch is all or none); overflow "drop-oldest" dead-letters the oldest ready message with
  * reason "overflow".
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { QueueFullError } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
+import { itWith } from "./capability-helpers.js";
 import { counts, leaseAll, leaseOneByOne, spoolError } from "./publish-helpers.js";
 
 type Tagged = { tag: string };
 
-export const backpressure: AreaDefinition = (_suite, open) => {
+export const backpressure: AreaDefinition = (suite, open) => {
   it("at maxLength a publish fails with queue_full (the default overflow) and changes nothing", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("bp"), { maxLength: 3 });
@@ -73,7 +75,7 @@ export const backpressure: AreaDefinition = (_suite, open) => {
     expect((await leaseAll(queue)).map((m) => m.body).sort()).toEqual([1, 2, 3]);
   });
 
-  it("under reject, a duplicate idempotencyKey or a dedup replace still succeeds at the limit (it adds nothing)", async () => {
+  itWith(suite, open, "replaceInPlace", "under reject, a duplicate idempotencyKey or a dedup replace still succeeds at the limit (it adds nothing)", async () => {
     const { spool } = await open();
     const queue = spool.queue<Tagged>(uniqueQueueName("bp"), { maxLength: 2 });
     const original = await queue.publish({ tag: "a" }, { idempotencyKey: "i" });

@@ -4,11 +4,13 @@
  * attempts and last error. Replay (one, many, all) puts them back to ready with attempts reset
  * and the same id; delete one; purge.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import type { Queue } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne, makeDead, statusOf } from "./consume-helpers.js";
+import { itWith } from "./capability-helpers.js";
 import { counts, leaseAll, spoolError } from "./publish-helpers.js";
 
 /** Walks every page of `queue`'s dead letters with `limit`; returns the ids page by page. */
@@ -25,8 +27,11 @@ async function allPages(queue: Queue<number>, limit: number): Promise<string[][]
   }
 }
 
-export const deadLetters: AreaDefinition = (_suite, open) => {
-  it("lists dead letters oldest first, in the order they died, with a nextCursor on every page but the last", async () => {
+export const deadLetters: AreaDefinition = (suite, open) => {
+  /** The paging tests need dead-letter paging: on a store without it, each checks that a cursor is refused. */
+  const itPaging = (name: string, body: () => Promise<void>) => itWith(suite, open, "deadLetterPaging", name, body);
+
+  itPaging("lists dead letters oldest first, in the order they died, with a nextCursor on every page but the last", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
     const died = await makeDead(queue, 5, "reverse"); // bodies 4,3,2,1,0 die in that order
@@ -36,7 +41,7 @@ export const deadLetters: AreaDefinition = (_suite, open) => {
     expect((await queue.deadLetters()).items.map((d) => d.body)).toEqual([4, 3, 2, 1, 0]);
   });
 
-  it("the last page has no nextCursor even when it is exactly full", async () => {
+  itPaging("the last page has no nextCursor even when it is exactly full", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
     const died = await makeDead(queue, 4);
@@ -50,7 +55,7 @@ export const deadLetters: AreaDefinition = (_suite, open) => {
     expect(await queue.deadLetters()).toEqual({ items: [] });
   });
 
-  it("cursors stay valid when entries are deleted or replayed between pages (even the cursor's own entry)", async () => {
+  itPaging("cursors stay valid when entries are deleted or replayed between pages (even the cursor's own entry)", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
     const died = await makeDead(queue, 10);
@@ -68,7 +73,7 @@ export const deadLetters: AreaDefinition = (_suite, open) => {
     expect(third.nextCursor).toBeUndefined();
   });
 
-  it("cursors stay valid across many deletions, and new dead letters come after the old ones", async () => {
+  itPaging("cursors stay valid across many deletions, and new dead letters come after the old ones", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
     const died = await makeDead(queue, 150);
@@ -83,7 +88,7 @@ export const deadLetters: AreaDefinition = (_suite, open) => {
     expect((await queue.deadLetters({ limit: 1000 })).items.map((d) => d.id)).toEqual([...died.slice(0, 5), ...died.slice(140), ...more]);
   });
 
-  it("rejects a cursor that did not come from a page, and a bad limit, with validation_failed", async () => {
+  itPaging("rejects a cursor that did not come from a page, and a bad limit, with validation_failed", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
     await makeDead(queue, 3);

@@ -6,18 +6,23 @@
  * - idempotencyKey, drop semantics: a key seen in that queue within the window enqueues nothing
  *   and answers the original id with `duplicate: true`.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
+import { itWith } from "./capability-helpers.js";
 import { counts, itOnClock, leaseAll, leaseOneByOne, manualClock } from "./publish-helpers.js";
 
 type Versioned = { v: number };
 type Tagged = { tag: string };
 
 export const dedupIdempotency: AreaDefinition = (suite, open) => {
+  /** The dedupKey tests need replace in place: on a store without it, each checks that a dedupKey is refused. */
+  const itDedup = (name: string, body: () => Promise<void>) => itWith(suite, open, "replaceInPlace", name, body);
+
   // ── dedupKey ──────────────────────────────────────────────────────────────────────────
 
-  it("dedupKey replaces a ready message: same id, replaced, new body, headers and priority", async () => {
+  itDedup("dedupKey replaces a ready message: same id, replaced, new body, headers and priority", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k", headers: { h: "1", old: "x" }, priority: 1 });
@@ -31,7 +36,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(leased[0].headers).not.toHaveProperty("old");
   });
 
-  it("a replace without headers or priority clears them back to none and 0", async () => {
+  itDedup("a replace without headers or priority clears them back to none and 0", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k", headers: { h: "1" }, priority: 6 });
@@ -41,7 +46,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(message.headers).toEqual({});
   });
 
-  it("a replaced message keeps its place in line", async () => {
+  itDedup("a replaced message keeps its place in line", async () => {
     const { spool } = await open();
     const queue = spool.queue<Tagged>(uniqueQueueName("dedup"));
     const a = await queue.publish({ tag: "a1" }, { dedupKey: "a" });
@@ -53,7 +58,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(leased[0].id).toBe(a.id);
   });
 
-  it("a replace that changes priority keeps publish order inside the new level", async () => {
+  itDedup("a replace that changes priority keeps publish order inside the new level", async () => {
     const { spool } = await open();
     const queue = spool.queue<Tagged>(uniqueQueueName("dedup"));
     await queue.publish({ tag: "a" }, { dedupKey: "a" });
@@ -67,7 +72,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(leased.map((m) => m.body.tag)).toEqual(["a'", "b", "c", "d'", "e"]);
   });
 
-  it("dedupKey replaces a delayed message, which stays delayed", async () => {
+  itDedup("dedupKey replaces a delayed message, which stays delayed", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k", delayMs: 60_000 });
@@ -78,7 +83,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(await queue.lease()).toEqual([]);
   });
 
-  it("a replace inside one publishMany lands on the first item", async () => {
+  itDedup("a replace inside one publishMany lands on the first item", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const results = await queue.publishMany([
@@ -92,7 +97,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(leased.map((m) => m.body)).toEqual([{ v: 3 }, { v: 2 }]);
   });
 
-  it("when the earlier message is leased, the same dedupKey makes a new message", async () => {
+  itDedup("when the earlier message is leased, the same dedupKey makes a new message", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k" });
@@ -111,7 +116,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(next).toMatchObject({ id: second.id, body: { v: 3 } });
   });
 
-  it("a message retried back to waiting (ready or delayed) is replaced by its dedupKey again", async () => {
+  itDedup("a message retried back to waiting (ready or delayed) is replaced by its dedupKey again", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k" });
@@ -125,7 +130,7 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(counts(await queue.stats())).toMatchObject({ ready: 0, delayed: 1, totals: { published: 1 } });
   });
 
-  it("while a newer message holds the dedupKey, a retried older one does not take it back", async () => {
+  itDedup("while a newer message holds the dedupKey, a retried older one does not take it back", async () => {
     const { spool } = await open();
     const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const first = await queue.publish({ v: 1 }, { dedupKey: "k" });
@@ -138,29 +143,31 @@ export const dedupIdempotency: AreaDefinition = (suite, open) => {
     expect(all.map((m) => `${m.id}:${m.body.v}`).sort()).toEqual([`${first.id}:1`, `${second.id}:3`].sort());
   });
 
-  it.each([
+  for (const [what, how] of [
     ["completed", "ack"],
     ["dead", "dead"],
     ["purged", "purge"],
-  ])("when the earlier message is %s, the same dedupKey makes a new message", async (_what, how) => {
-    const { spool } = await open();
-    const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
-    const first = await queue.publish({ v: 1 }, { dedupKey: "k" });
-    if (how === "purge") {
-      expect(await queue.purge()).toBe(1);
-    } else {
-      const [leased] = await queue.lease();
-      if (how === "ack") await queue.ack(leased.id, leased.leaseToken);
-      else await queue.nack(leased.id, leased.leaseToken, { error: { message: "no", kind: "permanent" } });
-    }
-    const second = await queue.publish({ v: 2 }, { dedupKey: "k" });
-    expect(second.replaced).toBe(false);
-    expect(second.id).not.toBe(first.id);
-    const leased = await leaseAll(queue);
-    expect(leased.map((m) => m.body)).toEqual([{ v: 2 }]);
-  });
+  ] as const) {
+    itDedup(`when the earlier message is ${what}, the same dedupKey makes a new message`, async () => {
+      const { spool } = await open();
+      const queue = spool.queue<Versioned>(uniqueQueueName("dedup"));
+      const first = await queue.publish({ v: 1 }, { dedupKey: "k" });
+      if (how === "purge") {
+        expect(await queue.purge()).toBe(1);
+      } else {
+        const [leased] = await queue.lease();
+        if (how === "ack") await queue.ack(leased.id, leased.leaseToken);
+        else await queue.nack(leased.id, leased.leaseToken, { error: { message: "no", kind: "permanent" } });
+      }
+      const second = await queue.publish({ v: 2 }, { dedupKey: "k" });
+      expect(second.replaced).toBe(false);
+      expect(second.id).not.toBe(first.id);
+      const leased = await leaseAll(queue);
+      expect(leased.map((m) => m.body)).toEqual([{ v: 2 }]);
+    });
+  }
 
-  it("dedupKeys are per queue", async () => {
+  itDedup("dedupKeys are per queue", async () => {
     const { spool } = await open();
     const one = spool.queue<Versioned>(uniqueQueueName("dedup"));
     const two = spool.queue<Versioned>(uniqueQueueName("dedup"));

@@ -3,15 +3,20 @@
  * order; the next is leasable only once the previous is completed or dead. A retried head keeps
  * its group blocked. Different groups (and ungrouped messages) run in parallel.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
-import { deferred, itOnClock, leaseAll, letWakeUpsRun, manualClock } from "./publish-helpers.js";
+import { itWith } from "./capability-helpers.js";
+import { deferred, leaseAll, letWakeUpsRun, manualClock, onClock } from "./publish-helpers.js";
+import { observeChange } from "./time-helpers.js";
 
 type Step = { group: string; n: number };
 
 export const groups: AreaDefinition = (suite, open) => {
-  it("only one message of a group is in flight; the rest count as ready", async () => {
+  /** Every test here needs ordering groups: on a store without them, each checks that a groupKey is refused. */
+  const itGroups = (name: string, body: () => Promise<void>) => itWith(suite, open, "orderingGroups", name, body);
+
+  itGroups("only one message of a group is in flight; the rest count as ready", async () => {
     const { spool } = await open();
     const queue = spool.queue<Step>(uniqueQueueName("group"));
     const ids = (await queue.publishMany([0, 1, 2].map((n) => ({ body: { group: "g", n }, groupKey: "g" })))).map((r) => r.id);
@@ -24,7 +29,7 @@ export const groups: AreaDefinition = (suite, open) => {
     expect(await queue.stats()).toMatchObject({ ready: 2, leased: 1 });
   });
 
-  it("a group is delivered strictly in publish order, each only after the previous is acked", async () => {
+  itGroups("a group is delivered strictly in publish order, each only after the previous is acked", async () => {
     const { spool } = await open();
     const queue = spool.queue<Step>(uniqueQueueName("group"));
     for (let n = 0; n < 6; n++) await queue.publish({ group: "g", n }, { groupKey: "g", priority: n % 2 === 0 ? 0 : 9 });
@@ -40,23 +45,25 @@ export const groups: AreaDefinition = (suite, open) => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
-  it.each([
+  for (const [what, nack, reason] of [
     ["a permanent failure", { error: { message: "no", kind: "permanent" as const } }, "permanent_error"],
     ["the last attempt failing", { error: { message: "no", kind: "error" as const } }, "max_attempts"],
-  ])("a head that goes dead through %s lets the next one through", async (_what, nack, reason) => {
-    const { spool } = await open();
-    const queue = spool.queue<Step>(uniqueQueueName("group"));
-    const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g", maxAttempts: 1 });
-    await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
-    const [first] = await queue.lease();
-    expect(first.id).toBe(head.id);
-    const outcome = await queue.nack(first.id, first.leaseToken, nack);
-    expect(outcome).toMatchObject({ state: "dead", deadReason: reason });
-    const [second] = await queue.lease();
-    expect(second.body.n).toBe(1);
-  });
+  ] as const) {
+    itGroups(`a head that goes dead through ${what} lets the next one through`, async () => {
+      const { spool } = await open();
+      const queue = spool.queue<Step>(uniqueQueueName("group"));
+      const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g", maxAttempts: 1 });
+      await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
+      const [first] = await queue.lease();
+      expect(first.id).toBe(head.id);
+      const outcome = await queue.nack(first.id, first.leaseToken, nack);
+      expect(outcome).toMatchObject({ state: "dead", deadReason: reason });
+      const [second] = await queue.lease();
+      expect(second.body.n).toBe(1);
+    });
+  }
 
-  it("a retried head keeps its group blocked and is delivered again before the next", async () => {
+  itGroups("a retried head keeps its group blocked and is delivered again before the next", async () => {
     const { spool } = await open();
     const queue = spool.queue<Step>(uniqueQueueName("group"));
     const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g" });
@@ -78,42 +85,51 @@ export const groups: AreaDefinition = (suite, open) => {
     expect(await queue.stats()).toMatchObject({ ready: 1, delayed: 1, leased: 0 });
   });
 
-  itOnClock(
-    suite,
+  itGroups(
     "a head whose retry or lease expiry comes due is delivered again before the next",
-    async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const queue = ctx.spool.queue<Step>(uniqueQueueName("group"));
-      const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g" });
-      await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
-      let [message] = await queue.lease({ leaseMs: 1000 });
-      clock.advance(1000); // the lease expires
-      [message] = await queue.lease({ max: 10, leaseMs: 1000 });
-      expect(message).toMatchObject({ id: head.id, attempt: 2 });
-      await queue.nack(message.id, message.leaseToken, { delayMs: 500 });
-      clock.advance(499);
-      expect(await queue.lease({ max: 10 })).toEqual([]);
-      clock.advance(1);
-      const leased = await queue.lease({ max: 10 });
-      expect(leased.map((m) => [m.id, m.attempt])).toEqual([[head.id, 3]]);
-      await queue.ack(leased[0].id, leased[0].leaseToken);
-      const [next] = await queue.lease({ max: 10 });
-      expect(next.body.n).toBe(1);
-    },
-    async () => {
-      const ctx = await open();
-      const queue = ctx.spool.queue<Step>(uniqueQueueName("group"));
-      const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g" });
-      await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
-      const [first] = await queue.lease();
-      await queue.nack(first.id, first.leaseToken, { delayMs: 30 });
-      const again = await pollUntil(async () => (await queue.lease({ max: 10 }))[0]);
-      expect(again).toMatchObject({ id: head.id, attempt: 2 });
-    },
+    onClock(
+      suite,
+      async () => {
+        const ctx = await open();
+        const clock = manualClock(ctx);
+        const queue = ctx.spool.queue<Step>(uniqueQueueName("group"));
+        const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g" });
+        await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
+        let [message] = await queue.lease({ leaseMs: 1000 });
+        clock.advance(1000); // the lease expires
+        [message] = await queue.lease({ max: 10, leaseMs: 1000 });
+        expect(message).toMatchObject({ id: head.id, attempt: 2 });
+        await queue.nack(message.id, message.leaseToken, { delayMs: 500 });
+        clock.advance(499);
+        expect(await queue.lease({ max: 10 })).toEqual([]);
+        clock.advance(1);
+        const leased = await queue.lease({ max: 10 });
+        expect(leased.map((m) => [m.id, m.attempt])).toEqual([[head.id, 3]]);
+        await queue.ack(leased[0].id, leased[0].leaseToken);
+        const [next] = await queue.lease({ max: 10 });
+        expect(next.body.n).toBe(1);
+      },
+      async () => {
+        const ctx = await open();
+        const queue = ctx.spool.queue<Step>(uniqueQueueName("group"));
+        const head = await queue.publish({ group: "g", n: 0 }, { groupKey: "g" });
+        await queue.publish({ group: "g", n: 1 }, { groupKey: "g" });
+        const [first] = await queue.lease({ leaseMs: 50 });
+        const leaseAgain = () => queue.lease({ max: 10, leaseMs: 60_000 });
+        // Nothing of the group is leasable until the head's lease ends, then the head comes back.
+        const [expired] = await observeChange(ctx.store, first.leaseUntil, leaseAgain, (got) => got.length > 0, "the head's lease end");
+        expect(expired).toMatchObject({ id: head.id, attempt: 2 });
+        const { availableAt } = await queue.nack(expired.id, expired.leaseToken, { delayMs: 30 });
+        const retried = await observeChange(ctx.store, availableAt, leaseAgain, (got) => got.length > 0, "the head's retry");
+        expect(retried.map((m) => [m.id, m.attempt])).toEqual([[head.id, 3]]);
+        await queue.ack(retried[0].id, retried[0].leaseToken);
+        const [next] = await queue.lease({ max: 10 });
+        expect(next.body.n).toBe(1);
+      },
+    ),
   );
 
-  it("different groups and ungrouped messages are leased in parallel", async () => {
+  itGroups("different groups and ungrouped messages are leased in parallel", async () => {
     const { spool } = await open();
     const queue = spool.queue<Step>(uniqueQueueName("group"));
     const items = [];
@@ -129,7 +145,7 @@ export const groups: AreaDefinition = (suite, open) => {
     expect(second.map((m) => `${m.body.group}${m.body.n}`)).toEqual(["a1", "b1", "c1"]);
   });
 
-  it("a group key is per queue", async () => {
+  itGroups("a group key is per queue", async () => {
     const { spool } = await open();
     const one = spool.queue<Step>(uniqueQueueName("group"));
     const two = spool.queue<Step>(uniqueQueueName("group"));
@@ -139,7 +155,7 @@ export const groups: AreaDefinition = (suite, open) => {
     expect(await two.lease()).toHaveLength(1);
   });
 
-  it("a worker runs different groups concurrently, each group one at a time in order", async () => {
+  itGroups("a worker runs different groups concurrently, each group one at a time in order", async () => {
     const { spool } = await open();
     const queue = spool.queue<Step>(uniqueQueueName("group"));
     const running: Array<{ step: Step; release: () => void }> = [];

@@ -3,12 +3,14 @@
  * extend with a wrong or stale token fail with `lease_lost` and change nothing), bulk acks,
  * lease extension, and long-poll leases that wake on a publish, time out, or abort.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { TransientError } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne, snapshot, statusOf, track } from "./consume-helpers.js";
 import { counts, itOnClock, leaseAll, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+import { expectSetDuring, observeChange, TIMER_SLACK_MS, timed, waitForClock } from "./time-helpers.js";
 
 const NOT_AN_ID = "01J0000000000000000000000Z";
 
@@ -199,8 +201,10 @@ export const leasing: AreaDefinition = (suite, open) => {
     await spoolError(() => queue.ackMany([{ id: a.id } as never]), "validation_failed");
   });
 
-  if (suite.supports.manualClock) {
-    it("extend moves leaseUntil to now + leaseMs: the lease outlives its first end and expires at the new one", async () => {
+  itOnClock(
+    suite,
+    "extend moves leaseUntil to now + leaseMs: the lease outlives its first end and expires at the new one",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"), { leaseMs: 1_000 });
@@ -221,18 +225,41 @@ export const leasing: AreaDefinition = (suite, open) => {
       clock.advance(500);
       expect((await statusOf(ctx.spool, id)).state).toBe("ready");
       await spoolError(() => queue.ack(id, message.leaseToken), "lease_lost");
-    });
+    },
+    async () => {
+      const { spool, store } = await open();
+      const queue = spool.queue<string>(uniqueQueueName("leasing"), { leaseMs: 300 });
+      const { id } = await queue.publish("x");
+      const leased = await timed(store, () => leaseOne(queue));
+      const message = leased.value;
+      expectSetDuring(message.leaseUntil, leased, 300, "leaseUntil");
 
-    it("extend validates leaseMs (validation_failed) and changes nothing", async () => {
-      const ctx = await open();
-      const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
-      await queue.publish("x");
-      const message = await leaseOne(queue);
-      const before = await snapshot(ctx.spool, queue, message.id);
-      for (const ms of [0, -5, 1.5]) await spoolError(() => queue.extend(message.id, message.leaseToken, ms), "validation_failed");
-      expect(await snapshot(ctx.spool, queue, message.id)).toEqual(before);
-    });
-  }
+      const extended = await timed(store, () => queue.extend(id, message.leaseToken, 60_000));
+      const { leaseUntil } = extended.value;
+      expectSetDuring(leaseUntil, extended, 60_000, "the extended leaseUntil");
+      expect((await statusOf(spool, id)).leaseUntil).toBe(leaseUntil);
+
+      await waitForClock(store, message.leaseUntil + 20); // past the original end
+      expect((await statusOf(spool, id)).state).toBe("leased");
+      expect(counts(await queue.stats())).toMatchObject({ leased: 1, ready: 0 });
+      const shortened = await queue.extend(id, message.leaseToken, 50); // shorter than what is left: moves it earlier
+      expect(shortened.leaseUntil).toBeLessThan(leaseUntil);
+
+      await observeChange(store, shortened.leaseUntil, () => statusOf(spool, id), (s) => s.state !== "leased", "the shortened lease's end");
+      expect((await statusOf(spool, id)).state).toBe("ready");
+      await spoolError(() => queue.ack(id, message.leaseToken), "lease_lost");
+    },
+  );
+
+  it("extend validates leaseMs (validation_failed) and changes nothing", async () => {
+    const ctx = await open();
+    const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
+    await queue.publish("x");
+    const message = await leaseOne(queue);
+    const before = await snapshot(ctx.spool, queue, message.id);
+    for (const ms of [0, -5, 1.5]) await spoolError(() => queue.extend(message.id, message.leaseToken, ms), "validation_failed");
+    expect(await snapshot(ctx.spool, queue, message.id)).toEqual(before);
+  });
 
   it("a long-poll lease returns as soon as a message is published", async () => {
     const { spool } = await open();
@@ -259,8 +286,10 @@ export const leasing: AreaDefinition = (suite, open) => {
     }
   });
 
-  if (suite.supports.manualClock) {
-    it("a long-poll lease returns [] once waitMs has passed, not before", async () => {
+  itOnClock(
+    suite,
+    "a long-poll lease returns [] once waitMs has passed, not before",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
@@ -274,9 +303,21 @@ export const leasing: AreaDefinition = (suite, open) => {
       clock.advance(1);
       await pollUntil(() => waiting.settled, { what: "the long-poll lease to time out", timeoutMs: 2_000 });
       expect(waiting.value).toEqual([]);
-    });
+    },
+    async () => {
+      const { spool, store } = await open();
+      const queue = spool.queue<string>(uniqueQueueName("leasing"));
+      await queue.info();
+      const waited = await timed(store, () => queue.lease({ waitMs: 100 }));
+      expect(waited.value).toEqual([]);
+      expect(waited.to - waited.from, "returned before waitMs had passed").toBeGreaterThanOrEqual(100 - TIMER_SLACK_MS);
+    },
+  );
 
-    it("a long-poll lease wakes when a delayed message falls due", async () => {
+  itOnClock(
+    suite,
+    "a long-poll lease wakes when a delayed message falls due",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("leasing"));
@@ -287,8 +328,17 @@ export const leasing: AreaDefinition = (suite, open) => {
       clock.advance(500);
       await pollUntil(() => waiting.settled, { what: "the long-poll lease to return", timeoutMs: 2_000 });
       expect((waiting.value ?? []).map((m) => m.id)).toEqual([id]);
-    });
-  }
+    },
+    async () => {
+      const { spool, store } = await open();
+      const queue = spool.queue<string>(uniqueQueueName("leasing"));
+      const { id } = await queue.publish("later", { delayMs: 50 });
+      const availableAt = (await statusOf(spool, id)).availableAt;
+      const woken = await timed(store, () => queue.lease({ waitMs: 10_000, leaseMs: 60_000 }));
+      expect(woken.value.map((m) => m.id)).toEqual([id]);
+      expect(woken.value[0].leaseUntil - 60_000, "leased before it was due").toBeGreaterThanOrEqual(availableAt);
+    },
+  );
 
   it("a long-poll lease returns [] when its signal aborts, and takes nothing afterwards", async () => {
     const { spool } = await open();

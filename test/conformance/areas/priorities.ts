@@ -3,7 +3,8 @@
  * default 0.
  */
 import fc from "fast-check";
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseAll, leaseOneByOne } from "./publish-helpers.js";

@@ -3,10 +3,11 @@
  * ttl, dedup/idempotency, groups, rate limits, backpressure, queue admin, routing).
  * Everything goes through the public API.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { SpoolError, type ErrorCode, type LeasedMessage, type Queue, type QueueStats } from "../../../src/index.js";
 import type { ManualClock } from "../../../src/util/clock.js";
-import type { StoreSuiteOptions, SuiteContext } from "../suite.js";
+import type { SuiteContext, SuiteRun } from "../suite.js";
 
 /**
  * Runs `action` (sync or async) and returns the `SpoolError` it throws or rejects with. Fails the
@@ -34,23 +35,22 @@ export function detailPaths(error: SpoolError): string[] {
 
 /** The store's ManualClock; throws (failing the test) if the suite opened a real clock. */
 export function manualClock(ctx: SuiteContext): ManualClock {
-  if (!ctx.clock) throw new Error("this test needs a ManualClock: register it only when suite.supports.manualClock");
+  if (!ctx.clock) throw new Error("this test needs a ManualClock: give it as the manual body of itOnClock / onClock");
   return ctx.clock;
 }
 
 /**
- * Registers `manual` when the backend takes a ManualClock; otherwise `real`, which checks the
- * same semantic on the system clock with short times and `pollUntil` (looser: it cannot pin an
- * exact millisecond). Nothing is ever skipped.
+ * The body for the run's clock mode: `manual` on a ManualClock (exact instants, no waiting);
+ * `real` on the system clock, which checks the same semantic with short real durations and
+ * `pollUntil` (looser: it cannot pin an exact millisecond, so it asserts orderings and states).
  */
-export function itOnClock(
-  suite: StoreSuiteOptions,
-  name: string,
-  manual: () => Promise<void>,
-  real: () => Promise<void>,
-): void {
-  if (suite.supports.manualClock) it(name, manual);
-  else it(`${name} (system clock)`, real);
+export function onClock(suite: SuiteRun, manual: () => Promise<void>, real: () => Promise<void>): () => Promise<void> {
+  return suite.clockMode === "manual" ? manual : real;
+}
+
+/** Registers one test, with the body for the run's clock mode (see `onClock`). Nothing is ever skipped. */
+export function itOnClock(suite: SuiteRun, name: string, manual: () => Promise<void>, real: () => Promise<void>): void {
+  it(name, onClock(suite, manual, real));
 }
 
 /** Counts and totals of a queue's stats: what "nothing changed" compares. */

@@ -3,7 +3,8 @@
  * body size limits, and bodies/headers that come back exactly as published.
  */
 import fc from "fast-check";
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { TooLargeError, ValidationError, type PublishOptions, type Queue, type Spool } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
@@ -173,6 +174,17 @@ export const publishing: AreaDefinition = (_suite, open) => {
     const queue = await seeded(spool);
     const before = counts(await queue.stats());
     await spoolError(() => queue.publishMany({ body: 1 } as never), "validation_failed");
+    expect(counts(await queue.stats())).toEqual(before);
+  });
+
+  it("publishMany's call options are only a transaction: anything else is refused, not ignored", async () => {
+    const { spool } = await open();
+    const queue = await seeded(spool);
+    const before = counts(await queue.stats());
+    const unknown = await spoolError(() => queue.publishMany([{ body: 1 }], { tx: {} } as never), "validation_failed");
+    expect(detailPaths(unknown)).toEqual(["/tx"]);
+    await spoolError(() => queue.publishMany([{ body: 1 }], { delayMs: 5 } as never), "validation_failed");
+    await spoolError(() => queue.publishMany([{ body: 1 }], "fast" as never), "validation_failed");
     expect(counts(await queue.stats())).toEqual(before);
   });
 

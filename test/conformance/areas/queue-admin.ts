@@ -3,10 +3,12 @@
  * stats (counts by state, totals, oldest ready age) and message status over a message's life,
  * with completed statuses kept for completedRetentionMs / completedRetentionCount.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { defaults } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
+import { itWith } from "./capability-helpers.js";
 import { counts, itOnClock, leaseAll, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
 
 export const queueAdmin: AreaDefinition = (suite, open) => {
@@ -78,7 +80,7 @@ export const queueAdmin: AreaDefinition = (suite, open) => {
 
   // ── purge ─────────────────────────────────────────────────────────────────────────────
 
-  it("purge removes every waiting message, returns the count, and leaves leased ones to finish", async () => {
+  itWith(suite, open, "orderingGroups", "purge removes every waiting message, returns the count, and leaves leased ones to finish", async () => {
     const { spool } = await open();
     const queue = spool.queue<string>(uniqueQueueName("admin"));
     await queue.publishMany(["a", "b", "c", "d", "e"].map((body) => ({ body })));
@@ -99,7 +101,7 @@ export const queueAdmin: AreaDefinition = (suite, open) => {
     expect((await leaseAll(queue)).map((m) => m.body)).toEqual(["after"]);
   });
 
-  it("purge keeps a leased group head, and the group's later messages publish normally", async () => {
+  itWith(suite, open, "orderingGroups", "purge keeps a leased group head, and the group's later messages publish normally", async () => {
     const { spool } = await open();
     const queue = spool.queue<string>(uniqueQueueName("admin"));
     await queue.publish("g1", { groupKey: "g" });
@@ -270,7 +272,9 @@ export const queueAdmin: AreaDefinition = (suite, open) => {
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("admin"), { completedRetentionMs: 10_000 });
       const t0 = clock.now();
-      const { id } = await queue.publish("x", { delayMs: 1000, correlationId: "c-1", groupKey: "g" });
+      // A groupKey shows in the status where the store keeps groups (the purge tests need them; this one does not).
+      const groupKey = suite.supports.orderingGroups ? "g" : undefined;
+      const { id } = await queue.publish("x", { delayMs: 1000, correlationId: "c-1", groupKey });
       expect(await ctx.spool.status(id)).toMatchObject({
         id,
         queue: queue.name,
@@ -278,7 +282,7 @@ export const queueAdmin: AreaDefinition = (suite, open) => {
         attempt: 0,
         maxAttempts: 5,
         priority: 0,
-        groupKey: "g",
+        groupKey,
         publishedAt: t0,
         availableAt: t0 + 1000,
         correlationId: "c-1",

@@ -4,7 +4,8 @@
  * once the window has moved on, and wakes waiting consumers when it does.
  */
 import fc from "fast-check";
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { itOnClock, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";

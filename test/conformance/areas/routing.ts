@@ -4,7 +4,8 @@
  * bound queue atomically (all or none). The default exchange "" routes to the queue named by
  * the routing key. No match → routed 0, no error.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import type { Spool } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";

@@ -3,11 +3,13 @@
  * whose expiresAt passes while it is not leased (ready, delayed, or waiting behind its group)
  * is dead-lettered with reason "expired"; a leased one is not expired while its lease holds.
  */
-import { expect, it } from "vitest";
+import { expect } from "vitest";
+import { it } from "../registry.js";
 import type { Queue, Spool } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
-import { itOnClock, manualClock } from "./publish-helpers.js";
+import { itWith } from "./capability-helpers.js";
+import { itOnClock, manualClock, onClock } from "./publish-helpers.js";
 
 async function expectExpired<T>(spool: Spool, queue: Queue<T>, id: string): Promise<void> {
   const status = await spool.status(id);
@@ -214,40 +216,45 @@ export const ttl: AreaDefinition = (suite, open) => {
     },
   );
 
-  itOnClock(
+  itWith(
     suite,
+    open,
+    "orderingGroups",
     "a message waiting behind its ordering group expires there, and the group moves past it",
-    async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const queue = ctx.spool.queue<string>(uniqueQueueName("ttl"));
-      await queue.publish("head", { groupKey: "g" });
-      const doomed = await queue.publish("doomed", { groupKey: "g", ttlMs: 1000 });
-      await queue.publish("tail", { groupKey: "g" });
-      const [head] = await queue.lease({ leaseMs: 60_000 });
-      expect(head.body).toBe("head");
-      clock.advance(999);
-      expect((await ctx.spool.status(doomed.id))?.state).toBe("ready");
-      clock.advance(1);
-      await expectExpired(ctx.spool, queue, doomed.id);
-      expect(await queue.stats()).toMatchObject({ ready: 1, leased: 1, dead: 1 });
-      await queue.ack(head.id, head.leaseToken);
-      const [next] = await queue.lease();
-      expect(next.body).toBe("tail");
-    },
-    async () => {
-      const ctx = await open();
-      const queue = ctx.spool.queue<string>(uniqueQueueName("ttl"));
-      await queue.publish("head", { groupKey: "g" });
-      const doomed = await queue.publish("doomed", { groupKey: "g", ttlMs: 30 });
-      await queue.publish("tail", { groupKey: "g" });
-      const [head] = await queue.lease({ leaseMs: 60_000 });
-      await pollUntil(async () => (await ctx.spool.status(doomed.id))?.state === "dead");
-      await expectExpired(ctx.spool, queue, doomed.id);
-      await queue.ack(head.id, head.leaseToken);
-      const [next] = await queue.lease();
-      expect(next.body).toBe("tail");
-    },
+    onClock(
+      suite,
+      async () => {
+        const ctx = await open();
+        const clock = manualClock(ctx);
+        const queue = ctx.spool.queue<string>(uniqueQueueName("ttl"));
+        await queue.publish("head", { groupKey: "g" });
+        const doomed = await queue.publish("doomed", { groupKey: "g", ttlMs: 1000 });
+        await queue.publish("tail", { groupKey: "g" });
+        const [head] = await queue.lease({ leaseMs: 60_000 });
+        expect(head.body).toBe("head");
+        clock.advance(999);
+        expect((await ctx.spool.status(doomed.id))?.state).toBe("ready");
+        clock.advance(1);
+        await expectExpired(ctx.spool, queue, doomed.id);
+        expect(await queue.stats()).toMatchObject({ ready: 1, leased: 1, dead: 1 });
+        await queue.ack(head.id, head.leaseToken);
+        const [next] = await queue.lease();
+        expect(next.body).toBe("tail");
+      },
+      async () => {
+        const ctx = await open();
+        const queue = ctx.spool.queue<string>(uniqueQueueName("ttl"));
+        await queue.publish("head", { groupKey: "g" });
+        const doomed = await queue.publish("doomed", { groupKey: "g", ttlMs: 30 });
+        await queue.publish("tail", { groupKey: "g" });
+        const [head] = await queue.lease({ leaseMs: 60_000 });
+        await pollUntil(async () => (await ctx.spool.status(doomed.id))?.state === "dead");
+        await expectExpired(ctx.spool, queue, doomed.id);
+        await queue.ack(head.id, head.leaseToken);
+        const [next] = await queue.lease();
+        expect(next.body).toBe("tail");
+      },
+    ),
   );
 
   it("a worker never receives an expired message", async () => {

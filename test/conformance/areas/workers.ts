@@ -4,9 +4,12 @@
  * two-phase close (drain up to a deadline, then abort ctx.signal and release the message).
  *
  * Handlers here are probes the test holds and lets go; waits are on observable conditions
- * (pollUntil, worker events), never on time.
+ * (pollUntil, worker events). On the system clock, where a test needs time to pass (a timeout,
+ * heartbeats past a lease's end, an open circuit), it waits for the store's clock to get there
+ * and holds what happened to the times the store and the worker reported, never to a sleep.
  */
-import { afterEach, expect, it } from "vitest";
+import { expect } from "vitest";
+import { afterEach, it } from "../registry.js";
 import {
   HandlerTimeoutError,
   Spool,
@@ -15,15 +18,17 @@ import {
   type CircuitState,
   type HandlerContext,
   type LeasedMessage,
+  type Queue,
   type Store,
   type Worker,
   type WorkerEvents,
 } from "../../../src/index.js";
-import { ManualClock, systemClock } from "../../../src/util/clock.js";
+import { ManualClock, systemClock, type Clock } from "../../../src/util/clock.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
-import type { AreaDefinition } from "../suite.js";
+import { storeProxy, type AreaDefinition, type SuiteContext } from "../suite.js";
 import { statusOf, track } from "./consume-helpers.js";
-import { counts, deferred, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+import { counts, deferred, itOnClock, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+import { expectSetDuring, TIMER_SLACK_MS, timed, waitForClock } from "./time-helpers.js";
 
 type Mode = "hold" | "succeed" | "fail";
 
@@ -92,19 +97,35 @@ class Probe<T> {
   }
 }
 
-/** Everything a worker reports, in order. */
-function record<T>(worker: Worker<T>) {
+/** Everything a worker reports, in order, and when (on `clock`, the store's) failures and circuit changes were heard. */
+function record<T>(worker: Worker<T>, clock: Clock = systemClock) {
   const seen = {
     completed: [] as WorkerEvents["message:completed"][0][],
     failed: [] as WorkerEvents["message:failed"][0][],
+    failedAt: [] as number[],
     circuit: [] as CircuitState[],
+    circuitAt: [] as number[],
     errors: [] as unknown[],
   };
   worker.on("message:completed", (event) => seen.completed.push(event));
-  worker.on("message:failed", (event) => seen.failed.push(event));
-  worker.on("worker:circuit", (event) => seen.circuit.push(event.state));
+  worker.on("message:failed", (event) => {
+    seen.failed.push(event);
+    seen.failedAt.push(clock.now());
+  });
+  worker.on("worker:circuit", (event) => {
+    seen.circuit.push(event.state);
+    seen.circuitAt.push(clock.now());
+  });
   worker.on("worker:error", (event) => seen.errors.push(event.error));
   return seen;
+}
+
+/** The lease length the tests give workers whose lease must not run out while they watch: no heartbeat within a test. */
+const LONG_LEASE_MS = 600_000;
+
+/** When a message of a worker with `leaseMs: LONG_LEASE_MS` was leased (store time). */
+function leasedAt(message: LeasedMessage<unknown>): number {
+  return message.leaseUntil - LONG_LEASE_MS;
 }
 
 function codeOf(error: unknown): string | undefined {
@@ -185,8 +206,10 @@ export const workers: AreaDefinition = (suite, open) => {
     await worker.close();
   });
 
-  if (suite.supports.manualClock) {
-    it("timeoutMs aborts ctx.signal and fails the attempt: retried with backoff, then dead", async () => {
+  itOnClock(
+    suite,
+    "timeoutMs aborts ctx.signal and fails the attempt: retried with backoff, then dead",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 2, backoff: { type: "fixed", baseMs: 5_000, jitter: "none" } });
@@ -218,31 +241,80 @@ export const workers: AreaDefinition = (suite, open) => {
       expect(seen.failed[1].outcome).toMatchObject({ state: "dead", deadReason: "max_attempts" });
       expect(seen.completed).toHaveLength(0);
       await worker.close();
-    });
+    },
+    async () => {
+      const ctx = await open();
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 2, backoff: { type: "fixed", baseMs: 50, jitter: "none" } });
+      const { id } = await queue.publish("slow");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler, { timeoutMs: 60, leaseMs: LONG_LEASE_MS });
+      const seen = record(worker, ctx.store.clock);
 
-    it("timeoutMs fails the attempt even when the handler ignores ctx.signal", async () => {
+      await pollUntil(() => seen.failed.length === 1, { what: "the timed-out attempt to fail" });
+      expect(probe.contexts[0].signal.aborted).toBe(true);
+      expect(probe.contexts[0].signal.reason).toBeInstanceOf(HandlerTimeoutError);
+      const outcome = seen.failed[0].outcome;
+      expect(outcome?.state).toBe("delayed");
+      // The attempt failed no earlier than timeoutMs after its lease, and retries 50 ms after that.
+      const failedAt = (outcome?.availableAt ?? NaN) - 50;
+      expect(failedAt - leasedAt(probe.calls[0]), "timed out before timeoutMs").toBeGreaterThanOrEqual(60 - TIMER_SLACK_MS);
+      expect(failedAt).toBeLessThanOrEqual(seen.failedAt[0]);
+      const status = await statusOf(ctx.spool, id);
+      expect(status.attempt).toBe(1);
+      expect(status.lastError?.kind).toBe("error");
+
+      await pollUntil(() => seen.failed.length === 2, { what: "the second timeout" });
+      expect(probe.calls[1].attempt).toBe(2);
+      expect(leasedAt(probe.calls[1]), "retried before the backoff").toBeGreaterThanOrEqual(outcome?.availableAt ?? NaN);
+      expect(seen.failed[1].outcome).toMatchObject({ state: "dead", deadReason: "max_attempts" });
+      expect(seen.completed).toHaveLength(0);
+      await worker.close();
+    },
+  );
+
+  itOnClock(
+    suite,
+    "timeoutMs fails the attempt even when the handler ignores ctx.signal",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
-      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 1 });
-      const { id } = await queue.publish("stuck");
-      let started = 0;
-      const worker = queue.work(
-        () => {
-          started++;
-          return new Promise(() => {}); // never settles
-        },
-        { timeoutMs: 500 },
-      );
-      const seen = record(worker);
-      await pollUntil(() => started === 1, { what: "the handler to start" });
+      const { id, worker, seen, started } = await stuckHandler(ctx, 500);
+      await pollUntil(() => started() === 1, { what: "the handler to start" });
       clock.advance(500);
       await pollUntil(() => seen.failed.length === 1, { what: "the attempt to fail" });
       expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "dead", deadReason: "max_attempts" });
       expect(worker.running).toBe(0);
       await worker.close();
-    });
+    },
+    async () => {
+      const ctx = await open();
+      const { id, worker, seen } = await stuckHandler(ctx, 50);
+      await pollUntil(() => seen.failed.length === 1, { what: "the attempt to fail" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "dead", deadReason: "max_attempts" });
+      expect(worker.running).toBe(0);
+      await worker.close();
+    },
+  );
 
-    it("heartbeats keep a long handler's lease alive far past leaseMs: the message is never redelivered", async () => {
+  /** A worker whose handler never settles and ignores ctx.signal, on a queue of one message with one attempt. */
+  async function stuckHandler(ctx: SuiteContext, timeoutMs: number) {
+    const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 1 });
+    const { id } = await queue.publish("stuck");
+    let started = 0;
+    const worker = queue.work(
+      () => {
+        started++;
+        return new Promise(() => {}); // never settles
+      },
+      { timeoutMs },
+    );
+    return { id, worker, seen: record(worker), started: () => started };
+  }
+
+  itOnClock(
+    suite,
+    "heartbeats keep a long handler's lease alive far past leaseMs: the message is never redelivered",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
@@ -256,21 +328,49 @@ export const workers: AreaDefinition = (suite, open) => {
         clock.advance(500);
         await letWakeUpsRun();
       }
-      const status = await statusOf(ctx.spool, id);
-      expect(status).toMatchObject({ state: "leased", attempt: 1 });
-      expect(status.leaseUntil).toBeGreaterThan(clock.now());
-      expect((await queue.stats()).totals.retried).toBe(0);
-      expect(probe.calls).toHaveLength(1);
-      expect(probe.contexts[0].signal.aborted).toBe(false);
+      await expectStillLeased(ctx, queue, id, probe);
 
       probe.release();
       await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
       expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
       expect(seen.errors).toEqual([]);
       await worker.close();
-    });
+    },
+    async () => {
+      // A 900 ms lease: heartbeats every 300 ms, each with at least 300 ms to spare on a loaded machine.
+      const ctx = await open();
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 900 });
+      const { id } = await queue.publish("long");
+      const probe = new Probe<string>();
+      const worker = queue.work(probe.handler, { concurrency: 2 });
+      const seen = record(worker);
+      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
 
-    it("heartbeats go on while close() drains a long handler", async () => {
+      await waitForClock(ctx.store, probe.calls[0].leaseUntil + 300, "a heartbeat past the first lease's end");
+      await expectStillLeased(ctx, queue, id, probe);
+
+      probe.release();
+      await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
+      expect(seen.errors).toEqual([]);
+      await worker.close();
+    },
+  );
+
+  /** The one message `probe` holds is still leased, in its first attempt, never redelivered. */
+  async function expectStillLeased(ctx: SuiteContext, queue: Queue<string>, id: string, probe: Probe<string>): Promise<void> {
+    const checked = await timed(ctx.store, () => statusOf(ctx.spool, id));
+    expect(checked.value).toMatchObject({ state: "leased", attempt: 1 });
+    expect(checked.value.leaseUntil).toBeGreaterThan(checked.from);
+    expect((await queue.stats()).totals.retried).toBe(0);
+    expect(probe.calls).toHaveLength(1);
+    expect(probe.contexts[0].signal.aborted).toBe(false);
+  }
+
+  itOnClock(
+    suite,
+    "heartbeats go on while close() drains a long handler",
+    async () => {
       const ctx = await open();
       const clock = manualClock(ctx);
       const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
@@ -293,49 +393,67 @@ export const workers: AreaDefinition = (suite, open) => {
       await pollUntil(() => closing.settled, { what: "close() to finish" });
       expect(seen.completed.map((c) => c.id)).toEqual([id]);
       expect((await statusOf(ctx.spool, id)).state).toBe("completed");
-    });
-
-    it("ctx.extendLease moves the lease's end to now + ms", async () => {
+    },
+    async () => {
       const ctx = await open();
-      const clock = manualClock(ctx);
-      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
-      const { id } = await queue.publish("x");
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 900 });
+      const { id } = await queue.publish("long");
       const probe = new Probe<string>();
       const worker = queue.work(probe.handler);
       const seen = record(worker);
       await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
 
-      clock.advance(700);
-      await probe.contexts[0].extendLease(120_000);
-      expect((await statusOf(ctx.spool, id)).leaseUntil).toBe(clock.now() + 120_000);
+      const closing = track(worker.close({ timeoutMs: 60_000 }));
+      await waitForClock(ctx.store, probe.calls[0].leaseUntil + 300, "a heartbeat past the first lease's end");
+      expect(closing.settled).toBe(false);
+      await expectStillLeased(ctx, queue, id, probe);
+
       probe.release();
-      await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
-      await worker.close();
-    });
+      await pollUntil(() => closing.settled, { what: "close() to finish" });
+      expect(seen.completed.map((c) => c.id)).toEqual([id]);
+      expect((await statusOf(ctx.spool, id)).state).toBe("completed");
+    },
+  );
 
-    it("a lost lease aborts ctx.signal with lease_lost, and the worker neither acks nor nacks", async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
-      await queue.publish("x");
-      const probe = new Probe<string>();
-      const worker = queue.work(probe.handler);
-      const seen = record(worker);
-      await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+  it("ctx.extendLease moves the lease's end to now + ms", async () => {
+    const ctx = await open();
+    const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: 3_000 });
+    const { id } = await queue.publish("x");
+    const probe = new Probe<string>();
+    const worker = queue.work(probe.handler);
+    const seen = record(worker);
+    await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
 
-      // Deleting the queue takes the message away: its lease is gone, the next heartbeat says so.
-      await queue.delete();
-      clock.advance(1_000);
-      await pollUntil(() => probe.contexts[0].signal.aborted, { what: "ctx.signal to abort" });
-      expect(codeOf(probe.contexts[0].signal.reason)).toBe("lease_lost");
-      await pollUntil(() => probe.active === 0 && worker.running === 0, { what: "the delivery to end" });
-      expect(seen.completed).toEqual([]);
-      expect(seen.failed).toEqual([]);
-      expect(seen.errors.map(codeOf)).toContain("lease_lost");
-      await spoolError(() => probe.contexts[0].extendLease(1_000), "lease_lost");
-      await worker.close();
-    });
-  }
+    ctx.clock?.advance(700);
+    const extended = await timed(ctx.store, () => probe.contexts[0].extendLease(120_000));
+    expectSetDuring((await statusOf(ctx.spool, id)).leaseUntil, extended, 120_000, "the extended lease's end");
+    probe.release();
+    await pollUntil(() => seen.completed.length === 1, { what: "the handler to complete" });
+    await worker.close();
+  });
+
+  it("a lost lease aborts ctx.signal with lease_lost, and the worker neither acks nor nacks", async () => {
+    const ctx = await open();
+    // Heartbeats every leaseMs / 3: 1000 ms moved on a ManualClock, 100 ms passing on the system clock.
+    const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { leaseMs: ctx.clock ? 3_000 : 300 });
+    await queue.publish("x");
+    const probe = new Probe<string>();
+    const worker = queue.work(probe.handler);
+    const seen = record(worker);
+    await pollUntil(() => probe.calls.length === 1, { what: "the handler to start" });
+
+    // Deleting the queue takes the message away: its lease is gone, the next heartbeat says so.
+    await queue.delete();
+    ctx.clock?.advance(1_000);
+    await pollUntil(() => probe.contexts[0].signal.aborted, { what: "ctx.signal to abort" });
+    expect(codeOf(probe.contexts[0].signal.reason)).toBe("lease_lost");
+    await pollUntil(() => probe.active === 0 && worker.running === 0, { what: "the delivery to end" });
+    expect(seen.completed).toEqual([]);
+    expect(seen.failed).toEqual([]);
+    expect(seen.errors.map(codeOf)).toContain("lease_lost");
+    await spoolError(() => probe.contexts[0].extendLease(1_000), "lease_lost");
+    await worker.close();
+  });
 
   it("chaining: ctx.publish passes the correlationId on (or starts it with the root's id) and sets causationId", async () => {
     const { spool } = await open();
@@ -370,114 +488,137 @@ export const workers: AreaDefinition = (suite, open) => {
     await Promise.all([workerA.close(), workerB.close()]);
   });
 
-  if (suite.supports.manualClock) {
-    /** A worker whose circuit opens after 4 failures; the failed messages retry far in the future. */
-    async function openCircuit(ctx: Awaited<ReturnType<typeof open>>) {
-      const queue = ctx.spool.queue<number>(uniqueQueueName("circuit"), { backoff: { type: "fixed", baseMs: 3_600_000, jitter: "none" } });
-      const probe = new Probe<number>("fail");
-      const worker = queue.work(probe.handler, { concurrency: 3, leaseMs: 3_000, circuitBreaker: { sampleSize: 4, failureThreshold: 0.5, openMs: 10_000 } });
-      const seen = record(worker);
+  /**
+   * A worker whose circuit opens after 4 failures; the failed messages retry far in the future.
+   * On a ManualClock the circuit stays open 10 s of moved time; on the system clock 500 ms (time
+   * enough, on a loaded machine, to check that nothing is leased while it is open).
+   */
+  async function openCircuit(ctx: SuiteContext) {
+    const openMs = ctx.clock ? 10_000 : 500;
+    const leaseMs = ctx.clock ? 3_000 : 300; // heartbeats every leaseMs / 3
+    const queue = ctx.spool.queue<number>(uniqueQueueName("circuit"), { backoff: { type: "fixed", baseMs: 3_600_000, jitter: "none" } });
+    const probe = new Probe<number>("fail");
+    const worker = queue.work(probe.handler, { concurrency: 3, leaseMs, circuitBreaker: { sampleSize: 4, failureThreshold: 0.5, openMs } });
+    const seen = record(worker, ctx.store.clock);
 
-      await queue.publishMany([0, 1, 2].map((body) => ({ body })));
-      await pollUntil(() => seen.failed.length === 3, { what: "3 failures" });
-      await letWakeUpsRun();
-      expect(worker.circuitState).toBe("closed"); // the window is not full yet
-      expect((await queue.stats()).circuits).toEqual(["closed"]);
+    await queue.publishMany([0, 1, 2].map((body) => ({ body })));
+    await pollUntil(() => seen.failed.length === 3, { what: "3 failures" });
+    await letWakeUpsRun();
+    expect(worker.circuitState).toBe("closed"); // the window is not full yet
+    expect((await queue.stats()).circuits).toEqual(["closed"]);
 
-      await queue.publish(3);
-      await pollUntil(() => seen.circuit.length === 1, { what: "the circuit to open" });
-      expect(seen.circuit).toEqual(["open"]);
-      expect(worker.circuitState).toBe("open");
-      expect((await queue.stats()).circuits).toEqual(["open"]);
+    await queue.publish(3);
+    await pollUntil(() => seen.circuit.length === 1, { what: "the circuit to open" });
+    expect(seen.circuit).toEqual(["open"]);
+    expect(worker.circuitState).toBe("open");
+    expect((await queue.stats()).circuits).toEqual(["open"]);
 
-      // While open, nothing is leased: new messages wait, with no attempt used.
-      probe.mode = "hold";
-      const waiting = await queue.publishMany([10, 11, 12].map((body) => ({ body })));
-      await letWakeUpsRun();
-      expect(probe.calls).toHaveLength(4);
-      expect(counts(await queue.stats())).toMatchObject({ ready: 3, leased: 0 });
-      for (const { id } of waiting) expect((await statusOf(ctx.spool, id)).attempt).toBe(0);
-      return { queue, probe, worker, seen, waiting };
-    }
-
-    it("circuit breaker: opens at the failure ratio, leases nothing while open, half-opens for one trial, closes on success", async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const { queue, probe, worker, seen, waiting } = await openCircuit(ctx);
-
-      clock.advance(9_999);
-      await letWakeUpsRun();
-      expect(probe.calls).toHaveLength(4);
-      expect(worker.circuitState).toBe("open");
-
-      clock.advance(1);
-      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
-      await letWakeUpsRun();
-      expect(seen.circuit).toEqual(["open", "half-open"]);
-      expect((await queue.stats()).circuits).toEqual(["half-open"]);
-      expect(probe.active).toBe(1); // one trial only, though concurrency is 3
-      expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 1 });
-
-      probe.mode = "succeed";
-      probe.release();
-      await pollUntil(() => seen.completed.length === 3, { what: "the trial and the rest to complete" });
-      expect(seen.circuit).toEqual(["open", "half-open", "closed"]);
-      expect((await queue.stats()).circuits).toEqual(["closed"]);
-      for (const { id } of waiting) expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
-      await worker.close();
-    });
-
-    it("circuit breaker: a failed trial re-opens the circuit for another openMs", async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const { queue, probe, worker, seen } = await openCircuit(ctx);
-
-      clock.advance(10_000);
-      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
-      probe.fail();
-      await pollUntil(() => seen.circuit.length === 3, { what: "the circuit to re-open" });
-      expect(seen.circuit).toEqual(["open", "half-open", "open"]);
-      await letWakeUpsRun();
-      expect(probe.calls).toHaveLength(5);
-      expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 0 });
-
-      clock.advance(9_999);
-      await letWakeUpsRun();
-      expect(probe.calls).toHaveLength(5);
-      clock.advance(1);
-      await pollUntil(() => probe.calls.length === 6, { what: "the next trial" });
-      expect(seen.circuit).toEqual(["open", "half-open", "open", "half-open"]);
-      probe.mode = "succeed";
-      probe.release();
-      await pollUntil(() => seen.completed.length === 2, { what: "the rest to complete" });
-      expect(seen.circuit.at(-1)).toBe("closed");
-      await worker.close();
-    });
-
-    it("circuit breaker: a half-open trial whose lease is lost does not leave the circuit stuck", async () => {
-      const ctx = await open();
-      const clock = manualClock(ctx);
-      const { queue, probe, worker, seen } = await openCircuit(ctx);
-
-      clock.advance(10_000);
-      await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
-      const trial = probe.calls[4];
-      // Someone else settles the trial's message (its token leaked to another consumer): the
-      // worker's next heartbeat finds the lease gone and aborts the handler.
-      await queue.nack(trial.id, trial.leaseToken, { error: { message: "taken over", kind: "transient" } });
-      clock.advance(1_000); // the worker's leaseMs / 3: a heartbeat
-      await pollUntil(() => probe.contexts[4].signal.aborted, { what: "the trial to be aborted" });
-
-      // No verdict came from that trial: another one is let through.
-      await pollUntil(() => probe.calls.length === 6, { what: "a new trial" });
-      expect(seen.circuit).toEqual(["open", "half-open"]);
-      probe.mode = "succeed";
-      probe.release();
-      await pollUntil(() => seen.circuit.at(-1) === "closed", { what: "the circuit to close" });
-      await pollUntil(() => seen.completed.length === 3, { what: "the rest to complete" });
-      await worker.close();
-    });
+    // While open, nothing is leased: new messages wait, with no attempt used.
+    probe.mode = "hold";
+    const waiting = await queue.publishMany([10, 11, 12].map((body) => ({ body })));
+    await letWakeUpsRun();
+    expect(probe.calls).toHaveLength(4);
+    expect(counts(await queue.stats())).toMatchObject({ ready: 3, leased: 0 });
+    for (const { id } of waiting) expect((await statusOf(ctx.spool, id)).attempt).toBe(0);
+    return { queue, probe, worker, seen, waiting, openMs };
   }
+
+  /**
+   * Lets the open circuit's openMs run out: a ManualClock moves to 1 ms before it (still open,
+   * nothing leased) and then onto it; on the system clock time passes by itself, and the trial's
+   * start is held to openMs after the circuit opened (`expectOpenFor`).
+   */
+  async function passOpenMs(ctx: SuiteContext, openCircuit: { probe: Probe<number>; worker: Worker<number>; openMs: number }): Promise<void> {
+    if (!ctx.clock) return;
+    const calls = openCircuit.probe.calls.length;
+    ctx.clock.advance(openCircuit.openMs - 1);
+    await letWakeUpsRun();
+    expect(openCircuit.probe.calls).toHaveLength(calls);
+    expect(openCircuit.worker.circuitState).toBe("open");
+    ctx.clock.advance(1);
+  }
+
+  /**
+   * The circuit's `index`th change (to half-open) came openMs after the one before it (to open).
+   * Within `toleranceMs` on the system clock (TIMER_SLACK_MS: the open period is a timer).
+   */
+  function expectOpenFor(seen: ReturnType<typeof record>, index: number, openMs: number, toleranceMs: number): void {
+    expect(seen.circuit[index - 1]).toBe("open");
+    expect(seen.circuit[index]).toBe("half-open");
+    expect(seen.circuitAt[index] - seen.circuitAt[index - 1], "half-open before openMs had passed").toBeGreaterThanOrEqual(openMs - toleranceMs);
+  }
+
+  it("circuit breaker: opens at the failure ratio, leases nothing while open, half-opens for one trial, closes on success", async () => {
+    const ctx = await open();
+    const circuit = await openCircuit(ctx);
+    const { queue, probe, worker, seen, waiting, openMs } = circuit;
+
+    await passOpenMs(ctx, circuit);
+    await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+    await letWakeUpsRun();
+    expect(seen.circuit).toEqual(["open", "half-open"]);
+    expectOpenFor(seen, 1, openMs, ctx.clock ? 0 : TIMER_SLACK_MS);
+    expect((await queue.stats()).circuits).toEqual(["half-open"]);
+    expect(probe.active).toBe(1); // one trial only, though concurrency is 3
+    expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 1 });
+
+    probe.mode = "succeed";
+    probe.release();
+    await pollUntil(() => seen.completed.length === 3, { what: "the trial and the rest to complete" });
+    expect(seen.circuit).toEqual(["open", "half-open", "closed"]);
+    expect((await queue.stats()).circuits).toEqual(["closed"]);
+    for (const { id } of waiting) expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "completed", attempt: 1 });
+    await worker.close();
+  });
+
+  it("circuit breaker: a failed trial re-opens the circuit for another openMs", async () => {
+    const ctx = await open();
+    const circuit = await openCircuit(ctx);
+    const { queue, probe, worker, seen, openMs } = circuit;
+
+    await passOpenMs(ctx, circuit);
+    await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+    probe.fail();
+    await pollUntil(() => seen.circuit.length === 3, { what: "the circuit to re-open" });
+    expect(seen.circuit).toEqual(["open", "half-open", "open"]);
+    await letWakeUpsRun();
+    expect(probe.calls).toHaveLength(5);
+    expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 0 });
+
+    await passOpenMs(ctx, circuit);
+    await pollUntil(() => probe.calls.length === 6, { what: "the next trial" });
+    expect(seen.circuit).toEqual(["open", "half-open", "open", "half-open"]);
+    expectOpenFor(seen, 3, openMs, ctx.clock ? 0 : TIMER_SLACK_MS);
+    probe.mode = "succeed";
+    probe.release();
+    await pollUntil(() => seen.completed.length === 2, { what: "the rest to complete" });
+    expect(seen.circuit.at(-1)).toBe("closed");
+    await worker.close();
+  });
+
+  it("circuit breaker: a half-open trial whose lease is lost does not leave the circuit stuck", async () => {
+    const ctx = await open();
+    const circuit = await openCircuit(ctx);
+    const { queue, probe, worker, seen } = circuit;
+
+    await passOpenMs(ctx, circuit);
+    await pollUntil(() => probe.calls.length === 5, { what: "the half-open trial" });
+    const trial = probe.calls[4];
+    // Someone else settles the trial's message (its token leaked to another consumer): the
+    // worker's next heartbeat finds the lease gone and aborts the handler.
+    await queue.nack(trial.id, trial.leaseToken, { error: { message: "taken over", kind: "transient" } });
+    ctx.clock?.advance(1_000); // the worker's leaseMs / 3: a heartbeat (on the system clock, 100 ms pass by themselves)
+    await pollUntil(() => probe.contexts[4].signal.aborted, { what: "the trial to be aborted" });
+
+    // No verdict came from that trial: another one is let through.
+    await pollUntil(() => probe.calls.length === 6, { what: "a new trial" });
+    expect(seen.circuit).toEqual(["open", "half-open"]);
+    probe.mode = "succeed";
+    probe.release();
+    await pollUntil(() => seen.circuit.at(-1) === "closed", { what: "the circuit to close" });
+    await pollUntil(() => seen.completed.length === 3, { what: "the rest to complete" });
+    await worker.close();
+  });
 
   it("close() stops leasing: messages published afterwards stay ready", async () => {
     const { spool } = await open();
@@ -577,22 +718,16 @@ export const workers: AreaDefinition = (suite, open) => {
 
   it("close() also waits for a message whose lease call was still in flight when it was called", async () => {
     // A store whose lease answers only when the test says so (as a slow network would).
-    const clock = suite.supports.manualClock ? new ManualClock() : systemClock;
+    const clock = suite.clockMode === "manual" ? new ManualClock() : systemClock;
     const base = await suite.createStore(clock, () => 0.5);
     let gate: ReturnType<typeof deferred> | undefined;
     let leaseCalls = 0;
-    const store = new Proxy(base, {
-      get(target, property) {
-        if (property === "lease") {
-          return async (...args: Parameters<Store["lease"]>) => {
-            leaseCalls++;
-            const leased = await target.lease(...args);
-            if (gate && leased.length > 0) await gate.promise;
-            return leased;
-          };
-        }
-        const value: unknown = Reflect.get(target, property); // getters and methods run on the store itself (#private fields)
-        return typeof value === "function" ? value.bind(target) : value;
+    const store = storeProxy(base, {
+      lease: async (...args: Parameters<Store["lease"]>) => {
+        leaseCalls++;
+        const leased = await base.lease(...args);
+        if (gate && leased.length > 0) await gate.promise;
+        return leased;
       },
     });
     const spool = await Spool.open({ store });

@@ -13,10 +13,11 @@ describe("decidePublish", () => {
 });
 
 describe("publish times", () => {
-  it("availableAt in the future delays; in the past or absent means now", () => {
-    expect(availableAtFor(2_000, 1_000)).toBe(2_000);
-    expect(availableAtFor(500, 1_000)).toBe(1_000);
-    expect(availableAtFor(undefined, 1_000)).toBe(1_000);
+  it("delayMs counts from the store's now; availableAt in the future delays; in the past or absent means now", () => {
+    expect(availableAtFor(undefined, 250, 1_000)).toBe(1_250);
+    expect(availableAtFor(2_000, undefined, 1_000)).toBe(2_000);
+    expect(availableAtFor(500, undefined, 1_000)).toBe(1_000);
+    expect(availableAtFor(undefined, undefined, 1_000)).toBe(1_000);
   });
   it("the message's TTL wins over the queue's; none means it never expires", () => {
     expect(expiresAtFor(100, 5_000, 1_000)).toBe(1_100);

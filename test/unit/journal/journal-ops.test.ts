@@ -18,6 +18,20 @@ describe("journal operation records", () => {
     expect(decodeOp(Buffer.from(payload))).toEqual({ o: "publish", t: 1234.5, inputs, ids });
   });
 
+  it("write a delayMs as the absolute availableAt it makes at the record's time, which replay reads back", () => {
+    const delayed: PublishInput[] = [{ queue: "a", body: "1", priority: 0, delayMs: 250 }, { queue: "a", body: "2", priority: 0, delayMs: 0 }];
+    const payload = encodeOp({ o: "publish", inputs: delayed }, 1_000, { ids: ids.slice(0, 2), tokens: [], randoms: [] });
+    expect(decodeOp(Buffer.from(payload))).toEqual({
+      o: "publish",
+      t: 1_000,
+      inputs: [
+        { queue: "a", body: "1", priority: 0, availableAt: 1_250 },
+        { queue: "a", body: "2", priority: 0, availableAt: 1_000 },
+      ],
+      ids: ids.slice(0, 2),
+    });
+  });
+
   it("write each queue name once per publish record", () => {
     const many = Array.from({ length: 100 }, (_, i) => ({ queue: "a-rather-long-queue-name-0123456789", body: String(i), priority: 0 }));
     const payload = encodeOp({ o: "publish", inputs: many }, 1, NO_DECISIONS);
