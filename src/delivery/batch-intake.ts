@@ -53,11 +53,13 @@ export class BatchIntake {
   readonly #store: DeliveryStore;
   readonly #onCreated: (batchId: string) => void;
   readonly #maxStreamRecipients: number;
+  readonly #chunkSize: number | undefined;
 
-  constructor(store: DeliveryStore, onCreated: (batchId: string) => void, options: { maxStreamRecipients?: number } = {}) {
+  constructor(store: DeliveryStore, onCreated: (batchId: string) => void, options: { maxStreamRecipients?: number; chunkSize?: number } = {}) {
     this.#store = store;
     this.#onCreated = onCreated;
     this.#maxStreamRecipients = options.maxStreamRecipients ?? MAX_STREAM_RECIPIENTS;
+    this.#chunkSize = options.chunkSize;
   }
 
   /** A JSON body, already checked against `BatchRequestSchema`. */
@@ -209,6 +211,7 @@ export class BatchIntake {
     }
     const { header, template } = prepared;
     const record: BatchRecord = { id: batchId, channel: header.channel, total, createdAt: Date.now(), template: template.source };
+    if (this.#chunkSize !== undefined) record.chunkSize = this.#chunkSize;
     if (prepared.templateId !== undefined) record.templateId = prepared.templateId;
     if (header.webhook !== undefined) record.webhook = header.webhook;
     if (header.mock !== undefined) record.mock = header.mock;

@@ -98,7 +98,7 @@ export class DeliveryService {
       onMove: (listener) => this.log.onBatchChange(() => listener()),
       logger: options.logger,
     });
-    this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId));
+    this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId), { chunkSize: this.#expander.chunkSize });
     this.#deadJobs = new DeadJobSweeper(options.spool, this.log, { checkEveryMs: options.deadJobCheckMs, logger: options.logger });
     this.#retention = new BatchRetention(store, this.log, { retentionMs: options.retentionMs, logger: options.logger });
     if (options.workers !== false) {

@@ -66,6 +66,12 @@ export interface BatchRecord {
   mock?: { latencyMs?: number; failureRate?: number };
   priority?: number;
   idempotencyKey?: string;
+  /**
+   * Recipients per published chunk, fixed when the batch is accepted: a chunk's idempotency key
+   * names its range, so a server restarted with another `expandChunkSize` still finds the chunk
+   * the previous one published (absent in batches recorded before it: the current setting).
+   */
+  chunkSize?: number;
 }
 
 /** The durable records, as `apply` takes them. `t` is the time the change was made. */

@@ -57,7 +57,8 @@ const RETRY_AFTER_FAULT_MS = 1_000;
 export class Expander {
   readonly #spool: Spool;
   readonly #store: DeliveryStore;
-  readonly #chunkSize: number;
+  /** For batches recorded without their own chunk size. */
+  readonly chunkSize: number;
   readonly #logger: ExpanderOptions["logger"];
   readonly #room: QueueRoom;
   readonly #running = new Map<string, Promise<void>>();
@@ -66,7 +67,7 @@ export class Expander {
   constructor(spool: Spool, store: DeliveryStore, options: ExpanderOptions = {}) {
     this.#spool = spool;
     this.#store = store;
-    this.#chunkSize = Math.min(Math.max(1, options.chunkSize ?? defaults.delivery.expandChunkSize), 10_000);
+    this.chunkSize = Math.min(Math.max(1, options.chunkSize ?? defaults.delivery.expandChunkSize), 10_000);
     this.#logger = options.logger;
     this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? defaults.delivery.maxQueuedJobs, onMove: options.onMove, recheckMs: options.roomRecheckMs });
   }
@@ -117,13 +118,14 @@ export class Expander {
     const template = compileTemplate(batch.record.template, `batch ${batchId} template`);
     const queue = deliveryQueueName(batch.channel);
     let from = batch.expandedUpTo;
+    const chunkSize = batch.record.chunkSize ?? this.chunkSize;
     let chunk: StoredRecipient[] = [];
     for await (const recipient of this.#store.recipients.read(batchId, from)) {
       if (this.#stop.signal.aborted) return;
       // Room first, then read and render: a chunk is not held in memory while it waits.
-      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(this.#chunkSize, batch.total - from), this.#stop.signal))) return;
+      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(chunkSize, batch.total - from), this.#stop.signal))) return;
       chunk.push(recipient);
-      if (chunk.length >= this.#chunkSize) {
+      if (chunk.length >= chunkSize) {
         if (!(await this.#publish(this.#current(batch), template, from, chunk))) return;
         from += chunk.length;
         chunk = [];

@@ -16,11 +16,12 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-async function memoryBatch(store: DeliveryStore, batchId: string, total: number): Promise<void> {
+async function memoryBatch(store: DeliveryStore, batchId: string, total: number, chunkSize?: number): Promise<void> {
   const file = store.recipients.create(batchId);
   for (let index = 0; index < total; index++) await file.write({ id: `u${index}`, vars: { name: `U${index}` } });
   await file.commit();
-  await store.write({ k: "batch", batch: { id: batchId, channel: "mock", total, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" } } });
+  const batch = { id: batchId, channel: "mock" as const, total, createdAt: Date.now(), template: { body: "Hi {{name}}", escape: "html" as const } };
+  await store.write({ k: "batch", batch: chunkSize === undefined ? batch : { ...batch, chunkSize } });
 }
 
 it("close() during a failing publish returns without waiting out the retry pause", async () => {
@@ -91,6 +92,35 @@ it("a chunk published before a fault kept its record from landing is recorded, n
   for (const [from, count] of [[0, 10], [10, 10], [20, 5]]) expect(await spool.store.idempotentId(queue.name, `${batchId}@${from}+${count}`)).toBeDefined();
   for (const job of jobs) expect(await spool.store.idempotentId(queue.name, job.body.logId)).toBeUndefined();
 
+  await second.close();
+  await spool.close();
+  await store.close();
+});
+
+it("a batch keeps the chunk size it was accepted with: a restart with another expandChunkSize still finds the landed chunk", async () => {
+  const store = DeliveryStore.memory();
+  const batchId = "b-size";
+  const total = 25;
+  await memoryBatch(store, batchId, total, 10);
+  const spool = await Spool.open({ store: memoryStore() });
+  const write = store.write.bind(store);
+  let refused = 0;
+  vi.spyOn(store, "write").mockImplementation(async (record: DeliveryRecord) => {
+    if (record.k === "expanded" && refused++ === 0) throw new Error("delivery log unavailable");
+    return write(record);
+  });
+  const first = new Expander(spool, store, { chunkSize: 10 });
+  first.start(batchId);
+  await first.idle();
+  await first.close();
+  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+
+  // Restarted with another setting: the batch's own chunk size (10) still names chunk 0.
+  const second = new Expander(spool, store, { chunkSize: 2000 });
+  second.start(batchId);
+  await second.idle();
+  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(total);
+  expect((await spool.queue<DeliveryJob>("delivery.mock").stats()).totals.published).toBe(total);
   await second.close();
   await spool.close();
   await store.close();
