@@ -10,7 +10,7 @@ export {
   type WorkerEvents,
 } from "./worker/worker.js";
 export type { CircuitState } from "./worker/circuit-breaker.js";
-export type { NackOptions } from "./runtime.js";
+export type { NackOptions } from "./core/operations.js";
 export { SpoolClient, type SpoolClientOptions, type ScaleResult } from "./client/spool-client.js";
 export { RemoteQueue, type RemoteQueueStats } from "./client/remote-queue.js";
 export type { Message, LeasedMessage, PublishItem, PublishCallOptions, PublishResult, ExchangePublishResult } from "./message-types.js";
@@ -54,23 +54,11 @@ export type {
 } from "./config/schemas.js";
 export { defaults } from "./config/defaults.js";
 export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
-export type {
-  Store,
-  StoreCapabilities,
-  StorePublishOptions,
-  PublishInput,
-  PublishOutcome,
-  LeaseRequest,
-  AckItem,
-  AckOutcome,
-  NackRequest,
-  NackOutcome,
-  QueueInfo,
-  DeadLetterPage,
-  ReplaySelection,
-} from "./store/store.js";
+export type { Store, StoreCapabilities, StorePublishOptions } from "./store/store.js";
+export type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "./core/operations.js";
+export type { QueueInfo } from "./config/schemas.js";
 export { memoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export { journalStore, JournalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
-export type { FsyncPolicy } from "./store/journal/segment-log.js";
-export type { JournalWarning } from "./store/journal/recovery.js";
+export type { FsyncPolicy } from "./log/segment-log.js";
+export type { JournalWarning } from "./log/recovery.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";

@@ -3,7 +3,7 @@ import { schemaErrors } from "./config/validate.js";
 import { encodeBody, tryEncodeBody } from "./core/body.js";
 import { ValidationError, type ErrorDetail } from "./core/errors.js";
 import type { PublishCallOptions } from "./message-types.js";
-import type { PublishInput } from "./store/store.js";
+import type { PublishInput } from "./core/operations.js";
 
 /**
  * Turns a library publish call into a store `PublishInput`: validates the options against the

@@ -7,7 +7,8 @@ import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
 import { requireCapability } from "./store/capabilities.js";
 import { leaseWithWait } from "./store/lease-wait.js";
-import type { ReplaySelection, Store } from "./store/store.js";
+import type { Store } from "./store/store.js";
+import type { ReplaySelection } from "./core/operations.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
 import { limits } from "./config/limits.js";
 

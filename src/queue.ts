@@ -20,9 +20,12 @@ import {
   type LeaseOptions,
   type QueueStatsWithWorkers,
 } from "./queue-ops.js";
-import type { AckItem, AckOutcome, NackOutcome, QueueInfo, ReplaySelection, Store } from "./store/store.js";
-import type { NackOptions, SpoolRuntime } from "./runtime.js";
-import { LocalWorkerSource } from "./worker/local-source.js";
+import type { Store } from "./store/store.js";
+import type { AckItem, AckOutcome, NackOutcome, ReplaySelection } from "./core/operations.js";
+import type { QueueInfo } from "./config/schemas.js";
+import type { SpoolRuntime } from "./runtime.js";
+import type { NackOptions } from "./core/operations.js";
+import { LocalWorkerSource } from "./local-source.js";
 import { Worker, type Handler } from "./worker/worker.js";
 import { limits } from "./config/limits.js";
 

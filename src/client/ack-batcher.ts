@@ -6,7 +6,7 @@
  */
 import { limits } from "../config/limits.js";
 import { LeaseLostError, SpoolError, UnavailableError } from "../core/errors.js";
-import type { AckItem, AckOutcome } from "../store/store.js";
+import type { AckItem, AckOutcome } from "../core/operations.js";
 
 interface PendingAck {
   resolve: () => void;

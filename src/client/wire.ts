@@ -5,7 +5,7 @@
 import type { PublishOptions } from "../config/schemas.js";
 import type { FailureInfo } from "../core/message.js";
 import { classifyError } from "../core/retry-policy.js";
-import type { NackOptions } from "../runtime.js";
+import type { NackOptions } from "../core/operations.js";
 
 /** The route's limit on an error message. */
 const MAX_ERROR_MESSAGE = 2000;

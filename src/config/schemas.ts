@@ -144,3 +144,10 @@ export const JournalOptionsSchema = Type.Object(
 );
 
 export type JournalOptions = Static<typeof JournalOptionsSchema>;
+
+/** A queue as a store reports it: its name, the options in force (defaults applied), and whether it is paused. */
+export interface QueueInfo {
+  name: string;
+  options: ResolvedQueueOptions;
+  paused: boolean;
+}

@@ -12,7 +12,7 @@ import type { HostCircuitOptions } from "../config/schemas.js";
 import { NotFoundError } from "../core/errors.js";
 import type { Spool } from "../spool.js";
 import type { Worker } from "../worker/worker.js";
-import type { FsyncPolicy } from "../store/journal/segment-log.js";
+import type { FsyncPolicy } from "../log/segment-log.js";
 import { BatchEvents } from "./batch-events.js";
 import { BatchIntake, type BatchAccepted, type ChannelCheck } from "./batch-intake.js";
 import type { TemplateRecord } from "./delivery-state.js";

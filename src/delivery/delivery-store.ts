@@ -17,11 +17,11 @@
  */
 import path from "node:path";
 import { UnavailableError } from "../core/errors.js";
-import { nodeJournalFs, type JournalFs } from "../store/journal/journal-fs.js";
-import { acquireDirLock, type DirLock } from "../store/journal/lock-file.js";
-import { readLog, type JournalWarning, type ReadLogResult } from "../store/journal/recovery.js";
-import { SegmentLog, type FsyncPolicy } from "../store/journal/segment-log.js";
-import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../store/journal/snapshot-file.js";
+import { nodeJournalFs, type JournalFs } from "../log/journal-fs.js";
+import { acquireDirLock, type DirLock } from "../log/lock-file.js";
+import { readLog, type JournalWarning, type ReadLogResult } from "../log/recovery.js";
+import { SegmentLog, type FsyncPolicy } from "../log/segment-log.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../log/snapshot-file.js";
 import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "./delivery-state.js";
 import { diskRecipientFiles, memoryRecipientFiles, type RecipientFiles } from "./recipient-files.js";
 import { defaults } from "../config/defaults.js";

@@ -28,7 +28,7 @@ import type { HostCircuitOptions } from "../config/schemas.js";
 import { PermanentError, SpoolError, TransientError } from "../core/errors.js";
 import type { LeasedMessage } from "../message-types.js";
 import type { Queue } from "../queue.js";
-import type { NackOptions } from "../runtime.js";
+import type { NackOptions } from "../core/operations.js";
 import type { Spool } from "../spool.js";
 import type { HandlerContext, Worker } from "../worker/worker.js";
 import type { SendOutcome } from "./channels/channel.js";

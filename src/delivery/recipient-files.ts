@@ -12,7 +12,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { UnavailableError } from "../core/errors.js";
-import { nodeJournalFs } from "../store/journal/journal-fs.js";
+import { nodeJournalFs } from "../log/journal-fs.js";
 
 export interface StoredRecipient {
   id: string;

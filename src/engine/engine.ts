@@ -25,18 +25,8 @@ import { decideOverflow } from "../core/overflow.js";
 import { completedStatusVisible, forgetsOldestCompleted, keepsCompletedStatus } from "../core/retention.js";
 import { decideFailure } from "../core/retry-policy.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
-import type {
-  AckItem,
-  AckOutcome,
-  DeadLetterPage,
-  LeaseRequest,
-  NackOutcome,
-  NackRequest,
-  PublishInput,
-  PublishOutcome,
-  QueueInfo,
-  ReplaySelection,
-} from "../store/store.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../core/operations.js";
+import type { QueueInfo } from "../config/schemas.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { IndexedHeap } from "./indexed-heap.js";
 import type { EngineState, QueueSnapshot } from "./engine-state.js";

@@ -2,7 +2,7 @@ import type { ResolvedQueueOptions } from "../config/schemas.js";
 import type { QueueTotals } from "../core/message.js";
 import { idempotencyExpiresAt, idempotencyKeyHolds } from "../core/retention.js";
 import { DeadLetterStore } from "./dead-letter-store.js";
-import { Deque } from "./deque.js";
+import { Deque } from "../util/deque.js";
 import { NIL, Slot, type MessageTable } from "./message-table.js";
 import { SlidingWindowLimiter } from "./rate-limiter.js";
 import { ReadyIndex } from "./ready-index.js";

@@ -1,5 +1,5 @@
 import { leftWindow, windowAllows, windowReopensAt } from "../core/rate-window.js";
-import { Deque } from "./deque.js";
+import { Deque } from "../util/deque.js";
 
 /**
  * A queue's rate limit (core/rate-window.ts decides): keeps the times of the last `max` leases;

@@ -1,2 +1,2 @@
 /** `spool/metrics`: Prometheus metrics for a library Spool (docs/operations.md). Kept off `spool` so the library alone never loads prom-client. */
-export { SpoolMetrics, type SpoolMetricsOptions, type MetricsSource, type ObservableWorker } from "../observability/metrics.js";
+export { SpoolMetrics, type SpoolMetricsOptions, type MetricsSource, type ObservableWorker } from "../metrics/metrics.js";

@@ -8,7 +8,7 @@ import { ApiKeyRing } from "../auth/api-keys.js";
 import type { ResolvedServerConfig } from "../config/server-config.js";
 import { SpoolError } from "../core/errors.js";
 import { DeliveryService } from "../delivery/delivery-service.js";
-import { SpoolMetrics } from "../observability/metrics.js";
+import { SpoolMetrics } from "../metrics/metrics.js";
 import { Spool } from "../spool.js";
 import { createApp, type AppOptions } from "./app.js";
 import { serverLogger } from "./logger.js";

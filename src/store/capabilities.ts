@@ -4,7 +4,8 @@
  * queue is declared): a missing capability is never sniffed and never silently ignored.
  */
 import { UnsupportedError } from "../core/errors.js";
-import type { PublishInput, Store, StoreCapabilities } from "./store.js";
+import type { Store, StoreCapabilities } from "./store.js";
+import type { PublishInput } from "../core/operations.js";
 
 /** What the engine-backed stores (memory, journal) do: everything but share time or a caller's transaction (snapshots: the journal only). */
 export const ENGINE_STORE_CAPABILITIES: Readonly<StoreCapabilities> = Object.freeze({

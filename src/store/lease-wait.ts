@@ -4,7 +4,8 @@
  */
 import type { LeasedStoredMessage } from "../core/message.js";
 import { waitForWake } from "../util/abort.js";
-import type { LeaseRequest, Store } from "./store.js";
+import type { Store } from "./store.js";
+import type { LeaseRequest } from "../core/operations.js";
 
 export async function leaseWithWait(
   store: Store,

@@ -1,4 +1,4 @@
-import type { Delivery } from "./delivery.js";
+import type { Handling } from "./handling.js";
 
 /**
  * The deliveries a worker is running, as an intrusive doubly linked list through the
@@ -8,14 +8,14 @@ import type { Delivery } from "./delivery.js";
  * both tracked.
  */
 export class InFlight {
-  #head: Delivery | undefined;
+  #head: Handling | undefined;
   #size = 0;
 
   get size(): number {
     return this.#size;
   }
 
-  add(delivery: Delivery): void {
+  add(delivery: Handling): void {
     delivery.inFlightPrev = undefined;
     delivery.inFlightNext = this.#head;
     if (this.#head) this.#head.inFlightPrev = delivery;
@@ -25,7 +25,7 @@ export class InFlight {
   }
 
   /** Removes `delivery` if it is in the list. */
-  remove(delivery: Delivery): void {
+  remove(delivery: Handling): void {
     if (!delivery.inFlight) return;
     const { inFlightPrev: prev, inFlightNext: next } = delivery;
     if (prev) prev.inFlightNext = next;
@@ -37,8 +37,8 @@ export class InFlight {
   }
 
   /** A copy, newest first: callers may remove while they walk it. */
-  toArray(): Delivery[] {
-    const out: Delivery[] = [];
+  toArray(): Handling[] {
+    const out: Handling[] = [];
     for (let d = this.#head; d; d = d.inFlightNext) out.push(d);
     return out;
   }

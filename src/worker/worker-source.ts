@@ -6,8 +6,8 @@
  */
 import type { PublishOptions } from "../config/schemas.js";
 import type { LeasedMessage, PublishResult } from "../message-types.js";
-import type { NackOptions } from "../runtime.js";
-import type { NackOutcome } from "../store/store.js";
+import type { NackOptions } from "../core/operations.js";
+import type { NackOutcome } from "../core/operations.js";
 import type { Clock } from "../util/clock.js";
 import type { CircuitState } from "./circuit-breaker.js";
 
@@ -47,7 +47,7 @@ export interface WorkerSource {
   ack(id: string, leaseToken: string): Promise<void>;
   nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome>;
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
-  /** For `ctx.publish` (the Delivery sets correlationId and causationId). */
+  /** For `ctx.publish` (the Handling sets correlationId and causationId). */
   publish(queue: string, body: unknown, options?: PublishOptions): Promise<PublishResult>;
   /** Called once by each new worker; throws `unavailable` when the owner is closed. */
   registerWorker(worker: WorkerHandle): void;

@@ -23,17 +23,17 @@ import type { WorkerOptions } from "../config/schemas.js";
 import { SpoolError } from "../core/errors.js";
 import { classifyError } from "../core/retry-policy.js";
 import type { LeasedMessage } from "../message-types.js";
-import type { NackOutcome } from "../store/store.js";
+import type { NackOutcome } from "../core/operations.js";
 import { settleWithin } from "../util/abort.js";
 import type { TimerHandle } from "../util/clock.js";
 import { withHandleSpan } from "../observability/tracing.js";
 import { CircuitBreaker, type CircuitState } from "./circuit-breaker.js";
-import { Delivery, type HandlerContext } from "./delivery.js";
+import { Handling, type HandlerContext } from "./handling.js";
 import { InFlight } from "./in-flight.js";
 import type { WorkerSource } from "./worker-source.js";
 import { limits } from "../config/limits.js";
 
-export type { HandlerContext } from "./delivery.js";
+export type { HandlerContext } from "./handling.js";
 
 export type Handler<T> = (message: LeasedMessage<T>, ctx: HandlerContext) => unknown;
 
@@ -234,7 +234,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   #deliver(message: LeasedMessage<unknown>): void {
     const clock = this.#source.clock;
-    const delivery = new Delivery(this.#source, message, this.#leaseMs, clock.now());
+    const delivery = new Handling(this.#source, message, this.#leaseMs, clock.now());
     const timeoutMs = this.#options.timeoutMs;
     if (timeoutMs !== undefined) {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
@@ -249,7 +249,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
    * Runs the handler. Not an async function: a handler that returns without a promise (or
    * throws) is finished at once, with no promise or suspended frame made for it.
    */
-  #run(delivery: Delivery, trial: number): Promise<void> {
+  #run(delivery: Handling, trial: number): Promise<void> {
     let result: unknown;
     try {
       // A consumer span, child of the publisher's trace when the message carries a traceparent.
@@ -268,7 +268,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     );
   }
 
-  #finish(delivery: Delivery, succeeded: boolean, failure: unknown, trial: number): void {
+  #finish(delivery: Handling, succeeded: boolean, failure: unknown, trial: number): void {
     delivery.timeout?.cancel();
     const durationMs = this.#source.clock.now() - delivery.startedAt;
     this.#inFlight.remove(delivery);
@@ -290,7 +290,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   }
 
   /** Acks a handled message, in the group of acks that share the source's promise. */
-  #ack(delivery: Delivery, trial: number, durationMs: number): void {
+  #ack(delivery: Handling, trial: number, durationMs: number): void {
     const message = delivery.message;
     let acked: Promise<void>;
     try {
@@ -354,7 +354,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   }
 
   /** Settles a failed (or released) delivery: acks go through `#ack`. */
-  async #settle(delivery: Delivery, failure: unknown, trial: number, durationMs: number): Promise<void> {
+  async #settle(delivery: Handling, failure: unknown, trial: number, durationMs: number): Promise<void> {
     const message = delivery.message;
     const reason = delivery.abortReason;
     if (reason instanceof SpoolError && reason.code === "lease_lost") {
@@ -431,7 +431,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 /** Acks issued while the source kept returning one promise, in parallel arrays. */
 interface AckGroup {
   readonly acked: Promise<void>;
-  readonly deliveries: Delivery[];
+  readonly deliveries: Handling[];
   readonly trials: number[];
   readonly durationsMs: number[];
 }

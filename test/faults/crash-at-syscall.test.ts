@@ -19,7 +19,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect } from "vitest";
-import { segmentPath } from "../../src/store/journal/layout.js";
+import { segmentPath } from "../../src/log/layout.js";
 import { randomInt, seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { Load } from "./http-load.js";

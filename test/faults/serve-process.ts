@@ -19,7 +19,7 @@ import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { segmentPath, segmentsIn } from "../../src/store/journal/layout.js";
+import { segmentPath, segmentsIn } from "../../src/log/layout.js";
 import { requireTool } from "./tools.js";
 
 /**

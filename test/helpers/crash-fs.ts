@@ -14,7 +14,7 @@
  * fits and returns the short count; the next one fails with ENOSPC.
  */
 import nodePath from "node:path";
-import { errnoError, type JournalFile, type JournalFs, type OpenMode } from "../../src/store/journal/journal-fs.js";
+import { errnoError, type JournalFile, type JournalFs, type OpenMode } from "../../src/log/journal-fs.js";
 import { FaultyFs } from "./faulty-fs.js";
 
 const posix = nodePath.posix;

@@ -4,7 +4,7 @@
  * of an operation, short writes, and gates that hold an operation until the test releases it
  * (to act "while the fdatasync is in flight" without sleeping). It also counts calls per operation.
  */
-import { errnoError, type JournalFile, type JournalFs, type OpenMode } from "../../src/store/journal/journal-fs.js";
+import { errnoError, type JournalFile, type JournalFs, type OpenMode } from "../../src/log/journal-fs.js";
 
 export type FsOp =
   | "open"

@@ -18,9 +18,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { journalStore, ManualClock, Spool, type JournalStore, type JournalWarning, type Queue } from "../../src/index.js";
-import { nodeJournalFs, type JournalFs } from "../../src/store/journal/journal-fs.js";
-import { readLog } from "../../src/store/journal/recovery.js";
-import { SegmentLog } from "../../src/store/journal/segment-log.js";
+import { nodeJournalFs, type JournalFs } from "../../src/log/journal-fs.js";
+import { readLog } from "../../src/log/recovery.js";
+import { SegmentLog } from "../../src/log/segment-log.js";
 import { CrashFs } from "../helpers/crash-fs.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
 import { pollUntil } from "../helpers/poll-until.js";

@@ -9,7 +9,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { journalStore, ManualClock, Spool, type JournalStore } from "../../src/index.js";
-import { nodeJournalFs } from "../../src/store/journal/journal-fs.js";
+import { nodeJournalFs } from "../../src/log/journal-fs.js";
 import { FaultyFs } from "../helpers/faulty-fs.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { journalStore, ManualClock, Spool, type JournalStore, type Queue } from "../../src/index.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { JournalFile, OpenMode } from "../../src/store/journal/journal-fs.js";
+import type { JournalFile, OpenMode } from "../../src/log/journal-fs.js";
 import { CrashFs, MemoryDisk } from "../helpers/crash-fs.js";
 import { pollUntil } from "../helpers/poll-until.js";
 

@@ -29,7 +29,7 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { journalStore, ManualClock, Spool, type JournalWarning, type Store } from "../../src/index.js";
-import { nodeJournalFs, type JournalFs } from "../../src/store/journal/journal-fs.js";
+import { nodeJournalFs, type JournalFs } from "../../src/log/journal-fs.js";
 import { CrashFs, MemoryDisk } from "../helpers/crash-fs.js";
 import { seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { applyOp, declareExchanges, spoolOpArb, type Side, type SpoolOp } from "../helpers/spool-ops.js";

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { journalStore, ManualClock, Spool, type JournalStore } from "../../src/index.js";
-import { readLog } from "../../src/store/journal/recovery.js";
+import { readLog } from "../../src/log/recovery.js";
 import { CrashFs } from "../helpers/crash-fs.js";
 import { startTestServer } from "../helpers/http-server.js";
 import { pollUntil } from "../helpers/poll-until.js";

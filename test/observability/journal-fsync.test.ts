@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Spool, type JournalStore, type SpoolOptions } from "../../src/index.js";
-import { SpoolMetrics } from "../../src/observability/metrics.js";
+import { SpoolMetrics } from "../../src/metrics/metrics.js";
 import { CrashFs } from "../helpers/crash-fs.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { openLog, text } from "../unit/journal/log-helpers.js";

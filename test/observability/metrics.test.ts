@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { register as globalRegistry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock, PermanentError, Spool, memoryStore, type CircuitState } from "../../src/index.js";
-import { SpoolMetrics, type MetricsSource } from "../../src/observability/metrics.js";
+import { SpoolMetrics, type MetricsSource } from "../../src/metrics/metrics.js";
 import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
 import { parseMetrics } from "./prom-text.js";
 

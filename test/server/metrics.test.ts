@@ -1,6 +1,6 @@
 /** GET /metrics over HTTP: per-queue totals and depths, lease-to-ack timing of HTTP consumers, request durations. */
 import { afterEach, describe, expect, it } from "vitest";
-import { SpoolMetrics } from "../../src/observability/metrics.js";
+import { SpoolMetrics } from "../../src/metrics/metrics.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { uniqueQueueName } from "../helpers/poll-until.js";
 

@@ -8,7 +8,7 @@
  * (A wall clock stepping backwards can leave a later deadline slightly earlier than one ahead
  * of it; it then fires with that one, a little late. Nothing is lost.)
  */
-import { Deque } from "../../engine/deque.js";
+import { Deque } from "../../util/deque.js";
 import type { Clock, TimerHandle } from "../../util/clock.js";
 
 export interface Deadline {

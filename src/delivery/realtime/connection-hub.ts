@@ -20,7 +20,7 @@
  */
 import { EventEmitter } from "node:events";
 import { NotFoundError, SpoolError } from "../../core/errors.js";
-import { Deque } from "../../engine/deque.js";
+import { Deque } from "../../util/deque.js";
 import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
 import type { MessageLog, MessageLogEntry, RecipientStatus, RenderedContent } from "../types.js";
 import { AckDeadlines, type Deadline } from "./ack-deadlines.js";

@@ -2,7 +2,7 @@
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
-import type { QueueInfo } from "../../store/store.js";
+import type { QueueInfo } from "../../config/schemas.js";
 import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 

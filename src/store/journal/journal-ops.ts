@@ -8,7 +8,7 @@ import { newId, newLeaseToken } from "../../core/ids.js";
 import type { QueueOptions } from "../../config/schemas.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExchangeType } from "../../routing/route.js";
-import type { AckItem, NackRequest, PublishInput, ReplaySelection } from "../store.js";
+import type { AckItem, NackRequest, PublishInput, ReplaySelection } from "../../core/operations.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
 
 export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?: number[] } & (

@@ -40,32 +40,20 @@ import { Engine } from "../../engine/engine.js";
 import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
-import type {
-  AckItem,
-  AckOutcome,
-  DeadLetterPage,
-  LeaseRequest,
-  NackOutcome,
-  NackRequest,
-  PublishInput,
-  PublishOutcome,
-  QueueInfo,
-  ReplaySelection,
-  Store,
-  StoreCapabilities,
-  StorePublishOptions,
-} from "../store.js";
+import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
+import type { QueueInfo } from "../../config/schemas.js";
 import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 import { BinaryWriter } from "./binary.js";
-import { fsFailure } from "./errors.js";
+import { fsFailure } from "../../log/errors.js";
 import { JournalClock } from "./journal-clock.js";
-import { nodeJournalFs, type JournalFs } from "./journal-fs.js";
+import { nodeJournalFs, type JournalFs } from "../../log/journal-fs.js";
 import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
-import { acquireDirLock, type DirLock } from "./lock-file.js";
-import { readLog, type JournalWarning, type ReadLogResult } from "./recovery.js";
-import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "./segment-log.js";
+import { acquireDirLock, type DirLock } from "../../log/lock-file.js";
+import { readLog, type JournalWarning, type ReadLogResult } from "../../log/recovery.js";
+import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "../../log/segment-log.js";
 import { decodeSnapshot, encodeSnapshotChunks } from "./snapshot-codec.js";
-import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "./snapshot-file.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../../log/snapshot-file.js";
 import { defaults } from "../../config/defaults.js";
 
 export interface JournalStoreOptions {

@@ -4,21 +4,9 @@ import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/
 import { Engine } from "../../engine/engine.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock } from "../../util/clock.js";
-import type {
-  AckItem,
-  AckOutcome,
-  DeadLetterPage,
-  LeaseRequest,
-  NackOutcome,
-  NackRequest,
-  PublishInput,
-  PublishOutcome,
-  QueueInfo,
-  ReplaySelection,
-  Store,
-  StoreCapabilities,
-  StorePublishOptions,
-} from "../store.js";
+import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
+import type { QueueInfo } from "../../config/schemas.js";
 import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 
 export interface MemoryStoreOptions {

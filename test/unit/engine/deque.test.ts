@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Deque } from "../../../src/engine/deque.js";
+import { Deque } from "../../../src/util/deque.js";
 
 type Op = { op: "push"; value: number } | { op: "shift" } | { op: "peek" } | { op: "clear" };
 

@@ -1,7 +1,7 @@
 import zlib from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { crc32, crc32Table } from "../../../src/store/journal/crc32.js";
+import { crc32, crc32Table } from "../../../src/log/crc32.js";
 
 describe("crc32", () => {
   it("matches the standard check value", () => {

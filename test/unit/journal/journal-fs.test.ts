@@ -1,7 +1,7 @@
 import fsSync from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { nodeJournalFs, writeAll } from "../../../src/store/journal/journal-fs.js";
+import { nodeJournalFs, writeAll } from "../../../src/log/journal-fs.js";
 import { FaultyFs } from "../../helpers/faulty-fs.js";
 import { makeTempDir, removeTempDir } from "../../helpers/temp-dir.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BinaryWriter } from "../../../src/store/journal/binary.js";
 import { decodeOp, encodeAcks, encodeOp, NO_DECISIONS } from "../../../src/store/journal/journal-ops.js";
-import type { PublishInput } from "../../../src/store/store.js";
+import type { PublishInput } from "../../../src/core/operations.js";
 
 const inputs: PublishInput[] = [
   { queue: "a", body: '{"n":1}', priority: 0 },

@@ -1,7 +1,7 @@
 /** Shared set-up for the journal's unit tests (not a test file itself). */
-import { readLog } from "../../../src/store/journal/recovery.js";
-import { SegmentLog, type SegmentLogOptions } from "../../../src/store/journal/segment-log.js";
-import type { JournalFs } from "../../../src/store/journal/journal-fs.js";
+import { readLog } from "../../../src/log/recovery.js";
+import { SegmentLog, type SegmentLogOptions } from "../../../src/log/segment-log.js";
+import type { JournalFs } from "../../../src/log/journal-fs.js";
 
 export const DIR = "/data";
 

@@ -10,9 +10,9 @@
  * Replay a failure with SPOOL_SEED=<seed printed in the assertion>.
  */
 import { describe, expect, it } from "vitest";
-import { readLog, type ReadLogResult } from "../../../src/store/journal/recovery.js";
-import type { FsyncPolicy } from "../../../src/store/journal/segment-log.js";
-import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../../../src/store/journal/snapshot-file.js";
+import { readLog, type ReadLogResult } from "../../../src/log/recovery.js";
+import type { FsyncPolicy } from "../../../src/log/segment-log.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../../../src/log/snapshot-file.js";
 import { ManualClock } from "../../../src/util/clock.js";
 import { CrashFs } from "../../helpers/crash-fs.js";
 import { randomInt, seededRandom, testSeed } from "../../helpers/seeded-random.js";

@@ -7,7 +7,7 @@ import {
   FRAME_HEADER_BYTES,
   frameBytes,
   type LogRecordInput,
-} from "../../../src/store/journal/record-codec.js";
+} from "../../../src/log/record-codec.js";
 
 const recordArb = fc.record({ type: fc.integer({ min: 1, max: 255 }), payload: fc.uint8Array({ maxLength: 200 }) });
 const recordsArb = fc.array(recordArb, { minLength: 1, maxLength: 30 });

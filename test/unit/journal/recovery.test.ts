@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { JournalCorruptError } from "../../../src/store/journal/errors.js";
-import { segmentFileName, snapshotFileName } from "../../../src/store/journal/layout.js";
-import { encodeFrames, frameBytes } from "../../../src/store/journal/record-codec.js";
-import { readLog } from "../../../src/store/journal/recovery.js";
-import { writeSnapshot } from "../../../src/store/journal/snapshot-file.js";
+import { JournalCorruptError } from "../../../src/log/errors.js";
+import { segmentFileName, snapshotFileName } from "../../../src/log/layout.js";
+import { encodeFrames, frameBytes } from "../../../src/log/record-codec.js";
+import { readLog } from "../../../src/log/recovery.js";
+import { writeSnapshot } from "../../../src/log/snapshot-file.js";
 import { CrashFs } from "../../helpers/crash-fs.js";
 
 const DIR = "/data";

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UnavailableError } from "../../../src/core/errors.js";
-import { nodeJournalFs } from "../../../src/store/journal/journal-fs.js";
-import { segmentFileName } from "../../../src/store/journal/layout.js";
-import { readLog } from "../../../src/store/journal/recovery.js";
+import { nodeJournalFs } from "../../../src/log/journal-fs.js";
+import { segmentFileName } from "../../../src/log/layout.js";
+import { readLog } from "../../../src/log/recovery.js";
 import { ManualClock } from "../../../src/util/clock.js";
 import { CrashFs } from "../../helpers/crash-fs.js";
 import { FaultyFs } from "../../helpers/faulty-fs.js";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { UnavailableError } from "../../../src/core/errors.js";
-import { segmentFileName, segmentsIn, type LogPosition } from "../../../src/store/journal/layout.js";
-import { decodeFrames } from "../../../src/store/journal/record-codec.js";
-import { readLog } from "../../../src/store/journal/recovery.js";
-import { SegmentLog } from "../../../src/store/journal/segment-log.js";
+import { segmentFileName, segmentsIn, type LogPosition } from "../../../src/log/layout.js";
+import { decodeFrames } from "../../../src/log/record-codec.js";
+import { readLog } from "../../../src/log/recovery.js";
+import { SegmentLog } from "../../../src/log/segment-log.js";
 import { ManualClock } from "../../../src/util/clock.js";
 import { CrashFs } from "../../helpers/crash-fs.js";
 import { pollUntil } from "../../helpers/poll-until.js";

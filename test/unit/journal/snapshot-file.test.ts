@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { segmentFileName, snapshotFileName } from "../../../src/store/journal/layout.js";
+import { segmentFileName, snapshotFileName } from "../../../src/log/layout.js";
 import {
   decodeSnapshot,
   deleteCoveredSegments,
   pruneSnapshots,
   readNewestSnapshot,
   writeSnapshot,
-} from "../../../src/store/journal/snapshot-file.js";
+} from "../../../src/log/snapshot-file.js";
 import { CrashFs } from "../../helpers/crash-fs.js";
 
 const DIR = "/data";

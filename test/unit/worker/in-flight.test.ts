@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { Delivery } from "../../../src/worker/delivery.js";
+import type { Handling } from "../../../src/worker/handling.js";
 import { InFlight } from "../../../src/worker/in-flight.js";
 
-/** Just the list links of a Delivery. */
-const delivery = (name: string) => ({ name, inFlight: false, inFlightPrev: undefined, inFlightNext: undefined }) as unknown as Delivery & { name: string };
-const names = (list: InFlight) => list.toArray().map((d) => (d as Delivery & { name: string }).name);
+/** Just the list links of a Handling. */
+const delivery = (name: string) => ({ name, inFlight: false, inFlightPrev: undefined, inFlightNext: undefined }) as unknown as Handling & { name: string };
+const names = (list: InFlight) => list.toArray().map((d) => (d as Handling & { name: string }).name);
 
 describe("InFlight", () => {
   it("adds, removes from anywhere, and ignores what is not in it", () => {

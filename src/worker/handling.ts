@@ -19,7 +19,7 @@ const NOT_STARTED: Promise<void> = Promise.resolve();
  * AbortController is made only if the handler reads `ctx.signal`, and aborting a handler
  * that never looked at it just settles the race in `run`.
  */
-export class Delivery implements HandlerContext {
+export class Handling implements HandlerContext {
   readonly message: LeasedMessage<unknown>;
   /** When the handler was called, on the source's clock: `durationMs` in the worker's events. */
   readonly startedAt: number;
@@ -28,8 +28,8 @@ export class Delivery implements HandlerContext {
   timeout: TimerHandle | undefined = undefined;
   /** Links in the worker's in-flight list (`InFlight`). */
   inFlight = false;
-  inFlightPrev: Delivery | undefined = undefined;
-  inFlightNext: Delivery | undefined = undefined;
+  inFlightPrev: Handling | undefined = undefined;
+  inFlightNext: Handling | undefined = undefined;
   /** Settles when the handler has finished (the worker sets it; one shared resolved promise until then). */
   done: Promise<void> = NOT_STARTED;
   #abortReason: unknown = undefined;

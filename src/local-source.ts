@@ -1,9 +1,11 @@
-import type { PublishOptions } from "../config/schemas.js";
-import { decodeLeased, type LeasedMessage, type PublishResult } from "../message-types.js";
-import type { NackOptions, SpoolRuntime } from "../runtime.js";
-import type { NackOutcome, QueueInfo } from "../store/store.js";
-import type { Clock } from "../util/clock.js";
-import type { SourceLeaseRequest, WorkerHandle, WorkerSource } from "./worker-source.js";
+import type { PublishOptions } from "./config/schemas.js";
+import { decodeLeased, type LeasedMessage, type PublishResult } from "./message-types.js";
+import type { SpoolRuntime } from "./runtime.js";
+import type { NackOptions } from "./core/operations.js";
+import type { NackOutcome } from "./core/operations.js";
+import type { QueueInfo } from "./config/schemas.js";
+import type { Clock } from "./util/clock.js";
+import type { SourceLeaseRequest, WorkerHandle, WorkerSource } from "./worker/worker-source.js";
 
 /**
  * A worker's source in the Spool's own process: leases straight from the store and wakes on the

@@ -36,14 +36,14 @@
  * directory (R4). A segment can therefore exceed the limit by one flight. Rotation happens only
  * between flights, so a flight writes one file.
  */
-import { TooLargeError, UnavailableError } from "../../core/errors.js";
-import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
+import { TooLargeError, UnavailableError } from "../core/errors.js";
+import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { fsFailure } from "./errors.js";
 import { errorCode, writeAll, type JournalFile, type JournalFs } from "./journal-fs.js";
 import { comparePositions, formatPosition, segmentPath, segmentsIn, type LogPosition } from "./layout.js";
 import { FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, writeFrame } from "./record-codec.js";
 import { readLog, type ReadLogOptions, type ReadLogResult } from "./recovery.js";
-import { defaults } from "../../config/defaults.js";
+import { defaults } from "../config/defaults.js";
 
 export type FsyncPolicy = "always" | "interval" | "never";
 

@@ -2,7 +2,7 @@
  * Journal failures as `SpoolError`s. A broken disk or a corrupt log is `unavailable` (503): the
  * data directory cannot serve writes until the medium or the operator fixes it.
  */
-import { SpoolError, UnavailableError } from "../../core/errors.js";
+import { SpoolError, UnavailableError } from "../core/errors.js";
 import { errorCode } from "./journal-fs.js";
 
 /**

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { UnavailableError } from "../../core/errors.js";
+import { UnavailableError } from "../core/errors.js";
 import { fsFailure } from "./errors.js";
 import { errorCode, writeAll, type JournalFs } from "./journal-fs.js";
 import { LOCK_FILE } from "./layout.js";
