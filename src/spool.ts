@@ -155,6 +155,13 @@ export class Spool implements SpoolRuntime {
     return this.store.deleteDead(queue, id);
   }
 
+  /** The id a queue remembers for an idempotency key within its window, or undefined: a read, nothing is published. */
+  async idempotentId(queue: string, key: string): Promise<string | undefined> {
+    validate(QueueNameSchema, queue, "queue name");
+    if (typeof key !== "string" || key.length === 0) throw new ValidationError(`idempotentId on "${queue}": key must be a non-empty string`);
+    return this.store.idempotentId(queue, key);
+  }
+
   async purgeDead(queue: string): Promise<number> {
     validate(QueueNameSchema, queue, "queue name");
     return this.store.purgeDead(queue);

@@ -69,7 +69,7 @@ export class Expander {
     this.#store = store;
     this.chunkSize = Math.min(Math.max(1, options.chunkSize ?? defaults.delivery.expandChunkSize), 10_000);
     this.#logger = options.logger;
-    this.#room = new QueueRoom(spool.store, { maxQueued: options.maxQueued ?? defaults.delivery.maxQueuedJobs, onMove: options.onMove, recheckMs: options.roomRecheckMs });
+    this.#room = new QueueRoom(spool, { maxQueued: options.maxQueued ?? defaults.delivery.maxQueuedJobs, onMove: options.onMove, recheckMs: options.roomRecheckMs });
   }
 
   /** Starts (or keeps running) the expansion of `batchId`. */
@@ -214,7 +214,7 @@ export class Expander {
 
   /** Whether the queue knows the chunk's key: it was published before (a publishMany lands whole or not at all). */
   async #landed(queue: string, key: string): Promise<boolean> {
-    return (await this.#spool.store.idempotentId(queue, key)) !== undefined;
+    return (await this.#spool.idempotentId(queue, key)) !== undefined;
   }
 }
 

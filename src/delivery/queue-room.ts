@@ -11,7 +11,7 @@
  * another process).
  */
 import { SpoolError } from "../core/errors.js";
-import type { Store } from "../store/store.js";
+import type { Spool } from "../spool.js";
 import { waitForWake } from "../util/abort.js";
 import { systemClock, type Clock } from "../util/clock.js";
 
@@ -27,13 +27,13 @@ const RECHECK_MS = 250;
 
 export class QueueRoom {
   readonly maxQueued: number;
-  readonly #store: Store;
+  readonly #spool: Spool;
   readonly #onMove: QueueRoomOptions["onMove"];
   readonly #recheckMs: number;
   readonly #clock: Clock;
 
-  constructor(store: Store, options: QueueRoomOptions) {
-    this.#store = store;
+  constructor(spool: Spool, options: QueueRoomOptions) {
+    this.#spool = spool;
     this.maxQueued = Math.max(1, options.maxQueued);
     this.#onMove = options.onMove;
     this.#recheckMs = options.recheckMs ?? RECHECK_MS;
@@ -62,7 +62,7 @@ export class QueueRoom {
   /** Jobs the queue holds; none for a queue not created yet. */
   async #held(queue: string): Promise<number> {
     try {
-      const stats = await this.#store.stats(queue);
+      const stats = await this.#spool.queueStats(queue);
       return stats.ready + stats.delayed + stats.leased;
     } catch (error) {
       if (error instanceof SpoolError && error.code === "not_found") return 0;

@@ -37,7 +37,8 @@ it("close() during a failing publish returns without waiting out the retry pause
   const publishStarted = new Promise<void>((resolve) => (publishing = resolve));
   const spool = {
     maxBodyBytes: 256 * 1024,
-    store: { idempotentId: async () => undefined, stats: async () => ({ ready: 0, delayed: 0, leased: 0 }) },
+    idempotentId: async () => undefined,
+    queueStats: async () => ({ ready: 0, delayed: 0, leased: 0 }),
     queue: () => ({
       name: "delivery.mock",
       publishMany: () => {
