@@ -3,6 +3,8 @@
  * declaring its queue; `Spool` runs them by name and declares nothing (an unknown queue is
  * `not_found`), which is what the HTTP routes and the CLI use. A rule added here holds for both.
  */
+import { LeaseOptionsSchema } from "./config/schemas.js";
+import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
 import { requireCapability } from "./store/capabilities.js";
@@ -47,18 +49,13 @@ export function positiveInt(value: unknown, name: string, max: number, where: st
   return value;
 }
 
-/** Checks a lease request; returns it with its defaults (max 1, no wait). */
+/** Checks a lease request (the same schema as the HTTP lease body); returns it with its defaults (max 1, no wait). */
 export function checkLease(queue: string, options: LeaseOptions): { max: number; leaseMs: number | undefined; waitMs: number; signal: AbortSignal | undefined } {
-  const where = `lease from "${queue}"`;
-  const max = options.max === undefined ? 1 : positiveInt(options.max, "max", limits.maxLeaseBatch, where);
-  if (options.leaseMs !== undefined) positiveInt(options.leaseMs, "leaseMs", limits.maxLeaseMs, where);
-  const waitMs = options.waitMs ?? 0;
-  if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > limits.maxWaitMs) {
-    throw new ValidationError(`${where}: waitMs must be an integer from 0 to ${limits.maxWaitMs}, got ${JSON.stringify(options.waitMs)}`, [
-      { path: "/waitMs", message: `expected integer 0..${limits.maxWaitMs}` },
-    ]);
-  }
-  return { max, leaseMs: options.leaseMs, waitMs, signal: options.signal };
+  if (options === null || typeof options !== "object") throw new ValidationError(`lease from "${queue}": options must be an object`);
+  const { signal, ...settings } = options;
+  validate(LeaseOptionsSchema, settings, `lease from "${queue}"`);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ValidationError(`lease from "${queue}": signal must be an AbortSignal`, [{ path: "/signal", message: "expected an AbortSignal" }]);
+  return { max: settings.max ?? 1, leaseMs: settings.leaseMs, waitMs: settings.waitMs ?? 0, signal };
 }
 
 /** Leases (long-polling when asked) as the store holds the messages: bodies still JSON text. */

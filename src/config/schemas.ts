@@ -151,3 +151,13 @@ export interface QueueInfo {
   options: ResolvedQueueOptions;
   paused: boolean;
 }
+
+/** A lease request's options: the library's `queue.lease` and `POST /v1/queues/:q/lease` alike. */
+export const LeaseOptionsSchema = Type.Object(
+  {
+    max: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseBatch, description: "Most messages to lease (default 1)" })),
+    leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Lease length; the queue's leaseMs if unset" })),
+    waitMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxWaitMs, description: "Long-poll: wait this long for a message (default 0)" })),
+  },
+  { additionalProperties: false },
+);

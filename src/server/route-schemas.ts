@@ -3,12 +3,11 @@
  * from them, so the documentation cannot drift from what the server accepts.
  */
 import { Type, type TSchema } from "@sinclair/typebox";
-import { ExchangeNameSchema, ExchangeTypeSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
+import { ExchangeNameSchema, ExchangeTypeSchema, LeaseOptionsSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
 import { limits } from "../config/limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; default?: number; description?: string } = {}) => Type.Integer(opts);
 
-export const MAX_WAIT_MS = 30_000;
 
 const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
 const LeaseTokenSchema = Type.String({ minLength: 1, maxLength: 128 });
@@ -42,14 +41,7 @@ export const PublishBatchBody = Type.Object(
 
 export const QueueOptionsBody = QueueOptionsSchema;
 
-export const LeaseBody = Type.Object(
-  {
-    max: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseBatch, description: "Most messages to lease (default 1)" })),
-    leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Lease length; the queue's leaseMs if unset" })),
-    waitMs: Type.Optional(Int({ minimum: 0, maximum: MAX_WAIT_MS, description: "Long-poll: wait this long for a message (default 0)" })),
-  },
-  { additionalProperties: false },
-);
+export const LeaseBody = LeaseOptionsSchema;
 
 export const AckBody = Type.Object({ leaseToken: LeaseTokenSchema }, { additionalProperties: false });
 
