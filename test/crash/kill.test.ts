@@ -24,7 +24,7 @@ import { randomInt, seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { check, drainAll, formatFigures, History, keyCompleted, type Figures } from "../helpers/total-queue.js";
 import { LOAD, type ChildMessage } from "./load-spec.js";
-import { spawnHost } from "./spawn-host.js";
+import { recordInHistory, spawnHost } from "./spawn-host.js";
 
 const QUEUES = ["orders", "emails"];
 const producerNames = new Set<string>(LOAD.producers.map((p) => p.name));
@@ -58,24 +58,8 @@ async function killCycle(seed: number, dataDir: string): Promise<Cycle> {
   let recordsPerFdatasync = 0;
 
   const host = spawnHost(["load", dataDir, String(seed), QUEUES.join(",")], (message: ChildMessage) => {
+    if (recordInHistory(history, message)) confirmations++;
     switch (message.t) {
-      case "pub":
-        for (const key of message.keys) history.publishInvoked(key);
-        break;
-      case "pub-ok":
-        for (const [key, id] of message.items) history.publishOk(key, id);
-        confirmations++;
-        break;
-      case "leased":
-        for (const [key, id] of message.items) history.leased(key, id);
-        break;
-      case "ack":
-        for (const [key, id] of message.items) history.ackInvoked(key, id);
-        break;
-      case "ack-ok":
-        for (const [key, id] of message.items) history.ackOk(key, id);
-        confirmations++;
-        break;
       case "stats":
         recordsPerFdatasync = message.recordsPerFdatasync;
         break;

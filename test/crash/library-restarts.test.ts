@@ -17,7 +17,7 @@ import { randomInt, seededRandom, testSeed } from "../helpers/seeded-random.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 import { check, drainAll, formatFigures, History, keyCompleted } from "../helpers/total-queue.js";
 import { LOAD, TIMERS, type ChildMessage } from "./load-spec.js";
-import { spawnHost } from "./spawn-host.js";
+import { recordInHistory, spawnHost } from "./spawn-host.js";
 
 const QUEUES = ["orders", "emails"];
 const cycles = Number(process.env.SPOOL_RESTART_CYCLES ?? (process.env.SPOOL_SEED ? 1 : 8));
@@ -30,14 +30,19 @@ class LiveCheck {
   readonly #leasesAtAck = new Map<string, number>();
   readonly #acked = new Set<string>();
 
-  leased(key: string): void {
+  /** Sees every child message; call it before the message is recorded in the history. */
+  observe(message: ChildMessage): void {
+    if (message.t === "leased") for (const [key] of message.items) this.#leased(key);
+    else if (message.t === "ack") for (const [key] of message.items) this.#leasesAtAck.set(key, this.#leases.get(key) ?? 0);
+    else if (message.t === "ack-ok") for (const [key] of message.items) this.#ackOk(key);
+  }
+
+  #leased(key: string): void {
     if (this.#acked.has(key)) this.violations.push(`${key} leased after its ack was ok`);
     this.#leases.set(key, (this.#leases.get(key) ?? 0) + 1);
   }
-  ackInvoked(key: string): void {
-    this.#leasesAtAck.set(key, this.#leases.get(key) ?? 0);
-  }
-  ackOk(key: string): void {
+
+  #ackOk(key: string): void {
     if ((this.#leases.get(key) ?? 0) !== this.#leasesAtAck.get(key)) this.violations.push(`${key} leased again while its ack was answered ok`);
     this.#acked.add(key);
   }
@@ -70,37 +75,9 @@ describe("a library host restarts after kill -9 with timers due (real processes,
       let killed = false;
       const started = performance.now();
       const host = spawnHost(["load", dataDir, String(seed), QUEUES.join(","), "timers", `c${cycle}`], (message: ChildMessage) => {
-        switch (message.t) {
-          case "pub":
-            for (const key of message.keys) history.publishInvoked(key);
-            break;
-          case "pub-ok":
-            for (const [key, id] of message.items) history.publishOk(key, id);
-            confirmations++;
-            break;
-          case "leased":
-            for (const [key, id] of message.items) {
-              live.leased(key);
-              history.leased(key, id);
-            }
-            break;
-          case "ack":
-            for (const [key, id] of message.items) {
-              live.ackInvoked(key);
-              history.ackInvoked(key, id);
-            }
-            break;
-          case "ack-ok":
-            for (const [key, id] of message.items) {
-              live.ackOk(key);
-              history.ackOk(key, id);
-            }
-            confirmations++;
-            break;
-          case "error":
-            childErrors.push(`cycle ${cycle} (SPOOL_SEED=${seed}): ${message.message}`);
-            break;
-        }
+        live.observe(message);
+        if (recordInHistory(history, message)) confirmations++;
+        if (message.t === "error") childErrors.push(`cycle ${cycle} (SPOOL_SEED=${seed}): ${message.message}`);
         if (!killed && (confirmations >= killAfter || childErrors.length > 0)) {
           killed = true;
           host.child.kill("SIGKILL");

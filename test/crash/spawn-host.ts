@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { History } from "../helpers/total-queue.js";
 import type { ChildMessage } from "./load-spec.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -70,4 +71,30 @@ export function spawnHost(args: string[], onMessage: (message: ChildMessage) => 
       });
     },
   };
+}
+
+/**
+ * Records what a `load` child reports into the total-queue history; true for a confirmation (a
+ * publish or ack that resolved), which the tests count to choose their kill moment.
+ */
+export function recordInHistory(history: History, message: ChildMessage): boolean {
+  switch (message.t) {
+    case "pub":
+      for (const key of message.keys) history.publishInvoked(key);
+      return false;
+    case "pub-ok":
+      for (const [key, id] of message.items) history.publishOk(key, id);
+      return true;
+    case "leased":
+      for (const [key, id] of message.items) history.leased(key, id);
+      return false;
+    case "ack":
+      for (const [key, id] of message.items) history.ackInvoked(key, id);
+      return false;
+    case "ack-ok":
+      for (const [key, id] of message.items) history.ackOk(key, id);
+      return true;
+    default:
+      return false;
+  }
 }
