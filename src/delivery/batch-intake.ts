@@ -18,7 +18,7 @@ import { schemaErrors } from "../config/validate.js";
 import { TooLargeError, ValidationError, type ErrorDetail } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { BatchRecord, BatchState } from "./delivery-state.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import type { RecipientSink, StoredRecipient } from "./recipient-files.js";
 import type { ChannelName } from "./types.js";
 import { RecipientIds } from "./recipient-ids.js";
@@ -50,12 +50,12 @@ interface PreparedHeader {
 }
 
 export class BatchIntake {
-  readonly #store: DeliveryStore;
+  readonly #store: DeliveryStorage;
   readonly #onCreated: (batchId: string) => void;
   readonly #maxStreamRecipients: number;
   readonly #chunkSize: number | undefined;
 
-  constructor(store: DeliveryStore, onCreated: (batchId: string) => void, options: { maxStreamRecipients?: number; chunkSize?: number } = {}) {
+  constructor(store: DeliveryStorage, onCreated: (batchId: string) => void, options: { maxStreamRecipients?: number; chunkSize?: number } = {}) {
     this.#store = store;
     this.#onCreated = onCreated;
     this.#maxStreamRecipients = options.maxStreamRecipients ?? MAX_STREAM_RECIPIENTS;

@@ -4,7 +4,6 @@
  * retention and progress events. Opened after the Spool and closed before it: expander (finishes
  * its chunk), sweeper and retention → workers (drain, their log changes land) → hub → events → store.
  */
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -17,14 +16,16 @@ import { BatchEvents } from "./batch-events.js";
 import { BatchIntake, type BatchAccepted, type ChannelCheck } from "./batch-intake.js";
 import type { TemplateRecord } from "./delivery-state.js";
 import { DeadJobSweeper } from "./dead-jobs.js";
-import { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
+import { JournalDeliveryStorage } from "./storage/journal-storage.js";
+import { memoryDeliveryStorage } from "./storage/memory-storage.js";
 import { DeliveryWorkers } from "./delivery-workers.js";
 import { Expander } from "./expander.js";
 import { DeliveryMessageLog, type BatchSummary, type LogPage } from "./message-log.js";
 import type { BatchRequest, TemplateBody } from "./schemas.js";
 import { startWebsocketWorker } from "./channels/websocket.js";
 import { ConnectionHub } from "./realtime/connection-hub.js";
-import { RecipientTokens, loadOrCreateSecret } from "./realtime/recipient-tokens.js";
+import { RecipientTokens } from "./realtime/recipient-tokens.js";
 import { BatchRetention } from "./retention.js";
 import { compileTemplate } from "./templates.js";
 import type { ChannelName, DeliveryJob, RecipientStatus } from "./types.js";
@@ -71,7 +72,7 @@ export interface TemplateInfo {
 }
 
 export class DeliveryService {
-  readonly store: DeliveryStore;
+  readonly store: DeliveryStorage;
   readonly log: DeliveryMessageLog;
   readonly events: BatchEvents;
   readonly workers: DeliveryWorkers | undefined;
@@ -85,7 +86,7 @@ export class DeliveryService {
   readonly #retention: BatchRetention;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: DeliveryServiceOptions, store: DeliveryStore, tokenSecret: string) {
+  private constructor(options: DeliveryServiceOptions, store: DeliveryStorage, tokenSecret: string) {
     this.store = store;
     this.log = new DeliveryMessageLog(store);
     this.hub = new ConnectionHub({ log: this.log, ackTimeoutMs: options.ackTimeoutMs });
@@ -114,18 +115,19 @@ export class DeliveryService {
   }
 
   static async open(options: DeliveryServiceOptions): Promise<DeliveryService> {
-    const store =
+    const store: DeliveryStorage =
       options.dataDir === undefined
-        ? DeliveryStore.memory()
-        : await DeliveryStore.open(path.join(options.dataDir, "delivery"), {
+        ? memoryDeliveryStorage()
+        : await JournalDeliveryStorage.open(path.join(options.dataDir, "delivery"), {
             fsync: options.fsync,
             onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
             onFault: (error) => options.logger?.warn({ err: error }, "delivery log snapshot failed"),
+            // Outside `delivery/`, which the log locks and scans as its own.
+            secretFile: path.join(options.dataDir, "recipient-token-secret"),
           });
     let service: DeliveryService;
     try {
-      // Outside `delivery/`, which the delivery store locks and scans as its own.
-      const secret = options.tokenSecret ?? (options.dataDir === undefined ? randomBytes(32).toString("base64url") : await loadOrCreateSecret(path.join(options.dataDir, "recipient-token-secret")));
+      const secret = options.tokenSecret ?? (await store.tokenSecret());
       service = new DeliveryService(options, store, secret);
     } catch (error) {
       await store.close().catch(() => undefined);

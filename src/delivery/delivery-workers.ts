@@ -38,7 +38,7 @@ import { HostCircuits } from "./channels/host-circuits.js";
 import { sendMock } from "./channels/mock.js";
 import { sendWebhook } from "./channels/webhook.js";
 import { isFinalStatus, parseLogId, statusName, type BatchState } from "./delivery-state.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import { deliveryQueueName } from "./queue-names.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import type { ChannelName, DeliveryJob, RenderedContent } from "./types.js";
@@ -63,14 +63,14 @@ type WorkedChannel = Extract<ChannelName, "webhook" | "mock">;
 export class DeliveryWorkers {
   readonly circuits: HostCircuits;
   readonly #spool: Spool;
-  readonly #store: DeliveryStore;
+  readonly #store: DeliveryStorage;
   readonly #log: DeliveryMessageLog;
   readonly #options: DeliveryWorkerOptions;
   readonly #workers: Worker<DeliveryJob>[] = [];
   readonly #templates = new BatchTemplates();
   #expectedLeaseLost = 0;
 
-  constructor(spool: Spool, store: DeliveryStore, log: DeliveryMessageLog, options: DeliveryWorkerOptions = {}) {
+  constructor(spool: Spool, store: DeliveryStorage, log: DeliveryMessageLog, options: DeliveryWorkerOptions = {}) {
     this.#spool = spool;
     this.#store = store;
     this.#log = log;

@@ -30,7 +30,7 @@ import { TooLargeError } from "../core/errors.js";
 import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
 import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import { QueueRoom } from "./queue-room.js";
 import { deliveryQueueName } from "./queue-names.js";
 import type { StoredRecipient } from "./recipient-files.js";
@@ -56,7 +56,7 @@ const RETRY_AFTER_FAULT_MS = 1_000;
 
 export class Expander {
   readonly #spool: Spool;
-  readonly #store: DeliveryStore;
+  readonly #store: DeliveryStorage;
   /** For batches recorded without their own chunk size. */
   readonly chunkSize: number;
   readonly #logger: ExpanderOptions["logger"];
@@ -64,7 +64,7 @@ export class Expander {
   readonly #running = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
 
-  constructor(spool: Spool, store: DeliveryStore, options: ExpanderOptions = {}) {
+  constructor(spool: Spool, store: DeliveryStorage, options: ExpanderOptions = {}) {
     this.#spool = spool;
     this.#store = store;
     this.chunkSize = Math.min(Math.max(1, options.chunkSize ?? defaults.delivery.expandChunkSize), 10_000);

@@ -9,7 +9,7 @@
  */
 import { ValidationError } from "../core/errors.js";
 import { logIdOf, parseLogId, statusName, STATUS_CODE, type BatchState } from "./delivery-state.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import { RECIPIENT_STATUSES, type ChannelName, type MessageLog, type MessageLogEntry, type RecipientStatus, type RenderedContent, type StatusChange } from "./types.js";
 
 export type StatusCounts = Record<RecipientStatus, number>;
@@ -44,12 +44,12 @@ function countsOf(counts: readonly number[]): StatusCounts {
 }
 
 export class DeliveryMessageLog implements MessageLog {
-  readonly #store: DeliveryStore;
+  readonly #store: DeliveryStorage;
   readonly #listeners = new Set<(entry: MessageLogEntry, from: RecipientStatus) => void>();
   readonly #batchListeners = new Set<BatchChangeListener>();
   readonly #forgetListeners = new Set<(batchId: string) => void>();
 
-  constructor(store: DeliveryStore) {
+  constructor(store: DeliveryStorage) {
     this.#store = store;
     store.onForget = (batchId) => {
       for (const listener of this.#forgetListeners) listener(batchId);

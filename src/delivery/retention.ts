@@ -15,7 +15,7 @@
  */
 import type { Logger } from "pino";
 import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import type { DeliveryMessageLog } from "./message-log.js";
 import { defaults } from "../config/defaults.js";
 
@@ -33,7 +33,7 @@ export interface RetentionOptions {
 
 export class BatchRetention {
   readonly retentionMs: number;
-  readonly #store: DeliveryStore;
+  readonly #store: DeliveryStorage;
   readonly #clock: Clock;
   readonly #logger: RetentionOptions["logger"];
   readonly #unsubscribe: () => void;
@@ -44,7 +44,7 @@ export class BatchRetention {
   #sweeping: Promise<void> | undefined;
   #closed = false;
 
-  constructor(store: DeliveryStore, log: DeliveryMessageLog, options: RetentionOptions = {}) {
+  constructor(store: DeliveryStorage, log: DeliveryMessageLog, options: RetentionOptions = {}) {
     this.#store = store;
     this.retentionMs = options.retentionMs ?? defaults.delivery.retentionMs;
     this.#clock = options.clock ?? systemClock;

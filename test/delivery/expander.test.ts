@@ -5,7 +5,8 @@
  */
 import { afterEach, expect, it, vi } from "vitest";
 import type { DeliveryRecord } from "../../src/delivery/delivery-state.js";
-import { DeliveryStore } from "../../src/delivery/delivery-store.js";
+import type { DeliveryStorage } from "../../src/delivery/storage/delivery-storage.js";
+import { memoryDeliveryStorage } from "../../src/delivery/storage/memory-storage.js";
 import { Expander } from "../../src/delivery/expander.js";
 import type { DeliveryJob } from "../../src/delivery/types.js";
 import { memoryStore } from "../../src/index.js";
@@ -16,7 +17,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-async function memoryBatch(store: DeliveryStore, batchId: string, total: number, chunkSize?: number): Promise<void> {
+async function memoryBatch(store: DeliveryStorage, batchId: string, total: number, chunkSize?: number): Promise<void> {
   const file = store.recipients.create(batchId);
   for (let index = 0; index < total; index++) await file.write({ id: `u${index}`, vars: { name: `U${index}` } });
   await file.commit();
@@ -25,7 +26,7 @@ async function memoryBatch(store: DeliveryStore, batchId: string, total: number,
 }
 
 it("close() during a failing publish returns without waiting out the retry pause", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const batchId = "b1";
   const file = store.recipients.create(batchId);
   await file.write({ id: "u1" });
@@ -61,7 +62,7 @@ it("close() during a failing publish returns without waiting out the retry pause
 });
 
 it("a chunk published before a fault kept its record from landing is recorded, not published again", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const batchId = "b2";
   const total = 25;
   await memoryBatch(store, batchId, total);
@@ -99,7 +100,7 @@ it("a chunk published before a fault kept its record from landing is recorded, n
 });
 
 it("a batch keeps the chunk size it was accepted with: a restart with another expandChunkSize still finds the landed chunk", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const batchId = "b-size";
   const total = 25;
   await memoryBatch(store, batchId, total, 10);
@@ -128,7 +129,7 @@ it("a batch keeps the chunk size it was accepted with: a restart with another ex
 });
 
 it("keeps at most maxQueued jobs in the queue; the rest wait as pending recipients until moves make room", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const batchId = "b3";
   const total = 100;
   await memoryBatch(store, batchId, total);
@@ -170,7 +171,7 @@ it("keeps at most maxQueued jobs in the queue; the rest wait as pending recipien
 });
 
 it("a webhook or mock job carries the recipient's vars, not the rendered message: its size does not follow the template's", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const spool = await Spool.open({ store: memoryStore() });
   const vars = { name: "Ann" };
   for (const [batchId, recipientId, body] of [
@@ -201,7 +202,7 @@ it("a webhook or mock job carries the recipient's vars, not the rendered message
 });
 
 it("a job over the body limit fails its recipient alone; the rest of its chunk is published", async () => {
-  const store = DeliveryStore.memory();
+  const store = memoryDeliveryStorage();
   const spool = await Spool.open({ store: memoryStore(), maxBodyBytes: 1024 });
   const batchId = "b4";
   const huge = "x".repeat(2000);

@@ -3,7 +3,9 @@ import { open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { canMove, DeliveryState, statusName, type BatchRecord, type SnapshotData } from "../../src/delivery/delivery-state.js";
-import { DeliveryStore } from "../../src/delivery/delivery-store.js";
+import type { DeliveryStorage } from "../../src/delivery/storage/delivery-storage.js";
+import { JournalDeliveryStorage } from "../../src/delivery/storage/journal-storage.js";
+import { memoryDeliveryStorage } from "../../src/delivery/storage/memory-storage.js";
 import { DeliveryMessageLog } from "../../src/delivery/message-log.js";
 import { RECIPIENT_STATUSES, type RecipientStatus } from "../../src/delivery/types.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
@@ -12,7 +14,7 @@ function batch(id: string, total: number, channel: BatchRecord["channel"] = "moc
   return { id, channel, total, createdAt: 1, template: { body: "x", escape: "html" } };
 }
 
-async function seed(store: DeliveryStore, id: string, total: number, channel: BatchRecord["channel"] = "mock"): Promise<void> {
+async function seed(store: DeliveryStorage, id: string, total: number, channel: BatchRecord["channel"] = "mock"): Promise<void> {
   await store.write({ k: "batch", batch: batch(id, total, channel) });
   await store.write({ k: "expanded", b: id, from: 0, ids: Array.from({ length: total }, (_, i) => `r${i % 3}`), t: 2 });
 }
@@ -31,7 +33,7 @@ describe("status machine", () => {
 
 describe("DeliveryMessageLog (memory)", () => {
   it("keeps counts as changes land, refuses backward moves, completes the batch", async () => {
-    const store = DeliveryStore.memory();
+    const store = memoryDeliveryStorage();
     const log = new DeliveryMessageLog(store);
     const seen: Array<[string, RecipientStatus, RecipientStatus]> = [];
     log.onChange((entry, from) => seen.push([entry.logId, from, entry.status]));
@@ -55,7 +57,7 @@ describe("DeliveryMessageLog (memory)", () => {
   });
 
   it("pages by index with a status filter", async () => {
-    const store = DeliveryStore.memory();
+    const store = memoryDeliveryStorage();
     const log = new DeliveryMessageLog(store);
     await seed(store, "B2", 10);
     for (const i of [1, 4, 5, 9]) await log.advance(`B2_${i}`, "sent");
@@ -69,7 +71,7 @@ describe("DeliveryMessageLog (memory)", () => {
   });
 
   it("websocket: undelivered entries per recipient in publish order, content until delivered", async () => {
-    const store = DeliveryStore.memory();
+    const store = memoryDeliveryStorage();
     const log = new DeliveryMessageLog(store);
     await store.write({ k: "batch", batch: batch("W", 3, "websocket") });
     await store.write({ k: "expanded", b: "W", from: 0, ids: ["ann", "bob", "ann"], t: 2, c: [{ body: "1" }, { body: "2" }, { body: "3" }] });
@@ -82,13 +84,13 @@ describe("DeliveryMessageLog (memory)", () => {
   });
 });
 
-describe("DeliveryStore on disk", () => {
+describe("DeliveryStorage on disk", () => {
   let dir: string;
   beforeEach(async () => (dir = await makeTempDir("spool-dstore-")));
   afterEach(async () => removeTempDir(dir));
 
-  async function reopen(): Promise<{ store: DeliveryStore; log: DeliveryMessageLog }> {
-    const store = await DeliveryStore.open(dir);
+  async function reopen(): Promise<{ store: DeliveryStorage; log: DeliveryMessageLog }> {
+    const store = await JournalDeliveryStorage.open(dir);
     return { store, log: new DeliveryMessageLog(store) };
   }
 
@@ -167,7 +169,7 @@ describe("DeliveryStore on disk", () => {
   });
 
   it("a snapshot that keeps the recipient ids as strings (v1, before idBytes) still loads", async () => {
-    const store = DeliveryStore.memory();
+    const store = memoryDeliveryStorage();
     await seed(store, "B", 4);
     await new DeliveryMessageLog(store).advance("B_2", "sent");
     const v2 = store.state.export();
@@ -199,21 +201,21 @@ describe("DeliveryStore on disk", () => {
     await handle.close();
 
     const warnings: string[] = [];
-    const store = await DeliveryStore.open(dir, { onWarning: (w) => warnings.push(w.kind) });
+    const store = await JournalDeliveryStorage.open(dir, { onWarning: (w) => warnings.push(w.kind) });
     const log = new DeliveryMessageLog(store);
     expect(warnings).toEqual(["torn-tail"]);
     expect(log.get("B_0")?.status).toBe("sent");
     expect(log.get("B_1")?.status).toBe("queued");
     expect(await log.advance("B_1", "sent")).toBe(true); // and writing continues after the cut
     await store.close();
-    const again = await DeliveryStore.open(dir);
+    const again = await JournalDeliveryStorage.open(dir);
     expect(new DeliveryMessageLog(again).batch("B")?.counts).toMatchObject({ sent: 2, queued: 1 });
     await again.close();
   });
 
   it("refuses a second open of the same directory", async () => {
     const first = await reopen();
-    await expect(DeliveryStore.open(dir)).rejects.toThrow(/already open|locked/i);
+    await expect(JournalDeliveryStorage.open(dir)).rejects.toThrow(/already open|locked/i);
     await first.store.close();
   });
 });

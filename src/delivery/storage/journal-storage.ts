@@ -1,9 +1,10 @@
 /**
- * The delivery store: templates, batches, expander progress and every message-log change, as an
- * append-only record log in `<dataDir>/delivery/` built from the journal's own parts — the
- * segment log (group commit, CRC framing), `readLog` recovery (torn tail truncated, mid-log
- * corruption refused), atomic snapshots and the directory lock.
- *
+ * Batch delivery's storage in the data directory (DeliveryStorage, delivery-storage.ts):
+ * templates, batches, expander progress and every message-log change as an append-only record
+ * log in `<dataDir>/delivery/`, built from the durable log's parts (log/) — the segment log
+ * (group commit, CRC framing), `readLog` recovery (torn tail truncated, mid-log corruption
+ * refused), atomic snapshots and the directory lock — plus the recipient files and the
+ * recipient-token secret beside it. *
  *   open:   lock → newest valid snapshot → replay later records through `DeliveryState.apply`.
  *   write:  apply to the state at once (readers and the status rules see it immediately), append
  *           the record, resolve once durable under the fsync policy (like a publish).
@@ -12,21 +13,21 @@
  *           keep two, delete the segments neither needs.
  *   fault:  a refused append rejects its caller; the store then rebuilds its state from what is
  *           on disk (SegmentLog.recover) before the next write.
- *
- * `memoryDeliveryStore()` is the same state with no disk, for a Spool on the memory store.
  */
 import path from "node:path";
-import { UnavailableError } from "../core/errors.js";
-import { nodeJournalFs, type JournalFs } from "../log/journal-fs.js";
-import { acquireDirLock, type DirLock } from "../log/lock-file.js";
-import { readLog, type JournalWarning, type ReadLogResult } from "../log/recovery.js";
-import { SegmentLog, type FsyncPolicy } from "../log/segment-log.js";
-import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../log/snapshot-file.js";
-import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "./delivery-state.js";
-import { diskRecipientFiles, memoryRecipientFiles, type RecipientFiles } from "./recipient-files.js";
-import { defaults } from "../config/defaults.js";
+import { defaults } from "../../config/defaults.js";
+import { UnavailableError } from "../../core/errors.js";
+import { nodeJournalFs, type JournalFs } from "../../log/journal-fs.js";
+import { acquireDirLock, type DirLock } from "../../log/lock-file.js";
+import { readLog, type JournalWarning, type ReadLogResult } from "../../log/recovery.js";
+import { SegmentLog, type FsyncPolicy } from "../../log/segment-log.js";
+import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../../log/snapshot-file.js";
+import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "../delivery-state.js";
+import { loadOrCreateSecret } from "../realtime/recipient-tokens.js";
+import { diskRecipientFiles, type RecipientFiles } from "../recipient-files.js";
+import type { DeliveryStorage } from "./delivery-storage.js";
 
-export interface DeliveryStoreOptions {
+export interface JournalDeliveryStorageOptions {
   /** Default `always`. */
   fsync?: FsyncPolicy;
   /** Snapshot after this many records (default 200,000), or as many as the state holds recipients if more. */
@@ -35,18 +36,22 @@ export interface DeliveryStoreOptions {
   onWarning?: (warning: JournalWarning) => void;
   /** A background snapshot failed (the log keeps growing until one succeeds). */
   onFault?: (error: unknown) => void;
+  /**
+   * Where the recipient-token secret is kept (default: `recipient-token-secret` beside `dir`, since
+   * `dir` itself is the log's and is locked and scanned as such).
+   */
+  secretFile?: string;
 }
 
 const TYPE_KEYS = ["", "template", "batch", "expanded", "change", "forget"] as const;
 
-export class DeliveryStore {
+export class JournalDeliveryStorage implements DeliveryStorage {
   readonly recipients: RecipientFiles;
-  /** Undefined for the in-memory store. */
-  readonly dir: string | undefined;
+  readonly dir: string;
   #state = new DeliveryState();
   #hook: DeliveryState["onStatus"];
   #forgetHook: DeliveryState["onForget"];
-  readonly #options: DeliveryStoreOptions;
+  readonly #options: JournalDeliveryStorageOptions;
   readonly #fs: JournalFs;
   #log: SegmentLog | undefined;
   #lock: DirLock | undefined;
@@ -55,34 +60,36 @@ export class DeliveryStore {
   #recovering: Promise<void> | undefined;
   #closed = false;
 
-  private constructor(dir: string | undefined, options: DeliveryStoreOptions) {
+  private constructor(dir: string, options: JournalDeliveryStorageOptions) {
     this.dir = dir;
     this.#options = options;
     this.#fs = options.fs ?? nodeJournalFs;
-    this.recipients = dir === undefined ? memoryRecipientFiles() : diskRecipientFiles(path.join(dir, "batches"));
+    this.recipients = diskRecipientFiles(path.join(dir, "batches"));
   }
 
-  /** The durable store in `dir` (created if missing). */
-  static async open(dir: string, options: DeliveryStoreOptions = {}): Promise<DeliveryStore> {
-    const store = new DeliveryStore(dir, options);
+  /** The durable storage in `dir` (created if missing). */
+  static async open(dir: string, options: JournalDeliveryStorageOptions = {}): Promise<JournalDeliveryStorage> {
+    const store = new JournalDeliveryStorage(dir, options);
     await store.#open(dir);
     return store;
-  }
-
-  static memory(): DeliveryStore {
-    return new DeliveryStore(undefined, {});
   }
 
   get state(): DeliveryState {
     return this.#state;
   }
 
+  get onStatus(): DeliveryState["onStatus"] {
+    return this.#hook;
+  }
   /** Called for every status move applied from now on (not for replayed ones). */
   set onStatus(hook: DeliveryState["onStatus"]) {
     this.#hook = hook;
     this.#state.onStatus = hook;
   }
 
+  get onForget(): DeliveryState["onForget"] {
+    return this.#forgetHook;
+  }
   /** Called for every batch forgotten from now on (not for replayed ones). */
   set onForget(hook: DeliveryState["onForget"]) {
     this.#forgetHook = hook;
@@ -120,12 +127,12 @@ export class DeliveryStore {
 
   /** Applies `record` now; resolves once it is durable. Returns whether it changed anything. */
   async write(record: DeliveryRecord): Promise<boolean> {
-    if (this.#closed) throw new UnavailableError("the delivery store is closed");
+    if (this.#closed) throw new UnavailableError("the delivery storage is closed");
     if (this.#recovering) await this.#recovering;
     const log = this.#log;
     if (log?.fault) throw log.fault;
     const changed = this.#state.apply(record);
-    if (!changed || log === undefined) return changed;
+    if (!changed || log === undefined) return changed; // log: undefined only until open completes
     const { k, ...payload } = record;
     try {
       await log.append(RECORD_TYPES[k], Buffer.from(JSON.stringify(payload), "utf8"));
@@ -158,11 +165,11 @@ export class DeliveryStore {
     })().catch(() => undefined);
   }
 
-  /** Writes a snapshot now and deletes the segments it makes unnecessary (no-op in memory). */
+  /** Writes a snapshot now and deletes the segments it makes unnecessary. */
   snapshot(): Promise<void> {
     const log = this.#log;
     const dir = this.dir;
-    if (!log || dir === undefined) return Promise.resolve();
+    if (!log) return Promise.resolve();
     this.#snapshotting ??= (async () => {
       try {
         if (log.fault || log.needsRecovery) return;
@@ -178,6 +185,10 @@ export class DeliveryStore {
       }
     })();
     return this.#snapshotting;
+  }
+
+  tokenSecret(): Promise<string> {
+    return loadOrCreateSecret(this.#options.secretFile ?? path.join(path.dirname(this.dir), "recipient-token-secret"));
   }
 
   async close(): Promise<void> {
