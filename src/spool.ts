@@ -2,8 +2,9 @@
  * The composition root: `Spool.open` picks the store, and the Spool hands out queues, routes
  * exchange publishes, settles leases by id, and closes workers before the store.
  */
+import { Type } from "@sinclair/typebox";
 import { defaults } from "./config/defaults.js";
-import { ExchangeNameSchema, ExchangeTypeSchema, QueueNameSchema, QueueOptionsSchema, type PublishOptions, type QueueOptions } from "./config/schemas.js";
+import { ExchangeNameSchema, ExchangeTypeSchema, LeaseMsSchema, NackSettingsSchema, QueueNameSchema, QueueOptionsSchema, type PublishOptions, type QueueOptions } from "./config/schemas.js";
 import { validate } from "./config/validate.js";
 import { ConflictError, NotFoundError, SpoolError, ValidationError } from "./core/errors.js";
 import type { FailureInfo, MessageStatus } from "./core/message.js";
@@ -23,7 +24,6 @@ import type { AckItem, AckOutcome, NackOutcome, NackRequest, ReplaySelection } f
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
-import { limits } from "./config/limits.js";
 
 export interface SpoolOptions {
   /** The storage backend. Default: the embedded journal in `dataDir`. */
@@ -45,6 +45,9 @@ interface WorkerHandle {
 }
 
 const SPOOL_OPTION_KEYS = new Set(["store", "dataDir", "journal", "maxBodyBytes"]);
+
+/** An extension's lease length, with its path in errors (`/leaseMs`). */
+const ExtendSchema = Type.Object({ leaseMs: LeaseMsSchema });
 
 export class Spool implements SpoolRuntime {
   readonly store: Store;
@@ -202,13 +205,8 @@ export class Spool implements SpoolRuntime {
 
   async nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
     checkLeaseArgs(id, leaseToken, "nack");
-    const { delayMs } = options;
-    if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > limits.maxDelayMs)) {
-      throw new ValidationError(`nack ${id}: delayMs must be a non-negative integer, got ${JSON.stringify(delayMs)}`, [{ path: "/delayMs", message: "expected integer >= 0" }]);
-    }
-    if (options.release !== undefined && typeof options.release !== "boolean") {
-      throw new ValidationError(`nack ${id}: release must be a boolean, got ${JSON.stringify(options.release)}`, [{ path: "/release", message: "expected boolean" }]);
-    }
+    const { delayMs, release } = options;
+    if (delayMs !== undefined || release !== undefined) validate(NackSettingsSchema, release === undefined ? { delayMs } : delayMs === undefined ? { release } : { delayMs, release }, `nack ${id}`);
     const request: NackRequest = { error: toFailureInfo(options.error), delayMs };
     if (options.release) request.release = true;
     return this.store.nack(id, leaseToken, request);
@@ -216,9 +214,7 @@ export class Spool implements SpoolRuntime {
 
   async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
     checkLeaseArgs(id, leaseToken, "extend");
-    if (!Number.isInteger(leaseMs) || leaseMs < 1 || leaseMs > limits.maxLeaseMs) {
-      throw new ValidationError(`extend ${id}: leaseMs must be an integer from 1 to ${limits.maxLeaseMs}, got ${JSON.stringify(leaseMs)}`, [{ path: "/leaseMs", message: `expected integer 1..${limits.maxLeaseMs}` }]);
-    }
+    validate(ExtendSchema, { leaseMs }, `extend ${id}`);
     return this.store.extend(id, leaseToken, leaseMs);
   }
 

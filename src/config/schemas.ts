@@ -161,3 +161,15 @@ export const LeaseOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A lease length (a lease request's, an extension's): 1 ms to the 12-hour cap. */
+export const LeaseMsSchema = Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Lease length, ms" });
+
+/** What a nack may ask besides its error: the library's `nack` options and the HTTP nack body alike. */
+export const NackSettingsSchema = Type.Object(
+  {
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Retry after exactly this long" })),
+    release: Type.Optional(Type.Boolean({ description: "Give the message back without using up an attempt" })),
+  },
+  { additionalProperties: false },
+);

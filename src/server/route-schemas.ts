@@ -3,7 +3,7 @@
  * from them, so the documentation cannot drift from what the server accepts.
  */
 import { Type, type TSchema } from "@sinclair/typebox";
-import { ExchangeNameSchema, ExchangeTypeSchema, LeaseOptionsSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
+import { ExchangeNameSchema, ExchangeTypeSchema, LeaseMsSchema, LeaseOptionsSchema, NackSettingsSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
 import { limits } from "../config/limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; default?: number; description?: string } = {}) => Type.Integer(opts);
@@ -57,14 +57,13 @@ export const NackBody = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Retry after exactly this long" })),
-    release: Type.Optional(Type.Boolean({ description: "Give the message back without using up an attempt" })),
+    ...NackSettingsSchema.properties,
   },
   { additionalProperties: false },
 );
 
 export const ExtendBody = Type.Object(
-  { leaseToken: LeaseTokenSchema, leaseMs: Int({ minimum: 1, maximum: limits.maxLeaseMs }) },
+  { leaseToken: LeaseTokenSchema, leaseMs: LeaseMsSchema },
   { additionalProperties: false },
 );
 
