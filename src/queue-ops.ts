@@ -3,7 +3,7 @@
  * declaring its queue; `Spool` runs them by name and declares nothing (an unknown queue is
  * `not_found`), which is what the HTTP routes and the CLI use. A rule added here holds for both.
  */
-import { LeaseOptionsSchema } from "./config/schemas.js";
+import { LeaseOptionsSchema, ReplaySelectionSchema } from "./config/schemas.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
 import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
@@ -85,10 +85,7 @@ export async function deadLetterPage<T>(store: Store, queue: string, page: DeadL
 }
 
 export function checkReplaySelection(queue: string, selection: ReplaySelection): void {
-  const valid =
-    selection !== null && typeof selection === "object" &&
-    (("all" in selection && selection.all === true) || ("ids" in selection && Array.isArray(selection.ids) && selection.ids.every((id) => typeof id === "string")));
-  if (!valid) throw new ValidationError(`replay on "${queue}": give {ids: string[]} or {all: true}`);
+  validate(ReplaySelectionSchema, selection, `replay on "${queue}" (give {ids: string[]} or {all: true})`);
 }
 
 export function checkDeadId(queue: string, id: unknown): void {

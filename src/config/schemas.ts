@@ -173,3 +173,12 @@ export const NackSettingsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A message id as a caller may name one (server ids are ULIDs; the pattern keeps paths and logs safe). */
+export const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
+
+/** Which dead letters to replay: some ids, or all of them (the library's `replayDead` and HTTP alike). */
+export const ReplaySelectionSchema = Type.Union([
+  Type.Object({ ids: Type.Array(MessageIdSchema, { minItems: 1, maxItems: limits.maxPublishBatch }) }, { additionalProperties: false }),
+  Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
+]);

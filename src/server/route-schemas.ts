@@ -3,13 +3,23 @@
  * from them, so the documentation cannot drift from what the server accepts.
  */
 import { Type, type TSchema } from "@sinclair/typebox";
-import { ExchangeNameSchema, ExchangeTypeSchema, LeaseMsSchema, LeaseOptionsSchema, NackSettingsSchema, PublishOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "../config/schemas.js";
+import {
+  ExchangeNameSchema,
+  ExchangeTypeSchema,
+  LeaseMsSchema,
+  LeaseOptionsSchema,
+  MessageIdSchema,
+  NackSettingsSchema,
+  PublishOptionsSchema,
+  QueueNameSchema,
+  QueueOptionsSchema,
+  ReplaySelectionSchema,
+} from "../config/schemas.js";
 import { limits } from "../config/limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; default?: number; description?: string } = {}) => Type.Integer(opts);
 
 
-const MessageIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" });
 const LeaseTokenSchema = Type.String({ minLength: 1, maxLength: 128 });
 
 export const QueueParams = Type.Object({ q: QueueNameSchema });
@@ -85,10 +95,7 @@ export const DeadListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const ReplayBody = Type.Union([
-  Type.Object({ ids: Type.Array(MessageIdSchema, { minItems: 1, maxItems: 10_000 }) }, { additionalProperties: false }),
-  Type.Object({ all: Type.Literal(true) }, { additionalProperties: false }),
-]);
+export const ReplayBody = ReplaySelectionSchema;
 
 export const ExchangeBody = Type.Object({ type: ExchangeTypeSchema }, { additionalProperties: false });
 
