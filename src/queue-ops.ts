@@ -85,6 +85,8 @@ export async function deadLetterPage<T>(store: Store, queue: string, page: DeadL
 }
 
 export function checkReplaySelection(queue: string, selection: ReplaySelection): void {
+  // A program may compute an empty list: that replays nothing (HTTP refuses an empty request as a mistake).
+  if (selection !== null && typeof selection === "object" && "ids" in selection && Array.isArray(selection.ids) && selection.ids.length === 0) return;
   validate(ReplaySelectionSchema, selection, `replay on "${queue}" (give {ids: string[]} or {all: true})`);
 }
 
