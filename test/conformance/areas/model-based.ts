@@ -143,8 +143,8 @@ function expectTime(real: number | undefined, model: number, slackMs: number, wh
 }
 
 /** A message's times in the model: what a command may set. */
-type Times = { availableAt: number; leaseUntil: number };
-const timesOf = (m: RefMessage): Times => ({ availableAt: m.availableAt, leaseUntil: m.leaseUntil });
+type Times = { availableAt: number; leaseUntil: number; attempt: number; state: RefMessage["state"] };
+const timesOf = (m: RefMessage): Times => ({ availableAt: m.availableAt, leaseUntil: m.leaseUntil, attempt: m.attempt, state: m.state });
 
 /**
  * Holds a real time to the model's: a time the command set (it differs from `before`) to the
@@ -152,8 +152,11 @@ const timesOf = (m: RefMessage): Times => ({ availableAt: m.availableAt, leaseUn
  * time, so that later commands compare exactly what this one checked within its window (a no-op
  * on a ManualClock, where the two are equal).
  */
-function checkTime(m: RefMessage, field: keyof Times, real: number | undefined, before: Times | undefined, slackMs: number, what: string): void {
-  if (before === undefined || before[field] !== m[field]) {
+function checkTime(m: RefMessage, field: "availableAt" | "leaseUntil", real: number | undefined, before: Times | undefined, slackMs: number, what: string): void {
+  // Set by this command: the time moved, or the message moved (a new lease or a retry may land on
+  // the very millisecond the old time had, on the system clock).
+  const set = before === undefined || before[field] !== m[field] || before.attempt !== m.attempt || before.state !== m.state;
+  if (set) {
     expectTime(real, m[field], slackMs, what);
     m[field] = real as number;
   } else {
