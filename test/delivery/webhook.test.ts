@@ -111,7 +111,10 @@ describe("webhook channel", () => {
     const [entry] = await allMessages(server.url, created.body.batchId, "failed");
     expect(entry).toMatchObject({ status: "failed", attempts: 1, lastError: { message: expect.stringContaining("HTTP 404") }, failedAt: expect.any(Number) });
     expect(hook.requests).toHaveLength(1);
-    expect((await server.spool.queue("delivery.webhook").stats()).dead).toBe(1);
+    // The log records the failure, then the worker's nack makes the job dead: wait for the second.
+    const queue = server.spool.queue("delivery.webhook");
+    await pollUntil(async () => (await queue.stats()).dead === 1, { what: "the job dead in its queue" });
+    expect((await queue.stats()).totals.dead).toBe(1);
   });
 
   it("attempts used up → failed with the last error", async () => {
