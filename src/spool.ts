@@ -206,7 +206,7 @@ export class Spool implements SpoolRuntime {
   async nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
     checkLeaseArgs(id, leaseToken, "nack");
     const { delayMs, release } = options;
-    if (delayMs !== undefined || release !== undefined) validate(NackSettingsSchema, release === undefined ? { delayMs } : delayMs === undefined ? { release } : { delayMs, release }, `nack ${id}`);
+    if (delayMs !== undefined || release !== undefined) validate(NackSettingsSchema, { delayMs, release }, `nack ${id}`);
     const request: NackRequest = { error: toFailureInfo(options.error), delayMs };
     if (options.release) request.release = true;
     return this.store.nack(id, leaseToken, request);

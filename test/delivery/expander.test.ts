@@ -25,6 +25,24 @@ async function memoryBatch(store: DeliveryStorage, batchId: string, total: numbe
   await store.write({ k: "batch", batch: chunkSize === undefined ? batch : { ...batch, chunkSize } });
 }
 
+/**
+ * An expander (chunks of 10) publishes the first chunk, but its `expanded` record is refused (as a
+ * crash between the publish and the record would lose it), and it stops before its retry.
+ */
+async function publishFirstChunkWithoutItsRecord(spool: Spool, store: DeliveryStorage, batchId: string): Promise<void> {
+  const write = store.write.bind(store);
+  let refused = 0;
+  vi.spyOn(store, "write").mockImplementation(async (record: DeliveryRecord) => {
+    if (record.k === "expanded" && refused++ === 0) throw new Error("delivery log unavailable");
+    return write(record);
+  });
+  const first = new Expander(spool, store, { chunkSize: 10 });
+  first.start(batchId);
+  await first.idle();
+  await first.close(); // its retry a second later never comes
+  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+}
+
 it("close() during a failing publish returns without waiting out the retry pause", async () => {
   const store = memoryDeliveryStorage();
   const batchId = "b1";
@@ -68,18 +86,7 @@ it("a chunk published before a fault kept its record from landing is recorded, n
   await memoryBatch(store, batchId, total);
   const spool = await Spool.open({ store: memoryStore() });
 
-  // The first chunk's record is refused (as a crash between the publish and the record would lose it).
-  const write = store.write.bind(store);
-  let refused = 0;
-  vi.spyOn(store, "write").mockImplementation(async (record: DeliveryRecord) => {
-    if (record.k === "expanded" && refused++ === 0) throw new Error("delivery log unavailable");
-    return write(record);
-  });
-  const first = new Expander(spool, store, { chunkSize: 10 });
-  first.start(batchId);
-  await first.idle();
-  await first.close(); // its retry a second later never comes
-  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+  await publishFirstChunkWithoutItsRecord(spool, store, batchId);
 
   // A restarted expander resumes from the last record: chunk 0 again, which the queue already has.
   const second = new Expander(spool, store, { chunkSize: 10 });
@@ -105,17 +112,7 @@ it("a batch keeps the chunk size it was accepted with: a restart with another ex
   const total = 25;
   await memoryBatch(store, batchId, total, 10);
   const spool = await Spool.open({ store: memoryStore() });
-  const write = store.write.bind(store);
-  let refused = 0;
-  vi.spyOn(store, "write").mockImplementation(async (record: DeliveryRecord) => {
-    if (record.k === "expanded" && refused++ === 0) throw new Error("delivery log unavailable");
-    return write(record);
-  });
-  const first = new Expander(spool, store, { chunkSize: 10 });
-  first.start(batchId);
-  await first.idle();
-  await first.close();
-  expect(store.state.batches.get(batchId)?.expandedUpTo).toBe(0);
+  await publishFirstChunkWithoutItsRecord(spool, store, batchId);
 
   // Restarted with another setting: the batch's own chunk size (10) still names chunk 0.
   const second = new Expander(spool, store, { chunkSize: 2000 });
