@@ -19,6 +19,8 @@ export const defaults = {
   worker: { concurrency: 1, closeTimeoutMs: 10_000 },
   /** The embedded journal (docs/configuration.md, journal.*). */
   journal: { fsync: "always", fsyncIntervalMs: 1000, segmentMaxBytes: 64 * 1024 * 1024, snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 },
+  /** The PostgreSQL store (docs/postgres.md). */
+  postgres: { schema: "spool", poolSize: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000, migrate: true, sweepIntervalMs: 1_000 },
   /** Batch delivery (docs/batch-delivery.md, docs/configuration.md delivery.*). */
   delivery: {
     concurrency: { webhook: 32, mock: 256, websocket: 32 },

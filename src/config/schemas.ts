@@ -145,6 +145,22 @@ export const JournalOptionsSchema = Type.Object(
 
 export type JournalOptions = Static<typeof JournalOptionsSchema>;
 
+/** The PostgreSQL store's options (library `postgresStore`, server config `store`); defaults in defaults.ts. */
+export const PostgresStoreOptionsSchema = Type.Object(
+  {
+    connectionString: Type.String({ minLength: 1, pattern: "^postgres(ql)?://", description: "postgres://user@host:port/database" }),
+    schema: Type.Optional(Type.String({ pattern: "^[a-z_][a-z0-9_]{0,47}$", description: "Schema holding Spool's tables" })),
+    poolSize: Type.Optional(Int({ minimum: 1, maximum: 1000, description: "Most connections in the pool" })),
+    statementTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 3_600_000, description: "A statement running longer is cancelled (unavailable), ms" })),
+    connectTimeoutMs: Type.Optional(Int({ minimum: 1, maximum: 600_000, description: "Longest wait for a new connection, ms" })),
+    migrate: Type.Optional(Type.Boolean({ description: "Create or upgrade the schema at open (else it must be current: spool migrate)" })),
+    sweepIntervalMs: Type.Optional(Int({ minimum: 10, maximum: 600_000, description: "How often each process applies what fell due and forgets what retention lets go, ms" })),
+  },
+  { additionalProperties: false },
+);
+
+export type PostgresStoreSettings = Static<typeof PostgresStoreOptionsSchema>;
+
 /** A queue as a store reports it: its name, the options in force (defaults applied), and whether it is paused. */
 export interface QueueInfo {
   name: string;

@@ -1,0 +1,582 @@
+/**
+ * Migration 1: the queue engine in SQL. Every store operation that must be atomic is one
+ * function here, so it is one round trip and one transaction (or one more statement in the
+ * caller's, for the outbox). The rules are the ones core/ decides (lifecycle.ts, overflow.ts,
+ * retention.ts, rate-window.ts); where a rule is simple enough to apply inside a statement it is
+ * mirrored here and named after its TypeScript twin, and the conformance suite holds both to it.
+ *
+ * Time is the database's: `now_ms()` is read once per function call and every deadline is
+ * stamped and compared on it (store.ts, "Time has one owner").
+ *
+ * Message states (column `state`): 0 ready, 1 delayed, 2 leased, 3 waiting behind the active
+ * message of its ordering group, 4 dead. A completed message leaves `messages` for `completed`
+ * (its status, for the queue's retention), so the hot table holds live messages only.
+ *
+ * Ordering groups: a group's active message is its one ready/delayed/leased message; whoever
+ * changes which message is active holds the group's advisory lock (`lock_group`), and the turn is
+ * passed (`pass_turn`) after the active message's change, so a publish racing an ack never leaves
+ * a waiting message with no active one.
+ */
+export function migration001(s: string, channel: string): string {
+  const lockSeed = `'spool:' || ${literal(s)} || ':'`;
+  return /* sql */ `
+CREATE TABLE ${s}.queues (
+  name text PRIMARY KEY,
+  options jsonb NOT NULL,
+  paused boolean NOT NULL DEFAULT false,
+  created_at bigint NOT NULL,
+  created_seq bigint GENERATED ALWAYS AS IDENTITY
+);
+
+-- Totals are counters spread over shards (by backend) so concurrent acks do not queue on one row.
+CREATE TABLE ${s}.queue_totals (
+  queue text NOT NULL,
+  shard int NOT NULL,
+  published bigint NOT NULL DEFAULT 0,
+  completed bigint NOT NULL DEFAULT 0,
+  retried bigint NOT NULL DEFAULT 0,
+  dead bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, shard)
+);
+
+CREATE SEQUENCE ${s}.message_seq;
+CREATE SEQUENCE ${s}.dead_seq;
+
+CREATE TABLE ${s}.messages (
+  id text PRIMARY KEY,
+  queue text NOT NULL,
+  state smallint NOT NULL,
+  priority smallint NOT NULL,
+  -- Place in line within a priority: when the message became (or becomes) ready, then seq.
+  ready_at bigint NOT NULL,
+  seq bigint NOT NULL,
+  published_at bigint NOT NULL,
+  available_at bigint NOT NULL,
+  expires_at bigint,
+  ttl_ms bigint,
+  attempt int NOT NULL DEFAULT 0,
+  max_attempts int NOT NULL,
+  lease_token text,
+  lease_until bigint,
+  body text NOT NULL,
+  headers jsonb,
+  group_key text,
+  dedup_key text,
+  holds_dedup boolean NOT NULL DEFAULT false,
+  correlation_id text,
+  causation_id text,
+  last_error jsonb,
+  dead_reason text,
+  dead_at bigint,
+  dead_seq bigint
+);
+-- The next message to lease: per queue, highest priority first, FIFO within one.
+CREATE INDEX messages_ready ON ${s}.messages (queue, priority DESC, ready_at, seq) WHERE state = 0;
+-- What falls due, across queues (few rows are due at any moment, so a queue filter is cheap).
+CREATE INDEX messages_delayed ON ${s}.messages (available_at) WHERE state = 1;
+CREATE INDEX messages_leased ON ${s}.messages (lease_until) WHERE state = 2;
+CREATE INDEX messages_ttl ON ${s}.messages (expires_at) WHERE state IN (0, 1, 3) AND expires_at IS NOT NULL;
+CREATE INDEX messages_queue_state ON ${s}.messages (queue, state);
+CREATE INDEX messages_group ON ${s}.messages (queue, group_key, seq) WHERE group_key IS NOT NULL;
+CREATE UNIQUE INDEX messages_dedup ON ${s}.messages (queue, dedup_key) WHERE holds_dedup;
+CREATE INDEX messages_dead ON ${s}.messages (queue, dead_seq) WHERE state = 4;
+
+CREATE TABLE ${s}.completed (
+  n bigint GENERATED ALWAYS AS IDENTITY,
+  id text PRIMARY KEY,
+  queue text NOT NULL,
+  completed_at bigint NOT NULL,
+  attempt int NOT NULL,
+  max_attempts int NOT NULL,
+  priority smallint NOT NULL,
+  group_key text,
+  published_at bigint NOT NULL,
+  available_at bigint NOT NULL,
+  correlation_id text,
+  causation_id text
+);
+CREATE INDEX completed_by_queue ON ${s}.completed (queue, n);
+CREATE INDEX completed_by_time ON ${s}.completed (completed_at);
+
+CREATE TABLE ${s}.idempotency (
+  queue text NOT NULL,
+  key text NOT NULL,
+  id text NOT NULL,
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (queue, key)
+);
+CREATE INDEX idempotency_expiry ON ${s}.idempotency (expires_at);
+
+-- Leases granted on rate-limited queues, for the sliding window (core/rate-window.ts).
+CREATE TABLE ${s}.rate_stamps (
+  queue text NOT NULL,
+  at bigint NOT NULL,
+  count int NOT NULL
+);
+CREATE INDEX rate_stamps_by_queue ON ${s}.rate_stamps (queue, at);
+
+CREATE TABLE ${s}.exchanges (
+  name text PRIMARY KEY,
+  type text NOT NULL,
+  created_seq bigint GENERATED ALWAYS AS IDENTITY
+);
+CREATE TABLE ${s}.bindings (
+  exchange text NOT NULL REFERENCES ${s}.exchanges (name) ON DELETE CASCADE,
+  queue text NOT NULL,
+  binding_key text NOT NULL,
+  created_seq bigint GENERATED ALWAYS AS IDENTITY,
+  PRIMARY KEY (exchange, queue, binding_key)
+);
+
+CREATE FUNCTION ${s}.now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+  SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
+$$;
+
+CREATE FUNCTION ${s}.wake(p_queue text) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_notify(${literal(channel)}, 'q:' || p_queue)
+$$;
+
+-- Something falls due at p_at: every process arms its timer for it.
+CREATE FUNCTION ${s}.due_hint(p_at bigint) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_notify(${literal(channel)}, 'd:' || p_at)
+$$;
+
+CREATE FUNCTION ${s}.count_totals(p_queue text, p_published bigint, p_completed bigint, p_retried bigint, p_dead bigint) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO ${s}.queue_totals (queue, shard, published, completed, retried, dead)
+  VALUES (p_queue, pg_backend_pid() % 16, p_published, p_completed, p_retried, p_dead)
+  ON CONFLICT (queue, shard) DO UPDATE SET
+    published = ${s}.queue_totals.published + EXCLUDED.published,
+    completed = ${s}.queue_totals.completed + EXCLUDED.completed,
+    retried = ${s}.queue_totals.retried + EXCLUDED.retried,
+    dead = ${s}.queue_totals.dead + EXCLUDED.dead
+$$;
+
+CREATE FUNCTION ${s}.lock_group(p_queue text, p_group text) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(hashtextextended(${lockSeed} || 'group:' || p_queue || chr(1) || p_group, 0))
+$$;
+
+CREATE FUNCTION ${s}.lock_queue(p_queue text) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(hashtextextended(${lockSeed} || 'queue:' || p_queue, 0))
+$$;
+
+-- A message waiting again (a retry, a replay) takes its dedupKey back unless a newer one holds it.
+CREATE FUNCTION ${s}.may_hold_dedup(p_id text, p_queue text, p_key text) RETURNS boolean LANGUAGE sql AS $$
+  SELECT p_key IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM ${s}.messages WHERE queue = p_queue AND dedup_key = p_key AND holds_dedup AND id <> p_id)
+$$;
+
+-- Moves a live message to the dead letters, without passing its group's turn on.
+CREATE FUNCTION ${s}.bury(p_id text, p_reason text, p_error jsonb, p_now bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v_queue text;
+BEGIN
+  UPDATE ${s}.messages SET state = 4, dead_reason = p_reason, dead_at = p_now, dead_seq = nextval('${s}.dead_seq'),
+    last_error = coalesce(p_error, last_error), lease_token = NULL, lease_until = NULL, holds_dedup = false
+  WHERE id = p_id RETURNING queue INTO v_queue;
+  PERFORM ${s}.count_totals(v_queue, 0, 0, 0, 1);
+END $$;
+
+-- The group's turn passes to its oldest waiting message once no message of it is active
+-- (core/lifecycle.ts passesGroupTurn). Waiting messages whose TTL ran out go dead on the way.
+CREATE FUNCTION ${s}.pass_turn(p_queue text, p_group text, p_now bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v_next record;
+BEGIN
+  PERFORM ${s}.lock_group(p_queue, p_group);
+  IF EXISTS (SELECT 1 FROM ${s}.messages WHERE queue = p_queue AND group_key = p_group AND state IN (0, 1, 2)) THEN
+    RETURN false;
+  END IF;
+  LOOP
+    SELECT id, expires_at, available_at, dedup_key, holds_dedup INTO v_next FROM ${s}.messages
+      WHERE queue = p_queue AND group_key = p_group AND state = 3 ORDER BY seq LIMIT 1 FOR UPDATE;
+    IF NOT FOUND THEN RETURN false; END IF;
+    IF v_next.expires_at IS NOT NULL AND v_next.expires_at <= p_now THEN
+      PERFORM ${s}.bury(v_next.id, 'expired', NULL, p_now);
+      CONTINUE;
+    END IF;
+    UPDATE ${s}.messages SET
+      state = CASE WHEN available_at > p_now THEN 1 ELSE 0 END,
+      ready_at = greatest(available_at, p_now), seq = nextval('${s}.message_seq'),
+      holds_dedup = holds_dedup OR ${s}.may_hold_dedup(id, queue, dedup_key)
+    WHERE id = v_next.id;
+    IF v_next.available_at > p_now THEN PERFORM ${s}.due_hint(v_next.available_at); END IF;
+    RETURN v_next.available_at <= p_now;
+  END LOOP;
+END $$;
+
+-- Kills a live message and passes its group's turn on if it was the active one. Returns whether a message became ready.
+CREATE FUNCTION ${s}.kill(p_id text, p_reason text, p_error jsonb, p_now bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v_row record;
+BEGIN
+  SELECT queue, group_key, state INTO v_row FROM ${s}.messages WHERE id = p_id;
+  PERFORM ${s}.bury(p_id, p_reason, p_error, p_now);
+  IF v_row.group_key IS NOT NULL AND v_row.state <> 3 THEN
+    RETURN ${s}.pass_turn(v_row.queue, v_row.group_key, p_now);
+  END IF;
+  RETURN false;
+END $$;
+
+-- Puts a message that is waiting again (retry, lease expiry, release) back in line: dead if its
+-- TTL ran out (core/lifecycle.ts isExpired), else delayed or ready at p_available_at.
+CREATE FUNCTION ${s}.reschedule(p_id text, p_available_at bigint, p_now bigint) RETURNS smallint LANGUAGE plpgsql AS $$
+DECLARE v_row record;
+BEGIN
+  SELECT expires_at INTO v_row FROM ${s}.messages WHERE id = p_id;
+  IF v_row.expires_at IS NOT NULL AND v_row.expires_at <= p_now THEN
+    PERFORM ${s}.kill(p_id, 'expired', NULL, p_now);
+    RETURN 4;
+  END IF;
+  UPDATE ${s}.messages SET
+    state = CASE WHEN p_available_at > p_now THEN 1 ELSE 0 END,
+    available_at = p_available_at, ready_at = p_available_at, seq = nextval('${s}.message_seq'),
+    lease_token = NULL, lease_until = NULL,
+    holds_dedup = ${s}.may_hold_dedup(id, queue, dedup_key)
+  WHERE id = p_id;
+  IF p_available_at > p_now THEN
+    PERFORM ${s}.due_hint(p_available_at);
+    RETURN 1;
+  END IF;
+  RETURN 0;
+END $$;
+
+-- Applies what has fallen due (TTLs, delays, lease expiries) on one queue, or on all (p_queue
+-- NULL), and wakes the queues that may have become leasable. Rows another transaction holds are
+-- skipped: that one is applying them. Returns the earliest later due time (NULL: none).
+CREATE FUNCTION ${s}.tick(p_queue text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := ${s}.now_ms();
+  v_row record;
+  v_woken text[] := '{}';
+  v_expired jsonb := '{"message":"lease expired before the message was acked","kind":"error"}';
+BEGIN
+  FOR v_row IN SELECT id, queue FROM ${s}.messages
+      WHERE state IN (0, 1, 3) AND expires_at <= v_now AND (p_queue IS NULL OR queue = p_queue)
+      ORDER BY expires_at LIMIT 5000 FOR UPDATE SKIP LOCKED LOOP
+    IF ${s}.kill(v_row.id, 'expired', NULL, v_now) THEN v_woken := v_woken || v_row.queue; END IF;
+  END LOOP;
+
+  WITH due AS (
+    SELECT id FROM ${s}.messages WHERE state = 1 AND available_at <= v_now AND (p_queue IS NULL OR queue = p_queue)
+    ORDER BY available_at LIMIT 10000 FOR UPDATE SKIP LOCKED
+  ), promoted AS (
+    UPDATE ${s}.messages m SET state = 0, ready_at = m.available_at FROM due WHERE m.id = due.id RETURNING m.queue
+  )
+  SELECT v_woken || coalesce(array_agg(DISTINCT queue), '{}') INTO v_woken FROM promoted;
+
+  -- An expired lease is a failed attempt (core/lifecycle.ts decideLeaseExpiry).
+  FOR v_row IN SELECT id, queue, attempt, max_attempts FROM ${s}.messages
+      WHERE state = 2 AND lease_until <= v_now AND (p_queue IS NULL OR queue = p_queue)
+      ORDER BY lease_until LIMIT 5000 FOR UPDATE SKIP LOCKED LOOP
+    IF v_row.attempt >= v_row.max_attempts THEN
+      IF ${s}.kill(v_row.id, 'max_attempts', v_expired, v_now) THEN v_woken := v_woken || v_row.queue; END IF;
+    ELSE
+      UPDATE ${s}.messages SET last_error = v_expired WHERE id = v_row.id;
+      PERFORM ${s}.count_totals(v_row.queue, 0, 0, 1, 0);
+      IF ${s}.reschedule(v_row.id, v_now, v_now) = 0 THEN v_woken := v_woken || v_row.queue; END IF;
+    END IF;
+  END LOOP;
+
+  PERFORM ${s}.wake(q) FROM (SELECT DISTINCT unnest(v_woken) AS q) woken;
+  RETURN ${s}.next_due();
+END $$;
+
+CREATE FUNCTION ${s}.next_due() RETURNS bigint LANGUAGE sql AS $$
+  SELECT least(
+    (SELECT min(available_at) FROM ${s}.messages WHERE state = 1),
+    (SELECT min(lease_until) FROM ${s}.messages WHERE state = 2),
+    (SELECT min(expires_at) FROM ${s}.messages WHERE state IN (0, 1, 3) AND expires_at IS NOT NULL))
+$$;
+
+-- The oldest ready message of a queue, whatever its priority (drop-oldest, oldest age): the
+-- earliest of each priority's head, by availableAt then seq.
+CREATE FUNCTION ${s}.oldest_ready(p_queue text) RETURNS TABLE (id text, available_at bigint) LANGUAGE sql AS $$
+  SELECT h.id, h.available_at FROM generate_series(0, 9) AS p(level),
+    LATERAL (SELECT m.id, m.available_at, m.seq FROM ${s}.messages m
+             WHERE m.queue = p_queue AND m.state = 0 AND m.priority = p.level ORDER BY m.ready_at, m.seq LIMIT 1) h
+  ORDER BY h.available_at, h.seq LIMIT 1
+$$;
+
+-- Publishes a batch atomically (store.ts publish). Unknown queues are created with p_defaults.
+-- Returns a row for each input that did not enqueue a new message (i: its 1-based index; a
+-- replaced message, or a duplicate with the original's id); every other input got its p_ids id.
+CREATE FUNCTION ${s}.publish(
+  p_defaults jsonb, p_ids text[], p_queues text[], p_bodies text[], p_headers jsonb[], p_priorities int[],
+  p_available_at bigint[], p_delay_ms bigint[], p_ttl_ms bigint[], p_max_attempts int[],
+  p_dedup_keys text[], p_idempotency_keys text[], p_group_keys text[], p_correlation_ids text[], p_causation_ids text[]
+) RETURNS TABLE (i int, id text, replaced boolean) LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := ${s}.now_ms();
+  v_n int := coalesce(array_length(p_ids, 1), 0);
+  v_queue_names text[];
+  v_simple boolean;
+  v_q record;
+  v_options jsonb;
+  v_waiting jsonb := '{}';
+  v_count bigint;
+  v_max bigint;
+  v_holder record;
+  v_dup text;
+  v_ttl bigint;
+  v_avail bigint;
+  v_state smallint;
+  v_oldest record;
+  v_min_due bigint;
+  k int;
+BEGIN
+  SELECT array_agg(DISTINCT q ORDER BY q) INTO v_queue_names FROM unnest(p_queues) AS q;
+  INSERT INTO ${s}.queues (name, options, created_at)
+    SELECT q, p_defaults, v_now FROM unnest(v_queue_names) AS q ON CONFLICT (name) DO NOTHING;
+
+  v_simple := NOT EXISTS (SELECT 1 FROM unnest(p_dedup_keys, p_idempotency_keys, p_group_keys) AS k(d, ik, g)
+                          WHERE d IS NOT NULL OR ik IS NOT NULL OR g IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM ${s}.queues WHERE name = ANY (v_queue_names) AND options ? 'maxLength');
+
+  IF v_simple THEN
+    INSERT INTO ${s}.messages (id, queue, state, priority, ready_at, seq, published_at, available_at, expires_at, ttl_ms,
+                               max_attempts, body, headers, correlation_id, causation_id)
+    SELECT x.id, x.queue, CASE WHEN x.av > v_now THEN 1 ELSE 0 END, x.priority, x.av, nextval('${s}.message_seq'), v_now, x.av,
+           v_now + x.ttl, x.ttl, x.max_attempts, x.body, x.headers, x.correlation_id, x.causation_id
+    FROM (
+      SELECT u.id, u.queue, u.priority, u.body, u.headers, u.correlation_id, u.causation_id,
+        CASE WHEN u.delay_ms IS NOT NULL THEN v_now + u.delay_ms WHEN u.available_at > v_now THEN u.available_at ELSE v_now END AS av,
+        coalesce(u.ttl_ms, (q.options->>'ttlMs')::bigint) AS ttl,
+        coalesce(u.max_attempts, (q.options->>'maxAttempts')::int) AS max_attempts, u.ord
+      FROM unnest(p_ids, p_queues, p_bodies, p_headers, p_priorities, p_available_at, p_delay_ms, p_ttl_ms, p_max_attempts, p_correlation_ids, p_causation_ids)
+             WITH ORDINALITY AS u(id, queue, body, headers, priority, available_at, delay_ms, ttl_ms, max_attempts, correlation_id, causation_id, ord)
+      JOIN ${s}.queues q ON q.name = u.queue
+      ORDER BY u.ord
+    ) x;
+    PERFORM ${s}.count_totals(q, c, 0, 0, 0) FROM (SELECT q, count(*) AS c FROM unnest(p_queues) AS q GROUP BY q) t;
+  ELSE
+    -- One publisher at a time per queue decides keys and length (sorted: no deadlock between batches).
+    PERFORM ${s}.lock_queue(q) FROM unnest(v_queue_names) AS q;
+    FOR k IN 1 .. v_n LOOP
+      SELECT options INTO v_options FROM ${s}.queues WHERE name = p_queues[k];
+      IF p_idempotency_keys[k] IS NOT NULL THEN
+        SELECT d.id INTO v_dup FROM ${s}.idempotency d WHERE d.queue = p_queues[k] AND d.key = p_idempotency_keys[k] AND d.expires_at > v_now;
+        IF FOUND THEN
+          i := k; id := v_dup; replaced := false; RETURN NEXT;
+          CONTINUE;
+        END IF;
+      END IF;
+      IF p_dedup_keys[k] IS NOT NULL THEN
+        SELECT m.id, m.state INTO v_holder FROM ${s}.messages m
+          WHERE m.queue = p_queues[k] AND m.dedup_key = p_dedup_keys[k] AND m.holds_dedup FOR UPDATE;
+        IF FOUND THEN
+          UPDATE ${s}.messages SET body = p_bodies[k], headers = p_headers[k], priority = p_priorities[k] WHERE messages.id = v_holder.id;
+          IF p_idempotency_keys[k] IS NOT NULL THEN
+            INSERT INTO ${s}.idempotency (queue, key, id, expires_at)
+              VALUES (p_queues[k], p_idempotency_keys[k], v_holder.id, v_now + (v_options->>'idempotencyWindowMs')::bigint)
+              ON CONFLICT (queue, key) DO UPDATE SET id = EXCLUDED.id, expires_at = EXCLUDED.expires_at;
+          END IF;
+          i := k; id := v_holder.id; replaced := true; RETURN NEXT;
+          CONTINUE;
+        END IF;
+      END IF;
+
+      v_ttl := coalesce(p_ttl_ms[k], (v_options->>'ttlMs')::bigint);
+      v_avail := CASE WHEN p_delay_ms[k] IS NOT NULL THEN v_now + p_delay_ms[k]
+                      WHEN p_available_at[k] > v_now THEN p_available_at[k] ELSE v_now END;
+      v_state := CASE WHEN v_avail > v_now THEN 1 ELSE 0 END;
+      IF p_group_keys[k] IS NOT NULL THEN
+        PERFORM ${s}.lock_group(p_queues[k], p_group_keys[k]);
+        IF EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.group_key = p_group_keys[k] AND m.state IN (0, 1, 2)) THEN
+          v_state := 3;
+        END IF;
+      END IF;
+      INSERT INTO ${s}.messages (id, queue, state, priority, ready_at, seq, published_at, available_at, expires_at, ttl_ms,
+                                 max_attempts, body, headers, group_key, dedup_key, holds_dedup, correlation_id, causation_id)
+      VALUES (p_ids[k], p_queues[k], v_state, p_priorities[k], v_avail, nextval('${s}.message_seq'), v_now, v_avail, v_now + v_ttl, v_ttl,
+              coalesce(p_max_attempts[k], (v_options->>'maxAttempts')::int), p_bodies[k], p_headers[k], p_group_keys[k],
+              p_dedup_keys[k], p_dedup_keys[k] IS NOT NULL, p_correlation_ids[k], p_causation_ids[k]);
+      IF p_idempotency_keys[k] IS NOT NULL THEN
+        INSERT INTO ${s}.idempotency (queue, key, id, expires_at)
+          VALUES (p_queues[k], p_idempotency_keys[k], p_ids[k], v_now + (v_options->>'idempotencyWindowMs')::bigint)
+          ON CONFLICT (queue, key) DO UPDATE SET id = EXCLUDED.id, expires_at = EXCLUDED.expires_at;
+      END IF;
+      PERFORM ${s}.count_totals(p_queues[k], 1, 0, 0, 0);
+
+      -- maxLength (core/overflow.ts decideOverflow): the waiting count is read once per queue, then kept.
+      v_max := (v_options->>'maxLength')::bigint;
+      IF v_max IS NOT NULL THEN
+        IF v_waiting ? p_queues[k] THEN
+          v_count := (v_waiting->>p_queues[k])::bigint + 1;
+        ELSE
+          SELECT count(*) INTO v_count FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.state IN (0, 1, 3);
+        END IF;
+        IF v_count > v_max THEN
+          IF v_options->>'overflow' = 'reject' THEN
+            RAISE EXCEPTION 'queue "%" is full: maxLength % reached', p_queues[k], v_max USING ERRCODE = 'SP429';
+          END IF;
+          WHILE v_count > v_max LOOP
+            SELECT * INTO v_oldest FROM ${s}.oldest_ready(p_queues[k]);
+            EXIT WHEN v_oldest.id IS NULL;
+            PERFORM ${s}.kill(v_oldest.id, 'overflow', NULL, v_now);
+            v_count := v_count - 1;
+          END LOOP;
+        END IF;
+        v_waiting := jsonb_set(v_waiting, ARRAY[p_queues[k]], to_jsonb(v_count));
+      END IF;
+    END LOOP;
+  END IF;
+
+  PERFORM ${s}.wake(q) FROM unnest(v_queue_names) AS q;
+  SELECT min(m.available_at) INTO v_min_due FROM ${s}.messages m WHERE m.id = ANY (p_ids) AND m.state = 1;
+  IF v_min_due IS NOT NULL THEN PERFORM ${s}.due_hint(v_min_due); END IF;
+END $$;
+
+-- Hands out up to p_max leasable messages (store.ts lease), after applying what fell due on
+-- the queue, within its rate limit. When the rate limit held messages back, a last row with a
+-- NULL id carries, in lease_until, when the window reopens.
+CREATE FUNCTION ${s}.lease(p_queue text, p_max int, p_lease_ms bigint) RETURNS SETOF ${s}.messages LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint;
+  v_queue record;
+  v_allowed int := p_max;
+  v_limit jsonb;
+  v_in_window bigint;
+  v_leased int;
+  v_reopen ${s}.messages;
+BEGIN
+  SELECT paused, options INTO v_queue FROM ${s}.queues WHERE name = p_queue;
+  IF NOT FOUND OR v_queue.paused THEN RETURN; END IF;
+  p_lease_ms := coalesce(p_lease_ms, (v_queue.options->>'leaseMs')::bigint);
+  PERFORM ${s}.tick(p_queue);
+  v_now := ${s}.now_ms();
+  v_limit := v_queue.options->'rateLimit';
+  IF v_limit IS NOT NULL THEN
+    PERFORM ${s}.lock_queue('rate:' || p_queue);
+    DELETE FROM ${s}.rate_stamps WHERE queue = p_queue AND at <= v_now - (v_limit->>'intervalMs')::bigint;
+    SELECT coalesce(sum(count), 0) INTO v_in_window FROM ${s}.rate_stamps WHERE queue = p_queue;
+    v_allowed := least(p_max, greatest(0, (v_limit->>'max')::bigint - v_in_window));
+  END IF;
+  IF v_allowed > 0 THEN
+    RETURN QUERY
+    WITH picked AS (
+      SELECT m.id FROM ${s}.messages m WHERE m.queue = p_queue AND m.state = 0
+      ORDER BY m.priority DESC, m.ready_at, m.seq LIMIT v_allowed FOR UPDATE SKIP LOCKED
+    ), leased AS (
+      UPDATE ${s}.messages m SET state = 2, attempt = m.attempt + 1, lease_until = v_now + p_lease_ms, holds_dedup = false,
+        lease_token = md5(random()::text || clock_timestamp()::text || m.id)
+      FROM picked WHERE m.id = picked.id RETURNING m.*
+    )
+    SELECT * FROM leased ORDER BY priority DESC, ready_at, seq;
+    GET DIAGNOSTICS v_leased = ROW_COUNT;
+  ELSE
+    v_leased := 0;
+  END IF;
+  IF v_limit IS NOT NULL THEN
+    IF v_leased > 0 THEN
+      INSERT INTO ${s}.rate_stamps (queue, at, count) VALUES (p_queue, v_now, v_leased);
+    END IF;
+    IF v_leased >= v_allowed AND EXISTS (SELECT 1 FROM ${s}.messages WHERE queue = p_queue AND state = 0 AND lease_token IS NULL)
+       AND (SELECT coalesce(sum(count), 0) FROM ${s}.rate_stamps WHERE queue = p_queue) >= (v_limit->>'max')::bigint THEN
+      v_reopen.lease_until := (SELECT min(at) FROM ${s}.rate_stamps WHERE queue = p_queue) + (v_limit->>'intervalMs')::bigint;
+      RETURN NEXT v_reopen;
+    END IF;
+  END IF;
+END $$;
+
+-- Completes every item whose token is its message's current lease; returns the ids completed.
+CREATE FUNCTION ${s}.ack_many(p_ids text[], p_tokens text[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := ${s}.now_ms();
+  v_ids text[];
+  v_queues text[];
+  v_groups text[];
+  v_group record;
+BEGIN
+  WITH done AS (
+    DELETE FROM ${s}.messages m USING unnest(p_ids, p_tokens) AS a(id, token)
+    WHERE m.id = a.id AND m.lease_token = a.token AND m.state = 2 AND m.lease_until > v_now
+    RETURNING m.*
+  ), kept AS (
+    INSERT INTO ${s}.completed (id, queue, completed_at, attempt, max_attempts, priority, group_key, published_at, available_at, correlation_id, causation_id)
+    SELECT d.id, d.queue, v_now, d.attempt, d.max_attempts, d.priority, d.group_key, d.published_at, d.available_at, d.correlation_id, d.causation_id
+    FROM done d JOIN ${s}.queues q ON q.name = d.queue
+    WHERE (q.options->>'completedRetentionMs')::bigint > 0 AND (q.options->>'completedRetentionCount')::bigint > 0
+  )
+  SELECT array_agg(d.id), array_agg(d.queue), array_agg(d.group_key) INTO v_ids, v_queues, v_groups FROM done d;
+  IF v_ids IS NULL THEN RETURN; END IF;
+  PERFORM ${s}.count_totals(q, 0, count(*), 0, 0) FROM unnest(v_queues) AS q GROUP BY q;
+  FOR v_group IN SELECT DISTINCT q, g FROM unnest(v_queues, v_groups) AS x(q, g) WHERE g IS NOT NULL ORDER BY 1, 2 LOOP
+    IF ${s}.pass_turn(v_group.q, v_group.g, v_now) THEN PERFORM ${s}.wake(v_group.q); END IF;
+  END LOOP;
+  RETURN QUERY SELECT unnest(v_ids);
+END $$;
+
+-- Applies a nack decided in TypeScript (core/retry-policy.ts decideFailure, lifecycle.ts
+-- decideRelease) to a message the caller holds locked: p_action 'dead' | 'retry' | 'release'.
+-- Returns the state it ends in (0 ready, 1 delayed, 4 dead).
+CREATE FUNCTION ${s}.apply_nack(p_id text, p_action text, p_available_at bigint, p_reason text, p_error jsonb, p_attempt int, p_now bigint)
+RETURNS smallint LANGUAGE plpgsql AS $$
+DECLARE v_queue text; v_state smallint;
+BEGIN
+  IF p_action = 'dead' THEN
+    SELECT queue INTO v_queue FROM ${s}.messages WHERE id = p_id;
+    IF ${s}.kill(p_id, p_reason, p_error, p_now) THEN PERFORM ${s}.wake(v_queue); END IF;
+    RETURN 4;
+  END IF;
+  UPDATE ${s}.messages SET attempt = coalesce(p_attempt, attempt), last_error = coalesce(p_error, last_error)
+    WHERE id = p_id RETURNING queue INTO v_queue;
+  IF p_action = 'retry' THEN PERFORM ${s}.count_totals(v_queue, 0, 0, 1, 0); END IF;
+  v_state := ${s}.reschedule(p_id, p_available_at, p_now);
+  PERFORM ${s}.wake(v_queue);
+  RETURN v_state;
+END $$;
+
+-- A dead letter back in line (core/lifecycle.ts replayed): attempts start over, ready now (or
+-- behind its group's active message), with a fresh TTL from its own ttlMs.
+CREATE FUNCTION ${s}.replay(p_queue text, p_ids text[]) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  v_now bigint := ${s}.now_ms();
+  v_row record;
+  v_count int := 0;
+BEGIN
+  FOR v_row IN SELECT id, group_key FROM ${s}.messages
+      WHERE queue = p_queue AND state = 4 AND (p_ids IS NULL OR id = ANY (p_ids)) ORDER BY dead_seq FOR UPDATE LOOP
+    IF v_row.group_key IS NOT NULL THEN PERFORM ${s}.lock_group(p_queue, v_row.group_key); END IF;
+    UPDATE ${s}.messages SET
+      state = CASE WHEN group_key IS NOT NULL AND EXISTS (
+                SELECT 1 FROM ${s}.messages a WHERE a.queue = p_queue AND a.group_key = v_row.group_key AND a.state IN (0, 1, 2))
+              THEN 3 ELSE 0 END,
+      attempt = 0, available_at = v_now, ready_at = v_now, seq = nextval('${s}.message_seq'),
+      expires_at = v_now + ttl_ms, dead_reason = NULL, dead_at = NULL, dead_seq = NULL,
+      holds_dedup = ${s}.may_hold_dedup(id, queue, dedup_key)
+    WHERE id = v_row.id;
+    v_count := v_count + 1;
+  END LOOP;
+  IF v_count > 0 THEN PERFORM ${s}.wake(p_queue); END IF;
+  RETURN v_count;
+END $$;
+
+-- Removes every waiting message of a queue (ready, delayed, behind its group); leased ones finish.
+CREATE FUNCTION ${s}.purge(p_queue text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE v_count int;
+BEGIN
+  PERFORM ${s}.tick(p_queue);
+  DELETE FROM ${s}.messages WHERE queue = p_queue AND state IN (0, 1, 3);
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  RETURN v_count;
+END $$;
+
+-- Forgets what the retention rules no longer keep: completed statuses past their time or beyond
+-- their count (core/retention.ts), idempotency keys past their window, rate stamps out of window.
+CREATE FUNCTION ${s}.sweep() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v_now bigint := ${s}.now_ms(); v_queue record;
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtextextended(${lockSeed} || 'sweep', 0)) THEN RETURN; END IF;
+  FOR v_queue IN SELECT name, (options->>'completedRetentionMs')::bigint AS ms, (options->>'completedRetentionCount')::bigint AS count,
+                        (options->'rateLimit'->>'intervalMs')::bigint AS window FROM ${s}.queues LOOP
+    DELETE FROM ${s}.completed c WHERE c.queue = v_queue.name AND c.completed_at + v_queue.ms <= v_now;
+    DELETE FROM ${s}.completed c WHERE c.queue = v_queue.name AND c.n <= (
+      SELECT n FROM ${s}.completed WHERE queue = v_queue.name ORDER BY n DESC OFFSET v_queue.count LIMIT 1);
+    DELETE FROM ${s}.rate_stamps r WHERE r.queue = v_queue.name AND (v_queue.window IS NULL OR r.at <= v_now - v_queue.window);
+  END LOOP;
+  DELETE FROM ${s}.idempotency WHERE expires_at <= v_now;
+END $$;
+`;
+}
+
+/** A SQL string literal. */
+export function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,749 @@
+/**
+ * The PostgreSQL store: many Spool processes share one database. Messages are rows; leasing takes
+ * rows with `FOR UPDATE SKIP LOCKED`; idle consumers wait on LISTEN/NOTIFY (wakeups.ts); every
+ * operation that must be atomic is one SQL function (migrations/001-queues.ts), so it is one round
+ * trip and one transaction, and an outbox publish is one more statement in the caller's.
+ *
+ *   time:    the database's clock is the only "now" (store.ts, "Time has one owner"); this
+ *            process's timers only decide when to ask. What falls due is applied by `tick()`:
+ *            inside every lease (for its queue), before status and stats reads, at the next due
+ *            time this process knows of (its own work and other processes' `d:` hints), and every
+ *            `sweepIntervalMs` (which also catches the leases of a process that died).
+ *   acks:    the acks of one event-loop turn are one `ack_many` statement.
+ *   faults:  a lost connection is `unavailable` to the caller and sets `writeFault` until a
+ *            statement succeeds again; the pool and the LISTEN connection reconnect by themselves.
+ */
+import pg from "pg";
+import { resolveQueueOptions } from "../../config/resolve.js";
+import { defaults } from "../../config/defaults.js";
+import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type ResolvedQueueOptions } from "../../config/schemas.js";
+import { validate } from "../../config/validate.js";
+import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
+import { newId } from "../../core/ids.js";
+import { decideRelease } from "../../core/lifecycle.js";
+import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
+import { completedStatusVisible } from "../../core/retention.js";
+import { decideFailure } from "../../core/retry-policy.js";
+import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
+import type { TimerHandle } from "../../util/clock.js";
+import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
+import { migrate, MIGRATIONS, schemaNames, schemaVersion } from "./migrations.js";
+import { DatabaseClock } from "./pg-clock.js";
+import { isConnectionFailure, isRetryable, toSpoolError } from "./pg-errors.js";
+import { completedStatus, messageStatus, STATE, toDeadLetter, toLeased, type CompletedRow, type MessageRow } from "./rows.js";
+import { Wakeups } from "./wakeups.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`. */
+  connectionString: string;
+  /** The schema holding Spool's tables (default `spool`). */
+  schema?: string;
+  /** Most connections in the pool (default 10), besides one for LISTEN. */
+  poolSize?: number;
+  /** A statement running longer is cancelled and reported `unavailable` (default 30 s). */
+  statementTimeoutMs?: number;
+  /** Longest wait for a new connection (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Create or upgrade the schema at open (default true); false: it must already be current (`spool migrate`). */
+  migrate?: boolean;
+  /** How often each process applies what fell due and forgets what retention lets go (default 1 s). */
+  sweepIntervalMs?: number;
+  /** Source of backoff jitter (tests make it deterministic). */
+  random?: () => number;
+}
+
+/** The PostgreSQL store's capabilities: shared time and the caller's transaction; no manual clock, no snapshots. */
+export const POSTGRES_CAPABILITIES: Readonly<StoreCapabilities> = Object.freeze({
+  manualClock: false,
+  snapshots: false,
+  sharedClock: true,
+  transactionalPublish: true,
+  settleFromAnyProcess: true,
+  deadLetterPaging: true,
+  replaceInPlace: true,
+  orderingGroups: true,
+});
+
+/** bigint columns as numbers: every one the store keeps (ms times, counts, seqs) fits a double exactly. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** What the caller's transaction must look like: a node-postgres client (or pool-client) inside BEGIN. */
+interface Queryable {
+  query: pg.ClientBase["query"];
+}
+
+const MAX_RETRIES = 5;
+const SWEEP_EVERY_TICKS = 10;
+
+export class PostgresStore implements Store {
+  readonly name = "postgres";
+  readonly capabilities: StoreCapabilities = POSTGRES_CAPABILITIES;
+  readonly clock = new DatabaseClock();
+  readonly schema: string;
+  readonly #s: string;
+  readonly #channel: string;
+  readonly #settings: Required<Omit<PostgresStoreOptions, "random">>;
+  readonly #random: () => number;
+  readonly #pool: pg.Pool;
+  readonly #wakeups: Wakeups;
+  #opened = false;
+  #closed = false;
+  #writeFault: Error | undefined;
+
+  #pendingAcks: Array<{ item: AckItem; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #ackFlushScheduled = false;
+
+  #tickTimer: TimerHandle | undefined;
+  #tickAt = Infinity;
+  #ticking = false;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeps = 0;
+  #rateTimers = new Map<string, TimerHandle>();
+
+  constructor(options: PostgresStoreOptions) {
+    const { random, ...settings } = options;
+    validate(PostgresStoreOptionsSchema, settings, "postgres store options");
+    this.#settings = { ...defaults.postgres, ...settings };
+    this.#random = random ?? Math.random;
+    this.schema = this.#settings.schema;
+    const names = schemaNames(this.schema);
+    this.#s = names.quoted;
+    this.#channel = names.channel;
+    const connection = {
+      connectionString: this.#settings.connectionString,
+      connectionTimeoutMillis: this.#settings.connectTimeoutMs,
+      statement_timeout: this.#settings.statementTimeoutMs,
+      types: TYPES,
+      application_name: "spool",
+    };
+    this.#pool = new pg.Pool({ ...connection, max: this.#settings.poolSize });
+    // An idle connection that dies (a server restart) must not crash the process: the next query reconnects.
+    this.#pool.on("error", (error) => this.#noteFault(error));
+    this.#wakeups = new Wakeups({
+      connect: () => new pg.Client(connection),
+      channel: this.#channel,
+      onDue: (at) => this.#armTick(at),
+      onReconnect: () => {
+        // Notifications sent while the connection was down are lost: wake everyone and look again.
+        this.#wakeups.wakeAll();
+        if (this.#opened) this.#runTick();
+      },
+      onLost: (error) => this.#noteFault(error),
+    });
+  }
+
+  get writeFault(): Error | undefined {
+    return this.#writeFault;
+  }
+
+  /** The pool, for metrics (pool sizes) and tests. */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
+  async open(): Promise<void> {
+    if (this.#closed) throw new UnavailableError("the store is closed");
+    try {
+      const client = await this.#pool.connect();
+      try {
+        if (this.#settings.migrate) {
+          await migrate(client, this.schema);
+        } else {
+          const version = await schemaVersion(client, this.schema);
+          const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+          if (version < latest) {
+            throw new UnavailableError(`schema "${this.schema}" is at version ${version}, Spool needs ${latest}: run \`spool migrate\` (or open with migrate: true)`);
+          }
+        }
+        await this.clock.measure(async () => (await client.query<{ now: number }>(`SELECT ${this.#s}.now_ms() AS now`)).rows[0].now);
+      } finally {
+        client.release();
+      }
+      await this.#wakeups.start();
+    } catch (error) {
+      throw toSpoolError(error, "open");
+    }
+    this.#opened = true;
+    this.#runTick();
+    this.#sweepTimer = setInterval(() => this.#sweep(), this.#settings.sweepIntervalMs);
+    this.#sweepTimer.unref();
+  }
+
+  // ── queries ─────────────────────────────────────────────────────────────────────────────
+
+  /** Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures to SpoolErrors. */
+  async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable): Promise<pg.QueryResult<R>> {
+    this.#checkOpen();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await (on ?? this.#pool).query<R>(text, values);
+        this.#writeFault = undefined;
+        return result;
+      } catch (error) {
+        // In the caller's transaction a failed statement aborts it: only the caller can retry.
+        if (!on && isRetryable(error) && attempt < MAX_RETRIES) continue;
+        if (isConnectionFailure(error)) this.#noteFault(error);
+        throw toSpoolError(error, what);
+      }
+    }
+  }
+
+  /** Runs `body` in a transaction on one pooled connection, retrying it whole on a deadlock. */
+  async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await this.#pool.connect();
+        await client.query("BEGIN");
+        const result = await body(client);
+        await client.query("COMMIT");
+        client.release();
+        this.#writeFault = undefined;
+        return result;
+      } catch (error) {
+        if (client) {
+          await client.query("ROLLBACK").catch(() => {});
+          client.release(isConnectionFailure(error) ? (error as Error) : undefined);
+        }
+        if (isRetryable(error) && attempt < MAX_RETRIES) continue;
+        if (isConnectionFailure(error)) this.#noteFault(error);
+        throw toSpoolError(error, what);
+      }
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new UnavailableError("the store is closed");
+    if (!this.#opened) throw new UnavailableError("the store is not open yet");
+  }
+
+  #noteFault(error: unknown): void {
+    this.#writeFault = error instanceof Error ? error : new Error(String(error));
+  }
+
+  // ── queues ──────────────────────────────────────────────────────────────────────────────
+
+  async ensureQueue(name: string, options?: QueueOptions): Promise<QueueInfo> {
+    const s = this.#s;
+    if (!options) {
+      const { rows } = await this.#query<QueueRow>(
+        "ensureQueue",
+        `WITH made AS (INSERT INTO ${s}.queues (name, options, created_at) VALUES ($1, $2, ${s}.now_ms()) ON CONFLICT (name) DO NOTHING RETURNING name, options, paused)
+         SELECT name, options, paused FROM made UNION ALL SELECT name, options, paused FROM ${s}.queues WHERE name = $1`,
+        [name, JSON.stringify(resolveQueueOptions())],
+      );
+      return queueInfo(rows[0]);
+    }
+    return this.#transaction("ensureQueue", async (client) => {
+      await client.query(`INSERT INTO ${s}.queues (name, options, created_at) VALUES ($1, $2, ${s}.now_ms()) ON CONFLICT (name) DO NOTHING`, [
+        name,
+        JSON.stringify(resolveQueueOptions()),
+      ]);
+      const current = await client.query<QueueRow>(`SELECT name, options, paused FROM ${s}.queues WHERE name = $1 FOR UPDATE`, [name]);
+      const resolved = resolveQueueOptions(options, current.rows[0].options);
+      await client.query(`UPDATE ${s}.queues SET options = $2 WHERE name = $1`, [name, JSON.stringify(resolved)]);
+      this.#wakeups.wake(name);
+      return { name, options: resolved, paused: current.rows[0].paused };
+    });
+  }
+
+  async getQueue(name: string): Promise<QueueInfo | undefined> {
+    const { rows } = await this.#query<QueueRow>("getQueue", `SELECT name, options, paused FROM ${this.#s}.queues WHERE name = $1`, [name]);
+    return rows.length === 0 ? undefined : queueInfo(rows[0]);
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    const { rows } = await this.#query<QueueRow>("listQueues", `SELECT name, options, paused FROM ${this.#s}.queues ORDER BY created_seq`);
+    return rows.map(queueInfo);
+  }
+
+  async deleteQueue(name: string): Promise<boolean> {
+    const s = this.#s;
+    return this.#transaction(`delete queue "${name}"`, async (client) => {
+      const gone = await client.query(`DELETE FROM ${s}.queues WHERE name = $1`, [name]);
+      if (gone.rowCount === 0) return false;
+      for (const table of ["messages", "completed", "idempotency", "queue_totals", "rate_stamps", "bindings"]) {
+        await client.query(`DELETE FROM ${s}.${table} WHERE queue = $1`, [name]);
+      }
+      return true;
+    });
+  }
+
+  async setPaused(name: string, paused: boolean): Promise<void> {
+    const { rowCount } = await this.#query(`pause "${name}"`, `UPDATE ${this.#s}.queues SET paused = $2 WHERE name = $1`, [name, paused]);
+    if (rowCount === 0) throw queueNotFound(name);
+    if (!paused) {
+      await this.#query("wake", `SELECT ${this.#s}.wake($1)`, [name]);
+      this.#wakeups.wake(name);
+    }
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    await this.#requireQueue(name);
+    const { rows } = await this.#query<{ n: number }>(`purge "${name}"`, `SELECT ${this.#s}.purge($1) AS n`, [name]);
+    return rows[0].n;
+  }
+
+  async stats(name: string): Promise<QueueStats> {
+    const s = this.#s;
+    await this.#tick(name);
+    const { rows } = await this.#query<StatsRow>(
+      `stats of "${name}"`,
+      `SELECT q.paused, ${s}.now_ms() AS now,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state IN (0, 3)) AS ready,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 1) AS delayed,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 2) AS leased,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 4) AS dead,
+         (SELECT available_at FROM ${s}.oldest_ready($1)) AS oldest,
+         t.published, t.completed, t.retried, t.dead AS dead_total
+       FROM ${s}.queues q,
+         LATERAL (SELECT coalesce(sum(published), 0)::bigint AS published, coalesce(sum(completed), 0)::bigint AS completed,
+                         coalesce(sum(retried), 0)::bigint AS retried, coalesce(sum(dead), 0)::bigint AS dead
+                  FROM ${s}.queue_totals WHERE queue = $1) t
+       WHERE q.name = $1`,
+      [name],
+    );
+    if (rows.length === 0) throw queueNotFound(name);
+    const row = rows[0];
+    return {
+      name,
+      paused: row.paused,
+      ready: row.ready,
+      delayed: row.delayed,
+      leased: row.leased,
+      dead: row.dead,
+      totals: { published: row.published, completed: row.completed, retried: row.retried, dead: row.dead_total },
+      oldestReadyAgeMs: row.oldest === null ? 0 : Math.max(0, row.now - row.oldest),
+    };
+  }
+
+  // ── publish ─────────────────────────────────────────────────────────────────────────────
+
+  async publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    const transaction = options?.transaction === undefined ? undefined : asTransaction(options.transaction);
+    const n = inputs.length;
+    const now = this.clock.now();
+    const ids = new Array<string>(n);
+    const queues = new Array<string>(n);
+    const bodies = new Array<string>(n);
+    const headers = new Array<string | null>(n);
+    const priorities = new Array<number>(n);
+    const availableAt = new Array<number | null>(n);
+    const delayMs = new Array<number | null>(n);
+    const ttlMs = new Array<number | null>(n);
+    const maxAttempts = new Array<number | null>(n);
+    const dedupKeys = new Array<string | null>(n);
+    const idempotencyKeys = new Array<string | null>(n);
+    const groupKeys = new Array<string | null>(n);
+    const correlationIds = new Array<string | null>(n);
+    const causationIds = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const input = inputs[i];
+      ids[i] = newId(now);
+      queues[i] = input.queue;
+      bodies[i] = input.body;
+      headers[i] = input.headers === undefined ? null : JSON.stringify(input.headers);
+      priorities[i] = input.priority;
+      availableAt[i] = input.availableAt ?? null;
+      delayMs[i] = input.delayMs ?? null;
+      ttlMs[i] = input.ttlMs ?? null;
+      maxAttempts[i] = input.maxAttempts ?? null;
+      dedupKeys[i] = input.dedupKey ?? null;
+      idempotencyKeys[i] = input.idempotencyKey ?? null;
+      groupKeys[i] = input.groupKey ?? null;
+      correlationIds[i] = input.correlationId ?? null;
+      causationIds[i] = input.causationId ?? null;
+    }
+    const { rows } = await this.#query<{ i: number; id: string; replaced: boolean }>(
+      "publish",
+      `SELECT i, id, replaced FROM ${this.#s}.publish($1::jsonb, $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::bigint[],
+         $8::bigint[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])`,
+      [
+        JSON.stringify(resolveQueueOptions()), ids, queues, bodies, headers, priorities, availableAt,
+        delayMs, ttlMs, maxAttempts, dedupKeys, idempotencyKeys, groupKeys, correlationIds, causationIds,
+      ],
+      transaction,
+    );
+    const outcomes = new Array<PublishOutcome>(n);
+    for (let i = 0; i < n; i++) outcomes[i] = { id: ids[i], queue: queues[i], replaced: false, duplicate: false };
+    for (const row of rows) {
+      const outcome = outcomes[row.i - 1];
+      outcome.id = row.id;
+      if (row.replaced) outcome.replaced = true;
+      else outcome.duplicate = true;
+    }
+    // In the caller's transaction nothing is visible until it commits; NOTIFY wakes everyone then.
+    if (!transaction) for (const queue of new Set(queues)) this.#wakeups.wake(queue);
+    return outcomes;
+  }
+
+  // ── lease / ack / nack / extend ─────────────────────────────────────────────────────────
+
+  async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
+    const leaseMs = request.leaseMs ?? null; // null: the queue's leaseMs
+    const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs]);
+    const out: LeasedStoredMessage[] = [];
+    for (const row of rows) {
+      if (row.id === null) this.#wakeWhenWindowReopens(queue, row.lease_until as number);
+      else out.push(toLeased(row));
+    }
+    return out;
+  }
+
+  #wakeWhenWindowReopens(queue: string, at: number): void {
+    if (this.#rateTimers.has(queue)) return;
+    const timer = this.clock.setTimer(() => {
+      this.#rateTimers.delete(queue);
+      this.#wakeups.wake(queue);
+    }, at - this.clock.now());
+    this.#rateTimers.set(queue, timer);
+  }
+
+  ack(id: string, leaseToken: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingAcks.push({ item: { id, leaseToken }, resolve, reject });
+      if (this.#ackFlushScheduled) return;
+      this.#ackFlushScheduled = true;
+      setImmediate(() => this.#flushAcks());
+    });
+  }
+
+  /** The single acks of one event-loop turn, as one `ack_many`. */
+  #flushAcks(): void {
+    this.#ackFlushScheduled = false;
+    const batch = this.#pendingAcks;
+    this.#pendingAcks = [];
+    this.ackMany(batch.map((entry) => entry.item)).then(
+      (outcomes) => {
+        for (let i = 0; i < batch.length; i++) {
+          if (outcomes[i].ok) batch[i].resolve();
+          else batch[i].reject(new LeaseLostError(batch[i].item.id));
+        }
+      },
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+      },
+    );
+  }
+
+  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+    if (items.length === 0) return [];
+    const { rows } = await this.#query<{ id: string }>("ack", `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`, [
+      items.map((item) => item.id),
+      items.map((item) => item.leaseToken),
+    ]);
+    const acked = new Set(rows.map((row) => row.id));
+    // An id acked twice in one batch completes once: the second item is the stale one.
+    return items.map(({ id }) => (acked.delete(id) ? { id, ok: true } : { id, ok: false, code: "lease_lost" as const }));
+  }
+
+  async nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome> {
+    const s = this.#s;
+    return this.#transaction(`nack ${id}`, async (client) => {
+      const { rows } = await client.query<{ attempt: number; max_attempts: number; available_at: number; backoff: ResolvedQueueOptions["backoff"]; now: number }>(
+        `SELECT m.attempt, m.max_attempts, m.available_at, q.options->'backoff' AS backoff, ${s}.now_ms() AS now
+         FROM ${s}.messages m JOIN ${s}.queues q ON q.name = m.queue
+         WHERE m.id = $1 AND m.lease_token = $2 AND m.state = 2 AND m.lease_until > ${s}.now_ms() FOR UPDATE OF m`,
+        [id, leaseToken],
+      );
+      if (rows.length === 0) throw new LeaseLostError(id);
+      const row = rows[0];
+      const apply = async (action: string, at: number | null, reason: string | null, error: unknown, attempt: number | null) => {
+        const result = await client.query<{ state: number }>(`SELECT ${s}.apply_nack($1, $2, $3, $4, $5, $6, $7) AS state`, [
+          id, action, at, reason, error === null ? null : JSON.stringify(error), attempt, row.now,
+        ]);
+        return result.rows[0].state;
+      };
+      if (request.release) {
+        const released = decideRelease(row.attempt, request.delayMs, row.now);
+        const state = await apply("release", released.availableAt, null, null, released.attempt);
+        return nackOutcome(state, released.availableAt);
+      }
+      const error = request.error ?? { message: "nacked", kind: "error" as const };
+      const decision = decideFailure(
+        { attempt: row.attempt, maxAttempts: row.max_attempts, kind: error.kind, delayMs: request.delayMs, backoff: row.backoff },
+        this.#random,
+      );
+      if (decision.action === "dead") {
+        await apply("dead", null, decision.reason, error, null);
+        return { state: "dead", availableAt: row.available_at, deadReason: decision.reason };
+      }
+      const at = row.now + decision.delayMs;
+      return nackOutcome(await apply("retry", at, null, error, null), at);
+    });
+  }
+
+  async extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }> {
+    const s = this.#s;
+    const { rows } = await this.#query<{ lease_until: number }>(
+      `extend ${id}`,
+      `WITH now AS (SELECT ${s}.now_ms() AS ms)
+       UPDATE ${s}.messages m SET lease_until = now.ms + $3 FROM now
+       WHERE m.id = $1 AND m.lease_token = $2 AND m.state = 2 AND m.lease_until > now.ms RETURNING m.lease_until`,
+      [id, leaseToken, leaseMs],
+    );
+    if (rows.length === 0) throw new LeaseLostError(id);
+    return { leaseUntil: rows[0].lease_until };
+  }
+
+  async status(id: string): Promise<MessageStatus | undefined> {
+    const s = this.#s;
+    const read = () =>
+      this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1`, [id]);
+    let { rows } = await read();
+    // What fell due for this message is applied before it is reported (a delay passed, a lease or TTL ran out).
+    if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
+      await this.#tick(rows[0].queue);
+      ({ rows } = await read());
+    }
+    if (rows.length > 0) return messageStatus(rows[0]);
+    return this.#completedStatus(id);
+  }
+
+  /** A completed message's status while its queue's retention keeps it (by age, and among the newest `completedRetentionCount`). */
+  async #completedStatus(id: string): Promise<MessageStatus | undefined> {
+    const s = this.#s;
+    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions; newer: number }>(
+      "status",
+      `SELECT c.*, q.options, ${s}.now_ms() AS now,
+         (SELECT count(*) FROM (SELECT 1 FROM ${s}.completed n WHERE n.queue = c.queue AND n.n > c.n
+                                LIMIT (q.options->>'completedRetentionCount')::bigint) newer) AS newer
+       FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
+      [id],
+    );
+    if (rows.length === 0) return undefined;
+    const row = rows[0];
+    if (!completedStatusVisible(row.completed_at, row.now, row.options)) return undefined;
+    if (row.newer >= row.options.completedRetentionCount) return undefined;
+    return completedStatus(row);
+  }
+
+  async idempotentId(queue: string, key: string): Promise<string | undefined> {
+    const { rows } = await this.#query<{ id: string }>(
+      "idempotentId",
+      `SELECT id FROM ${this.#s}.idempotency WHERE queue = $1 AND key = $2 AND expires_at > ${this.#s}.now_ms()`,
+      [queue, key],
+    );
+    return rows[0]?.id;
+  }
+
+  // ── dead letters ────────────────────────────────────────────────────────────────────────
+
+  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+    let after = 0;
+    if (page.cursor !== undefined) {
+      if (!/^\d{1,15}$/.test(page.cursor)) {
+        throw new ValidationError(`dead letters of "${queue}": cursor must come from a previous page, got "${page.cursor}"`, [{ path: "/cursor", message: "not a cursor" }]);
+      }
+      after = Number(page.cursor);
+    }
+    await this.#requireQueue(queue);
+    const { rows } = await this.#query<MessageRow>(
+      `dead letters of "${queue}"`,
+      `SELECT * FROM ${this.#s}.messages WHERE queue = $1 AND state = 4 AND dead_seq > $2 ORDER BY dead_seq LIMIT $3`,
+      [queue, after, page.limit + 1],
+    );
+    const more = rows.length > page.limit;
+    const items = (more ? rows.slice(0, page.limit) : rows).map(toDeadLetter);
+    const result: DeadLetterPage = { items };
+    if (more && items.length > 0) result.nextCursor = String(rows[page.limit - 1].dead_seq);
+    return result;
+  }
+
+  async replayDead(queue: string, selection: ReplaySelection): Promise<number> {
+    await this.#requireQueue(queue);
+    const ids = "all" in selection ? null : selection.ids;
+    const { rows } = await this.#query<{ n: number }>(`replay dead letters of "${queue}"`, `SELECT ${this.#s}.replay($1, $2::text[]) AS n`, [queue, ids]);
+    if (rows[0].n > 0) this.#wakeups.wake(queue);
+    return rows[0].n;
+  }
+
+  async deleteDead(queue: string, id: string): Promise<boolean> {
+    await this.#requireQueue(queue);
+    const { rowCount } = await this.#query("deleteDead", `DELETE FROM ${this.#s}.messages WHERE id = $1 AND queue = $2 AND state = 4`, [id, queue]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async purgeDead(queue: string): Promise<number> {
+    await this.#requireQueue(queue);
+    const { rowCount } = await this.#query("purgeDead", `DELETE FROM ${this.#s}.messages WHERE queue = $1 AND state = 4`, [queue]);
+    return rowCount ?? 0;
+  }
+
+  // ── exchanges ───────────────────────────────────────────────────────────────────────────
+
+  async declareExchange(name: string, type: ExchangeType): Promise<void> {
+    const s = this.#s;
+    const { rows } = await this.#query<{ type: string }>(
+      "declareExchange",
+      `WITH made AS (INSERT INTO ${s}.exchanges (name, type) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING type)
+       SELECT type FROM made UNION ALL SELECT type FROM ${s}.exchanges WHERE name = $1`,
+      [name, type],
+    );
+    if (rows[0].type !== type) throw new ConflictError(`exchange "${name}" already exists with type "${rows[0].type}", not "${type}"`);
+  }
+
+  async deleteExchange(name: string): Promise<boolean> {
+    const { rowCount } = await this.#query("deleteExchange", `DELETE FROM ${this.#s}.exchanges WHERE name = $1`, [name]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async bind(exchange: string, queue: string, bindingKey: string): Promise<void> {
+    const s = this.#s;
+    const { rows } = await this.#query<{ found: boolean }>(
+      "bind",
+      `WITH ex AS (SELECT name FROM ${s}.exchanges WHERE name = $1 FOR SHARE),
+         made AS (INSERT INTO ${s}.queues (name, options, created_at) SELECT $2, $4, ${s}.now_ms() FROM ex ON CONFLICT (name) DO NOTHING),
+         bound AS (INSERT INTO ${s}.bindings (exchange, queue, binding_key) SELECT name, $2, $3 FROM ex ON CONFLICT DO NOTHING)
+       SELECT EXISTS (SELECT 1 FROM ex) AS found`,
+      [exchange, queue, bindingKey, JSON.stringify(resolveQueueOptions())],
+    );
+    if (!rows[0].found) throw new NotFoundError(`exchange "${exchange}" does not exist`);
+  }
+
+  async unbind(exchange: string, queue: string, bindingKey: string): Promise<boolean> {
+    const s = this.#s;
+    const { rows } = await this.#query<{ found: boolean; removed: boolean }>(
+      "unbind",
+      `WITH gone AS (DELETE FROM ${s}.bindings WHERE exchange = $1 AND queue = $2 AND binding_key = $3 RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM ${s}.exchanges WHERE name = $1) AS found, EXISTS (SELECT 1 FROM gone) AS removed`,
+      [exchange, queue, bindingKey],
+    );
+    if (!rows[0].found) throw new NotFoundError(`exchange "${exchange}" does not exist`);
+    return rows[0].removed;
+  }
+
+  async getExchange(name: string): Promise<ExchangeInfo | undefined> {
+    return (await this.#exchanges(name))[0];
+  }
+
+  async listExchanges(): Promise<ExchangeInfo[]> {
+    return this.#exchanges(null);
+  }
+
+  async #exchanges(name: string | null): Promise<ExchangeInfo[]> {
+    const s = this.#s;
+    const { rows } = await this.#query<{ name: string; type: ExchangeType; bindings: Array<{ queue: string; bindingKey: string }> }>(
+      "exchanges",
+      `SELECT e.name, e.type, coalesce((SELECT json_agg(json_build_object('queue', b.queue, 'bindingKey', b.binding_key) ORDER BY b.created_seq)
+                                         FROM ${s}.bindings b WHERE b.exchange = e.name), '[]') AS bindings
+       FROM ${s}.exchanges e WHERE $1::text IS NULL OR e.name = $1 ORDER BY e.created_seq`,
+      [name],
+    );
+    return rows.map((row) => ({ name: row.name, type: row.type, bindings: row.bindings }));
+  }
+
+  // ── wake-ups and time ───────────────────────────────────────────────────────────────────
+
+  watch(queue: string, listener: () => void): () => void {
+    this.#checkOpen();
+    return this.#wakeups.watch(queue, listener);
+  }
+
+  /** Applies what fell due on `queue` (all queues: null) and arms the timer for what falls due next. */
+  async #tick(queue: string | null): Promise<void> {
+    const { rows } = await this.#query<{ next: number | null }>("tick", `SELECT ${this.#s}.tick($1) AS next`, [queue]);
+    if (rows[0].next !== null) this.#armTick(rows[0].next);
+  }
+
+  #armTick(at: number): void {
+    if (this.#closed || at >= this.#tickAt) return;
+    this.#tickTimer?.cancel();
+    this.#tickAt = at;
+    this.#tickTimer = this.clock.setTimer(() => {
+      this.#tickTimer = undefined;
+      this.#tickAt = Infinity;
+      this.#runTick();
+    }, at - this.clock.now());
+  }
+
+  /** A tick in the background: its failure (the database is away) is the sweep's to retry. */
+  #runTick(): void {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    this.#tick(null)
+      .catch(() => {})
+      .finally(() => (this.#ticking = false));
+  }
+
+  #sweep(): void {
+    this.#runTick();
+    if (++this.#sweeps % SWEEP_EVERY_TICKS !== 0 || this.#closed) return;
+    this.#query("sweep", `SELECT ${this.#s}.sweep()`).catch(() => {});
+    // The offset to the database's clock drifts as the machines' clocks do.
+  }
+
+  async #requireQueue(name: string): Promise<void> {
+    const { rowCount } = await this.#query("queue", `SELECT 1 FROM ${this.#s}.queues WHERE name = $1`, [name]);
+    if (rowCount === 0) throw queueNotFound(name);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#pendingAcks.length > 0) this.#flushAcks();
+    this.#closed = true;
+    this.#tickTimer?.cancel();
+    clearInterval(this.#sweepTimer);
+    for (const timer of this.#rateTimers.values()) timer.cancel();
+    this.#rateTimers.clear();
+    await this.#wakeups.close();
+    await this.#pool.end().catch(() => {});
+  }
+}
+
+interface QueueRow {
+  name: string;
+  options: ResolvedQueueOptions;
+  paused: boolean;
+}
+
+interface StatsRow {
+  paused: boolean;
+  now: number;
+  ready: number;
+  delayed: number;
+  leased: number;
+  dead: number;
+  oldest: number | null;
+  published: number;
+  completed: number;
+  retried: number;
+  dead_total: number;
+}
+
+function queueInfo(row: QueueRow): QueueInfo {
+  return { name: row.name, options: resolveQueueOptions({}, row.options), paused: row.paused };
+}
+
+function queueNotFound(name: string): NotFoundError {
+  return new NotFoundError(`queue "${name}" does not exist`);
+}
+
+function nackOutcome(state: number, availableAt: number): NackOutcome {
+  if (state === STATE.dead) return { state: "dead", availableAt, deadReason: "expired" };
+  return { state: state === STATE.delayed ? "delayed" : "ready", availableAt };
+}
+
+/** Whether time-driven work is due for this row: its delay passed, its lease or its TTL ran out. */
+function isDue(row: MessageRow, now: number): boolean {
+  if (row.state === STATE.delayed && row.available_at <= now) return true;
+  if (row.state === STATE.leased && (row.lease_until as number) <= now) return true;
+  return row.state !== STATE.leased && row.state !== STATE.dead && row.expires_at !== null && row.expires_at <= now;
+}
+
+function asTransaction(transaction: unknown): Queryable {
+  if (transaction !== null && typeof transaction === "object" && typeof (transaction as Queryable).query === "function") return transaction as Queryable;
+  throw new ValidationError("publish: transaction must be a node-postgres client inside the caller's open transaction (BEGIN)", [
+    { path: "/transaction", message: "not a pg client" },
+  ]);
+}
+
+/** A store on PostgreSQL shared by any number of processes (docs/postgres.md). */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  return new PostgresStore(options);
+}
