@@ -4,11 +4,12 @@
  * every operation is one transaction); the codes the store's own functions raise map to their
  * SpoolErrors; a deadlock or serialization failure is retried by the store before anyone sees it.
  */
-import { NotFoundError, SpoolError, UnavailableError } from "../../core/errors.js";
+import { NotFoundError, QueueFullError, SpoolError, UnavailableError } from "../../core/errors.js";
 
 interface PgLikeError {
   code?: string;
   message?: string;
+  detail?: string;
 }
 
 /** SQLSTATE classes and codes that mean "the database is not reachable or not serving now". */
@@ -30,8 +31,11 @@ export function isConnectionFailure(error: unknown): boolean {
 /** The SpoolError a failure of `what` is reported as. */
 export function toSpoolError(error: unknown, what: string): unknown {
   if (error instanceof SpoolError) return error;
-  const { code, message } = (error ?? {}) as PgLikeError;
-  if (code === "SP429") return new SpoolError("queue_full", message ?? "queue full");
+  const { code, message, detail } = (error ?? {}) as PgLikeError;
+  if (code === "SP429") {
+    const full = JSON.parse(detail ?? "{}") as { queue: string; maxLength: number };
+    return new QueueFullError(full.queue, full.maxLength);
+  }
   if (code === "SP404") return new NotFoundError(message ?? "not found");
   if (isConnectionFailure(error)) return new UnavailableError(`${what}: the PostgreSQL store is unavailable: ${message ?? String(error)}`, error);
   return error;

@@ -493,13 +493,17 @@ export class PostgresStore implements Store {
 
   async status(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const read = () =>
-      this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1`, [id]);
-    let { rows } = await read();
-    // What fell due for this message is applied before it is reported (a delay passed, a lease or TTL ran out).
+    const read = (lock: string) =>
+      this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1 ${lock}`, [id]);
+    let { rows } = await read("");
+    // What fell due for this message is applied before it is reported (a delay passed, a lease or
+    // TTL ran out). Another process's tick may hold the row: the locking read waits for it.
     if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
-      await this.#tick(rows[0].queue);
-      ({ rows } = await read());
+      ({ rows } = await read("FOR UPDATE OF m"));
+      if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
+        await this.#tick(rows[0].queue);
+        ({ rows } = await read(""));
+      }
     }
     if (rows.length > 0) return messageStatus(rows[0]);
     return this.#completedStatus(id);

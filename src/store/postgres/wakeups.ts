@@ -5,7 +5,7 @@
  * it drops; since notifications sent meanwhile are lost, every watched queue is woken then (a
  * spurious wake-up is allowed, a missed one is not).
  */
-import pg from "pg";
+import type pg from "pg";
 
 export interface WakeupsOptions {
   connect: () => pg.Client;

@@ -404,7 +404,8 @@ BEGIN
         END IF;
         IF v_count > v_max THEN
           IF v_options->>'overflow' = 'reject' THEN
-            RAISE EXCEPTION 'queue "%" is full: maxLength % reached', p_queues[k], v_max USING ERRCODE = 'SP429';
+            RAISE EXCEPTION 'queue "%" is full: maxLength % reached', p_queues[k], v_max
+              USING ERRCODE = 'SP429', DETAIL = json_build_object('queue', p_queues[k], 'maxLength', v_max)::text;
           END IF;
           WHILE v_count > v_max LOOP
             SELECT * INTO v_oldest FROM ${s}.oldest_ready(p_queues[k]);
