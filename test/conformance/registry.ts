@@ -11,9 +11,10 @@ type Body = () => unknown;
 
 let recording: string[] | undefined;
 
-function register(name: string, body: Body): void {
+/** `timeoutMs` for a test that takes long on a store behind a network (the property tests). */
+function register(name: string, body: Body, timeoutMs?: number): void {
   if (recording) recording.push(name);
-  else vitestIt(name, body);
+  else vitestIt(name, body, timeoutMs);
 }
 
 /** vitest's title format for `it.each`: `%#` is the row's index, then printf-style placeholders take the row's values in order. */

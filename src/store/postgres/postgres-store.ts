@@ -388,10 +388,17 @@ export class PostgresStore implements Store {
     const leaseMs = request.leaseMs ?? null; // null: the queue's leaseMs
     const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs]);
     const out: LeasedStoredMessage[] = [];
+    let firstEnd = Infinity;
     for (const row of rows) {
-      if (row.id === null) this.#wakeWhenWindowReopens(queue, row.lease_until as number);
-      else out.push(toLeased(row));
+      if (row.id === null) {
+        this.#wakeWhenWindowReopens(queue, row.lease_until as number);
+        continue;
+      }
+      out.push(toLeased(row));
+      if ((row.lease_until as number) < firstEnd) firstEnd = row.lease_until as number;
     }
+    // A lease that runs out in this live process is redelivered at its end, not at the next sweep.
+    if (firstEnd !== Infinity) this.#armTick(firstEnd);
     return out;
   }
 
@@ -493,17 +500,12 @@ export class PostgresStore implements Store {
 
   async status(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const read = (lock: string) =>
-      this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1 ${lock}`, [id]);
-    let { rows } = await read("");
-    // What fell due for this message is applied before it is reported (a delay passed, a lease or
-    // TTL ran out). Another process's tick may hold the row: the locking read waits for it.
+    const read = () => this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1`, [id]);
+    let { rows } = await read();
+    // What fell due for this message is applied before it is reported (a delay passed, a lease or TTL ran out).
     if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
-      ({ rows } = await read("FOR UPDATE OF m"));
-      if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
-        await this.#tick(rows[0].queue);
-        ({ rows } = await read(""));
-      }
+      await this.#tick(rows[0].queue);
+      ({ rows } = await read());
     }
     if (rows.length > 0) return messageStatus(rows[0]);
     return this.#completedStatus(id);
@@ -649,9 +651,13 @@ export class PostgresStore implements Store {
     return this.#wakeups.watch(queue, listener);
   }
 
-  /** Applies what fell due on `queue` (all queues: null) and arms the timer for what falls due next. */
+  /**
+   * Applies what fell due on `queue` (waiting for another process applying it too, so a read
+   * after it is up to date) or, in the background, on all queues (null); arms the timer for what
+   * falls due next.
+   */
   async #tick(queue: string | null): Promise<void> {
-    const { rows } = await this.#query<{ next: number | null }>("tick", `SELECT ${this.#s}.tick($1) AS next`, [queue]);
+    const { rows } = await this.#query<{ next: number | null }>("tick", `SELECT ${this.#s}.tick($1, $2) AS next`, [queue, queue !== null]);
     if (rows[0].next !== null) this.#armTick(rows[0].next);
   }
 
@@ -680,6 +686,11 @@ export class PostgresStore implements Store {
     if (++this.#sweeps % SWEEP_EVERY_TICKS !== 0 || this.#closed) return;
     this.#query("sweep", `SELECT ${this.#s}.sweep()`).catch(() => {});
     // The offset to the database's clock drifts as the machines' clocks do.
+    this.clock.measure(() => this.#databaseNow()).catch(() => {});
+  }
+
+  async #databaseNow(): Promise<number> {
+    return (await this.#query<{ now: number }>("clock", `SELECT ${this.#s}.now_ms() AS now`)).rows[0].now;
   }
 
   async #requireQueue(name: string): Promise<void> {

@@ -311,5 +311,5 @@ export const modelBased: AreaDefinition = (suite, open) => {
       // On the system clock nothing falls due, so fewer runs cover what it adds: real times held to their windows.
       { numRuns: manual ? 100 : 50 },
     );
-  });
+  }, 120_000); // fifty runs of up to sixty commands, each a round trip or more on a database
 };

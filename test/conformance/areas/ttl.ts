@@ -114,7 +114,8 @@ export const ttl: AreaDefinition = (suite, open) => {
     async () => {
       const ctx = await open();
       const queue = ctx.spool.queue(uniqueQueueName("ttl"));
-      const { id } = await queue.publish({ n: 1 }, { ttlMs: 30 });
+      // Long enough for the publish and the lease to land first on a loaded machine.
+      const { id } = await queue.publish({ n: 1 }, { ttlMs: 300 });
       const [message] = await queue.lease({ leaseMs: 60_000 });
       const expiresAt = message.expiresAt ?? 0;
       await pollUntil(() => ctx.store.clock.now() > expiresAt + 20, { what: "the ttl to pass" });

@@ -516,6 +516,8 @@ export const workers: AreaDefinition = (suite, open) => {
     // While open, nothing is leased: new messages wait, with no attempt used.
     probe.mode = "hold";
     const waiting = await queue.publishMany([10, 11, 12].map((body) => ({ body })));
+    // The circuit opens as the 4th failure is seen; its nack lands a round trip later on a store behind a network.
+    await pollUntil(async () => (await queue.stats()).leased === 0, { what: "the 4th failure's nack" });
     await letWakeUpsRun();
     expect(probe.calls).toHaveLength(4);
     expect(counts(await queue.stats())).toMatchObject({ ready: 3, leased: 0 });
@@ -581,6 +583,8 @@ export const workers: AreaDefinition = (suite, open) => {
     probe.fail();
     await pollUntil(() => seen.circuit.length === 3, { what: "the circuit to re-open" });
     expect(seen.circuit).toEqual(["open", "half-open", "open"]);
+    // The circuit re-opens as the trial fails; its nack lands a round trip later on a store behind a network.
+    await pollUntil(async () => (await queue.stats()).leased === 0, { what: "the failed trial's nack" });
     await letWakeUpsRun();
     expect(probe.calls).toHaveLength(5);
     expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 0 });

@@ -160,10 +160,13 @@ CREATE FUNCTION ${s}.lock_queue(p_queue text) RETURNS void LANGUAGE sql AS $$
 $$;
 
 -- A message waiting again (a retry, a replay) takes its dedupKey back unless a newer one holds it.
-CREATE FUNCTION ${s}.may_hold_dedup(p_id text, p_queue text, p_key text) RETURNS boolean LANGUAGE sql AS $$
-  SELECT p_key IS NOT NULL AND NOT EXISTS (
-    SELECT 1 FROM ${s}.messages WHERE queue = p_queue AND dedup_key = p_key AND holds_dedup AND id <> p_id)
-$$;
+-- Under the queue's lock, as a publish decides keys under it: the two never both take the key.
+CREATE FUNCTION ${s}.may_hold_dedup(p_id text, p_queue text, p_key text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_key IS NULL THEN RETURN false; END IF;
+  PERFORM ${s}.lock_queue(p_queue);
+  RETURN NOT EXISTS (SELECT 1 FROM ${s}.messages WHERE queue = p_queue AND dedup_key = p_key AND holds_dedup AND id <> p_id);
+END $$;
 
 -- Moves a live message to the dead letters, without passing its group's turn on.
 CREATE FUNCTION ${s}.bury(p_id text, p_reason text, p_error jsonb, p_now bigint) RETURNS void LANGUAGE plpgsql AS $$
@@ -238,15 +241,23 @@ BEGIN
 END $$;
 
 -- Applies what has fallen due (TTLs, delays, lease expiries) on one queue, or on all (p_queue
--- NULL), and wakes the queues that may have become leasable. Rows another transaction holds are
--- skipped: that one is applying them. Returns the earliest later due time (NULL: none).
-CREATE FUNCTION ${s}.tick(p_queue text) RETURNS bigint LANGUAGE plpgsql AS $$
+-- NULL), and wakes the queues that may have become leasable. In the background (p_wait false)
+-- rows another transaction holds are skipped: that one is applying them. Before a read or a
+-- lease of one queue (p_wait true) it waits for them, so what the caller sees is up to date.
+-- Returns the earliest later due time (NULL: none).
+CREATE FUNCTION ${s}.tick(p_queue text, p_wait boolean) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_now bigint := ${s}.now_ms();
   v_row record;
   v_woken text[] := '{}';
   v_expired jsonb := '{"message":"lease expired before the message was acked","kind":"error"}';
 BEGIN
+  IF p_wait THEN
+    -- Rows locked by this transaction are not skipped below.
+    PERFORM 1 FROM ${s}.messages WHERE state IN (0, 1, 3) AND expires_at <= v_now AND queue = p_queue FOR UPDATE;
+    PERFORM 1 FROM ${s}.messages WHERE state = 1 AND available_at <= v_now AND queue = p_queue FOR UPDATE;
+    PERFORM 1 FROM ${s}.messages WHERE state = 2 AND lease_until <= v_now AND queue = p_queue FOR UPDATE;
+  END IF;
   FOR v_row IN SELECT id, queue FROM ${s}.messages
       WHERE state IN (0, 1, 3) AND expires_at <= v_now AND (p_queue IS NULL OR queue = p_queue)
       ORDER BY expires_at LIMIT 5000 FOR UPDATE SKIP LOCKED LOOP
@@ -440,7 +451,7 @@ BEGIN
   SELECT paused, options INTO v_queue FROM ${s}.queues WHERE name = p_queue;
   IF NOT FOUND OR v_queue.paused THEN RETURN; END IF;
   p_lease_ms := coalesce(p_lease_ms, (v_queue.options->>'leaseMs')::bigint);
-  PERFORM ${s}.tick(p_queue);
+  PERFORM ${s}.tick(p_queue, true);
   v_now := ${s}.now_ms();
   v_limit := v_queue.options->'rateLimit';
   IF v_limit IS NOT NULL THEN
@@ -553,7 +564,7 @@ END $$;
 CREATE FUNCTION ${s}.purge(p_queue text) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE v_count int;
 BEGIN
-  PERFORM ${s}.tick(p_queue);
+  PERFORM ${s}.tick(p_queue, true);
   DELETE FROM ${s}.messages WHERE queue = p_queue AND state IN (0, 1, 3);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
