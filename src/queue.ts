@@ -59,9 +59,11 @@ export class Queue<T = unknown> {
     return this.#runtime.store;
   }
 
-  #declare(options: QueueOptions | undefined): Promise<QueueInfo> {
+  /** Declares with `options`, after `previous` settles: one handle's declarations apply in the order they were made. */
+  #declare(options: QueueOptions | undefined, previous?: Promise<unknown>): Promise<QueueInfo> {
     this.#declaredWith = options;
-    const declared = this.#store.ensureQueue(this.name, options);
+    const ensure = () => this.#store.ensureQueue(this.name, options);
+    const declared = previous === undefined ? ensure() : previous.then(ensure, ensure);
     // A failure reaches the calls waiting on it; it is not kept: the next call declares again, so
     // a handle recovers with its store (a disk that was full, a store that was rebuilding).
     this.#forgetIfFailed(declared);
@@ -84,7 +86,7 @@ export class Queue<T = unknown> {
 
   /** @internal Re-declares with new options (called by `spool.queue` when given options again). */
   redeclare(options: QueueOptions): void {
-    this.#declared = this.#declare(options);
+    this.#declared = this.#declare(options, this.#declared);
   }
 
   /** The options in force (after defaults and any update). */

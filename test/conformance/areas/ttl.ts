@@ -149,8 +149,9 @@ export const ttl: AreaDefinition = (suite, open) => {
       async () => {
         const ctx = await open();
         const queue = ctx.spool.queue(uniqueQueueName("ttl"));
-        const { id } = await queue.publish({ n: 1 }, { ttlMs: 30 });
-        const [message] = await queue.lease({ leaseMs: how === "nacked" ? 60_000 : 60 });
+        // Long enough for the publish and the lease to land first on a loaded machine.
+        const { id } = await queue.publish({ n: 1 }, { ttlMs: 300 });
+        const [message] = await queue.lease({ leaseMs: how === "nacked" ? 60_000 : 400 });
         const expiresAt = message.expiresAt ?? 0;
         if (how === "nacked") {
           await pollUntil(() => ctx.store.clock.now() > expiresAt, { what: "the ttl to pass" });
