@@ -4,7 +4,7 @@ import type { ResolvedCircuitBreakerOptions, ResolvedHostCircuitOptions, Resolve
 export const defaults = {
   queue: {
     maxAttempts: 5,
-    backoff: { type: "exponential", baseMs: 1000, factor: 2, maxMs: 300_000, jitter: "full" },
+    backoff: { type: "exponential", baseMs: 1000, factor: 2, incrementMs: 1000, maxMs: 300_000, jitter: "full" },
     leaseMs: 30_000,
     maxLength: undefined,
     overflow: "reject",

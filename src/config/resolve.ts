@@ -5,7 +5,8 @@ import type { CircuitBreakerOptions, HostCircuitOptions, QueueOptions, ResolvedC
 export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQueueOptions = defaults.queue): ResolvedQueueOptions {
   return {
     maxAttempts: options.maxAttempts ?? base.maxAttempts,
-    backoff: { ...base.backoff, ...options.backoff },
+    // Defaults first: options kept by an older version lack the fields added since (incrementMs).
+    backoff: { ...defaults.queue.backoff, ...base.backoff, ...options.backoff },
     leaseMs: options.leaseMs ?? base.leaseMs,
     maxLength: options.maxLength ?? base.maxLength,
     overflow: options.overflow ?? base.overflow,

@@ -10,9 +10,10 @@ const Int = (opts: { minimum?: number; maximum?: number; description?: string } 
 
 export const BackoffOptionsSchema = Type.Object(
   {
-    type: Type.Optional(Type.Union([Type.Literal("fixed"), Type.Literal("exponential")], { description: "Delay shape between retries" })),
+    type: Type.Optional(Type.Union([Type.Literal("fixed"), Type.Literal("exponential"), Type.Literal("linear")], { description: "Delay shape between retries" })),
     baseMs: Type.Optional(Int({ minimum: 0, maximum: 86_400_000, description: "First retry delay (ms)" })),
     factor: Type.Optional(Type.Number({ minimum: 1, maximum: 100, description: "Growth per attempt (exponential)" })),
+    incrementMs: Type.Optional(Int({ minimum: 0, maximum: 86_400_000, description: "Added per attempt after the first (linear), ms" })),
     maxMs: Type.Optional(Int({ minimum: 0, maximum: 7 * 86_400_000, description: "Cap on any retry delay (ms)" })),
     jitter: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("none")], { description: "full: uniform in [0, delay]" })),
   },

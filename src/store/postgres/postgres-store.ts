@@ -473,7 +473,7 @@ export class PostgresStore implements Store {
       }
       const error = request.error ?? { message: "nacked", kind: "error" as const };
       const decision = decideFailure(
-        { attempt: row.attempt, maxAttempts: row.max_attempts, kind: error.kind, delayMs: request.delayMs, backoff: row.backoff },
+        { attempt: row.attempt, maxAttempts: row.max_attempts, kind: error.kind, delayMs: request.delayMs, backoff: { ...defaults.queue.backoff, ...row.backoff } },
         this.#random,
       );
       if (decision.action === "dead") {

@@ -91,6 +91,13 @@ export const retries: AreaDefinition = (suite, open) => {
     await expectSchedule(ctx, queue, id, [1_000, 2_000, 4_000, 5_000].map(ms));
   });
 
+  it("linear backoff: baseMs + incrementMs × (attempt−1), capped (MassTransit's incremental)", async () => {
+    const ctx = await open();
+    const queue = await queueWith(ctx, { type: "linear", baseMs: ms(1_000), incrementMs: ms(1_500), maxMs: ms(4_500), jitter: "none" });
+    const { id } = await queue.publish("x");
+    await expectSchedule(ctx, queue, id, [1_000, 2_500, 4_000, 4_500].map(ms));
+  });
+
   it("fixed backoff: the same delay every time (jittered by default, exact with jitter none)", async () => {
     const ctx = await open();
     const exact = await queueWith(ctx, { type: "fixed", baseMs: ms(2_000), jitter: "none" });
@@ -117,7 +124,7 @@ export const retries: AreaDefinition = (suite, open) => {
       const ctx = await open();
       const queue = ctx.spool.queue<string>(uniqueQueueName("retries"));
       const { id } = await queue.publish("x");
-      expect((await queue.info()).options.backoff).toEqual({ type: "exponential", baseMs: 1_000, factor: 2, maxMs: 300_000, jitter: "full" });
+      expect((await queue.info()).options.backoff).toEqual({ type: "exponential", baseMs: 1_000, factor: 2, incrementMs: 1_000, maxMs: 300_000, jitter: "full" });
       const message = await leaseOne(queue);
       const nacked = await timed(ctx.store, () => queue.nack(id, message.leaseToken, { error: "boom" }));
       expect(nacked.value.state).toBe("delayed");

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nextAttemptDelay, type BackoffPolicy } from "../../../src/core/backoff.js";
 
-const exact = (type: BackoffPolicy["type"], baseMs: number, factor: number, maxMs: number): BackoffPolicy => ({ type, baseMs, factor, maxMs, jitter: "none" });
+const exact = (type: BackoffPolicy["type"], baseMs: number, factor: number, maxMs: number, incrementMs = 0): BackoffPolicy => ({ type, baseMs, factor, incrementMs, maxMs, jitter: "none" });
 const jittered = (policy: BackoffPolicy): BackoffPolicy => ({ ...policy, jitter: "full" });
 
 describe("nextAttemptDelay", () => {
@@ -17,6 +17,15 @@ describe("nextAttemptDelay", () => {
     expect([1, 2, 3, 4, 5, 6].map((attempt) => nextAttemptDelay(attempt, policy))).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
     expect([1, 2, 3].map((attempt) => nextAttemptDelay(attempt, exact("exponential", 100, 3, 1e9)))).toEqual([100, 300, 900]);
     expect([1, 2, 3].map((attempt) => nextAttemptDelay(attempt, exact("exponential", 100, 1.5, 1e9)))).toEqual([100, 150, 225]);
+  });
+
+  it("linear: baseMs + incrementMs × (attempt−1), capped at maxMs (MassTransit's incremental)", () => {
+    const policy = exact("linear", 1_000, 99, 4_500, 1_500);
+    expect([1, 2, 3, 4, 5].map((attempt) => nextAttemptDelay(attempt, policy))).toEqual([1_000, 2_500, 4_000, 4_500, 4_500]);
+    expect(nextAttemptDelay(0, policy)).toBe(1_000);
+    expect(nextAttemptDelay(1_000_000, policy)).toBe(4_500);
+    expect(nextAttemptDelay(3, jittered(policy), () => 0.5)).toBe(2_000);
+    expect([1, 2, 3].map((attempt) => nextAttemptDelay(attempt, exact("linear", 0, 1, 1e9, 250)))).toEqual([0, 250, 500]);
   });
 
   it("treats attempt 0 or less as the first attempt", () => {
@@ -60,15 +69,16 @@ describe("nextAttemptDelay", () => {
   it("property: 0 ≤ delay ≤ min(maxMs, raw), integer; without jitter exactly the capped raw delay", () => {
     fc.assert(
       fc.property(
-        fc.constantFrom<BackoffPolicy["type"]>("fixed", "exponential"),
+        fc.constantFrom<BackoffPolicy["type"]>("fixed", "exponential", "linear"),
         fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 86_400_000 })),
         fc.double({ min: 1, max: 100, noNaN: true }),
         fc.integer({ min: 0, max: 7 * 86_400_000 }),
         fc.integer({ min: 1, max: 2_000 }),
         fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (type, baseMs, factor, maxMs, attempt, r) => {
-          const policy = exact(type, baseMs, factor, maxMs);
-          const raw = type === "fixed" || baseMs === 0 ? baseMs : baseMs * Math.pow(factor, attempt - 1);
+        fc.integer({ min: 0, max: 86_400_000 }),
+        (type, baseMs, factor, maxMs, attempt, r, incrementMs) => {
+          const policy = exact(type, baseMs, factor, maxMs, incrementMs);
+          const raw = type === "linear" ? baseMs + incrementMs * (attempt - 1) : type === "fixed" || baseMs === 0 ? baseMs : baseMs * Math.pow(factor, attempt - 1);
           const capped = Math.min(maxMs, raw);
           expect(nextAttemptDelay(attempt, policy)).toBe(Math.round(capped));
           const delay = nextAttemptDelay(attempt, jittered(policy), () => r);

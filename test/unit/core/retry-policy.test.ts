@@ -50,7 +50,7 @@ describe("classifyError", () => {
 });
 
 describe("decideFailure", () => {
-  const backoff: BackoffPolicy = { type: "exponential", baseMs: 1_000, factor: 2, maxMs: 300_000, jitter: "full" };
+  const backoff: BackoffPolicy = { type: "exponential", baseMs: 1_000, factor: 2, incrementMs: 0, maxMs: 300_000, jitter: "full" };
   const input = (over: Partial<FailureInput>): FailureInput => ({ attempt: 1, maxAttempts: 5, kind: "error", backoff, ...over });
   const half = () => 0.5;
 
