@@ -5,7 +5,7 @@ import type { NackOptions } from "./core/operations.js";
 import type { NackOutcome } from "./core/operations.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
-import type { SourceLeaseRequest, WorkerHandle, WorkerSource } from "./worker/worker-source.js";
+import type { QueueWorkerDefaults, SourceLeaseRequest, WorkerHandle, WorkerSource } from "./worker/worker-source.js";
 
 /**
  * A worker's source in the Spool's own process: leases straight from the store and wakes on the
@@ -26,8 +26,9 @@ export class LocalWorkerSource implements WorkerSource {
     return this.#runtime.store.clock;
   }
 
-  async queueLeaseMs(): Promise<number> {
-    return (await this.#declared).options.leaseMs;
+  async queueDefaults(): Promise<QueueWorkerDefaults> {
+    const { leaseMs, timeoutMs } = (await this.#declared).options;
+    return { leaseMs, timeoutMs };
   }
 
   async lease(queue: string, request: SourceLeaseRequest): Promise<LeasedMessage<unknown>[]> {

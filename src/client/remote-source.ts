@@ -10,7 +10,7 @@ import type { LeasedMessage, PublishResult } from "../message-types.js";
 import type { NackOptions } from "../core/operations.js";
 import type { NackOutcome } from "../core/operations.js";
 import { systemClock } from "../util/clock.js";
-import type { SourceLeaseRequest, WorkerHandle, WorkerSource } from "../worker/worker-source.js";
+import type { QueueWorkerDefaults, SourceLeaseRequest, WorkerHandle, WorkerSource } from "../worker/worker-source.js";
 import type { AckBatcher } from "./ack-batcher.js";
 import type { HttpTransport } from "./http-transport.js";
 import { leaseRemote } from "./remote-lease.js";
@@ -41,13 +41,13 @@ export class RemoteWorkerSource implements WorkerSource {
     this.#client = client;
   }
 
-  async queueLeaseMs(queue: string): Promise<number> {
+  async queueDefaults(queue: string): Promise<QueueWorkerDefaults> {
     try {
-      const stats = await this.#transport.request<{ options: { leaseMs: number } }>("GET", `/v1/queues/${encodeURIComponent(queue)}`);
-      return stats.options.leaseMs;
+      const info = await this.#transport.request<{ options: { leaseMs: number; timeoutMs?: number } }>("GET", `/v1/queues/${encodeURIComponent(queue)}`);
+      return { leaseMs: info.options.leaseMs, timeoutMs: info.options.timeoutMs };
     } catch (error) {
       // Not made yet: the first lease creates it with default options, as a publish would.
-      if (error instanceof NotFoundError) return defaults.queue.leaseMs;
+      if (error instanceof NotFoundError) return { leaseMs: defaults.queue.leaseMs, timeoutMs: defaults.queue.timeoutMs };
       throw error;
     }
   }

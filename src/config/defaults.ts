@@ -13,6 +13,8 @@ export const defaults = {
     idempotencyWindowMs: 24 * 3_600_000,
     completedRetentionMs: 24 * 3_600_000,
     completedRetentionCount: 100_000,
+    timeoutMs: undefined,
+    delayMs: undefined,
   } satisfies ResolvedQueueOptions as ResolvedQueueOptions,
   circuitBreaker: { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 } satisfies ResolvedCircuitBreakerOptions,
   hostCircuit: { failureThreshold: 0.5, windowMs: 20_000, minimumCalls: 30, openMs: 30_000, halfOpenTrials: 5 } satisfies ResolvedHostCircuitOptions,

@@ -15,6 +15,8 @@ export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQu
     idempotencyWindowMs: options.idempotencyWindowMs ?? base.idempotencyWindowMs,
     completedRetentionMs: options.completedRetentionMs ?? base.completedRetentionMs,
     completedRetentionCount: options.completedRetentionCount ?? base.completedRetentionCount,
+    timeoutMs: options.timeoutMs ?? base.timeoutMs,
+    delayMs: options.delayMs ?? base.delayMs,
   };
 }
 

@@ -40,6 +40,8 @@ export const QueueOptionsSchema = Type.Object(
     idempotencyWindowMs: Type.Optional(Int({ minimum: 1, maximum: 30 * 86_400_000, description: "How long an idempotencyKey is remembered, ms" })),
     completedRetentionMs: Type.Optional(Int({ minimum: 0, maximum: 30 * 86_400_000, description: "How long a completed message's status stays queryable, ms" })),
     completedRetentionCount: Type.Optional(Int({ minimum: 0, maximum: 100_000_000, description: "Most completed statuses kept per queue (oldest forgotten first)" })),
+    timeoutMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Default handler timeout of the queue's workers, ms (a worker's own timeoutMs wins)" })),
+    delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Default delay of a publish that gives neither delayMs nor availableAt, ms" })),
   },
   { additionalProperties: false },
 );
@@ -59,6 +61,8 @@ export interface ResolvedQueueOptions {
   idempotencyWindowMs: number;
   completedRetentionMs: number;
   completedRetentionCount: number;
+  timeoutMs: number | undefined;
+  delayMs: number | undefined;
 }
 
 const HeadersSchema = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }));

@@ -257,7 +257,7 @@ export class Engine {
       seq: this.#seq++,
       priority: input.priority,
       publishedAt: now,
-      availableAt: availableAtFor(input.availableAt, input.delayMs, now),
+      availableAt: availableAtFor(input.availableAt, input.delayMs ?? (input.availableAt === undefined ? queue.options.delayMs : undefined), now),
       maxAttempts: input.maxAttempts ?? queue.options.maxAttempts,
     });
     if (extras) t.extras.set(r, extras);

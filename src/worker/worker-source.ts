@@ -27,6 +27,14 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
+/** What a worker takes from its queue's options unless its own options say otherwise. */
+export interface QueueWorkerDefaults {
+  /** The lease length, ms. */
+  leaseMs: number;
+  /** The handler timeout, ms (undefined: none). */
+  timeoutMs: number | undefined;
+}
+
 export interface WorkerSource {
   /** Drives timeouts, heartbeats and the circuit breaker's open period. */
   readonly clock: Clock;
@@ -38,8 +46,8 @@ export interface WorkerSource {
    *   signal aborts), so the worker re-issues it for as long as it has free slots.
    */
   readonly longPoll: boolean;
-  /** Waits until `queue` can be leased from, and gives its default lease length (ms). */
-  queueLeaseMs(queue: string): Promise<number>;
+  /** Waits until `queue` can be leased from, and gives the defaults its workers take from it. */
+  queueDefaults(queue: string): Promise<QueueWorkerDefaults>;
   /** Leases up to `max` messages with their bodies decoded. */
   lease(queue: string, request: SourceLeaseRequest): Promise<LeasedMessage<unknown>[]>;
   /** Subscribes `wake` to the queue's wake-ups; returns an unsubscribe. A no-op for long-poll sources. */

@@ -84,6 +84,8 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   readonly #breaker: CircuitBreaker | undefined;
   #concurrency: number;
   #leaseMs = defaults.queue.leaseMs;
+  /** The handler timeout: the worker's own, else its queue's (undefined: none). */
+  #timeoutMs: number | undefined;
   #pumping = false;
   #pumpAgain = false;
   #pumpQueued = false;
@@ -145,8 +147,9 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   async #start(): Promise<void> {
     try {
-      const queueLeaseMs = await this.#source.queueLeaseMs(this.queue);
-      this.#leaseMs = this.#options.leaseMs ?? queueLeaseMs;
+      const queueDefaults = await this.#source.queueDefaults(this.queue);
+      this.#leaseMs = this.#options.leaseMs ?? queueDefaults.leaseMs;
+      this.#timeoutMs = this.#options.timeoutMs ?? queueDefaults.timeoutMs;
     } catch (error) {
       if (this.#closing) return; // closed while asking: nobody is waiting for this worker now
       this.emit("worker:error", { queue: this.queue, error });
@@ -235,7 +238,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   #deliver(message: LeasedMessage<unknown>): void {
     const clock = this.#source.clock;
     const delivery = new Handling(this.#source, message, this.#leaseMs, clock.now());
-    const timeoutMs = this.#options.timeoutMs;
+    const timeoutMs = this.#timeoutMs;
     if (timeoutMs !== undefined) {
       delivery.timeout = clock.setTimer(() => delivery.abort(new HandlerTimeoutError(timeoutMs)), timeoutMs);
     }

@@ -47,6 +47,23 @@ export const delays: AreaDefinition = (suite, open) => {
     expect(await queue.lease({ max: 10 })).toEqual([]);
   });
 
+  it("a queue's delayMs delays every publish that gives no time of its own; a publish's delayMs or availableAt wins", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("delay"), { delayMs: 60_000 });
+    const plain = await queue.publish("plain");
+    const [batched] = await queue.publishMany([{ body: "batched" }]);
+    const own = await queue.publish("own", { delayMs: 0 });
+    const absolute = await queue.publish("absolute", { availableAt: 0 });
+    for (const { id } of [plain, batched]) {
+      const status = await spool.status(id);
+      expect(status?.state).toBe("delayed");
+      expect(status?.availableAt).toBe((status?.publishedAt ?? NaN) + 60_000);
+    }
+    for (const { id } of [own, absolute]) expect((await spool.status(id))?.state).toBe("ready");
+    expect((await queue.lease({ max: 10 })).map((m) => m.body).sort()).toEqual(["absolute", "own"]);
+    expect((await queue.info()).options.delayMs).toBe(60_000);
+  });
+
   it("delayMs counts from the store's own publish time, however long the call took to reach the store", async () => {
     // A slow path to the store (a network, a queue declaration written first): 50 ms moved on a
     // ManualClock, 30 ms waited on the system clock, between the call and the store's publish.

@@ -244,7 +244,9 @@ export const workers: AreaDefinition = (suite, open) => {
     },
     async () => {
       const ctx = await open();
-      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 2, backoff: { type: "fixed", baseMs: 50, jitter: "none" } });
+      // The backoff outlasts the status read below on a loaded machine, so the retry has not started yet.
+      const backoffMs = 250;
+      const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 2, backoff: { type: "fixed", baseMs: backoffMs, jitter: "none" } });
       const { id } = await queue.publish("slow");
       const probe = new Probe<string>();
       const worker = queue.work(probe.handler, { timeoutMs: 60, leaseMs: LONG_LEASE_MS });
@@ -255,8 +257,8 @@ export const workers: AreaDefinition = (suite, open) => {
       expect(probe.contexts[0].signal.reason).toBeInstanceOf(HandlerTimeoutError);
       const outcome = seen.failed[0].outcome;
       expect(outcome?.state).toBe("delayed");
-      // The attempt failed no earlier than timeoutMs after its lease, and retries 50 ms after that.
-      const failedAt = (outcome?.availableAt ?? NaN) - 50;
+      // The attempt failed no earlier than timeoutMs after its lease, and retries backoffMs after that.
+      const failedAt = (outcome?.availableAt ?? NaN) - backoffMs;
       expect(failedAt - leasedAt(probe.calls[0]), "timed out before timeoutMs").toBeGreaterThanOrEqual(60 - TIMER_SLACK_MS);
       expect(failedAt).toBeLessThanOrEqual(seen.failedAt[0]);
       const status = await statusOf(ctx.spool, id);
@@ -296,9 +298,45 @@ export const workers: AreaDefinition = (suite, open) => {
     },
   );
 
-  /** A worker whose handler never settles and ignores ctx.signal, on a queue of one message with one attempt. */
-  async function stuckHandler(ctx: SuiteContext, timeoutMs: number) {
-    const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), { maxAttempts: 1 });
+  itOnClock(
+    suite,
+    "a queue's timeoutMs times out its workers' handlers; a worker's own timeoutMs wins",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const { id, worker, seen, started } = await stuckHandler(ctx, undefined, 500);
+      await pollUntil(() => started() === 1, { what: "the handler to start" });
+      clock.advance(499);
+      await letWakeUpsRun();
+      expect(seen.failed).toHaveLength(0);
+      clock.advance(1);
+      await pollUntil(() => seen.failed.length === 1, { what: "the attempt to fail" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "dead", lastError: { message: "handler timed out after 500 ms" } });
+      await worker.close();
+      const own = await stuckHandler(ctx, 200, 60_000);
+      await pollUntil(() => own.started() === 1, { what: "the handler to start" });
+      clock.advance(200);
+      await pollUntil(() => own.seen.failed.length === 1, { what: "the worker's own timeout" });
+      await own.worker.close();
+    },
+    async () => {
+      const ctx = await open();
+      const { id, worker, seen } = await stuckHandler(ctx, undefined, 50);
+      await pollUntil(() => seen.failed.length === 1, { what: "the attempt to fail" });
+      expect(await statusOf(ctx.spool, id)).toMatchObject({ state: "dead", lastError: { message: "handler timed out after 50 ms" } });
+      await worker.close();
+      const own = await stuckHandler(ctx, 50, 60_000);
+      await pollUntil(() => own.seen.failed.length === 1, { what: "the worker's own timeout" });
+      await own.worker.close();
+    },
+  );
+
+  /**
+   * A worker whose handler never settles and ignores ctx.signal, on a queue of one message with
+   * one attempt; `timeoutMs` is the worker's, `queueTimeoutMs` the queue's.
+   */
+  async function stuckHandler(ctx: SuiteContext, timeoutMs: number | undefined, queueTimeoutMs?: number) {
+    const queue = ctx.spool.queue<string>(uniqueQueueName("workers"), queueTimeoutMs === undefined ? { maxAttempts: 1 } : { maxAttempts: 1, timeoutMs: queueTimeoutMs });
     const { id } = await queue.publish("stuck");
     let started = 0;
     const worker = queue.work(
@@ -306,7 +344,7 @@ export const workers: AreaDefinition = (suite, open) => {
         started++;
         return new Promise(() => {}); // never settles
       },
-      { timeoutMs },
+      timeoutMs === undefined ? {} : { timeoutMs },
     );
     return { id, worker, seen: record(worker), started: () => started };
   }

@@ -32,7 +32,7 @@ function groupSource(count: number) {
   const source: WorkerSource = {
     clock: systemClock,
     longPoll: false,
-    queueLeaseMs: () => Promise.resolve(30_000),
+    queueDefaults: () => Promise.resolve({ leaseMs: 30_000, timeoutMs: undefined }),
     lease: (queue, request) => {
       if (handedOut) return Promise.resolve([]);
       handedOut = true;

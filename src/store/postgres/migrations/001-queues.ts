@@ -347,7 +347,9 @@ BEGIN
            v_now + x.ttl, x.ttl, x.max_attempts, x.body, x.headers, x.correlation_id, x.causation_id
     FROM (
       SELECT u.id, u.queue, u.priority, u.body, u.headers, u.correlation_id, u.causation_id,
-        CASE WHEN u.delay_ms IS NOT NULL THEN v_now + u.delay_ms WHEN u.available_at > v_now THEN u.available_at ELSE v_now END AS av,
+        -- core/lifecycle.ts availableAtFor; a publish with neither time takes the queue's delayMs.
+        CASE WHEN u.delay_ms IS NOT NULL THEN v_now + u.delay_ms WHEN u.available_at > v_now THEN u.available_at
+             WHEN u.available_at IS NULL AND q.options ? 'delayMs' THEN v_now + (q.options->>'delayMs')::bigint ELSE v_now END AS av,
         coalesce(u.ttl_ms, (q.options->>'ttlMs')::bigint) AS ttl,
         coalesce(u.max_attempts, (q.options->>'maxAttempts')::int) AS max_attempts, u.ord
       FROM unnest(p_ids, p_queues, p_bodies, p_headers, p_priorities, p_available_at, p_delay_ms, p_ttl_ms, p_max_attempts, p_correlation_ids, p_causation_ids)
@@ -385,7 +387,8 @@ BEGIN
 
       v_ttl := coalesce(p_ttl_ms[k], (v_options->>'ttlMs')::bigint);
       v_avail := CASE WHEN p_delay_ms[k] IS NOT NULL THEN v_now + p_delay_ms[k]
-                      WHEN p_available_at[k] > v_now THEN p_available_at[k] ELSE v_now END;
+                      WHEN p_available_at[k] > v_now THEN p_available_at[k]
+                      WHEN p_available_at[k] IS NULL AND v_options ? 'delayMs' THEN v_now + (v_options->>'delayMs')::bigint ELSE v_now END;
       v_state := CASE WHEN v_avail > v_now THEN 1 ELSE 0 END;
       IF p_group_keys[k] IS NOT NULL THEN
         PERFORM ${s}.lock_group(p_queues[k], p_group_keys[k]);
