@@ -35,6 +35,13 @@ export interface PublishCallOptions {
    * with `unsupported` (it is never ignored).
    */
   transaction?: unknown;
+  /**
+   * A queue whose `overflow` is `block` makes a publish wait while it is full: at most this long
+   * (ms, default 30 s), then it fails with `queue_full`. Inside a `transaction` it fails at once.
+   */
+  waitMs?: number;
+  /** Aborts a publish waiting for room (overflow `block`): it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface PublishResult {

@@ -1,3 +1,5 @@
+import { defaults } from "./config/defaults.js";
+import { limits } from "./config/limits.js";
 import { PublishOptionsSchema, type PublishOptions } from "./config/schemas.js";
 import { schemaErrors } from "./config/validate.js";
 import { encodeBody, tryEncodeBody } from "./core/body.js";
@@ -57,26 +59,50 @@ export function toPublishInput(
   return input;
 }
 
-/**
- * Takes a call's `transaction` out of its options (the messages' options are validated without
- * it). Allocates only when there is one.
- */
-export function splitTransaction<O extends object>(options: (O & PublishCallOptions) | undefined): { options: O | undefined; transaction: unknown } {
-  if (options === null || typeof options !== "object" || !("transaction" in options)) return { options, transaction: undefined };
-  const { transaction, ...rest } = options;
-  return { options: rest as O, transaction };
+/** What a publish call asks as a whole, apart from its messages' options. */
+export interface CallSettings {
+  transaction: unknown;
+  waitMs: number;
+  signal: AbortSignal | undefined;
 }
 
-/** The options of a call that publishes many (`publishMany(items, options)`): only `transaction`. */
-export function callTransaction(options: PublishCallOptions | undefined, where: string): unknown {
-  if (options === undefined) return undefined;
+const CALL_KEYS = new Set(["transaction", "waitMs", "signal"]);
+const NO_CALL_SETTINGS: CallSettings = Object.freeze({ transaction: undefined, waitMs: defaults.publish.blockWaitMs, signal: undefined });
+
+/**
+ * Takes a call's own settings (`transaction`, `waitMs`, `signal`) out of a single publish's
+ * options (the message's options are validated without them). Allocates only when there are some.
+ */
+export function splitCallOptions<O extends object>(options: (O & PublishCallOptions) | undefined, where: string): { options: O | undefined; call: CallSettings } {
+  if (options === null || typeof options !== "object" || !("transaction" in options || "waitMs" in options || "signal" in options)) {
+    return { options, call: NO_CALL_SETTINGS };
+  }
+  const { transaction, waitMs, signal, ...rest } = options;
+  return { options: rest as O, call: callSettings({ transaction, waitMs, signal }, where) };
+}
+
+/** The options of a call that publishes many (`publishMany(items, options)`): only the call's own. */
+export function callOptions(options: PublishCallOptions | undefined, where: string): CallSettings {
+  if (options === undefined) return NO_CALL_SETTINGS;
   if (options === null || typeof options !== "object") {
     throw new ValidationError(`${where}: options must be an object, got ${options === null ? "null" : typeof options}`, [{ path: "/", message: "expected object" }]);
   }
   for (const key of Object.keys(options)) {
-    if (key !== "transaction") throw new ValidationError(`${where}: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
+    if (!CALL_KEYS.has(key)) throw new ValidationError(`${where}: unknown option "${key}"`, [{ path: `/${key}`, message: "unknown option" }]);
   }
-  return options.transaction;
+  return callSettings(options, where);
+}
+
+function callSettings({ transaction, waitMs, signal }: PublishCallOptions, where: string): CallSettings {
+  if (waitMs !== undefined && (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > limits.maxPublishWaitMs)) {
+    throw new ValidationError(`${where}: waitMs must be an integer from 0 to ${limits.maxPublishWaitMs}, got ${JSON.stringify(waitMs)}`, [
+      { path: "/waitMs", message: `an integer from 0 to ${limits.maxPublishWaitMs}` },
+    ]);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new ValidationError(`${where}: signal must be an AbortSignal`, [{ path: "/signal", message: "not an AbortSignal" }]);
+  }
+  return { transaction, waitMs: waitMs ?? defaults.publish.blockWaitMs, signal };
 }
 
 function toEpochMs(value: number | string | Date): number {

@@ -5,7 +5,8 @@ import { ValidationError } from "./core/errors.js";
 import type { LeasedStoredMessage } from "./core/message.js";
 import { decodeLeased, type LeasedMessage, type PublishCallOptions, type PublishItem, type PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContext, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
-import { callTransaction, splitTransaction, toPublishInput } from "./publish-input.js";
+import { callOptions, splitCallOptions, toPublishInput } from "./publish-input.js";
+import { publishWhenRoom } from "./room-wait.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import {
   checkDeadId,
@@ -116,12 +117,16 @@ export class Queue<T = unknown> {
   }
 
   async #publish(body: T, call: (PublishOptions & PublishCallOptions) | undefined, traced: boolean): Promise<PublishResult> {
-    const { options, transaction } = splitTransaction<PublishOptions>(call);
+    const where = `publish to "${this.name}"`;
+    const { options, call: settings } = splitCallOptions<PublishOptions>(call, where);
+    const { transaction } = settings;
     const input = toPublishInput(this.name, body, options, this.#runtime.maxBodyBytes);
-    checkPublishCapabilities(this.#store, [input], transaction, `publish to "${this.name}"`, false);
+    checkPublishCapabilities(this.#store, [input], transaction, where, false);
     if (traced) input.headers = injectTraceContext(input.headers);
     await this.#declaration();
-    const [outcome] = await (transaction === undefined ? this.#store.publish([input]) : this.#store.publish([input], { transaction }));
+    const store = this.#store;
+    const publish = () => (transaction === undefined ? store.publish([input]) : store.publish([input], { transaction }));
+    const [outcome] = await publishWhenRoom(publish, store.clock, settings);
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
 
@@ -135,7 +140,8 @@ export class Queue<T = unknown> {
   }
 
   async #publishMany(items: PublishItem<T>[], call: PublishCallOptions | undefined, traced: boolean): Promise<PublishResult[]> {
-    const transaction = callTransaction(call, `publishMany to "${this.name}"`);
+    const settings = callOptions(call, `publishMany to "${this.name}"`);
+    const { transaction } = settings;
     if (!Array.isArray(items)) {
       throw new ValidationError(`publishMany to "${this.name}": expected an array of {body, ...options}, got ${typeof items}`);
     }
@@ -159,7 +165,9 @@ export class Queue<T = unknown> {
     if (inputs.length === 0) return [];
     if (traced) injectTraceContextAll(inputs);
     await this.#declaration();
-    const outcomes = await (transaction === undefined ? this.#store.publish(inputs) : this.#store.publish(inputs, { transaction }));
+    const store = this.#store;
+    const publish = () => (transaction === undefined ? store.publish(inputs) : store.publish(inputs, { transaction }));
+    const outcomes = await publishWhenRoom(publish, store.clock, settings);
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
   }
 

@@ -11,7 +11,8 @@ import type { FailureInfo, MessageStatus } from "./core/message.js";
 import { classifyError } from "./core/retry-policy.js";
 import type { ExchangePublishResult, PublishCallOptions, PublishResult } from "./message-types.js";
 import { hasActiveSpan, injectTraceContextAll, withPublishSpan } from "./observability/tracing.js";
-import { splitTransaction, toPublishInput } from "./publish-input.js";
+import { splitCallOptions, toPublishInput } from "./publish-input.js";
+import { publishWhenRoom } from "./room-wait.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import { Queue } from "./queue.js";
 import { checkDeadId, checkReplaySelection, deadLetterPage, queueStats, type DeadLetterPageOptions, type DeadLetterView, type QueueStatsWithWorkers } from "./queue-ops.js";
@@ -267,7 +268,8 @@ export class Spool implements SpoolRuntime {
   }
 
   async #publishToExchange<T>(exchange: string, routingKey: string, body: T, call: (PublishOptions & PublishCallOptions) | undefined, traced: boolean): Promise<ExchangePublishResult> {
-    const { options, transaction } = splitTransaction<PublishOptions>(call);
+    const { options, call: settings } = splitCallOptions<PublishOptions>(call, `publish to exchange "${exchange}"`);
+    const { transaction } = settings;
     if (typeof exchange !== "string") throw new ValidationError("publishToExchange: exchange must be a string");
     if (typeof routingKey !== "string" || routingKey.length > 255) throw new ValidationError("publishToExchange: routingKey must be a string of at most 255 characters");
     let queues: string[];
@@ -283,7 +285,9 @@ export class Spool implements SpoolRuntime {
     checkPublishCapabilities(this.store, inputs, transaction, `publish to exchange "${exchange}"`, false);
     if (inputs.length === 0) return { routed: 0, messages: [] };
     if (traced) injectTraceContextAll(inputs);
-    const outcomes = await (transaction === undefined ? this.store.publish(inputs) : this.store.publish(inputs, { transaction }));
+    const store = this.store;
+    const publish = () => (transaction === undefined ? store.publish(inputs) : store.publish(inputs, { transaction }));
+    const outcomes = await publishWhenRoom(publish, store.clock, settings);
     return {
       routed: outcomes.length,
       messages: outcomes.map((o) => ({ id: o.id, queue: o.queue, replaced: o.replaced, duplicate: o.duplicate })),

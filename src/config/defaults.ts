@@ -19,6 +19,8 @@ export const defaults = {
   circuitBreaker: { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 } satisfies ResolvedCircuitBreakerOptions,
   hostCircuit: { failureThreshold: 0.5, windowMs: 20_000, minimumCalls: 30, openMs: 30_000, halfOpenTrials: 5 } satisfies ResolvedHostCircuitOptions,
   worker: { concurrency: 1, closeTimeoutMs: 10_000 },
+  /** A publish to a full queue with overflow `block` (docs/configuration.md). */
+  publish: { blockWaitMs: 30_000 },
   /** The embedded journal (docs/configuration.md, journal.*). */
   journal: { fsync: "always", fsyncIntervalMs: 1000, segmentMaxBytes: 64 * 1024 * 1024, snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 },
   /** The PostgreSQL store (docs/postgres.md). */

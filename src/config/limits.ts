@@ -13,6 +13,8 @@ export const limits = {
   maxLeaseBatch: 1000,
   /** Most dead letters one page lists. */
   maxDeadLetterPage: 1000,
+  /** The longest a publish waits for room in a full queue with overflow `block`: 1 hour. */
+  maxPublishWaitMs: 3_600_000,
   /** Most messages one publishMany takes. */
   maxPublishBatch: 10_000,
 } as const;

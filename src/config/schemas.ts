@@ -34,7 +34,7 @@ export const QueueOptionsSchema = Type.Object(
     backoff: Type.Optional(BackoffOptionsSchema),
     leaseMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Default lease (visibility timeout), ms" })),
     maxLength: Type.Optional(Int({ minimum: 1, description: "Most waiting (ready + delayed) messages" })),
-    overflow: Type.Optional(Type.Union([Type.Literal("reject"), Type.Literal("drop-oldest")], { description: "At maxLength: reject with queue_full, or dead-letter the oldest ready message" })),
+    overflow: Type.Optional(Type.Union([Type.Literal("reject"), Type.Literal("block"), Type.Literal("drop-oldest")], { description: "At maxLength: reject with queue_full, block (a library publish waits for room; HTTP answers 429 with Retry-After), or dead-letter the oldest ready message" })),
     ttlMs: Type.Optional(Int({ minimum: 1, description: "Default time to live of a message, ms" })),
     rateLimit: Type.Optional(RateLimitSchema),
     idempotencyWindowMs: Type.Optional(Int({ minimum: 1, maximum: 30 * 86_400_000, description: "How long an idempotencyKey is remembered, ms" })),
@@ -55,7 +55,7 @@ export interface ResolvedQueueOptions {
   backoff: Required<BackoffOptions>;
   leaseMs: number;
   maxLength: number | undefined;
-  overflow: "reject" | "drop-oldest";
+  overflow: "reject" | "block" | "drop-oldest";
   ttlMs: number | undefined;
   rateLimit: RateLimit | undefined;
   idempotencyWindowMs: number;

@@ -63,9 +63,13 @@ export class LeaseLostError extends SpoolError {
 }
 
 export class QueueFullError extends SpoolError {
-  constructor(queue: string, maxLength: number) {
-    super("queue_full", `queue "${queue}" is full: maxLength ${maxLength} reached`);
+  /** The queue's overflow policy: with `block` a producer may wait for room and try again. */
+  readonly overflow: "reject" | "block";
+
+  constructor(queue: string, maxLength: number, overflow: "reject" | "block" = "reject", message?: string) {
+    super("queue_full", message ?? `queue "${queue}" is full: maxLength ${maxLength} reached`);
     this.name = "QueueFullError";
+    this.overflow = overflow;
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * Decides what a publish does to a queue at its `maxLength` (backpressure): `reject` refuses the
- * whole publish (atomically: all of it fits or none is enqueued); `drop-oldest` accepts it and
- * dead-letters the oldest ready messages (reason `overflow`) until the queue fits again.
+ * whole publish (atomically: all of it fits or none is enqueued); `block` refuses it the same way
+ * at the store, and the library's publish waits for room and tries again (a bounded channel);
+ * `drop-oldest` accepts it and dead-letters the oldest ready messages (reason `overflow`) until
+ * the queue fits again.
  */
-export type OverflowPolicy = "reject" | "drop-oldest";
+export type OverflowPolicy = "reject" | "block" | "drop-oldest";
 
 export type OverflowDecision = { action: "accept" } | { action: "reject" } | { action: "drop-oldest"; count: number };
 
@@ -18,6 +20,6 @@ export interface OverflowInput {
 
 export function decideOverflow({ waiting, adding, maxLength, overflow }: OverflowInput): OverflowDecision {
   if (maxLength === undefined || waiting + adding <= maxLength) return { action: "accept" };
-  if (overflow === "reject") return { action: "reject" };
+  if (overflow !== "drop-oldest") return { action: "reject" };
   return { action: "drop-oldest", count: waiting + adding - maxLength };
 }

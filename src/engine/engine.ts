@@ -194,7 +194,7 @@ export class Engine {
     let adding: Map<QueueState, { count: number; dedup: Set<string>; idem: Set<string> }> | undefined;
     for (const input of inputs) {
       const queue = this.#queues.get(input.queue);
-      if (!queue || queue.options.maxLength === undefined || queue.options.overflow !== "reject") continue;
+      if (!queue || queue.options.maxLength === undefined || queue.options.overflow === "drop-oldest") continue;
       adding ??= new Map();
       let entry = adding.get(queue);
       if (!entry) adding.set(queue, (entry = { count: 0, dedup: new Set(), idem: new Set() }));
@@ -212,7 +212,9 @@ export class Engine {
     if (!adding) return;
     for (const [queue, entry] of adding) {
       const { maxLength, overflow } = queue.options;
-      if (decideOverflow({ waiting: queue.waiting, adding: entry.count, maxLength, overflow }).action === "reject") throw new QueueFullError(queue.name, maxLength as number);
+      if (decideOverflow({ waiting: queue.waiting, adding: entry.count, maxLength, overflow }).action === "reject") {
+        throw new QueueFullError(queue.name, maxLength as number, overflow === "block" ? "block" : "reject");
+      }
     }
   }
 

@@ -5,7 +5,7 @@
  * a stack trace.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ERROR_CODES, SpoolError, type ErrorCode, type ErrorDetail } from "../core/errors.js";
+import { ERROR_CODES, QueueFullError, SpoolError, type ErrorCode, type ErrorDetail } from "../core/errors.js";
 
 export interface ErrorBody {
   error: { code: ErrorCode | "internal"; message: string; details?: ErrorDetail[] };
@@ -27,6 +27,8 @@ export function errorBody(code: ErrorCode, message: string, details?: ErrorDetai
 }
 
 function sendError(reply: FastifyReply, error: SpoolError): FastifyReply {
+  // A queue that blocks its producers asks an HTTP producer to come back, as a library one waits.
+  if (error instanceof QueueFullError && error.overflow === "block") reply.header("retry-after", "1");
   return reply.code(ERROR_CODES[error.code]).send(errorBody(error.code, error.message, error.details));
 }
 

@@ -184,6 +184,25 @@ describe("queues", () => {
     expect(stats.body.oldestReadyAgeMs).toBeGreaterThanOrEqual(0);
   });
 
+  it("a full queue with overflow block answers 429 queue_full with Retry-After at once", async () => {
+    await server.call("PUT", `/v1/queues/${q}`, { maxLength: 1, overflow: "block" });
+    expect((await server.call("POST", `/v1/queues/${q}/messages`, { body: 1 })).status).toBe(201);
+    for (const [path, body] of [
+      [`/v1/queues/${q}/messages`, { body: 2 }],
+      [`/v1/queues/${q}/messages/batch`, { messages: [{ body: 3 }] }],
+      [`/v1/exchanges//publish`, { routingKey: q, body: 4 }],
+    ] as const) {
+      const refused = await server.call("POST", path, body);
+      expect(refused.status, path).toBe(429);
+      expect(refused.body.error.code).toBe("queue_full");
+      expect(refused.headers.get("retry-after")).toBe("1");
+    }
+    await server.call("PUT", `/v1/queues/${q}`, { overflow: "reject" });
+    const rejected = await server.call("POST", `/v1/queues/${q}/messages`, { body: 5 });
+    expect(rejected.status).toBe(429);
+    expect(rejected.headers.get("retry-after")).toBeNull();
+  });
+
   it("purges and deletes dead letters", async () => {
     await server.call("PUT", `/v1/queues/${q}`, { maxAttempts: 1 });
     await server.call("POST", `/v1/queues/${q}/messages/batch`, { messages: [{ body: 1 }, { body: 2 }, { body: 3 }] });

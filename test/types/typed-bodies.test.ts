@@ -23,6 +23,6 @@ describe("typed bodies and options (compile-time)", () => {
 
   it("types queue options", () => {
     expectTypeOf<QueueOptions["maxAttempts"]>().toEqualTypeOf<number | undefined>();
-    expectTypeOf<NonNullable<QueueOptions["overflow"]>>().toEqualTypeOf<"reject" | "drop-oldest">();
+    expectTypeOf<NonNullable<QueueOptions["overflow"]>>().toEqualTypeOf<"reject" | "block" | "drop-oldest">();
   });
 });

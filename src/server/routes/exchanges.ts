@@ -90,7 +90,8 @@ export function exchangeRoutes(app: FastifyInstance, { spool }: ServerContext): 
       // to the queue the routing key names.
       if (request.params.x === "") checkQueueAccess(request, routingKey);
       else await checkExchangeAccess(request, request.params.x);
-      return reply.code(201).send(await spool.publishToExchange(request.params.x, routingKey, body, options));
+      // A full queue with overflow `block` answers at once (429 with Retry-After): the client waits, not the server.
+      return reply.code(201).send(await spool.publishToExchange(request.params.x, routingKey, body, { ...options, waitMs: 0 }));
     },
   );
 }

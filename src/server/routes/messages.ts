@@ -7,6 +7,9 @@ import { leasedMessagesJson } from "../message-json.js";
 import { AckBody, AcksBody, ExtendBody, LeaseBody, MessageParams, NackBody, PublishBatchBody, PublishBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
+/** A full queue with overflow `block` answers at once (429 with Retry-After): the client waits, not the server. */
+const NO_WAIT = Object.freeze({ waitMs: 0 });
+
 type QueueRoute<B> = { Params: Static<typeof QueueParams>; Body: B };
 type MessageRoute<B> = { Params: Static<typeof MessageParams>; Body: B };
 
@@ -49,7 +52,7 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
     { schema: routeSchema("messages", "Publish one message (an unknown queue is created with defaults)", { params: QueueParams, body: PublishBody }), config: { access: "publish" } },
     async (request, reply) => {
       const { body, ...options } = request.body;
-      const result = await spool.queue(request.params.q).publish(body, options);
+      const result = await spool.queue(request.params.q).publish(body, { ...options, ...NO_WAIT });
       return reply.code(201).send(result);
     },
   );
@@ -58,7 +61,7 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
     "/v1/queues/:q/messages/batch",
     { schema: routeSchema("messages", "Publish up to 10,000 messages atomically: all or none", { params: QueueParams, body: PublishBatchBody }), config: { access: "publish" } },
     async (request, reply) => {
-      const results = await spool.queue(request.params.q).publishMany(request.body.messages).catch((error: unknown) => {
+      const results = await spool.queue(request.params.q).publishMany(request.body.messages, NO_WAIT).catch((error: unknown) => {
         throw inBatchBody(error);
       });
       return reply.code(201).send({ results });

@@ -33,8 +33,8 @@ export function toSpoolError(error: unknown, what: string): unknown {
   if (error instanceof SpoolError) return error;
   const { code, message, detail } = (error ?? {}) as PgLikeError;
   if (code === "SP429") {
-    const full = JSON.parse(detail ?? "{}") as { queue: string; maxLength: number };
-    return new QueueFullError(full.queue, full.maxLength);
+    const full = JSON.parse(detail ?? "{}") as { queue: string; maxLength: number; overflow: "reject" | "block" };
+    return new QueueFullError(full.queue, full.maxLength, full.overflow);
   }
   if (code === "SP404") return new NotFoundError(message ?? "not found");
   if (isConnectionFailure(error)) return new UnavailableError(`${what}: the PostgreSQL store is unavailable: ${message ?? String(error)}`, error);

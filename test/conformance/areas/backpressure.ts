@@ -2,7 +2,8 @@
  * Backpressure: `maxLength` bounds the waiting (ready + delayed) messages of a queue. At the
  * limit, overflow "reject" (the default) fails the publish with queue_full and enqueues nothing
  * (a batch is all or none); overflow "drop-oldest" dead-letters the oldest ready message with
- * reason "overflow".
+ * reason "overflow"; overflow "block" refuses at the store the same way, and a library publish
+ * waits for room (looking again after 10 ms, doubling to 200 ms) until its waitMs or signal.
  */
 import { expect } from "vitest";
 import { it } from "../registry.js";
@@ -10,7 +11,8 @@ import { QueueFullError } from "../../../src/index.js";
 import { uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { itWith } from "./capability-helpers.js";
-import { counts, leaseAll, leaseOneByOne, spoolError } from "./publish-helpers.js";
+import { counts, itOnClock, leaseAll, leaseOneByOne, letWakeUpsRun, manualClock, spoolError } from "./publish-helpers.js";
+import { pollUntil } from "../../helpers/poll-until.js";
 
 type Tagged = { tag: string };
 
@@ -85,6 +87,81 @@ export const backpressure: AreaDefinition = (suite, open) => {
     await spoolError(() => queue.publish({ tag: "c" }, { dedupKey: "new" }), "queue_full");
     await spoolError(() => queue.publishMany([{ body: { tag: "a3" }, idempotencyKey: "i" }, { body: { tag: "c" } }]), "queue_full");
     expect((await leaseAll(queue)).map((m) => m.body.tag)).toEqual(["a", "b2"]);
+  });
+
+  /** A promise's outcome so far, without waiting for it. */
+  function watchOutcome<T>(promise: Promise<T>) {
+    const seen: { value?: T; error?: unknown; settled: boolean } = { settled: false };
+    promise.then(
+      (value) => Object.assign(seen, { value, settled: true }),
+      (error: unknown) => Object.assign(seen, { error, settled: true }),
+    );
+    return seen;
+  }
+
+  itOnClock(
+    suite,
+    "overflow block: a publish to a full queue waits, goes in once a consumer makes room, and fails with queue_full after its waitMs",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const queue = ctx.spool.queue<number>(uniqueQueueName("bp"), { maxLength: 2, overflow: "block" });
+      await queue.publishMany([{ body: 1 }, { body: 2 }]);
+      const waiting = watchOutcome(queue.publish(3));
+      await letWakeUpsRun();
+      clock.advance(5_000);
+      await letWakeUpsRun();
+      expect(waiting.settled, "it waits while the queue is full").toBe(false);
+      expect(counts(await queue.stats())).toMatchObject({ ready: 2 });
+
+      const [taken] = await queue.lease();
+      expect(taken.body).toBe(1);
+      clock.advance(200); // the next look
+      await pollUntil(() => waiting.settled, { what: "the waiting publish to go in" });
+      expect(waiting.error).toBeUndefined();
+      expect((await ctx.spool.status(waiting.value?.id ?? ""))?.state).toBe("ready");
+
+      // Full again: a batch waits its waitMs, then gives up with queue_full, enqueuing nothing.
+      const batch = watchOutcome(queue.publishMany([{ body: 4 }], { waitMs: 1_000 }));
+      await letWakeUpsRun();
+      clock.advance(999);
+      await letWakeUpsRun();
+      expect(batch.settled).toBe(false);
+      clock.advance(1);
+      await pollUntil(() => batch.settled, { what: "the batch to give up" });
+      expect(batch.error).toBeInstanceOf(QueueFullError);
+      expect(counts(await queue.stats())).toMatchObject({ ready: 2, leased: 1 });
+      expect((await leaseAll(queue)).map((m) => m.body)).toEqual([2, 3]);
+    },
+    async () => {
+      const ctx = await open();
+      const queue = ctx.spool.queue<number>(uniqueQueueName("bp"), { maxLength: 2, overflow: "block" });
+      await queue.publishMany([{ body: 1 }, { body: 2 }]);
+      const waiting = watchOutcome(queue.publish(3));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a consumer comes later
+      expect(waiting.settled, "it waits while the queue is full").toBe(false);
+      await queue.lease();
+      await pollUntil(() => waiting.settled, { what: "the waiting publish to go in" });
+      expect(waiting.error).toBeUndefined();
+      const started = ctx.store.clock.now();
+      const error = await spoolError(() => queue.publishMany([{ body: 4 }], { waitMs: 100 }), "queue_full");
+      expect(error).toBeInstanceOf(QueueFullError);
+      expect(ctx.store.clock.now() - started).toBeGreaterThanOrEqual(100);
+      expect((await leaseAll(queue)).map((m) => m.body)).toEqual([2, 3]);
+    },
+  );
+
+  it("overflow block: a waiting publish stops when its signal aborts, and a publish with waitMs 0 fails at once", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("bp"), { maxLength: 1, overflow: "block" });
+    await queue.publish(1);
+    await spoolError(() => queue.publish(2, { waitMs: 0 }), "queue_full");
+    const controller = new AbortController();
+    const waiting = queue.publish(3, { signal: controller.signal });
+    controller.abort(new Error("the producer gave up"));
+    await expect(waiting).rejects.toThrow("the producer gave up");
+    await spoolError(() => queue.publish(4, { waitMs: -1 }), "validation_failed");
+    expect((await leaseAll(queue)).map((m) => m.body)).toEqual([1]);
   });
 
   it("drop-oldest dead-letters the oldest ready message with reason overflow", async () => {

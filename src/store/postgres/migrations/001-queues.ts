@@ -417,9 +417,9 @@ BEGIN
           SELECT count(*) INTO v_count FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.state IN (0, 1, 3);
         END IF;
         IF v_count > v_max THEN
-          IF v_options->>'overflow' = 'reject' THEN
+          IF v_options->>'overflow' IN ('reject', 'block') THEN
             RAISE EXCEPTION 'queue "%" is full: maxLength % reached', p_queues[k], v_max
-              USING ERRCODE = 'SP429', DETAIL = json_build_object('queue', p_queues[k], 'maxLength', v_max)::text;
+              USING ERRCODE = 'SP429', DETAIL = json_build_object('queue', p_queues[k], 'maxLength', v_max, 'overflow', v_options->>'overflow')::text;
           END IF;
           WHILE v_count > v_max LOOP
             SELECT * INTO v_oldest FROM ${s}.oldest_ready(p_queues[k]);
