@@ -88,6 +88,8 @@ describe("four processes on one PostgreSQL schema, one SIGKILLed mid-drain", () 
       let victim = -1;
       let killedAt = 0;
       let waitingAtKill = 0;
+      const seqOf = new Map(published.map((id, seq) => [id, seq]));
+      const slowRunning: Handling[][] = Array.from({ length: PROCESSES }, () => []);
       const started = Date.now();
 
       const onMessage = (host: number) => (message: PgHostMessage) => {
@@ -108,13 +110,21 @@ describe("four processes on one PostgreSQL schema, one SIGKILLed mid-drain", () 
           byLease.get(`${id}/${attempt}`)!.ackedAt = at;
           acked++;
         }
-        // Once a third is acked, the next host to report handlers it just started is killed:
-        // they are still running (or their acks are in flight), so it dies holding leases.
-        if (victim < 0 && acked >= MESSAGES / 3 && message.starts.length > 0) {
-          victim = host;
-          killedAt = Date.now();
-          waitingAtKill = MESSAGES - acked;
-          hosts[victim].child.kill("SIGKILL");
+        // Once a third is acked, the first host seen running a slow handler (DRAIN.slowEvery) that
+        // will still be running when the signal lands is killed: it dies holding a lease it has
+        // reported (besides whatever it leased in its last moments and never reported).
+        if (victim < 0 && acked >= MESSAGES / 3) {
+          const now = Date.now();
+          for (const h of message.starts) {
+            if (seqOf.get(h[0])! % DRAIN.slowEvery === 0) slowRunning[host].push(byLease.get(`${h[0]}/${h[1]}`)!);
+          }
+          slowRunning[host] = slowRunning[host].filter((h) => h.end === undefined && now < h.start + DRAIN.slowMs - 300);
+          if (slowRunning[host].length > 0) {
+            victim = host;
+            killedAt = now;
+            waitingAtKill = MESSAGES - acked;
+            hosts[victim].child.kill("SIGKILL");
+          }
         }
       };
       for (let i = 0; i < PROCESSES; i++) {
@@ -130,7 +140,7 @@ describe("four processes on one PostgreSQL schema, one SIGKILLed mid-drain", () 
           const stats = await queue.stats();
           return stats.totals.completed >= MESSAGES && stats.ready + stats.delayed + stats.leased === 0;
         },
-        { timeoutMs: 150_000, intervalMs: 100, what: "the backlog drained" },
+        { timeoutMs: 240_000, intervalMs: 100, what: "the backlog drained" },
       );
       const drainedMs = Date.now() - started;
       const checksStarted = Date.now();
@@ -223,7 +233,7 @@ describe("four processes on one PostgreSQL schema, one SIGKILLed mid-drain", () 
     } finally {
       await spool.close();
     }
-  }, 180_000);
+  }, 300_000);
 });
 
 /** The ids in the store's completed set: read from its table, since status(id) is one round trip per id. */
