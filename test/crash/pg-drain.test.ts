@@ -18,7 +18,13 @@
  *     message starts no earlier than the earlier lease's leaseUntil;
  *   - a stale token is refused: every token the victim held, and every token whose ack was
  *     accepted, is answered lease_lost by ackMany and by extend, and changes nothing;
- *   - the survivors finish the victim's work once its leases expire (takeover times printed).
+ *   - the survivors finish the victim's work once its leases expire (takeover times printed;
+ *     an expired lease's message joins the back of the line, so with a long backlog the others
+ *     reach it only after the messages already waiting).
+ *
+ * On this project's 2-core machines, with the database on the same machine, 100,000 messages
+ * take ~35 s in all once the ready-message lease uses its index on a table without statistics
+ * (the messages_queue_state index made a fresh table's lease sort every ready row: ~120 s).
  */
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
