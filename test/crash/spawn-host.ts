@@ -1,6 +1,7 @@
 /**
- * Starts `child-host.ts` as a separate Node process (`node --import tsx`) with an IPC channel,
- * and turns what it says into promises the tests wait on: no sleeps, only events.
+ * Starts `child-host.ts` (or another host script of this folder) as a separate Node process
+ * (`node --import tsx`) with an IPC channel, and turns what it says into promises the tests wait
+ * on: no sleeps, only events.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -12,7 +13,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
 export const CHILD_HOST = path.join(HERE, "child-host.ts");
 
-export interface HostHandle {
+export interface HostHandle<M = ChildMessage> {
   readonly child: ChildProcess;
   readonly pid: number;
   /** Everything written to stderr, for failure messages. */
@@ -20,16 +21,17 @@ export interface HostHandle {
   /** Resolves once the process has exited AND its IPC channel has closed (every message it sent has arrived). */
   readonly ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The first message (already received or still to come) that `match` accepts; rejects if the child ends first. */
-  waitFor(match: (message: ChildMessage) => boolean, what: string): Promise<ChildMessage>;
+  waitFor(match: (message: M) => boolean, what: string): Promise<M>;
 }
 
-export function spawnHost(args: string[], onMessage: (message: ChildMessage) => void = () => undefined): HostHandle {
-  const child = fork(CHILD_HOST, args, { cwd: REPO, execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
+/** `script`: the host to run (default `child-host.ts`); its messages are of type `M`. */
+export function spawnHost<M = ChildMessage>(args: string[], onMessage: (message: M) => void = () => undefined, script = CHILD_HOST): HostHandle<M> {
+  const child = fork(script, args, { cwd: REPO, execArgv: ["--import", "tsx"], stdio: ["ignore", "ignore", "pipe", "ipc"] });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const received: ChildMessage[] = [];
-  const waiters = new Set<{ match: (m: ChildMessage) => boolean; resolve: (m: ChildMessage) => void }>();
-  child.on("message", (message: ChildMessage) => {
+  const received: M[] = [];
+  const waiters = new Set<{ match: (m: M) => boolean; resolve: (m: M) => void }>();
+  child.on("message", (message: M) => {
     received.push(message);
     onMessage(message);
     for (const waiter of [...waiters]) {

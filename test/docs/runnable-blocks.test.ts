@@ -4,14 +4,18 @@
  * and run with tsx; `ts runnable server` also gets a fresh `spool serve`, its URL in SPOOL_URL.
  * `"spool"` and its subpaths resolve to this checkout's sources, through the package's `exports`,
  * so the blocks are checked against the code as it is now. Each must exit 0; all of them together
- * must also type-check. Every `ts` block of the README must be runnable.
+ * must also type-check. Every `ts` block of the README must be runnable. `ts runnable postgres`
+ * gets a database of its own on the test PostgreSQL (created before, dropped after), its URL in
+ * DATABASE_URL, and `pg` (with its types) installed beside it, as a reader's project would have.
  */
 import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadServerConfig, startServer } from "../../src/entries/server.js";
+import { TEST_PG_URL } from "../helpers/postgres.js";
 import { runCommand } from "../helpers/run-command.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
 
@@ -72,6 +76,30 @@ async function project(dir: string): Promise<void> {
   };
   await fs.writeFile(path.join(dir, "package.json"), JSON.stringify({ name: "docs-block", private: true, type: "module" }));
   await fs.writeFile(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions }));
+  // What a reader installs beside spool to use the PostgreSQL store's outbox: pg and its types.
+  await fs.mkdir(path.join(dir, "node_modules", "@types"), { recursive: true });
+  await fs.symlink(path.join(ROOT, "node_modules", "pg"), path.join(dir, "node_modules", "pg"), "dir");
+  await fs.symlink(path.join(ROOT, "node_modules", "@types", "pg"), path.join(dir, "node_modules", "@types", "pg"), "dir");
+}
+
+let databases = 0;
+
+/** A fresh database on the test server for one block (dropped by the returned function), and its URL. */
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `spool_doc_${process.pid}_${Date.now().toString(36)}_${databases++}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/${name}`;
+  return { url: url.href, drop: () => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }
 
 const all = (await documents()).flatMap(({ file, text }) => blocksOf(file, text));
@@ -99,11 +127,14 @@ describe("runnable code blocks in README.md and docs/", () => {
       ? await startServer(loadServerConfig({ env: {}, flags: { port: "0", dataDir: path.join(dir, "server-data"), logLevel: "silent" }, cwd: dir }))
       : undefined;
     if (server) env.SPOOL_URL = server.url;
+    const database = block.flags.includes("postgres") ? await freshDatabase() : undefined;
+    if (database) env.DATABASE_URL = database.url;
     try {
       const result = await runCommand(process.execPath, ["--import", TSX_LOADER, "block.ts"], { cwd: dir, env, timeoutMs: BLOCK_TIMEOUT_MS });
       expect(result, `${block.where}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`).toMatchObject({ code: 0, signal: null });
     } finally {
       await server?.close();
+      await database?.drop();
     }
   }, BLOCK_TIMEOUT_MS + 20_000);
 
