@@ -184,6 +184,8 @@ export class PostgresStore implements Store {
       }
       await this.#wakeups.start();
     } catch (error) {
+      // Nothing is left holding the process open (an idle pooled connection would, for seconds).
+      await this.close();
       throw toSpoolError(error, "open");
     }
     this.#opened = true;
