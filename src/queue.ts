@@ -175,7 +175,7 @@ export class Queue<T = unknown> {
   work(handler: Handler<T>, options: WorkerOptions = {}): Worker<T> {
     if (typeof handler !== "function") throw new ValidationError(`work on "${this.name}": handler must be a function`);
     validate(WorkerOptionsSchema, options, `worker on "${this.name}"`);
-    return new Worker<T>(new LocalWorkerSource(this.#runtime, this.#declaration()), this.name, handler, options);
+    return new Worker<T>(new LocalWorkerSource(this.#runtime, () => this.#declaration()), this.name, handler, options);
   }
 
   /**

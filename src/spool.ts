@@ -319,6 +319,22 @@ export class Spool implements SpoolRuntime {
     return this.store.writeFault?.message;
   }
 
+  /**
+   * Why this Spool cannot serve now, or undefined when it can (what `/health/ready` answers): it
+   * is closed, its store knows of a fault, or a store with a server (`store.ping`) did not answer
+   * within `timeoutMs`. Memory and journal stores have no ping: for them this is `writeProblem()`.
+   */
+  async readinessProblem(timeoutMs: number = defaults.readinessTimeoutMs): Promise<string | undefined> {
+    const problem = this.writeProblem();
+    if (problem !== undefined || this.store.ping === undefined) return problem;
+    try {
+      await this.store.ping(timeoutMs);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   /** @internal */
   circuitStates(queue: string): CircuitState[] {
     const states: CircuitState[] = [];

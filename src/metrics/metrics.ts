@@ -25,7 +25,11 @@
  * | spool_journal_fsync_seconds             | histogram | –                          |
  * | spool_http_request_duration_seconds     | histogram | method, route, status_code |
  * | spool_metrics_scrape_errors_total       | counter   | –                          |
- * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`).
+ * | spool_postgres_pool_connections         | gauge     | state (idle, busy)         |
+ * | spool_postgres_pool_waiting             | gauge     | –                          |
+ * | spool_postgres_query_duration_seconds   | histogram | operation, outcome         |
+ * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`). The
+ * `spool_postgres_*` series exist only when the store is PostgreSQL.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { SpoolError } from "../core/errors.js";
@@ -75,6 +79,20 @@ function observesFsync(store: unknown): store is FsyncObservable {
   return typeof (store as Partial<FsyncObservable>).observeFsync === "function";
 }
 
+/** A store with a connection pool that reports its statements (PostgreSQL): duck-typed, so this layer never loads `pg`. */
+interface PoolObservable {
+  poolStats(): { total: number; idle: number; waiting: number };
+  observeQueries(observer: (observation: { operation: string; durationMs: number; ok: boolean }) => void): () => void;
+}
+
+function observesPool(store: unknown): store is PoolObservable {
+  const candidate = store as Partial<PoolObservable>;
+  return typeof candidate.poolStats === "function" && typeof candidate.observeQueries === "function";
+}
+
+/** From 0.1 ms (a cached lookup on a local server) to 30 s (the default statement timeout). */
+const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /** What a worker's `message:completed` / `message:failed` events carry that the metrics use; samples without a field are skipped. */
 interface HandlerEvent {
   queue: string;
@@ -103,6 +121,7 @@ export class SpoolMetrics {
   readonly #workers = new Map<ObservableWorker, () => void>();
   #snapshot: Promise<QueueSnapshot[]> | undefined;
   #unobserveFsync: (() => void) | undefined;
+  #unobserveQueries: (() => void) | undefined;
   #closed = false;
 
   constructor(source: MetricsSource, options: SpoolMetricsOptions = {}) {
@@ -213,6 +232,45 @@ export class SpoolMetrics {
 
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     if (observesFsync(source.store)) this.#unobserveFsync = source.store.observeFsync(this.observeFsync);
+    if (observesPool(source.store)) this.#unobserveQueries = this.#observePool(source.store, registers);
+  }
+
+  /** The PostgreSQL store's pool (read at scrape time) and the duration of every statement it runs. */
+  #observePool(store: PoolObservable, registers: Registry[]): () => void {
+    const connections: Gauge<"state"> = new Gauge({
+      name: "spool_postgres_pool_connections",
+      help: "Connections of the PostgreSQL store's pool, by state: idle, or busy running a statement (the LISTEN connection is not counted).",
+      labelNames: ["state"],
+      registers,
+      collect: () => {
+        const { total, idle } = store.poolStats();
+        connections.set({ state: "idle" }, idle);
+        connections.set({ state: "busy" }, total - idle);
+      },
+    });
+    const waiting: Gauge = new Gauge({
+      name: "spool_postgres_pool_waiting",
+      help: "Statements waiting for a connection because every one of the pool's (poolSize) is busy.",
+      registers,
+      collect: () => waiting.set(store.poolStats().waiting),
+    });
+    const queries = new Histogram({
+      name: "spool_postgres_query_duration_seconds",
+      help: "Statements (and transactions) of the PostgreSQL store, by operation and outcome (ok, error); waiting for a connection included.",
+      labelNames: ["operation", "outcome"],
+      buckets: QUERY_BUCKETS,
+      registers,
+    });
+    const observers = new Map<string, Observe>();
+    return store.observeQueries(({ operation, durationMs, ok }) => {
+      const key = ok ? operation : `${operation}\u0000error`;
+      let observe = observers.get(key);
+      if (observe === undefined) {
+        observe = queries.labels({ operation, outcome: ok ? "ok" : "error" }).observe;
+        observers.set(key, observe);
+      }
+      observe(durationMs / 1000);
+    });
   }
 
   /** The Content-Type of `render()`'s text. */
@@ -326,6 +384,8 @@ export class SpoolMetrics {
     for (const unobserve of [...this.#workers.values()]) unobserve();
     this.#unobserveFsync?.();
     this.#unobserveFsync = undefined;
+    this.#unobserveQueries?.();
+    this.#unobserveQueries = undefined;
     this.#leases.clear();
     this.registry.clear();
   }
