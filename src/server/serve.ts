@@ -10,6 +10,7 @@ import { defaults } from "../config/defaults.js";
 import { SpoolError } from "../core/errors.js";
 import { DeliveryService } from "../delivery/delivery-service.js";
 import { SpoolMetrics } from "../metrics/metrics.js";
+import { logWorkerEvents } from "./worker-logs.js";
 import { Spool, type SpoolOptions } from "../spool.js";
 import { postgresStore } from "../store/postgres/postgres-store.js";
 import { createApp, type AppOptions } from "./app.js";
@@ -53,6 +54,7 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
   });
   const shutdown = new AbortController();
+  logWorkerEvents(spool, logger.child({ component: "workers" }));
   const metrics = options.metrics === false ? undefined : (options.metrics ?? defaultMetrics)(spool);
   let app: FastifyInstance | undefined;
   let delivery: DeliveryService | undefined;

@@ -54,7 +54,8 @@ describe("SpoolMetrics on the PostgreSQL store", () => {
   it("a statement that fails for the connection counts as an error", async () => {
     const schema = uniqueSchema("spool_metrics");
     schemas.push(schema);
-    const store = postgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2, statementTimeoutMs: 50 });
+    // Long enough for the publish on a loaded machine; the lease below waits on a lock past it.
+    const store = postgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2, statementTimeoutMs: 1_000 });
     const spool = await Spool.open({ store });
     open.push(spool);
     const metrics = new SpoolMetrics(spool, { defaultMetrics: false });
