@@ -26,6 +26,10 @@ export class LocalWorkerSource implements WorkerSource {
     return this.#runtime.store.clock;
   }
 
+  get leasesInFlight(): number {
+    return this.#runtime.store.leasesInFlight ?? 1;
+  }
+
   async queueLeaseMs(): Promise<number> {
     return (await this.#declared).options.leaseMs;
   }
