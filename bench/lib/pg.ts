@@ -72,18 +72,18 @@ export async function schemaBytes(url: string, schema: string): Promise<number> 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /**
- * CPU time (ms) the processes named `postgres` on this machine have used so far: server, backends,
- * WAL writer, checkpointer. Linux only (undefined elsewhere, or when /proc is not readable); a
- * server on another machine reads as 0.
+ * CPU time (ms) each process named `postgres` on this machine has used so far (server, backends,
+ * WAL writer, checkpointer), by pid. Linux only (undefined elsewhere, or when /proc is not
+ * readable); a server on another machine reads as empty.
  */
-export function postgresCpuMs(): number | undefined {
+export function postgresCpuMs(): Map<number, number> | undefined {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
     return undefined;
   }
-  let ticks = 0;
+  const byPid = new Map<number, number>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -97,9 +97,19 @@ export function postgresCpuMs(): number | undefined {
     if (stat.slice(open + 1, close) !== "postgres") continue;
     const fields = stat.slice(close + 2).split(" ");
     // After "(comm) ": state is field 3, utime 14 and stime 15 (1-based over the whole line).
-    ticks += Number(fields[11]) + Number(fields[12]);
+    byPid.set(Number(entry), ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND);
   }
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return byPid;
+}
+
+/**
+ * What the processes of `after` used since `before` (a process started meanwhile counts from 0;
+ * one that exited meanwhile, e.g. another client's backend, is left out, not counted negative).
+ */
+export function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, used] of after) ms += used - (before.get(pid) ?? 0);
+  return ms;
 }
 
 /** CPU time (ms) the whole machine has spent busy so far (all cores), from /proc/stat. */

@@ -11,7 +11,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { makeBodies } from "../lib/body.js";
 import type { FromChild, ToChild } from "../lib/consumer-child.js";
-import { machineBusyMs, postgresCpuMs } from "../lib/pg.js";
+import { cpuSince, machineBusyMs, postgresCpuMs } from "../lib/pg.js";
 import { withTimeout } from "../lib/stats.js";
 import { formatCount, formatNumber } from "../lib/table.js";
 import type { BenchSystem } from "../systems/system.js";
@@ -91,7 +91,7 @@ async function runOnce(system: BenchSystem, processes: number, n: number): Promi
       rate: (n * 1000) / elapsedMs,
       elapsedMs,
       childCpuMs: reports.reduce((sum, r) => sum + r.cpuMs, 0),
-      postgresCpuMs: pgBefore === undefined || pgAfter === undefined ? undefined : pgAfter - pgBefore,
+      postgresCpuMs: pgBefore === undefined || pgAfter === undefined ? undefined : cpuSince(pgBefore, pgAfter),
       machineBusyMs: busyBefore === undefined || busyAfter === undefined ? undefined : busyAfter - busyBefore,
     };
   } finally {
@@ -100,7 +100,10 @@ async function runOnce(system: BenchSystem, processes: number, n: number): Promi
   }
 }
 
-/** "consumers 95%, PostgreSQL 80%, machine 190% of 200%": CPU over the measured time, 100% = one core. */
+/**
+ * "consumers 95%, PostgreSQL 80%, machine 190% of 200%": CPU over the measured time, 100% = one
+ * core. PostgreSQL counts every backend on the server, other clients' too.
+ */
 function cpuText(m: Measured): string {
   const pct = (ms: number | undefined) => (ms === undefined ? "?" : `${Math.round((ms / m.elapsedMs) * 100)}%`);
   return `consumers ${pct(m.childCpuMs)}, PostgreSQL ${pct(m.postgresCpuMs)}, machine ${pct(m.machineBusyMs)} of ${cpus().length * 100}%`;

@@ -9,7 +9,7 @@ import { baselineSystem } from "./baseline.js";
 import { bullmqSystem } from "./bullmq.js";
 import { pgBossSystem } from "./pg-boss.js";
 import { rabbitmqSystem } from "./rabbitmq.js";
-import { spoolSystem } from "./spool.js";
+import { SPOOL_SIZES, spoolSystem } from "./spool.js";
 import type { SystemEntry } from "./system.js";
 
 export const systemEntries: SystemEntry[] = [
@@ -18,6 +18,8 @@ export const systemEntries: SystemEntry[] = [
   // Its own targets (DESIGN.md §5): every batch is a round trip and a commit; ratios against pg-boss, on the same server.
   spoolSystem("spool-postgres", ({ postgres }) => postgresStore({ connectionString: postgres!.url, schema: postgres!.schema }), {
     postgres: true,
+    // At concurrency 1 every message is a lease round trip and an ack commit: a smaller N, as for the peers.
+    sizes: { ...SPOOL_SIZES, endToEnd: { 1: 5_000, 64: 100_000 } },
     comparedWith: ["pg-boss"],
     targets: {
       "publish-many": null,
