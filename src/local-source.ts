@@ -30,6 +30,10 @@ export class LocalWorkerSource implements WorkerSource {
     return this.#runtime.store.clock;
   }
 
+  get leasesInFlight(): number {
+    return this.#runtime.store.leasesInFlight ?? 1;
+  }
+
   async queueDefaults(): Promise<QueueWorkerDefaults> {
     const { leaseMs, timeoutMs } = (await this.#declaration()).options;
     return { leaseMs, timeoutMs };

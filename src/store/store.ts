@@ -128,6 +128,13 @@ export interface Store {
    */
   readonly clock: Clock;
 
+  /**
+   * How many lease calls a worker may keep in flight on one queue at once (default 1). A store
+   * whose lease is a network round trip says 2: each call asks for its share of the free slots,
+   * so the next batch is on its way while the last one is being handled.
+   */
+  readonly leasesInFlight?: number;
+
   /** Why writes fail right now (a disk fault, a lost connection), if the store knows; readiness reports it. */
   readonly writeFault?: Error | undefined;
 

@@ -18,6 +18,7 @@ import { resolveQueueOptions } from "../../config/resolve.js";
 import { defaults } from "../../config/defaults.js";
 import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type ResolvedQueueOptions } from "../../config/schemas.js";
 import { validate } from "../../config/validate.js";
+import { limits } from "../../config/limits.js";
 import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import { decideRelease } from "../../core/lifecycle.js";
@@ -95,12 +96,22 @@ export interface PoolStats {
 }
 
 const MAX_RETRIES = 5;
+/** Publish statements on the pool at once; the publishes that come meanwhile go together (publish()). */
+const PUBLISHES_IN_FLIGHT = 4;
+
+interface WaitingPublish {
+  inputs: PublishInput[];
+  resolve: (outcomes: PublishOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
 const SWEEP_EVERY_TICKS = 10;
 
 export class PostgresStore implements Store {
   readonly name = "postgres";
   readonly capabilities: StoreCapabilities = POSTGRES_CAPABILITIES;
   readonly clock = new DatabaseClock();
+  /** A lease is a round trip: a worker keeps a second one on its way while it handles the first's batch. */
+  readonly leasesInFlight = 2;
   readonly schema: string;
   readonly #s: string;
   readonly #channel: string;
@@ -113,6 +124,8 @@ export class PostgresStore implements Store {
   #writeFault: Error | undefined;
 
   #pendingAcks: Array<{ item: AckItem; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #waitingPublishes: WaitingPublish[] = [];
+  #publishesInFlight = 0;
   #ackFlushScheduled = false;
 
   #tickTimer: TimerHandle | undefined;
@@ -196,13 +209,19 @@ export class PostgresStore implements Store {
 
   // ── queries ─────────────────────────────────────────────────────────────────────────────
 
-  /** Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures to SpoolErrors. */
-  async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable): Promise<pg.QueryResult<R>> {
+  /**
+   * Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures
+   * to SpoolErrors. `prepared`: a name for the hot statements (lease, ack, publish), so each pooled
+   * connection parses and plans them once (node-postgres named statements); never on the caller's
+   * connection, which is not ours to fill with statements.
+   */
+  async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable, prepared?: string): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
+    const query: pg.QueryConfig = on || prepared === undefined ? { text, values } : { name: `${this.schema}:${prepared}`, text, values };
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await (on ?? this.#pool).query<R>(text, values);
+        const result = await (on ?? this.#pool).query<R>(query);
         this.#writeFault = undefined;
         if (started >= 0) this.#observe(what, started, true);
         return result;
@@ -359,7 +378,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.#query<StatsRow>(
       `stats of "${name}"`,
       `SELECT q.paused, ${s}.now_ms() AS now,
-         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state IN (0, 3)) AS ready,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 0) + (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 3) AS ready,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 1) AS delayed,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 2) AS leased,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 4) AS dead,
@@ -388,8 +407,74 @@ export class PostgresStore implements Store {
 
   // ── publish ─────────────────────────────────────────────────────────────────────────────
 
-  async publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
-    const transaction = options?.transaction === undefined ? undefined : asTransaction(options.transaction);
+  /**
+   * Publishes on the pool take turns as a group commit does: up to PUBLISHES_IN_FLIGHT statements
+   * run at once, and the publishes that come meanwhile wait and go together as one statement (up
+   * to maxPublishBatch messages), so many single publishes are few round trips and commits. Each
+   * caller's batch stays atomic on its own: when a combined statement fails, every caller's batch
+   * is run again alone, so one refused publish (a full queue) does not fail the others.
+   */
+  publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    if (options?.transaction !== undefined) return this.#publishNow(inputs, asTransaction(options.transaction));
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#publishesInFlight < PUBLISHES_IN_FLIGHT) return this.#publishAlone(inputs);
+    return new Promise((resolve, reject) => {
+      this.#waitingPublishes.push({ inputs, resolve, reject });
+    });
+  }
+
+  async #publishAlone(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+    this.#publishesInFlight++;
+    try {
+      return await this.#publishNow(inputs);
+    } finally {
+      this.#publishesInFlight--;
+      this.#nextPublishes();
+    }
+  }
+
+  /** Sends the publishes that waited for a free turn, as one statement. */
+  #nextPublishes(): void {
+    if (this.#waitingPublishes.length === 0 || this.#publishesInFlight >= PUBLISHES_IN_FLIGHT) return;
+    const group: WaitingPublish[] = [];
+    let count = 0;
+    while (this.#waitingPublishes.length > 0) {
+      const next = this.#waitingPublishes[0];
+      if (group.length > 0 && count + next.inputs.length > limits.maxPublishBatch) break;
+      group.push(next);
+      count += next.inputs.length;
+      this.#waitingPublishes.shift();
+    }
+    this.#publishesInFlight++;
+    this.#publishGroup(group).finally(() => {
+      this.#publishesInFlight--;
+      this.#nextPublishes();
+    });
+  }
+
+  async #publishGroup(group: WaitingPublish[]): Promise<void> {
+    if (group.length === 1) {
+      await this.#publishNow(group[0].inputs).then(group[0].resolve, group[0].reject);
+      return;
+    }
+    try {
+      const outcomes = await this.#publishNow(group.flatMap((entry) => entry.inputs));
+      let offset = 0;
+      for (const entry of group) {
+        entry.resolve(outcomes.slice(offset, offset + entry.inputs.length));
+        offset += entry.inputs.length;
+      }
+    } catch {
+      // Nothing of the combined statement was written: each batch alone, in the order they came.
+      for (const entry of group) await this.#publishNow(entry.inputs).then(entry.resolve, entry.reject);
+    }
+  }
+
+  async #publishNow(inputs: PublishInput[], transaction?: Queryable): Promise<PublishOutcome[]> {
     const n = inputs.length;
     const now = this.clock.now();
     const ids = new Array<string>(n);
@@ -432,6 +517,7 @@ export class PostgresStore implements Store {
         delayMs, ttlMs, maxAttempts, dedupKeys, idempotencyKeys, groupKeys, correlationIds, causationIds,
       ],
       transaction,
+      "publish",
     );
     const outcomes = new Array<PublishOutcome>(n);
     for (let i = 0; i < n; i++) outcomes[i] = { id: ids[i], queue: queues[i], replaced: false, duplicate: false };
@@ -450,7 +536,7 @@ export class PostgresStore implements Store {
 
   async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
     const leaseMs = request.leaseMs ?? null; // null: the queue's leaseMs
-    const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs]);
+    const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs], undefined, "lease");
     const out: LeasedStoredMessage[] = [];
     let firstEnd = Infinity;
     for (const row of rows) {
@@ -504,10 +590,13 @@ export class PostgresStore implements Store {
 
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     if (items.length === 0) return [];
-    const { rows } = await this.#query<{ id: string }>("ack", `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`, [
-      items.map((item) => item.id),
-      items.map((item) => item.leaseToken),
-    ]);
+    const { rows } = await this.#query<{ id: string }>(
+      "ack",
+      `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`,
+      [items.map((item) => item.id), items.map((item) => item.leaseToken)],
+      undefined,
+      "ack_many",
+    );
     const acked = new Set(rows.map((row) => row.id));
     // An id acked twice in one batch completes once: the second item is the stale one.
     return items.map(({ id }) => (acked.delete(id) ? { id, ok: true } : { id, ok: false, code: "lease_lost" as const }));
