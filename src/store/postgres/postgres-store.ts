@@ -664,21 +664,20 @@ export class PostgresStore implements Store {
     return this.#completedStatus(id);
   }
 
-  /** A completed message's status while its queue's retention keeps it (by age, and among the newest `completedRetentionCount`). */
+  /**
+   * A completed message's status while its queue's retention keeps it: by age here; by count
+   * where the rows are (`trim_completed` at each ack for a count up to 1,000, the sweep beyond).
+   */
   async #completedStatus(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions; newer: number }>(
+    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions }>(
       "status",
-      `SELECT c.*, q.options, ${s}.now_ms() AS now,
-         (SELECT count(*) FROM (SELECT 1 FROM ${s}.completed n WHERE n.queue = c.queue AND n.n > c.n
-                                LIMIT (q.options->>'completedRetentionCount')::bigint) newer) AS newer
-       FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
+      `SELECT c.*, q.options, ${s}.now_ms() AS now FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
       [id],
     );
     if (rows.length === 0) return undefined;
     const row = rows[0];
     if (!completedStatusVisible(row.completed_at, row.now, row.options)) return undefined;
-    if (row.newer >= row.options.completedRetentionCount) return undefined;
     return completedStatus(row);
   }
 

@@ -509,6 +509,17 @@ BEGIN
   END IF;
 END $$;
 
+-- completedRetentionCount (core/retention.ts): a queue that keeps few completed statuses forgets
+-- the oldest at once; one that keeps many (more than 1,000) leaves it to the sweep, so an ack
+-- never walks a long list.
+CREATE FUNCTION ${s}.trim_completed(p_queue text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v_keep bigint := (SELECT (options->>'completedRetentionCount')::bigint FROM ${s}.queues WHERE name = p_queue);
+BEGIN
+  IF v_keep IS NULL OR v_keep > 1000 THEN RETURN; END IF;
+  DELETE FROM ${s}.completed c WHERE c.queue = p_queue AND c.n <= (
+    SELECT n FROM ${s}.completed WHERE queue = p_queue ORDER BY n DESC OFFSET v_keep LIMIT 1);
+END $$;
+
 -- Completes every item whose token is its message's current lease; returns the ids completed.
 CREATE FUNCTION ${s}.ack_many(p_ids text[], p_tokens text[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
@@ -531,6 +542,7 @@ BEGIN
   SELECT array_agg(d.id), array_agg(d.queue), array_agg(d.group_key) INTO v_ids, v_queues, v_groups FROM done d;
   IF v_ids IS NULL THEN RETURN; END IF;
   PERFORM ${s}.count_totals(q, 0, count(*), 0, 0) FROM unnest(v_queues) AS q GROUP BY q;
+  PERFORM ${s}.trim_completed(q) FROM (SELECT DISTINCT unnest(v_queues) AS q) t;
   FOR v_group IN SELECT DISTINCT q, g FROM unnest(v_queues, v_groups) AS x(q, g) WHERE g IS NOT NULL ORDER BY 1, 2 LOOP
     IF ${s}.pass_turn(v_group.q, v_group.g, v_now) THEN PERFORM ${s}.wake(v_group.q); END IF;
   END LOOP;
