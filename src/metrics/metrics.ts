@@ -15,6 +15,7 @@
  * | spool_messages_retried_total            | counter   | queue                      |
  * | spool_messages_dead_total               | counter   | queue                      |
  * | spool_queue_messages                    | gauge     | queue, state               |
+ * | spool_queue_ready_by_priority           | gauge     | queue, priority            |
  * | spool_messages_in_flight                | gauge     | queue                      |
  * | spool_queue_oldest_ready_age_seconds    | gauge     | queue                      |
  * | spool_queue_paused                      | gauge     | queue                      |
@@ -199,6 +200,22 @@ export class SpoolMetrics {
         depth.reset();
         for (const { stats } of snapshots) {
           for (const state of QUEUE_STATES) depth.set({ queue: stats.name, state }, stats[state]);
+        }
+      },
+    });
+
+    const byPriority: Gauge<"queue" | "priority"> = new Gauge({
+      name: "spool_queue_ready_by_priority",
+      help: "Leasable messages by priority (0–9; those waiting behind their ordering group are not counted). Levels holding none are left out.",
+      labelNames: ["queue", "priority"],
+      registers,
+      collect: async () => {
+        const snapshots = await scrape();
+        byPriority.reset();
+        for (const { stats } of snapshots) {
+          stats.readyByPriority.forEach((count, priority) => {
+            if (count > 0) byPriority.set({ queue: stats.name, priority: String(priority) }, count);
+          });
         }
       },
     });

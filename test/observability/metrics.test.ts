@@ -54,6 +54,7 @@ describe("SpoolMetrics: per-queue figures read at scrape time", () => {
     expect(m.value("spool_queue_messages", { queue: "alpha", state: "leased" })).toBe(1);
     expect(m.value("spool_queue_messages", { queue: "alpha", state: "dead" })).toBe(1);
     expect(m.value("spool_messages_in_flight", { queue: "alpha" })).toBe(1);
+    expect(m.all("spool_queue_ready_by_priority", { queue: "alpha" }).map((s) => [s.labels.priority, s.value])).toEqual([["0", 1]]);
 
     expect(m.value("spool_messages_published_total", { queue: "beta" })).toBe(1);
     expect(m.value("spool_messages_completed_total", { queue: "beta" })).toBe(0);

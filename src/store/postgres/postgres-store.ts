@@ -378,7 +378,9 @@ export class PostgresStore implements Store {
     const { rows } = await this.#query<StatsRow>(
       `stats of "${name}"`,
       `SELECT q.paused, ${s}.now_ms() AS now,
-         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 0) + (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 3) AS ready,
+         (SELECT array_agg(coalesce(c.n, 0)::int ORDER BY p.level) FROM generate_series(0, 9) AS p(level)
+            LEFT JOIN (SELECT priority, count(*) AS n FROM ${s}.messages WHERE queue = $1 AND state = 0 GROUP BY priority) c ON c.priority = p.level) AS by_priority,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 3) AS group_waiting,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 1) AS delayed,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 2) AS leased,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 4) AS dead,
@@ -396,12 +398,13 @@ export class PostgresStore implements Store {
     return {
       name,
       paused: row.paused,
-      ready: row.ready,
+      ready: row.by_priority.reduce((sum, n) => sum + n, 0) + row.group_waiting,
       delayed: row.delayed,
       leased: row.leased,
       dead: row.dead,
       totals: { published: row.published, completed: row.completed, retried: row.retried, dead: row.dead_total },
       oldestReadyAgeMs: row.oldest === null ? 0 : Math.max(0, row.now - row.oldest),
+      readyByPriority: row.by_priority,
     };
   }
 
@@ -872,7 +875,8 @@ interface QueueRow {
 interface StatsRow {
   paused: boolean;
   now: number;
-  ready: number;
+  by_priority: number[];
+  group_waiting: number;
   delayed: number;
   leased: number;
   dead: number;
