@@ -66,6 +66,7 @@ export class BatchIntake {
   async fromJson(request: BatchRequest, authorize: ChannelCheck = allChannels): Promise<BatchAccepted> {
     const { recipients, ...header } = request;
     authorize(header.channel);
+    await this.#store.sync(); // a shared storage: templates and keys other processes recorded
     const existing = this.#existing(header.idempotencyKey, authorize);
     if (existing) return existing;
     const prepared = this.#prepare(header, authorize);
@@ -92,6 +93,7 @@ export class BatchIntake {
         throw new ValidationError(`NDJSON header (line 1): ${details[0]?.path} ${details[0]?.message}`, details);
       }
       authorize(header.channel);
+      await this.#store.sync(); // a shared storage: templates and keys other processes recorded
       const existing = this.#existing(header.idempotencyKey, authorize);
       if (existing) {
         await drain(lines); // read the rest, so the client sees the answer rather than a closed socket
@@ -203,6 +205,7 @@ export class BatchIntake {
       throw error;
     }
     // Two requests with one key may have raced through validation: the first recorded wins.
+    if (prepared.header.idempotencyKey !== undefined) await this.#store.sync();
     const raced = this.#named(prepared.header.idempotencyKey);
     if (raced !== undefined) {
       await this.#store.recipients.remove(batchId);
