@@ -92,6 +92,8 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   readonly #tracked = new Set<{ from: number }>();
   #queue: PendingWrite[] = [];
   #flushing: Promise<void> | undefined;
+  /** Set and cleared synchronously, so a write made as the last append resolves still finds a flush to join or starts one. */
+  #flushRunning = false;
   /** Batches recorded by this process: their recipient ids are known here already. */
   readonly #localBatches = new Set<string>();
   readonly #handOffListeners = new Set<(logId: string) => void>();
@@ -160,14 +162,23 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     if (record.k === "batch") this.#localBatches.add(record.batch.id);
     return new Promise<boolean>((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
-      this.#flushing ??= this.#flush().finally(() => (this.#flushing = undefined));
+      if (!this.#flushRunning) {
+        this.#flushRunning = true;
+        this.#flushing = this.#flush();
+      }
     });
   }
 
   /** One append at a time; what arrives meanwhile goes in the next one (group commit). */
   async #flush(): Promise<void> {
     await Promise.resolve(); // the rest of this turn's writes join the first append
-    while (this.#queue.length > 0) {
+    for (;;) {
+      if (this.#queue.length === 0) {
+        // Cleared in the same job that saw the queue empty: a writer resumed by the last batch's
+        // resolution (a later microtask) starts the next flush itself.
+        this.#flushRunning = false;
+        return;
+      }
       const batch = this.#queue.splice(0, MAX_APPEND);
       const track = this.#track();
       try {
