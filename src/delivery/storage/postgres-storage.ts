@@ -26,10 +26,14 @@
  *             expanded; `delivery_uploads` marks an upload in progress (a request that died
  *             before its batch was recorded is removed after an hour).
  *
- * What it does not do yet: compaction (the records table keeps every record; a process starting
- * replays them all).
+ * compaction  after `snapshotEveryRecords` records (or as many as the state holds recipients, if
+ *             more) one process (an advisory lock) writes the state as a snapshot at its `seq`
+ *             and deletes the records the PREVIOUS snapshot covers: a process that lags behind
+ *             has a whole snapshot interval to catch up, and one that lags further (it finds a
+ *             gap in the seqs) rebuilds its state from the newest snapshot.
  */
 import { hostname } from "node:os";
+import { defaults } from "../../config/defaults.js";
 import pg from "pg";
 import type { Logger } from "pino";
 import { UnavailableError } from "../../core/errors.js";
@@ -38,7 +42,7 @@ import { schemaNames } from "../../store/postgres/migrations.js";
 import { deliveryChannelOf } from "../../store/postgres/migrations/002-delivery.js";
 import { isConnectionFailure, toSpoolError } from "../../store/postgres/pg-errors.js";
 import type { PostgresStore } from "../../store/postgres/postgres-store.js";
-import { DeliveryState, RECORD_TYPES, type DeliveryRecord } from "../delivery-state.js";
+import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "../delivery-state.js";
 import { generateSecret } from "../realtime/recipient-tokens.js";
 import type { RecipientFiles, RecipientSink, StoredRecipient } from "../recipient-files.js";
 import type { DeliveryStorage, ExpansionClaim, ExpansionCoordinator, HandOffRelay } from "./delivery-storage.js";
@@ -52,6 +56,8 @@ export interface PostgresDeliveryStorageOptions {
   syncEveryMs?: number;
   /** Connections of the storage's own pool (default 4), besides one for LISTEN. */
   poolSize?: number;
+  /** Snapshot after this many records (default 200,000), or as many as the state holds recipients if more. */
+  snapshotEveryRecords?: number;
   logger?: Pick<Logger, "warn">;
 }
 
@@ -68,7 +74,7 @@ interface PendingWrite {
 }
 
 export class PostgresDeliveryStorage implements DeliveryStorage {
-  readonly state = new DeliveryState();
+  #state = new DeliveryState();
   readonly recipients: RecipientFiles;
   readonly expansions: ExpansionCoordinator;
   readonly relay: HandOffRelay;
@@ -80,6 +86,10 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   readonly #channel: string;
   readonly #leaseMs: number;
   readonly #syncEveryMs: number;
+  readonly #snapshotEvery: number;
+  /** The seq of the newest snapshot this process knows of. */
+  #snapshotAt = 0;
+  #snapshotting: Promise<void> | undefined;
   readonly #logger: PostgresDeliveryStorageOptions["logger"];
   #listener: pg.Client | undefined;
   #listenRetry: NodeJS.Timeout | undefined;
@@ -106,6 +116,7 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     this.#channel = deliveryChannelOf(channel);
     this.#leaseMs = options.expansionLeaseMs ?? 10_000;
     this.#syncEveryMs = options.syncEveryMs ?? 1_000;
+    this.#snapshotEvery = options.snapshotEveryRecords ?? defaults.delivery.snapshotEveryRecords;
     this.#logger = options.logger;
     // The store's connection settings (types, statement timeout…), in a pool of our own: delivery
     // work never waits behind the queue's connections, nor they behind it.
@@ -131,6 +142,7 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     const storage = new PostgresDeliveryStorage(store, options);
     try {
       await storage.#listen();
+      await storage.#load();
       await storage.#pull();
     } catch (error) {
       await storage.close().catch(() => undefined);
@@ -142,17 +154,33 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     return storage;
   }
 
+  /** The state; rebuilt from a snapshot (a new object) when this process fell behind the compaction. */
+  get state(): DeliveryState {
+    return this.#state;
+  }
+
   get onStatus(): DeliveryState["onStatus"] {
-    return this.state.onStatus;
+    return this.#state.onStatus;
   }
   set onStatus(hook: DeliveryState["onStatus"]) {
-    this.state.onStatus = hook;
+    this.#state.onStatus = hook;
   }
   get onForget(): DeliveryState["onForget"] {
-    return this.state.onForget;
+    return this.#state.onForget;
   }
   set onForget(hook: DeliveryState["onForget"]) {
-    this.state.onForget = hook;
+    this.#state.onForget = hook;
+  }
+
+  /** Replaces the state with the newest snapshot's (none: an empty state at seq 0). */
+  async #load(): Promise<void> {
+    const { rows } = await this.#query<{ upto: number; data: string }>("reading the delivery snapshot", `SELECT upto, data FROM ${this.#s}.delivery_snapshots ORDER BY upto DESC LIMIT 1`);
+    const state = rows.length === 0 ? new DeliveryState() : DeliveryState.import(JSON.parse(rows[0].data) as SnapshotData);
+    state.onStatus = this.#state.onStatus;
+    state.onForget = this.#state.onForget;
+    this.#state = state;
+    this.#applied = rows[0]?.upto ?? 0;
+    this.#snapshotAt = this.#applied;
   }
 
   // ── writing ───────────────────────────────────────────────────────────────────────────
@@ -243,6 +271,13 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
         `SELECT seq, kind, payload FROM ${this.#s}.delivery_records WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`,
         [this.#applied],
       );
+      if (rows.length > 0 && rows[0].seq !== this.#applied + 1) {
+        // Records this process had not applied were compacted away: start again from the snapshot.
+        this.#logger?.warn({ applied: this.#applied, next: rows[0].seq }, "delivery storage: fell behind the compaction; reloading the snapshot");
+        await this.#load();
+        await this.#fillAllIds();
+        continue;
+      }
       for (const row of rows) {
         const key = KINDS[row.kind];
         if (key === undefined || key === "") {
@@ -250,14 +285,30 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
           continue;
         }
         const record = { k: key, ...(JSON.parse(row.payload) as object) } as DeliveryRecord;
-        const changed = this.state.apply(record);
+        const changed = this.#state.apply(record);
         if (this.#tracked.size > 0) this.#results.set(row.seq, changed);
         this.#applied = row.seq;
         // Another process's batch: its pending entries show their recipients, as on the process that took it.
         if (record.k === "batch" && changed && !this.#localBatches.delete(record.batch.id) && this.#opened) await this.#fillIds(record.batch.id);
       }
-      if (rows.length < PAGE) return;
+      if (rows.length < PAGE) break;
     }
+    if (this.#applied - this.#snapshotAt >= Math.max(this.#snapshotEvery, this.#recipientCount()) && this.#opened) {
+      this.#snapshotting ??= this.snapshot()
+        .catch((error: unknown) => this.#logger?.warn({ err: error }, "delivery storage: snapshot failed"))
+        .finally(() => (this.#snapshotting = undefined));
+    }
+  }
+
+  #recipientCount(): number {
+    let recipients = 0;
+    for (const batch of this.#state.batches.values()) recipients += batch.total;
+    return recipients;
+  }
+
+  /** Recipient ids of the entries not expanded yet, for every batch (after a reload). */
+  async #fillAllIds(): Promise<void> {
+    for (const batch of this.#state.batches.values()) if (batch.expandedUpTo < batch.total) await this.#fillIds(batch.id);
   }
 
   /** Resolves once records up to `seq` are applied here. */
@@ -266,7 +317,7 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   }
 
   async #fillIds(batchId: string): Promise<void> {
-    const batch = this.state.batches.get(batchId);
+    const batch = this.#state.batches.get(batchId);
     if (!batch) return;
     let from = batch.expandedUpTo;
     for (;;) {
@@ -491,7 +542,43 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
 
   // ── the rest ─────────────────────────────────────────────────────────────────────────
 
-  async snapshot(): Promise<void> {}
+  /**
+   * Writes the state as of the last record applied here as the newest snapshot, and deletes the
+   * records (and snapshots) the previous snapshot covered. One process at a time; a process that
+   * finds a newer snapshot than this state does nothing.
+   */
+  async snapshot(): Promise<void> {
+    const s = this.#s;
+    const upto = this.#applied;
+    // Exported now, in this turn: the state is exactly the records up to `upto`.
+    const data = JSON.stringify(this.#state.export());
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.#pool.connect();
+      await client.query("BEGIN");
+      const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok", [`spool-delivery-snapshot:${s}`]);
+      const newest = await client.query<{ upto: number | null }>(`SELECT max(upto) AS upto FROM ${s}.delivery_snapshots`);
+      const previous = newest.rows[0].upto ?? 0;
+      if (!locked.rows[0].ok || previous >= upto) {
+        await client.query("ROLLBACK");
+        client.release();
+        this.#snapshotAt = Math.max(this.#snapshotAt, previous);
+        return;
+      }
+      await client.query(`INSERT INTO ${s}.delivery_snapshots (upto, data, made_at) VALUES ($1, $2, ${s}.now_ms())`, [upto, data]);
+      await client.query(`DELETE FROM ${s}.delivery_snapshots WHERE upto < $1`, [previous]);
+      await client.query(`DELETE FROM ${s}.delivery_records WHERE seq <= $1`, [previous]);
+      await client.query("COMMIT");
+      client.release();
+      this.#snapshotAt = upto;
+    } catch (error) {
+      if (client) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        client.release(isConnectionFailure(error) ? (error as Error) : undefined);
+      }
+      throw toSpoolError(error, "writing a delivery snapshot");
+    }
+  }
 
   async tokenSecret(): Promise<string> {
     const s = this.#s;
@@ -516,6 +603,7 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     clearInterval(this.#syncTimer);
     clearTimeout(this.#listenRetry);
     await this.#pulling?.catch(() => undefined);
+    await this.#snapshotting;
     const listener = this.#listener;
     this.#listener = undefined;
     await Promise.allSettled([listener?.end(), this.#pool.end()]);

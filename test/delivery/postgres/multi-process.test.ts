@@ -12,7 +12,7 @@ import { pollUntil } from "../../helpers/poll-until.js";
 import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../../helpers/postgres.js";
 import { allMessages, call, FAST_RETRIES, waitForBatch } from "../delivery-server.js";
 import { TestClient } from "../realtime/realtime-server.js";
-import { killPgHost, startPgHost, stopPgHosts, type PgHost } from "./pg-hosts.js";
+import { killPgHost, startPgHost, stopPgHosts } from "./pg-hosts.js";
 
 const schemas: string[] = [];
 

@@ -15,6 +15,9 @@
  *                        across processes) and how far the batch is published (`expanded_up_to`),
  *                        moved in the same transaction as the chunk's publish and its record.
  *   delivery_secret      the secret that signs recipient tokens, made once for every process.
+ *   delivery_snapshots   the state as of record `upto` (DeliveryState.export): a process starts from
+ *                        the newest and applies the records after it; records older than the
+ *                        snapshot before the newest are deleted.
  *
  * Notifications on `<schema>_delivery`: `r:<seq>` (records up to seq are committed) and
  * `h:<logId>` (a websocket message handed over: the process holding its recipient pushes it).
@@ -52,6 +55,12 @@ CREATE TABLE ${s}.delivery_expansions (
 );
 
 CREATE TABLE ${s}.delivery_secret (id int PRIMARY KEY CHECK (id = 1), secret text NOT NULL);
+
+CREATE TABLE ${s}.delivery_snapshots (
+  upto bigint PRIMARY KEY,
+  data text NOT NULL,
+  made_at bigint NOT NULL
+);
 
 -- Appends records in the given order; returns the seq of the last. The head row stays locked until
 -- the caller's transaction ends, so appenders commit one after another, in seq order.
