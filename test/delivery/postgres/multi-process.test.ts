@@ -74,8 +74,20 @@ describe("batch delivery on PostgreSQL, across processes", () => {
     const page = await call(b.url, "GET", `/v1/batches/${batchId}/messages?status=sent&limit=100&cursor=200`);
     expect(page.body.items.map((e: { index: number }) => e.index)).toEqual(Array.from({ length: 50 }, (_, i) => 200 + i));
     expect(page.body.nextCursor).toBeUndefined();
+
+    // Failures recorded by A's workers: attempts and last errors, read on B.
+    const failing = await call(a.url, "POST", "/v1/batches", { template: { body: "x" }, recipients: [{ id: "f1" }, { id: "f2" }], channel: "mock", mock: { failureRate: 1 } });
+    const failed = await waitForBatch(b.url, failing.body.batchId as string);
+    expect(failed.counts).toMatchObject({ failed: 2 });
+    const failedLog = await allMessages(b.url, failing.body.batchId as string, "failed");
+    expect(failedLog).toHaveLength(2);
+    for (const entry of failedLog) {
+      expect(entry.attempts).toBe(FAST_RETRIES.maxAttempts);
+      expect(entry.lastError).toEqual({ message: expect.any(String), at: expect.any(Number) });
+      expect(entry.failedAt).toEqual(expect.any(Number));
+    }
     const stats = await call(b.url, "GET", "/v1/stats/messages");
-    expect(stats.body.batches).toEqual([expect.objectContaining({ id: batchId, total: 250 })]);
+    expect(stats.body.batches).toEqual([expect.objectContaining({ id: failing.body.batchId }), expect.objectContaining({ id: batchId, total: 250 })]);
   }, 60_000);
 
   it("a process killed mid-expansion: the other takes the batch over; every recipient published and accounted for once", async () => {
