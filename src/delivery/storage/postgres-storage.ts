@@ -187,7 +187,10 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
 
   write(record: DeliveryRecord): Promise<boolean> {
     if (this.#closed) return Promise.reject(new UnavailableError("the delivery storage is closed"));
-    if (record.k === "batch") this.#localBatches.add(record.batch.id);
+    if (record.k === "batch") {
+      this.#localBatches.add(record.batch.id);
+      if (record.batch.idempotencyKey !== undefined) return this.#writeKeyedBatch(record, record.batch.idempotencyKey);
+    }
     return new Promise<boolean>((resolve, reject) => {
       this.#queue.push({ record, resolve, reject });
       if (!this.#flushRunning) {
@@ -220,6 +223,38 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
         this.#untrack(track);
       }
     }
+  }
+
+  /** A batch with an idempotency key: recorded only with its key (false: another batch holds the key). */
+  async #writeKeyedBatch(record: DeliveryRecord, key: string): Promise<boolean> {
+    const s = this.#s;
+    const batchId = (record as Extract<DeliveryRecord, { k: "batch" }>).batch.id;
+    let client: pg.PoolClient | undefined;
+    let last: number;
+    try {
+      client = await this.#pool.connect();
+      await client.query("BEGIN");
+      const reserved = await client.query(`INSERT INTO ${s}.delivery_batch_keys (key, batch_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [key, batchId]);
+      if (reserved.rowCount === 0) {
+        await client.query("ROLLBACK");
+        client.release();
+        this.#localBatches.delete(batchId);
+        await this.sync(); // the batch that holds the key, for the caller to answer
+        return false;
+      }
+      const appended = await client.query<{ last: number }>(`SELECT ${s}.delivery_append($1::smallint[], $2::text[]) AS last`, columns([record]));
+      last = appended.rows[0].last;
+      await client.query("COMMIT");
+      client.release();
+    } catch (error) {
+      if (client) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        client.release(isConnectionFailure(error) ? (error as Error) : undefined);
+      }
+      throw toSpoolError(error, `recording batch ${batchId}`);
+    }
+    await this.#until(last);
+    return true;
   }
 
   /** Starts keeping apply results (for an append about to run); its seqs are all above `#applied` now. */

@@ -61,6 +61,12 @@ describe("batch delivery on PostgreSQL, across processes", () => {
     // The same idempotency key through B answers A's batch.
     const again = await call(b.url, "POST", "/v1/batches", { templateId: "greet", recipients, channel: "mock", idempotencyKey: "k1" });
     expect(again.body).toEqual({ batchId, total: 250, duplicate: true });
+    // Two requests with one new key racing through both processes make one batch.
+    const racing = await Promise.all(
+      [a, b, a, b].map((host) => call(host.url, "POST", "/v1/batches", { template: { body: "r" }, recipients: [{ id: "x" }], channel: "mock", idempotencyKey: "k2" })),
+    );
+    expect(new Set(racing.map((answer) => answer.body.batchId)).size).toBe(1);
+    expect(racing.filter((answer) => answer.body.duplicate === false)).toHaveLength(1);
 
     const done = await waitForBatch(b.url, batchId);
     expect(done.counts).toMatchObject({ sent: 250, pending: 0, queued: 0, failed: 0 });
@@ -87,7 +93,11 @@ describe("batch delivery on PostgreSQL, across processes", () => {
       expect(entry.failedAt).toEqual(expect.any(Number));
     }
     const stats = await call(b.url, "GET", "/v1/stats/messages");
-    expect(stats.body.batches).toEqual([expect.objectContaining({ id: failing.body.batchId }), expect.objectContaining({ id: batchId, total: 250 })]);
+    expect(stats.body.batches).toEqual([
+      expect.objectContaining({ id: failing.body.batchId }),
+      expect.objectContaining({ id: racing[0].body.batchId, total: 1 }),
+      expect.objectContaining({ id: batchId, total: 250 }),
+    ]);
   }, 60_000);
 
   it("a process killed mid-expansion: the other takes the batch over; every recipient published and accounted for once", async () => {

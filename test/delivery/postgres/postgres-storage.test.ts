@@ -114,6 +114,28 @@ describe("PostgreSQL delivery storage", () => {
     await taken.release();
   });
 
+  it("a batch's idempotency key is held by one batch: a racing batch with the same key is refused; forgetting frees the key", async () => {
+    const schema = newSchema();
+    const one = await openStorage(schema);
+    const two = await openStorage(schema);
+    const keyed = (id: string): DeliveryRecord => ({ k: "batch", batch: { id, channel: "mock", total: 1, createdAt: 1, template: { body: "x", escape: "html" }, idempotencyKey: "same" } });
+    const [a, b] = await Promise.all([one.write(keyed("ka")), two.write(keyed("kb"))]);
+    expect([a, b].sort()).toEqual([false, true]);
+    const winner = a ? "ka" : "kb";
+    await Promise.all([one.sync(), two.sync()]);
+    for (const storage of [one, two]) {
+      expect(storage.state.idempotency.get("same")).toBe(winner);
+      expect([...storage.state.batches.keys()]).toEqual([winner]);
+    }
+    // Complete and forget it: the key names a new batch afterwards.
+    await one.write({ k: "expanded", b: winner, from: 0, ids: ["r"], t: 2 });
+    await one.write(change(winner, 0, 2));
+    expect(await one.write({ k: "forget", b: winner, t: 4 })).toBe(true);
+    expect(await two.write(keyed("kc"))).toBe(true);
+    await one.sync();
+    expect(one.state.idempotency.get("same")).toBe("kc");
+  });
+
   it("one token secret for every process", async () => {
     const schema = newSchema();
     const one = await openStorage(schema);

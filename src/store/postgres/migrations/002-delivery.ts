@@ -15,6 +15,9 @@
  *                        across processes) and how far the batch is published (`expanded_up_to`),
  *                        moved in the same transaction as the chunk's publish and its record.
  *   delivery_secret      the secret that signs recipient tokens, made once for every process.
+ *   delivery_batch_keys  batch idempotency keys: a batch with a key is recorded only if its key row
+ *                        could be inserted in the same transaction, so two requests racing through
+ *                        two processes create one batch; a `forget` record frees the key.
  *   delivery_snapshots   the state as of record `upto` (DeliveryState.export): a process starts from
  *                        the newest and applies the records after it; records older than the
  *                        snapshot before the newest are deleted.
@@ -56,6 +59,9 @@ CREATE TABLE ${s}.delivery_expansions (
 
 CREATE TABLE ${s}.delivery_secret (id int PRIMARY KEY CHECK (id = 1), secret text NOT NULL);
 
+CREATE TABLE ${s}.delivery_batch_keys (key text PRIMARY KEY, batch_id text NOT NULL);
+CREATE INDEX ON ${s}.delivery_batch_keys (batch_id);
+
 CREATE TABLE ${s}.delivery_snapshots (
   upto bigint PRIMARY KEY,
   data text NOT NULL,
@@ -72,6 +78,9 @@ BEGIN
   UPDATE ${s}.delivery_head SET seq = seq + v_n WHERE id = 1 RETURNING seq INTO v_last;
   INSERT INTO ${s}.delivery_records (seq, kind, payload)
     SELECT v_last - v_n + t.i, t.k, t.p FROM unnest(p_kinds, p_payloads) WITH ORDINALITY AS t(k, p, i);
+  -- A forgotten batch's idempotency key may name a new batch from now on (kind 5: forget).
+  DELETE FROM ${s}.delivery_batch_keys k USING unnest(p_kinds, p_payloads) AS t(k, p)
+    WHERE t.k = 5 AND k.batch_id = (t.p::jsonb ->> 'b');
   PERFORM pg_notify('${deliveryChannel}', 'r:' || v_last);
   RETURN v_last;
 END $$;
