@@ -22,8 +22,8 @@ describe("postgres store: migrate false", () => {
     // The failed open released its connections: the store is closed, not half-open.
     await expect(early.listQueues()).rejects.toMatchObject({ code: "unavailable" });
 
-    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [1], version: 1, latest: 1 });
-    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [], version: 1, latest: 1 });
+    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [1, 2], version: 2, latest: 2 });
+    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [], version: 2, latest: 2 });
     const store = postgresStore({ connectionString: TEST_PG_URL, schema, migrate: false, poolSize: 2 });
     await store.open();
     try {

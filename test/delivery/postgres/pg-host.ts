@@ -1,7 +1,7 @@
 /**
  * A Spool server on the PostgreSQL store, run as a child process (`node --import tsx`) so a test
  * can SIGKILL it. argv[2] is a JSON `PgHostSpec`. Modes:
- *   serve      `startServer` (what `spool serve` runs), its Spool on `postgresStore`;
+ *   serve      `startServer` with `store: <url>` and `postgres.schema` (what `spool serve --store` runs);
  *   http-only  the same HTTP API and real-time hub with no delivery workers: it never runs a
  *              delivery job, so whatever it pushes was handed over by another process.
  * It tells the parent over IPC `{ t: "ready", url, pid, owner }` (owner: its delivery storage's
@@ -35,16 +35,16 @@ function ownerOf(delivery: DeliveryService): string {
 }
 
 async function main(): Promise<void> {
-  const store = postgresStore({ connectionString: spec.connectionString, schema: spec.schema });
   let close: () => Promise<void>;
   if (spec.mode === "serve") {
     // The Spool and batch delivery live in the database: nothing is written to the data directory.
     const dataDir = path.join(os.tmpdir(), "spool-pg-host-unused");
-    const running = await startServer(serverConfig(dataDir, spec.config ?? {}), { store, metrics: false });
+    const config = { ...serverConfig(dataDir, spec.config ?? {}), store: spec.connectionString, postgres: { schema: spec.schema } };
+    const running = await startServer(config, { metrics: false });
     close = running.close;
     process.send?.({ t: "ready", url: running.url, pid: process.pid, owner: ownerOf(running.delivery) } satisfies PgHostMessage);
   } else {
-    const spool = await Spool.open({ store });
+    const spool = await Spool.open({ store: postgresStore({ connectionString: spec.connectionString, schema: spec.schema }) });
     const delivery = await DeliveryService.open({ spool, workers: false });
     const app = await createApp({ spool, delivery, keys: new ApiKeyRing([]) });
     await app.listen({ host: "127.0.0.1", port: 0 });
