@@ -102,6 +102,9 @@ export class Engine {
       queue.applyOptions(resolveQueueOptions(options, queue.options));
       this.#markDirty(queue);
     }
+    // A dead-letter queue is declared with the option, as a bind declares its queue.
+    const target = queue.options.deadLetter;
+    if (target !== undefined && "queue" in target && !this.#queues.has(target.queue)) this.#createQueue(target.queue);
     return this.#info(queue);
   }
 
@@ -602,7 +605,8 @@ export class Engine {
     const body = t.body(r);
     const priority = t.priority[r];
     for (const name of queues) {
-      const into = this.#queues.get(name) ?? this.#createQueue(name);
+      const into = this.#queues.get(name);
+      if (into === undefined) continue; // deleted since it was named: nowhere to go
       const ttlMs = into.options.ttlMs;
       const copyId = this.#newId(now);
       const copy = t.create(copyId, body, {
