@@ -671,11 +671,11 @@ BEGIN
 END $$;
 
 -- routing/topic-matcher.ts as a regular expression over '.' || routingKey: a word w is '\.w'
--- (escaped), '*' one word '\.[^.]*', '#' zero or more words '(\.[^.]*)*'. Checked against the
+-- (its regex metacharacters escaped; any other character, letters included, is itself), '*' one word '\.[^.]*', '#' zero or more words '(\.[^.]*)*'. Checked against the
 -- TypeScript matcher by a property test (test/backends/postgres-topic-regex.test.ts).
 CREATE FUNCTION ${s}.topic_regex(p_pattern text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT '^' || string_agg(CASE w WHEN '*' THEN '\.[^.]*' WHEN '#' THEN '(\.[^.]*)*'
-                                ELSE '\.' || regexp_replace(w, '([^A-Za-z0-9_])', '\', 'g') END, '' ORDER BY k) || '$'
+                                ELSE '\.' || regexp_replace(w, '([]^$*+?(){}|.\\[])', '\\\1', 'g') END, '' ORDER BY k) || '$'
   FROM unnest(CASE WHEN p_pattern = '' THEN ARRAY[''] ELSE string_to_array(p_pattern, '.') END) WITH ORDINALITY AS x(w, k)
 $$;
 
