@@ -48,7 +48,7 @@ import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "../../log/errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "../../log/journal-fs.js";
-import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
+import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, type OpBody } from "./journal-ops.js";
 import { acquireDirLock, type DirLock } from "../../log/lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "../../log/recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "../../log/segment-log.js";
