@@ -186,7 +186,7 @@ export class Spool implements SpoolRuntime {
   // ── lease settlement by id (what the HTTP API and remote consumers use) ────────────────
 
   /**
-   * Completes a leased message. `options.result` (any JSON value, at most
+   * Completes a leased message. `options.result` (any JSON value but null, at most
    * `STORY_LIMITS.maxResultBytes` as JSON) is kept with the completed status and shown by `status`.
    */
   // Not async: every handled message comes through here, and the store's promise does.
@@ -194,7 +194,8 @@ export class Spool implements SpoolRuntime {
     let result: string | undefined;
     try {
       checkLeaseArgs(id, leaseToken, "ack");
-      if (options?.result !== undefined) result = encodeBody(options.result, STORY_LIMITS.maxResultBytes, `ack ${id}`, "/result");
+      // null or undefined: no result (the same on every store).
+      if (options?.result !== undefined && options.result !== null) result = encodeBody(options.result, STORY_LIMITS.maxResultBytes, `ack ${id}`, "/result");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -208,7 +209,7 @@ export class Spool implements SpoolRuntime {
       if (item === null || typeof item !== "object" || typeof item.id !== "string" || typeof item.leaseToken !== "string") {
         throw new ValidationError(`ackMany: /${index} must be {id: string, leaseToken: string}`, [{ path: `/${index}`, message: "expected {id, leaseToken}" }]);
       }
-      if (item.result !== undefined) {
+      if (item.result !== undefined && item.result !== null) {
         encoded ??= items.slice(0, index).map(({ id, leaseToken }) => ({ id, leaseToken }));
         encoded.push({ id: item.id, leaseToken: item.leaseToken, result: encodeBody(item.result, STORY_LIMITS.maxResultBytes, "ackMany", `/${index}/result`) });
       } else if (encoded) {
@@ -221,7 +222,7 @@ export class Spool implements SpoolRuntime {
 
   /**
    * What a running handler reports on its leased message (`ctx.progress`, `ctx.log` call this):
-   * `progress` replaces the last one (a number or a small JSON value, at most
+   * `progress` (null or undefined: unchanged) replaces the last one (a number or a small JSON value, at most
    * `STORY_LIMITS.maxProgressBytes` as JSON: `too_large` past it), `log` lines are appended (the
    * oldest dropped past `maxLogLines`, each cut at `maxLogLineChars`). `status(id)` shows both.
    * `lease_lost` if the token is not the current lease.
@@ -230,7 +231,7 @@ export class Spool implements SpoolRuntime {
     checkLeaseArgs(id, leaseToken, "report");
     if (options === null || typeof options !== "object") throw new ValidationError(`report ${id}: expected {progress?, log?}`, [{ path: "", message: "expected an object" }]);
     const report: ProgressReport = {};
-    if (options.progress !== undefined) report.progress = encodeBody(options.progress, STORY_LIMITS.maxProgressBytes, `report ${id}`, "/progress");
+    if (options.progress !== undefined && options.progress !== null) report.progress = encodeBody(options.progress, STORY_LIMITS.maxProgressBytes, `report ${id}`, "/progress");
     if (options.log !== undefined) {
       const lines = typeof options.log === "string" ? [options.log] : options.log;
       if (!Array.isArray(lines) || lines.length > STORY_LIMITS.maxLogLinesPerReport || lines.some((line) => typeof line !== "string")) {

@@ -305,7 +305,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     try {
       // The handler's return value is the message's result (kept with its completed status).
       let result: string | undefined;
-      if (delivery.result !== undefined) {
+      if (delivery.result !== undefined && delivery.result !== null) {
         result = tryEncodeBody(delivery.result, STORY_LIMITS.maxResultBytes);
         if (result === undefined) {
           // The work is done: the message completes, without a result it cannot keep.
