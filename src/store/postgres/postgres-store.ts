@@ -78,6 +78,24 @@ interface Queryable {
   query: pg.ClientBase["query"];
 }
 
+/** One statement (or transaction) the store ran, for metrics (`observeQueries`). */
+export interface QueryObservation {
+  /** Which operation: a word from a fixed set (`lease`, `ack`, `publish`, `tick`…), never a queue name or an id. */
+  operation: string;
+  /** From the call to its answer, retries of a deadlock included, ms. */
+  durationMs: number;
+  ok: boolean;
+}
+
+/** The pool's connections now, for metrics (`poolStats`). */
+export interface PoolStats {
+  /** Connections open, idle and busy. */
+  total: number;
+  idle: number;
+  /** Calls waiting for a connection (all `poolSize` are busy). */
+  waiting: number;
+}
+
 const MAX_RETRIES = 5;
 const SWEEP_EVERY_TICKS = 10;
 
@@ -105,6 +123,7 @@ export class PostgresStore implements Store {
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeps = 0;
   #rateTimers = new Map<string, TimerHandle>();
+  readonly #queryObservers = new Set<(observation: QueryObservation) => void>();
 
   constructor(options: PostgresStoreOptions) {
     const { random, ...settings } = options;
@@ -167,6 +186,8 @@ export class PostgresStore implements Store {
       }
       await this.#wakeups.start();
     } catch (error) {
+      // Nothing is left holding the process open (an idle pooled connection would, for seconds).
+      await this.close();
       throw toSpoolError(error, "open");
     }
     this.#opened = true;
@@ -180,15 +201,18 @@ export class PostgresStore implements Store {
   /** Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures to SpoolErrors. */
   async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
+    const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await (on ?? this.#pool).query<R>(text, values);
         this.#writeFault = undefined;
+        if (started >= 0) this.#observe(what, started, true);
         return result;
       } catch (error) {
         // In the caller's transaction a failed statement aborts it: only the caller can retry.
         if (!on && isRetryable(error) && attempt < MAX_RETRIES) continue;
         if (isConnectionFailure(error)) this.#noteFault(error);
+        if (started >= 0) this.#observe(what, started, false);
         throw toSpoolError(error, what);
       }
     }
@@ -197,6 +221,7 @@ export class PostgresStore implements Store {
   /** Runs `body` in a transaction on one pooled connection, retrying it whole on a deadlock. */
   async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       try {
@@ -206,6 +231,7 @@ export class PostgresStore implements Store {
         await client.query("COMMIT");
         client.release();
         this.#writeFault = undefined;
+        if (started >= 0) this.#observe(what, started, true);
         return result;
       } catch (error) {
         if (client) {
@@ -214,6 +240,7 @@ export class PostgresStore implements Store {
         }
         if (isRetryable(error) && attempt < MAX_RETRIES) continue;
         if (isConnectionFailure(error)) this.#noteFault(error);
+        if (started >= 0) this.#observe(what, started, false);
         throw toSpoolError(error, what);
       }
     }
@@ -226,6 +253,43 @@ export class PostgresStore implements Store {
 
   #noteFault(error: unknown): void {
     this.#writeFault = error instanceof Error ? error : new Error(String(error));
+  }
+
+  // ── operations: readiness and metrics (docs/operations.md) ──────────────────────────────
+
+  /**
+   * Readiness: one `SELECT 1` on the wake-up connection, which has a connection of its own, so a
+   * busy pool does not make a healthy database look down. `unavailable` while that connection is
+   * being re-made (the database is unreachable or restarting) or the server does not answer
+   * within `timeoutMs`.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#wakeups.ping(timeoutMs);
+    } catch (error) {
+      throw new UnavailableError(`the PostgreSQL store is unavailable: ${(error as Error).message}`, error);
+    }
+  }
+
+  /**
+   * Calls `observer` after every statement (or transaction) the store runs, with its operation,
+   * duration and outcome; the metrics layer feeds its histogram from it. Returns an unsubscribe.
+   * With no observer nothing is timed.
+   */
+  observeQueries(observer: (observation: QueryObservation) => void): () => void {
+    this.#queryObservers.add(observer);
+    return () => void this.#queryObservers.delete(observer);
+  }
+
+  /** The pool's connections now: open, idle, and calls waiting for one. */
+  poolStats(): PoolStats {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
+  #observe(what: string, started: number, ok: boolean): void {
+    const observation: QueryObservation = { operation: operationOf(what), durationMs: performance.now() - started, ok };
+    for (const observer of this.#queryObservers) observer(observation);
   }
 
   // ── queues ──────────────────────────────────────────────────────────────────────────────
@@ -778,6 +842,14 @@ interface StatsRow {
 
 function queueInfo(row: QueueRow): QueueInfo {
   return { name: row.name, options: resolveQueueOptions({}, row.options), paused: row.paused };
+}
+
+/**
+ * A bounded label for `what` (`lease from "emails"` → `lease`, `nack 01J…` → `nack`): its first
+ * word, which is always a literal of this file, never a queue name or an id.
+ */
+function operationOf(what: string): string {
+  return /^[A-Za-z]+/.exec(what)?.[0] ?? "query";
 }
 
 function queueNotFound(name: string): NotFoundError {
