@@ -55,7 +55,9 @@ export type {
 export { defaults } from "./config/defaults.js";
 export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
 export type { Store, StoreCapabilities, StorePublishOptions } from "./store/store.js";
-export type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "./core/operations.js";
+export type { AckItem, AckOutcome, AckRequest, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection, ReportOptions } from "./core/operations.js";
+export type { DeadLetterTarget } from "./core/dead-letter.js";
+export { STORY_LIMITS, type MessageLogEntry } from "./core/story.js";
 export type { QueueInfo } from "./config/schemas.js";
 export { memoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export { journalStore, JournalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
