@@ -190,7 +190,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   #pump(): void {
     if (this.#closing || this.#unwatch === undefined) return;
-    if (this.#leasing >= Math.max(1, this.#source.leasesInFlight ?? 1)) {
+    // A lease call in flight may have been asked before what woke us: it looks again when it
+    // answers. So does one whose slots were all reserved by calls in flight (a new loop would
+    // find nothing to ask for, and the wake-up would be lost).
+    if (this.#leasing >= Math.max(1, this.#source.leasesInFlight ?? 1) || (this.#leasing > 0 && this.#capacity() <= 0)) {
       this.#pumpAgain = true;
       return;
     }
