@@ -123,6 +123,8 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     this.#poolOptions = { ...store.pool.options, max: options.poolSize ?? 4 };
     this.#pool = new pg.Pool(this.#poolOptions);
     this.#pool.on("error", () => undefined); // an idle connection that died: the next query reconnects
+    // …and one lost while checked out between two statements: its next statement fails instead.
+    this.#pool.on("connect", (client) => client.on("error", () => undefined));
     this.recipients = this.#recipientRows();
     const checkEveryMs = options.expansionCheckMs ?? 1_000;
     this.expansions = { claim: (batchId) => this.#claim(batchId), checkEveryMs };

@@ -157,6 +157,10 @@ export class PostgresStore implements Store {
     this.#pool = new pg.Pool({ ...connection, max: this.#settings.poolSize });
     // An idle connection that dies (a server restart) must not crash the process: the next query reconnects.
     this.#pool.on("error", (error) => this.#noteFault(error));
+    // A connection lost while checked out between two statements (a transaction's) emits 'error'
+    // on its client, which with no listener would crash the process: noted, and the next
+    // statement on it fails as unavailable.
+    this.#pool.on("connect", (client) => client.on("error", (error) => this.#noteFault(error)));
     this.#wakeups = new Wakeups({
       connect: () => new pg.Client(connection),
       channel: this.#channel,
