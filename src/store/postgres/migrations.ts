@@ -6,6 +6,7 @@
  */
 import type pg from "pg";
 import { migration001 } from "./migrations/001-queues.js";
+import { migrationSchedules } from "./migrations/003-schedules.js";
 
 export interface Migration {
   version: number;
@@ -15,7 +16,10 @@ export interface Migration {
 }
 
 /** Every migration, oldest first; a new one goes at the end with the next number. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "queues", sql: migration001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "queues", sql: migration001 },
+  { version: 3, name: "schedules", sql: migrationSchedules },
+];
 
 export interface MigrationResult {
   /** Versions applied by this call, oldest first. */
