@@ -53,6 +53,9 @@ export type {
   RateLimit,
 } from "./config/schemas.js";
 export { defaults } from "./config/defaults.js";
+export type { ScheduleSpec } from "./config/schedule-schemas.js";
+export type { ScheduleInfo } from "./scheduler.js";
+export type { CatchUp, FireResult, FiredSlot, ScheduleDefinition, ScheduleMessageOptions, ScheduleRecord } from "./core/schedule.js";
 export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
 export type { Store, StoreCapabilities, StorePublishOptions } from "./store/store.js";
 export type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "./core/operations.js";

@@ -16,6 +16,7 @@ import { deadLetters } from "./areas/dead-letters.js";
 import { workers } from "./areas/workers.js";
 import { modelBased } from "./areas/model-based.js";
 import { capabilities } from "./areas/capabilities.js";
+import { schedules } from "./areas/schedules.js";
 import type { AreaDefinition } from "./suite.js";
 
 export const areas: Record<string, AreaDefinition> = {
@@ -36,4 +37,5 @@ export const areas: Record<string, AreaDefinition> = {
   workers,
   "model-based": modelBased,
   capabilities,
+  schedules,
 };
