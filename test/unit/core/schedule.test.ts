@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkScheduleTiming, defineSchedule, pauseSchedule, planFire, SCHEDULE_LATE_TOLERANCE_MS, slotAfter, type ScheduleRecord } from "../../../src/core/schedule.js";
-import { SpoolError } from "../../../src/core/errors.js";
+import type { SpoolError } from "../../../src/core/errors.js";
 
 const T0 = Date.UTC(2030, 2, 30, 0, 0, 0); // the night Europe/Paris moves to summer time (2:00 → 3:00 on the 31st)
 
