@@ -11,7 +11,7 @@ import { withTimeout } from "./lib/stats.js";
 import { formatNumber, formatRatio, formatTable, type Column } from "./lib/table.js";
 import { describeError, shortReason } from "./lib/text.js";
 import { scenarios as allScenarios } from "./scenarios/index.js";
-import { errorCell, rowTitle, type Cell, type RowSpec, type Scenario, type ScenarioContext } from "./scenarios/scenario.js";
+import { errorCell, rowTitle, type Cell, type RowSpec, type Scenario, type ScenarioContext, type Target } from "./scenarios/scenario.js";
 import { systemEntries } from "./systems/index.js";
 import type { BenchSystem, SystemEntry } from "./systems/system.js";
 
@@ -114,12 +114,29 @@ async function runSystem(entry: SystemEntry, scenarios: Scenario[], run: Run): P
   log(`[${entry.name}] done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-function cellText(cell: Cell | undefined, row: RowSpec, isSpool: boolean, hideDetail: boolean): string {
+/** The target `system` is held to on `row`: its own where it declares one (null: none), else the row's. */
+function targetOf(system: SystemEntry, row: RowSpec): Target | undefined {
+  if (system.kind !== "spool") return undefined;
+  const own = system.targets?.[row.id];
+  return own === undefined ? row.target : (own ?? undefined);
+}
+
+/** "≥ 150k", or with a system's own: "≥ 150k; spool-postgres ≥ 20k". */
+function targetText(row: RowSpec, spools: SystemEntry[]): string {
+  const texts = row.target ? [row.target.text] : [];
+  for (const spool of spools) {
+    const own = spool.targets?.[row.id];
+    if (own) texts.push(`${spool.name.replace(/^spool-/, "")} ${own.text}`);
+  }
+  return texts.join("; ");
+}
+
+function cellText(cell: Cell | undefined, target: Target | undefined, hideDetail: boolean): string {
   if (!cell) return "—";
   if (cell.kind !== "value") return cell.text;
   let text = formatNumber(cell.value);
   if (cell.detail && !hideDetail) text += ` (${cell.detail})`;
-  if (isSpool && row.target) text += row.target.met(cell.value) ? " [met]" : " [MISSED]";
+  if (target) text += target.met(cell.value) ? " [met]" : " [MISSED]";
   return text;
 }
 
@@ -134,11 +151,11 @@ function report(selection: Selection, run: Run): string {
   const spools = systems.filter((s) => s.kind === "spool");
   const peers = systems.filter((s) => s.kind === "peer");
   const rows = selection.scenarios.flatMap((s) => s.rows);
-  const showTargets = spools.length > 0 && rows.some((r) => r.target);
+  const showTargets = spools.length > 0 && rows.some((r) => targetText(r, spools) !== "");
   const columns: Column[] = [{ header: "workload", align: "left" }];
   if (showTargets) columns.push({ header: "target", align: "left" });
   for (const system of systems) columns.push({ header: system.name, align: "right" });
-  const pairs = spools.flatMap((spool) => peers.map((peer) => ({ spool, peer })));
+  const pairs = spools.flatMap((spool) => peers.filter((peer) => spool.comparedWith?.includes(peer.name) ?? true).map((peer) => ({ spool, peer })));
   // "spool/bullmq" with one Spool system; "memory/bullmq", "journal-always/bullmq" with several.
   const spoolLabel = (spool: SystemEntry) => (spools.length === 1 ? "spool" : spool.name.replace(/^spool-/, ""));
   for (const { spool, peer } of pairs) columns.push({ header: `${spoolLabel(spool)}/${peer.name}`, align: "right" });
@@ -151,10 +168,10 @@ function report(selection: Selection, run: Run): string {
     const shared =
       values.length > 1 && details.size === 1 && values.every((c) => c?.kind === "value" && c.detail !== undefined) ? [...details][0] : undefined;
     const line = [shared ? `${rowTitle(row)}, ${shared}` : rowTitle(row)];
-    if (showTargets) line.push(row.target?.text ?? "");
+    if (showTargets) line.push(targetText(row, spools));
     systems.forEach((system, i) => {
       const unavailable = run.unavailable.get(system.name);
-      line.push(unavailable !== undefined ? `unavailable: ${shortReason(unavailable, 44)}` : cellText(cells[i], row, system.kind === "spool", shared !== undefined));
+      line.push(unavailable !== undefined ? `unavailable: ${shortReason(unavailable, 44)}` : cellText(cells[i], targetOf(system, row), shared !== undefined));
     });
     for (const { spool, peer } of pairs) {
       const r = row.ratios === false ? undefined : ratio(run.results.get(spool.name)?.get(row.id), run.results.get(peer.name)?.get(row.id));
@@ -172,7 +189,9 @@ function report(selection: Selection, run: Run): string {
   }
   notes.push(...run.notes);
   if (showTargets) {
-    notes.push("targets are set for the journal store with fsync `always`; a memory store has no disk, so its figures are a ceiling, not the promise.");
+    notes.push(
+      "targets are set for the journal store with fsync `always` (a memory store has no disk, so its figures are a ceiling, not the promise); the PostgreSQL store has its own (DESIGN.md §5), marked `postgres`.",
+    );
   }
   notes.push("ratios are Spool ÷ peer on the same row: above 1× is better for ↑ rows (msg/s), below 1× is better for ↓ rows (ms, MB); 1/N× = N times smaller. MB = 10^6 bytes.");
   notes.push("peak RSS is this bench process's, from the system's setup on: heap that earlier systems freed but V8 kept counts too, so only the first system's figure is clean.");

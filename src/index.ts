@@ -63,6 +63,7 @@ export type { QueueInfo } from "./config/schemas.js";
 export { memoryStore, type MemoryStoreOptions } from "./store/memory/memory-store.js";
 export { journalStore, JournalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
 export { postgresStore, PostgresStore, POSTGRES_CAPABILITIES, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
+export { migratePostgresSchema, type MigrateSchemaOptions, type MigrateSchemaResult } from "./store/postgres/migrate-schema.js";
 export type { FsyncPolicy } from "./log/segment-log.js";
 export type { JournalWarning } from "./log/recovery.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";

@@ -14,20 +14,28 @@ import type { QueueWorkerDefaults, SourceLeaseRequest, WorkerHandle, WorkerSourc
 export class LocalWorkerSource implements WorkerSource {
   readonly longPoll = false;
   readonly #runtime: SpoolRuntime;
-  readonly #declared: Promise<QueueInfo>;
+  readonly #declaration: () => Promise<QueueInfo>;
 
-  /** `declared`: the queue's declaration, which every lease waits for. */
-  constructor(runtime: SpoolRuntime, declared: Promise<QueueInfo>) {
+  /**
+   * `declaration`: the queue's declaration, which the worker waits for before its first lease.
+   * A function, not a promise: a declaration that failed (the store was unreachable) is made
+   * again when the worker retries, rather than failing the same way for ever.
+   */
+  constructor(runtime: SpoolRuntime, declaration: () => Promise<QueueInfo>) {
     this.#runtime = runtime;
-    this.#declared = declared;
+    this.#declaration = declaration;
   }
 
   get clock(): Clock {
     return this.#runtime.store.clock;
   }
 
+  get leasesInFlight(): number {
+    return this.#runtime.store.leasesInFlight ?? 1;
+  }
+
   async queueDefaults(): Promise<QueueWorkerDefaults> {
-    const { leaseMs, timeoutMs } = (await this.#declared).options;
+    const { leaseMs, timeoutMs } = (await this.#declaration()).options;
     return { leaseMs, timeoutMs };
   }
 

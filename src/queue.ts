@@ -126,7 +126,9 @@ export class Queue<T = unknown> {
     await this.#declaration();
     const store = this.#store;
     const publish = () => (transaction === undefined ? store.publish([input]) : store.publish([input], { transaction }));
-    const [outcome] = await publishWhenRoom(publish, store.clock, settings);
+    const outcomes = await publishWhenRoom(publish, store.clock, settings);
+    this.#runtime.notePublished(outcomes);
+    const outcome = outcomes[0];
     return { id: outcome.id, replaced: outcome.replaced, duplicate: outcome.duplicate };
   }
 
@@ -168,6 +170,7 @@ export class Queue<T = unknown> {
     const store = this.#store;
     const publish = () => (transaction === undefined ? store.publish(inputs) : store.publish(inputs, { transaction }));
     const outcomes = await publishWhenRoom(publish, store.clock, settings);
+    this.#runtime.notePublished(outcomes);
     return outcomes.map((o) => ({ id: o.id, replaced: o.replaced, duplicate: o.duplicate }));
   }
 
@@ -175,7 +178,7 @@ export class Queue<T = unknown> {
   work(handler: Handler<T>, options: WorkerOptions = {}): Worker<T> {
     if (typeof handler !== "function") throw new ValidationError(`work on "${this.name}": handler must be a function`);
     validate(WorkerOptionsSchema, options, `worker on "${this.name}"`);
-    return new Worker<T>(new LocalWorkerSource(this.#runtime, this.#declaration()), this.name, handler, options);
+    return new Worker<T>(new LocalWorkerSource(this.#runtime, () => this.#declaration()), this.name, handler, options);
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { PublishOptions } from "./config/schemas.js";
-import type { AckItem, AckOutcome, NackOptions, NackOutcome } from "./core/operations.js";
+import type { AckItem, AckOutcome, NackOptions, NackOutcome, PublishOutcome } from "./core/operations.js";
 import type { PublishResult } from "./message-types.js";
 import type { Store } from "./store/store.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
@@ -16,4 +16,6 @@ export interface SpoolRuntime {
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
   registerWorker(worker: WorkerHandle): void;
   circuitStates(queue: string): CircuitState[];
+  /** Tells the publish observers (metrics) what a publish did; costs one check when there are none. */
+  notePublished(outcomes: readonly PublishOutcome[]): void;
 }

@@ -21,7 +21,7 @@ import type { SpoolRuntime } from "./runtime.js";
 import type { NackOptions } from "./core/operations.js";
 import { journalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
 import type { Store } from "./store/store.js";
-import type { AckItem, AckOutcome, NackOutcome, NackRequest, ReplaySelection } from "./core/operations.js";
+import type { AckItem, AckOutcome, NackOutcome, NackRequest, PublishOutcome, ReplaySelection } from "./core/operations.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
@@ -59,6 +59,8 @@ export class Spool implements SpoolRuntime {
   readonly #queues = new Map<string, Queue<unknown>>();
   readonly #workers = new Set<WorkerHandle>();
   readonly #scheduler: Scheduler;
+  readonly #workerObservers = new Set<(worker: WorkerHandle) => void>();
+  readonly #publishObservers = new Set<(outcomes: readonly PublishOutcome[]) => void>();
   #closing: Promise<void> | undefined;
 
   private constructor(store: Store, maxBodyBytes: number) {
@@ -295,6 +297,7 @@ export class Spool implements SpoolRuntime {
     const store = this.store;
     const publish = () => (transaction === undefined ? store.publish(inputs) : store.publish(inputs, { transaction }));
     const outcomes = await publishWhenRoom(publish, store.clock, settings);
+    this.notePublished(outcomes);
     return {
       routed: outcomes.length,
       messages: outcomes.map((o) => ({ id: o.id, queue: o.queue, replaced: o.replaced, duplicate: o.duplicate })),
@@ -364,6 +367,29 @@ export class Spool implements SpoolRuntime {
   registerWorker(worker: WorkerHandle): void {
     this.#checkOpen();
     this.#workers.add(worker);
+    for (const observer of this.#workerObservers) observer(worker);
+  }
+
+  /**
+   * Calls `observer` with every worker of this Spool, open now or made later (metrics, logs).
+   * Returns an unsubscribe.
+   */
+  observeWorkers(observer: (worker: WorkerHandle) => void): () => void {
+    this.#workerObservers.add(observer);
+    for (const worker of this.#workers) if (!worker.closed) observer(worker);
+    return () => void this.#workerObservers.delete(observer);
+  }
+
+  /** Calls `observer` with the outcomes of every publish through this Spool (metrics count duplicates and replacements). */
+  observePublishes(observer: (outcomes: readonly PublishOutcome[]) => void): () => void {
+    this.#publishObservers.add(observer);
+    return () => void this.#publishObservers.delete(observer);
+  }
+
+  /** @internal */
+  notePublished(outcomes: readonly PublishOutcome[]): void {
+    if (this.#publishObservers.size === 0) return;
+    for (const observer of this.#publishObservers) observer(outcomes);
   }
 
   /** Sets the concurrency of this process's open workers on `queue`; returns how many there are. */
@@ -381,6 +407,22 @@ export class Spool implements SpoolRuntime {
   writeProblem(): string | undefined {
     if (this.#closing) return "the spool is closed";
     return this.store.writeFault?.message;
+  }
+
+  /**
+   * Why this Spool cannot serve now, or undefined when it can (what `/health/ready` answers): it
+   * is closed, its store knows of a fault, or a store with a server (`store.ping`) did not answer
+   * within `timeoutMs`. Memory and journal stores have no ping: for them this is `writeProblem()`.
+   */
+  async readinessProblem(timeoutMs: number = defaults.readinessTimeoutMs): Promise<string | undefined> {
+    const problem = this.writeProblem();
+    if (problem !== undefined || this.store.ping === undefined) return problem;
+    try {
+      await this.store.ping(timeoutMs);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
   }
 
   /** @internal */

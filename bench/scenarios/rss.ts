@@ -39,6 +39,8 @@ export const rss: Scenario = {
     if (inProcess && memory.rssBytes !== undefined) {
       const detail = `empty ${formatNumber((memory.emptyRssBytes ?? 0) / MEGABYTE)}${n === 1_000_000 ? "" : `, n=${formatCount(n)}`}`;
       record("rss-ready", value(memory.rssBytes / MEGABYTE, detail));
+    } else if (inProcess) {
+      record("rss-ready", { kind: "none", text: `n/a (${memory.where})` });
     }
     record("ready-per-100k", value(perHundredK, `${memory.comparable ? "" : "disk, "}n=${formatCount(n)}`, memory.comparable));
     if (memory.snapshot) {

@@ -9,14 +9,15 @@ import type { BenchBody } from "../lib/body.js";
 import { makeBodies } from "../lib/body.js";
 import { Counter } from "../lib/counter.js";
 import { packageVersion } from "../lib/package-version.js";
+import { candidatePgUrls } from "../lib/pg.js";
 import { describeError, redactUrl } from "../lib/text.js";
 import { pollUntil, sleep, withTimeout } from "../lib/stats.js";
 import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
+import { PEER_BACKLOG } from "./sizes.js";
 
 /** pg-boss polls: at c=1 it takes one job per 0.5 s, so the end-to-end runs are small. */
-const SIZES: Sizes = { publishMany: 100_000, endToEnd: { 1: 10, 64: 1_000 }, readyMemory: 100_000, repeats: 1 };
+const SIZES: Sizes = { publishMany: 100_000, endToEnd: { 1: 10, 64: 1_000 }, readyMemory: 100_000, repeats: 1, backlog: PEER_BACKLOG };
 const POLLING_INTERVAL_SECONDS = 0.5;
-const DEFAULT_URLS = ["postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test"];
 
 export function pgBossSystem(name = "pg-boss"): SystemEntry {
   return { name, kind: "peer", create: () => new PgBossSystem(name) };
@@ -36,7 +37,7 @@ class PgBossSystem implements BenchSystem {
 
   async setup(): Promise<void> {
     const { default: PgBossClass } = await import("pg-boss");
-    const urls = process.env.BENCH_PG_URL ? [process.env.BENCH_PG_URL] : DEFAULT_URLS;
+    const urls = candidatePgUrls();
     const failures: string[] = [];
     for (const url of urls) {
       const boss = new PgBossClass({ connectionString: url, schema: this.#schema, supervise: false, schedule: false, max: 10 });
@@ -141,16 +142,22 @@ class PgBossQueue implements BenchQueue {
     this.#workers.add(id);
     return {
       handled,
-      // pg-boss completes a batch after the handler returns, without an event: ask the database.
+      // pg-boss completes a batch after the handler returns, without an event: ask the database
+      // (by count, since more jobs may still be waiting behind them: the backlog scenario).
       settled: async (count) => {
         await handled.reach(count);
-        await pollUntil(async () => (await this.boss.getQueueSize(this.name, { before: "completed" })) === 0, "pg-boss completing every handled job");
+        await pollUntil(async () => (await this.#completed()) >= count, "pg-boss completing every handled job");
       },
       close: async () => {
         this.#workers.delete(id);
         await this.boss.offWork({ id });
       },
     };
+  }
+
+  async #completed(): Promise<number> {
+    const { rows } = await this.boss.getDb().executeSql(`SELECT count(*)::int AS n FROM ${this.schema}.job WHERE name = $1 AND state = 'completed'`, [this.name]);
+    return (rows[0] as { n: number }).n;
   }
 
   async delete(): Promise<void> {

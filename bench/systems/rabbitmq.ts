@@ -14,8 +14,9 @@ import { packageVersion } from "../lib/package-version.js";
 import { describeError, redactUrl } from "../lib/text.js";
 import { withTimeout } from "../lib/stats.js";
 import { uniqueName, type BenchQueue, type BenchSystem, type ConsumeOptions, type Consumer, type ReadyMemory, type Sizes, type SystemEntry } from "./system.js";
+import { PEER_BACKLOG } from "./sizes.js";
 
-const SIZES: Sizes = { publishMany: 100_000, endToEnd: { 1: 5_000, 64: 20_000 }, readyMemory: 100_000, repeats: 1 };
+const SIZES: Sizes = { publishMany: 100_000, endToEnd: { 1: 5_000, 64: 20_000 }, readyMemory: 100_000, repeats: 1, backlog: PEER_BACKLOG };
 const PERSISTENT = { persistent: true } as const;
 
 export function rabbitmqSystem(name = "rabbitmq"): SystemEntry {

@@ -4,6 +4,7 @@
  */
 import type { BenchBody } from "../lib/body.js";
 import type { Counter } from "../lib/counter.js";
+import type { Target } from "../scenarios/scenario.js";
 
 /** `spool` systems get targets and are the numerators of the ratios; `peer`s are the denominators. */
 export type SystemKind = "spool" | "baseline" | "peer";
@@ -17,6 +18,8 @@ export interface Sizes {
   readyMemory: number;
   /** Timed runs of publish-many and each end-to-end: the median is reported (fast systems afford more). */
   repeats: number;
+  /** The large backlog of the backlog scenario: messages already waiting in the queue (the small one is 1k). */
+  backlog: number;
 }
 
 export interface BenchSystem {
@@ -40,6 +43,14 @@ export interface BenchSystem {
   reopen?(): Promise<Reopen>;
   /** Systems that snapshot in this process: takes one now; resolves once it is durable. */
   snapshot?(): Promise<void>;
+  /**
+   * Systems whose data other processes can share (a database): the environment a child process
+   * needs so that this system's `setup()` there attaches to the same data instead of making its
+   * own. Set by setup(). The processes scenario runs only on systems that have it.
+   */
+  readonly sharedEnv?: Readonly<Record<string, string>>;
+  /** With `sharedEnv`: a queue another process made, by name. */
+  attachQueue?(name: string): Promise<BenchQueue>;
   /** Deletes every queue, key and schema it created, and disconnects. Never throws. */
   teardown(): Promise<void>;
 }
@@ -105,6 +116,14 @@ export interface SystemEntry {
   name: string;
   kind: SystemKind;
   create(): BenchSystem;
+  /**
+   * Targets of this system that differ from the row's (by row id; `null`: no target here). The
+   * PostgreSQL store has its own (DESIGN.md §5): a network round trip and a database commit per
+   * batch are not the journal's fdatasync.
+   */
+  targets?: Readonly<Record<string, Target | null>>;
+  /** Spool systems: the peers whose ratios are printed (default: every peer). */
+  comparedWith?: readonly string[];
 }
 
 /** Queue names unique to this run: `bench-<pid>-<time>-<n>`. */

@@ -4,6 +4,7 @@ import { registerBatch } from "./commands/batch.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDead } from "./commands/dead.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerPublish } from "./commands/publish.js";
 import { registerQueues } from "./commands/queues.js";
 import { registerSchedules } from "./commands/schedules.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (text, write) => write(`spool: ${text.replace(/^error: /, "")}`) })
     .showHelpAfterError("(add --help for usage)");
   registerServe(program);
+  registerMigrate(program);
   registerPublish(program);
   registerQueues(program);
   registerDead(program);

@@ -45,5 +45,7 @@ export const defaults = {
     recipientTokenTtlMs: 3_600_000,
   },
   client: { timeoutMs: 30_000 },
+  /** How long readiness waits for a store with a server (PostgreSQL) to answer its ping. */
+  readinessTimeoutMs: 2_000,
   maxBodyBytes: 256 * 1024,
 } as const;

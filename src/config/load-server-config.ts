@@ -30,6 +30,8 @@ export interface ServerSetting {
 
 /** Flag values as typed on the command line (parsed here, so errors name the flag). */
 export interface ServerConfigFlags {
+  store?: string;
+  schema?: string;
   host?: string;
   port?: string;
   dataDir?: string;
@@ -45,6 +47,10 @@ export const SERVER_SETTINGS: readonly ServerSetting[] = [
     placeholder: "<address>", description: "address to bind (anything but loopback needs keys)" },
   { path: ["port"], env: "SPOOL_PORT", flag: "--port", option: "port", type: "integer",
     placeholder: "<port>", description: "port to listen on (0 = any free port)" },
+  { path: ["store"], env: "SPOOL_STORE", flag: "--store", option: "store", type: "string",
+    placeholder: "<store>", description: "journal (default) or postgres://user@host:port/database" },
+  { path: ["postgres", "schema"], env: "SPOOL_SCHEMA", flag: "--schema", option: "schema", type: "string",
+    placeholder: "<name>", description: "PostgreSQL store: the schema holding Spool's tables (default spool)" },
   { path: ["dataDir"], env: "SPOOL_DATA_DIR", flag: "--data-dir", option: "dataDir", type: "string",
     placeholder: "<path>", description: "where the journal keeps its files" },
   { path: ["journal", "fsync"], env: "SPOOL_FSYNC", flag: "--fsync", option: "fsync", type: "string",

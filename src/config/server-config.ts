@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { HASH_PATTERN, SCOPES } from "../auth/api-keys.js";
-import { HostCircuitOptionsSchema, JournalOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
+import { HostCircuitOptionsSchema, JournalOptionsSchema, PostgresStoreOptionsSchema, QueueNameSchema, QueueOptionsSchema } from "./schemas.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
 
@@ -47,14 +47,34 @@ export const DeliveryConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Which store `spool serve` opens: the embedded journal (in `dataDir`, with the `journal`
+ * settings), or PostgreSQL at a connection URL (with the `postgres` settings). A password is best
+ * left out of the URL and given as PGPASSWORD, which node-postgres reads.
+ */
+export const StoreConfigSchema = Type.String({
+  pattern: "^(journal|postgres(ql)?://.+)$",
+  description: "journal (the default: the embedded journal in dataDir) or postgres://user@host:port/database",
+});
+
+/** The PostgreSQL store's settings: the library's `postgresStore` options but the connection string, which is `store`. */
+export const PostgresConfigSchema = Type.Omit(PostgresStoreOptionsSchema, ["connectionString"]);
+
+/** What `store` names: the journal, or PostgreSQL at this URL. */
+export function storeKind(store: string | undefined): "journal" | "postgres" {
+  return store === undefined || store === "journal" ? "journal" : "postgres";
+}
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const ServerConfigSchema = Type.Object(
   {
     host: Type.Optional(Type.String({ minLength: 1, description: "Address to bind; anything but loopback needs keys" })),
     port: Type.Optional(Int({ minimum: 0, maximum: 65_535 })),
-    dataDir: Type.Optional(Type.String({ minLength: 1, description: "Where the embedded journal keeps its files" })),
+    store: Type.Optional(StoreConfigSchema),
+    dataDir: Type.Optional(Type.String({ minLength: 1, description: "Where the embedded journal keeps its files (and batch delivery its own, whatever the store)" })),
     journal: Type.Optional(JournalConfigSchema),
+    postgres: Type.Optional(PostgresConfigSchema),
     bodyLimitBytes: Type.Optional(Int({ minimum: 1024, maximum: 1024 ** 3, description: "Largest request body" })),
     maxBodyBytes: Type.Optional(Int({ minimum: 1, maximum: 64 * 1024 ** 2, description: "Largest message body" })),
     keys: Type.Optional(Type.Array(ApiKeyConfigSchema)),

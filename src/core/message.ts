@@ -92,4 +92,9 @@ export interface QueueStats extends QueueCounts {
   totals: QueueTotals;
   /** Age of the oldest leasable message, in ms; 0 when none is ready. */
   oldestReadyAgeMs: number;
+  /**
+   * Leasable messages by priority, index = priority (0–9): `ready` without those waiting behind
+   * their ordering group's active message.
+   */
+  readyByPriority: number[];
 }

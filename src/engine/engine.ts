@@ -177,6 +177,7 @@ export class Engine {
       dead: queue.dead.size,
       totals: { ...queue.totals },
       oldestReadyAgeMs: oldest !== NIL ? Math.max(0, now - this.#t.availableAt[oldest]) : 0,
+      readyByPriority: queue.ready.sizesByPriority(),
     };
   }
 

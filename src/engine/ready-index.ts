@@ -11,6 +11,8 @@ export class ReadyIndex {
   readonly #table: MessageTable;
   readonly #heads = new Int32Array(LEVELS).fill(NIL);
   readonly #tails = new Int32Array(LEVELS).fill(NIL);
+  /** Messages per level (stats and metrics: the ready depth by priority). */
+  readonly #sizes = new Int32Array(LEVELS);
   size = 0;
 
   constructor(table: MessageTable) {
@@ -27,6 +29,7 @@ export class ReadyIndex {
     if (tail !== NIL) t.next[tail] = r;
     else this.#heads[level] = r;
     this.#tails[level] = r;
+    this.#sizes[level]++;
     this.size++;
   }
 
@@ -44,6 +47,7 @@ export class ReadyIndex {
     else this.#tails[level] = r;
     if (after !== NIL) t.next[after] = r;
     else this.#heads[level] = r;
+    this.#sizes[level]++;
     this.size++;
   }
 
@@ -59,7 +63,13 @@ export class ReadyIndex {
     t.prev[r] = NIL;
     t.next[r] = NIL;
     t.slot[r] = Slot.None;
+    this.#sizes[level]--;
     this.size--;
+  }
+
+  /** How many messages each priority level holds, index = priority (0–9). */
+  sizesByPriority(): number[] {
+    return Array.from(this.#sizes);
   }
 
   /** The next message to hand out: highest priority, then FIFO; NIL if none. */

@@ -15,28 +15,41 @@
  * | spool_messages_retried_total            | counter   | queue                      |
  * | spool_messages_dead_total               | counter   | queue                      |
  * | spool_queue_messages                    | gauge     | queue, state               |
+ * | spool_queue_ready_by_priority           | gauge     | queue, priority            |
  * | spool_messages_in_flight                | gauge     | queue                      |
  * | spool_queue_oldest_ready_age_seconds    | gauge     | queue                      |
  * | spool_queue_paused                      | gauge     | queue                      |
  * | spool_circuit_state                     | gauge     | queue                      |
  * | spool_circuit_breakers                  | gauge     | queue, state               |
  * | spool_handler_duration_seconds          | histogram | queue, outcome             |
+ * | spool_attempts_to_success               | histogram | queue                      |
+ * | spool_circuit_transitions_total         | counter   | queue, state               |
+ * | spool_publish_duplicates_total          | counter   | queue                      |
+ * | spool_publish_replaced_total            | counter   | queue                      |
  * | spool_lease_to_ack_seconds              | histogram | queue                      |
  * | spool_journal_fsync_seconds             | histogram | –                          |
  * | spool_http_request_duration_seconds     | histogram | method, route, status_code |
  * | spool_metrics_scrape_errors_total       | counter   | –                          |
- * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`).
+ * | spool_store_write_fault                 | gauge     | –                          |
+ * | spool_postgres_pool_connections         | gauge     | state (idle, busy)         |
+ * | spool_postgres_pool_waiting             | gauge     | –                          |
+ * | spool_postgres_query_duration_seconds   | histogram | operation, outcome         |
+ * plus prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`). The
+ * `spool_postgres_*` series exist only when the store is PostgreSQL. Given a Spool, every worker
+ * it makes is observed (handler durations, attempts, circuit changes) and so is every publish
+ * through it (duplicates, replacements): this process's view, summed across processes by PromQL.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { SpoolError } from "../core/errors.js";
 import type { QueueStats } from "../core/message.js";
+import type { PublishOutcome } from "../core/operations.js";
 import type { Spool } from "../spool.js";
 import type { CircuitState } from "../worker/circuit-breaker.js";
 import type { Worker } from "../worker/worker.js";
 import { LeaseAckTimer } from "./lease-ack-timer.js";
 
-/** What the metrics read from a Spool. */
-export type MetricsSource = Pick<Spool, "queues" | "store" | "circuitStates">;
+/** What the metrics read from a Spool; with its observe hooks, its workers and publishes are observed too. */
+export type MetricsSource = Pick<Spool, "queues" | "store" | "circuitStates"> & Partial<Pick<Spool, "observeWorkers" | "observePublishes">>;
 
 /** The worker events the metrics listen to: any `Worker<T>` fits (`never`: the handler's body type does not matter here). */
 export type ObservableWorker = Pick<Worker<never>, "on" | "off">;
@@ -58,6 +71,8 @@ const QUEUE_STATES = ["ready", "delayed", "leased", "dead"] as const;
 const HANDLER_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 /** From 50 µs (fdatasync on fast NVMe) to 1 s (a struggling disk). */
 const FSYNC_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Deliveries a message took: the first try up to a hundred. */
+const ATTEMPT_BUCKETS = [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100];
 /** Up to 30 s: long-poll leases wait that long. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -71,13 +86,35 @@ interface FsyncObservable {
   observeFsync(observer: (seconds: number) => void): () => void;
 }
 
+/** A Spool's worker handle that is a Worker (an event emitter), as every worker the library makes is. */
+function isObservableWorker(worker: unknown): worker is ObservableWorker {
+  const candidate = worker as Partial<ObservableWorker>;
+  return typeof candidate.on === "function" && typeof candidate.off === "function";
+}
+
 function observesFsync(store: unknown): store is FsyncObservable {
   return typeof (store as Partial<FsyncObservable>).observeFsync === "function";
 }
 
+/** A store with a connection pool that reports its statements (PostgreSQL): duck-typed, so this layer never loads `pg`. */
+interface PoolObservable {
+  poolStats(): { total: number; idle: number; waiting: number };
+  observeQueries(observer: (observation: { operation: string; durationMs: number; ok: boolean }) => void): () => void;
+}
+
+function observesPool(store: unknown): store is PoolObservable {
+  const candidate = store as Partial<PoolObservable>;
+  return typeof candidate.poolStats === "function" && typeof candidate.observeQueries === "function";
+}
+
+/** From 0.1 ms (a cached lookup on a local server) to 30 s (the default statement timeout). */
+const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /** What a worker's `message:completed` / `message:failed` events carry that the metrics use; samples without a field are skipped. */
 interface HandlerEvent {
   queue: string;
+  /** Deliveries so far, this one included. */
+  attempt?: number;
   /** How long the handler ran. */
   durationMs?: number;
   /** From the lease to the ack being durable (completed events). */
@@ -96,6 +133,11 @@ export class SpoolMetrics {
   readonly #fsync: Histogram;
   readonly #http: Histogram<"method" | "route" | "status_code">;
   readonly #scrapeErrors: Counter;
+  readonly #attempts: Histogram<"queue">;
+  readonly #circuitTransitions: Counter<"queue" | "state">;
+  readonly #duplicates: Counter<"queue">;
+  readonly #replaced: Counter<"queue">;
+  readonly #unobserveSpool: Array<() => void> = [];
   /** Per-queue children of the histograms, made once per queue (no label object per observation on our side). */
   readonly #completedBy = new Map<string, Observe>();
   readonly #failedBy = new Map<string, Observe>();
@@ -103,6 +145,7 @@ export class SpoolMetrics {
   readonly #workers = new Map<ObservableWorker, () => void>();
   #snapshot: Promise<QueueSnapshot[]> | undefined;
   #unobserveFsync: (() => void) | undefined;
+  #unobserveQueries: (() => void) | undefined;
   #closed = false;
 
   constructor(source: MetricsSource, options: SpoolMetricsOptions = {}) {
@@ -161,6 +204,22 @@ export class SpoolMetrics {
       },
     });
 
+    const byPriority: Gauge<"queue" | "priority"> = new Gauge({
+      name: "spool_queue_ready_by_priority",
+      help: "Leasable messages by priority (0–9; those waiting behind their ordering group are not counted). Levels holding none are left out.",
+      labelNames: ["queue", "priority"],
+      registers,
+      collect: async () => {
+        const snapshots = await scrape();
+        byPriority.reset();
+        for (const { stats } of snapshots) {
+          stats.readyByPriority.forEach((count, priority) => {
+            if (count > 0) byPriority.set({ queue: stats.name, priority: String(priority) }, count);
+          });
+        }
+      },
+    });
+
     const breakers: Gauge<"queue" | "state"> = new Gauge({
       name: "spool_circuit_breakers",
       help: "This process's workers on the queue with a circuit breaker, by breaker state.",
@@ -211,8 +270,83 @@ export class SpoolMetrics {
       registers,
     });
 
+    const writeFault: Gauge = new Gauge({
+      name: "spool_store_write_fault",
+      help: "1 while the store knows writes fail (a journal disk fault, a lost database connection), else 0.",
+      registers,
+      collect: () => writeFault.set(source.store.writeFault === undefined ? 0 : 1),
+    });
+    this.#attempts = new Histogram({
+      name: "spool_attempts_to_success",
+      help: "Deliveries a message took to complete (1: the first try), for messages this process's observed workers completed.",
+      labelNames: ["queue"],
+      buckets: ATTEMPT_BUCKETS,
+      registers,
+    });
+    this.#circuitTransitions = new Counter({
+      name: "spool_circuit_transitions_total",
+      help: "Circuit-breaker state changes of this process's observed workers, by the state entered (open, half-open, closed).",
+      labelNames: ["queue", "state"],
+      registers,
+    });
+    this.#duplicates = new Counter({
+      name: "spool_publish_duplicates_total",
+      help: "Publishes through this process answered as duplicates: their idempotencyKey was seen within the window, nothing was enqueued.",
+      labelNames: ["queue"],
+      registers,
+    });
+    this.#replaced = new Counter({
+      name: "spool_publish_replaced_total",
+      help: "Publishes through this process that replaced a waiting message with the same dedupKey in place.",
+      labelNames: ["queue"],
+      registers,
+    });
+
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (source.observeWorkers) {
+      this.#unobserveSpool.push(source.observeWorkers((worker) => isObservableWorker(worker) && this.observeWorker(worker)));
+    }
+    if (source.observePublishes) this.#unobserveSpool.push(source.observePublishes((outcomes) => this.#countPublishes(outcomes)));
     if (observesFsync(source.store)) this.#unobserveFsync = source.store.observeFsync(this.observeFsync);
+    if (observesPool(source.store)) this.#unobserveQueries = this.#observePool(source.store, registers);
+  }
+
+  /** The PostgreSQL store's pool (read at scrape time) and the duration of every statement it runs. */
+  #observePool(store: PoolObservable, registers: Registry[]): () => void {
+    const connections: Gauge<"state"> = new Gauge({
+      name: "spool_postgres_pool_connections",
+      help: "Connections of the PostgreSQL store's pool, by state: idle, or busy running a statement (the LISTEN connection is not counted).",
+      labelNames: ["state"],
+      registers,
+      collect: () => {
+        const { total, idle } = store.poolStats();
+        connections.set({ state: "idle" }, idle);
+        connections.set({ state: "busy" }, total - idle);
+      },
+    });
+    const waiting: Gauge = new Gauge({
+      name: "spool_postgres_pool_waiting",
+      help: "Statements waiting for a connection because every one of the pool's (poolSize) is busy.",
+      registers,
+      collect: () => waiting.set(store.poolStats().waiting),
+    });
+    const queries = new Histogram({
+      name: "spool_postgres_query_duration_seconds",
+      help: "Statements (and transactions) of the PostgreSQL store, by operation and outcome (ok, error); waiting for a connection included.",
+      labelNames: ["operation", "outcome"],
+      buckets: QUERY_BUCKETS,
+      registers,
+    });
+    const observers = new Map<string, Observe>();
+    return store.observeQueries(({ operation, durationMs, ok }) => {
+      const key = ok ? operation : `${operation}\u0000error`;
+      let observe = observers.get(key);
+      if (observe === undefined) {
+        observe = queries.labels({ operation, outcome: ok ? "ok" : "error" }).observe;
+        observers.set(key, observe);
+      }
+      observe(durationMs / 1000);
+    });
   }
 
   /** The Content-Type of `render()`'s text. */
@@ -240,17 +374,21 @@ export class SpoolMetrics {
     const onCompleted = (event: HandlerEvent) => {
       if (event.durationMs !== undefined) this.observeHandler(event.queue, "completed", event.durationMs / 1000);
       if (event.leaseToAckMs !== undefined) this.observeLeaseToAck(event.queue, event.leaseToAckMs / 1000);
+      if (event.attempt !== undefined) this.#attempts.observe({ queue: event.queue }, event.attempt);
     };
     const onFailed = (event: HandlerEvent) => {
       if (event.durationMs !== undefined) this.observeHandler(event.queue, "failed", event.durationMs / 1000);
     };
+    const onCircuit = (event: { queue: string; state: string }) => this.#circuitTransitions.inc({ queue: event.queue, state: event.state });
     worker.on("message:completed", onCompleted);
     worker.on("message:failed", onFailed);
+    worker.on("worker:circuit", onCircuit);
     const unobserve = () => {
       if (this.#workers.get(worker) !== unobserve) return;
       this.#workers.delete(worker);
       worker.off("message:completed", onCompleted);
       worker.off("message:failed", onFailed);
+      worker.off("worker:circuit", onCircuit);
     };
     this.#workers.set(worker, unobserve);
     return unobserve;
@@ -323,11 +461,22 @@ export class SpoolMetrics {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const unobserve of this.#unobserveSpool.splice(0)) unobserve();
     for (const unobserve of [...this.#workers.values()]) unobserve();
     this.#unobserveFsync?.();
     this.#unobserveFsync = undefined;
+    this.#unobserveQueries?.();
+    this.#unobserveQueries = undefined;
     this.#leases.clear();
     this.registry.clear();
+  }
+
+  /** Duplicates and replacements among one publish's outcomes. */
+  #countPublishes(outcomes: readonly PublishOutcome[]): void {
+    for (const outcome of outcomes) {
+      if (outcome.duplicate) this.#duplicates.inc({ queue: outcome.queue });
+      else if (outcome.replaced) this.#replaced.inc({ queue: outcome.queue });
+    }
   }
 
   // ── scrape-time snapshot ────────────────────────────────────────────────────────────────

@@ -5,11 +5,14 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { ApiKeyRing } from "../auth/api-keys.js";
-import type { ResolvedServerConfig } from "../config/server-config.js";
+import { storeKind, type ResolvedServerConfig } from "../config/server-config.js";
+import { defaults } from "../config/defaults.js";
 import { SpoolError } from "../core/errors.js";
 import { DeliveryService } from "../delivery/delivery-service.js";
 import { SpoolMetrics } from "../metrics/metrics.js";
-import { Spool } from "../spool.js";
+import { logWorkerEvents } from "./worker-logs.js";
+import { Spool, type SpoolOptions } from "../spool.js";
+import { postgresStore } from "../store/postgres/postgres-store.js";
 import { createApp, type AppOptions } from "./app.js";
 import { serverLogger } from "./logger.js";
 
@@ -47,15 +50,11 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
     );
   }
   const spool = await Spool.open({
-    dataDir: config.dataDir,
-    journal: {
-      ...config.journal,
-      onWarning: (warning) => logger.warn({ warning }, "journal recovery"),
-      onFault: (error, during) => logger.error({ err: error, during }, "journal background work failed"),
-    },
+    ...storeOptions(config, logger),
     ...(config.maxBodyBytes === undefined ? {} : { maxBodyBytes: config.maxBodyBytes }),
   });
   const shutdown = new AbortController();
+  logWorkerEvents(spool, logger.child({ component: "workers" }));
   const metrics = options.metrics === false ? undefined : (options.metrics ?? defaultMetrics)(spool);
   let app: FastifyInstance | undefined;
   let delivery: DeliveryService | undefined;
@@ -83,7 +82,8 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ url, dataDir: config.dataDir, fsync: config.journal?.fsync ?? "always", keys: keys.size }, "spool serving");
+  const store = storeKind(config.store) === "journal" ? { dataDir: config.dataDir, fsync: config.journal?.fsync ?? "always" } : { store: describeStore(config) };
+  logger.info({ url, ...store, keys: keys.size }, "spool serving");
   if (keys.size === 0) logger.warn("no API keys configured: listening on loopback only, every request is allowed");
 
   const listening = app;
@@ -108,6 +108,38 @@ export async function startServer(config: ResolvedServerConfig, options: StartOp
     logger.info("spool stopped");
   };
   return { url, app: listening, spool, delivery: openedDelivery, logger, close: () => (closing ??= close()) };
+}
+
+/** The store the configuration names: the embedded journal (the default), or PostgreSQL. */
+function storeOptions(config: ResolvedServerConfig, logger: Logger): Pick<SpoolOptions, "store" | "dataDir" | "journal"> {
+  if (config.store !== undefined && storeKind(config.store) === "postgres") {
+    return { store: postgresStore({ ...config.postgres, connectionString: config.store }) };
+  }
+  return {
+    dataDir: config.dataDir,
+    journal: {
+      ...config.journal,
+      onWarning: (warning) => logger.warn({ warning }, "journal recovery"),
+      onFault: (error, during) => logger.error({ err: error, during }, "journal background work failed"),
+    },
+  };
+}
+
+/**
+ * The store in words, for the start-up line and log: `data in ./data, fsync always`, or
+ * `store postgres://spool:***@db:5432/app, schema spool` (a password in the URL is never shown).
+ */
+export function describeStore(config: ResolvedServerConfig): string {
+  if (config.store === undefined || storeKind(config.store) === "journal") return `data in ${config.dataDir}, fsync ${config.journal?.fsync ?? "always"}`;
+  let shown = config.store;
+  try {
+    const url = new URL(config.store);
+    if (url.password !== "") url.password = "***";
+    shown = url.toString();
+  } catch {
+    shown = config.store.replace(/:[^:@/]*@/, ":***@");
+  }
+  return `store ${shown}, schema ${config.postgres?.schema ?? defaults.postgres.schema}`;
 }
 
 function defaultMetrics(spool: Spool): SpoolMetrics {

@@ -129,8 +129,24 @@ export interface Store {
    */
   readonly clock: Clock;
 
+  /**
+   * How many lease calls a worker may keep in flight on one queue at once (default 1). A store
+   * whose lease is a network round trip says 2: each call asks for its share of the free slots,
+   * so the next batch is on its way while the last one is being handled.
+   */
+  readonly leasesInFlight?: number;
+
   /** Why writes fail right now (a disk fault, a lost connection), if the store knows; readiness reports it. */
   readonly writeFault?: Error | undefined;
+
+  /**
+   * Present on a store that talks to a server (PostgreSQL): one cheap round trip that resolves
+   * when the server answers within `timeoutMs` and rejects with `unavailable` when it does not.
+   * Readiness asks it because `writeFault` only learns of an outage from a statement that failed,
+   * and an idle process runs none. A store in this process (memory, journal) leaves it out: its
+   * `writeFault` says all.
+   */
+  ping?(timeoutMs: number): Promise<void>;
 
   /** Opens connections / files. Called once by `Spool.open` before anything else. */
   open(): Promise<void>;

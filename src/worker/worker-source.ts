@@ -46,6 +46,11 @@ export interface WorkerSource {
    *   signal aborts), so the worker re-issues it for as long as it has free slots.
    */
   readonly longPoll: boolean;
+  /**
+   * Lease calls the worker may keep in flight at once (default 1), each for its share of the
+   * free slots; the slots a call asked for stay reserved until it answers.
+   */
+  readonly leasesInFlight?: number;
   /** Waits until `queue` can be leased from, and gives the defaults its workers take from it. */
   queueDefaults(queue: string): Promise<QueueWorkerDefaults>;
   /** Leases up to `max` messages with their bodies decoded. */

@@ -6,6 +6,9 @@
  *     it runs when a watch wake-up arrives (publish, delay due, lease expiry…), when a handler
  *     finishes, on scale(), and when the circuit half-opens. No polling interval. A long-poll
  *     source waits inside `lease` instead, so the loop re-issues it while slots are free.
+ *     A source with `leasesInFlight` n > 1 (a database a round trip away) gets up to n loops at
+ *     once, each asking for at most concurrency/n and reserving what it asked for until the
+ *     answer comes, so leased + running never exceeds concurrency.
  *     Messages that arrive when they can no longer run (the circuit opened, scale() lowered
  *     concurrency while a long-poll waited) are released at once, without using an attempt.
  *   delivery: handler(message, ctx) raced against ctx.signal (timeout, lost lease, shutdown);
@@ -86,11 +89,14 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
   #leaseMs = defaults.queue.leaseMs;
   /** The handler timeout: the worker's own, else its queue's (undefined: none). */
   #timeoutMs: number | undefined;
-  #pumping = false;
+  /** Lease loops running, at most the source's leasesInFlight. */
+  #leasing = 0;
+  /** Slots asked for by lease calls in flight. */
+  #reserved = 0;
   #pumpAgain = false;
   #pumpQueued = false;
-  /** The running lease loop: close() lets a lease call already in flight land before it counts handlers. */
-  #loop: Promise<void> = Promise.resolve();
+  /** The running lease loops: close() lets a lease call already in flight land before it counts handlers. */
+  readonly #loops = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
   /** Aborts a lease call that is waiting (long-poll) when the worker closes. */
   readonly #stopLeasing = new AbortController();
@@ -176,29 +182,40 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     // Settlements still being written are bounded too (a slow disk slows leasing), but
     // generously: a no-op handler finishes many times per fdatasync.
     const settleRoom = Math.max(2 * this.#concurrency, MAX_SETTLING) - this.#settlingCount;
-    const free = Math.min(this.#concurrency - this.#inFlight.size, settleRoom);
-    return Math.min(free, allowance, limits.maxLeaseBatch);
+    const free = Math.min(this.#concurrency - this.#inFlight.size - this.#reserved, settleRoom - this.#reserved);
+    return Math.min(free, allowance - this.#reserved, limits.maxLeaseBatch);
   }
 
   #pump(): void {
     if (this.#closing || this.#unwatch === undefined) return;
-    if (this.#pumping) {
+    if (this.#leasing >= Math.max(1, this.#source.leasesInFlight ?? 1)) {
       this.#pumpAgain = true;
       return;
     }
-    this.#pumping = true;
-    this.#loop = this.#leaseLoop();
+    this.#leasing++;
+    const loop = this.#leaseLoop();
+    this.#loops.add(loop);
+    void loop.finally(() => this.#loops.delete(loop));
   }
 
   async #leaseLoop(): Promise<void> {
     const source = this.#source;
+    const loops = Math.max(1, source.leasesInFlight ?? 1);
     try {
       do {
         this.#pumpAgain = false;
         while (!this.#closing) {
-          const want = this.#capacity();
+          const want = loops > 1 ? Math.min(this.#capacity(), Math.ceil(this.#concurrency / loops)) : this.#capacity();
           if (want <= 0) break;
-          const leased = await source.lease(this.queue, { max: want, leaseMs: this.#leaseMs, signal: this.#stopLeasing.signal });
+          this.#reserved += want;
+          let leased: LeasedMessage<unknown>[];
+          try {
+            // Slots are left over: a sibling loop asks for them while this call is on its way.
+            if (loops > 1 && this.#capacity() > 0) this.#pump();
+            leased = await source.lease(this.queue, { max: want, leaseMs: this.#leaseMs, signal: this.#stopLeasing.signal });
+          } finally {
+            this.#reserved -= want;
+          }
           this.#take(leased);
           if (leased.length < want && !source.longPoll) break;
         }
@@ -207,7 +224,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       this.emit("worker:error", { queue: this.queue, error });
       this.#retryLater(() => this.#pump());
     } finally {
-      this.#pumping = false;
+      this.#leasing--;
     }
   }
 
@@ -418,7 +435,7 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     this.#retryTimer?.cancel();
     const running = () => Promise.allSettled(this.#inFlight.toArray().map((d) => d.done));
     // A lease call in flight when close() began may still deliver messages: wait for it first.
-    const drained = await settleWithin(this.#loop.then(running), timeoutMs);
+    const drained = await settleWithin(Promise.all([...this.#loops]).then(running), timeoutMs);
     if (!drained) {
       for (const delivery of this.#inFlight.toArray()) delivery.abort(new WorkerClosedError());
       await running();

@@ -176,3 +176,23 @@ describe("loadServerConfig: errors name the source and the key", () => {
     expect(loadError({ env: { SPOOL_CONFIG: "gone.json" } }).message).toBe("gone.json: cannot read the config file (named by SPOOL_CONFIG): no such file");
   });
 });
+
+describe("loadServerConfig: the store", () => {
+  it("store and postgres.schema from the file, SPOOL_STORE / SPOOL_SCHEMA and --store / --schema, key by key", async () => {
+    await writeConfig({ store: "postgres://file@db/app", postgres: { schema: "from_file", poolSize: 4, migrate: false } });
+    expect(load()).toMatchObject({ store: "postgres://file@db/app", postgres: { schema: "from_file", poolSize: 4, migrate: false } });
+    const config = load({ env: { SPOOL_STORE: "postgresql://env@db/app", SPOOL_SCHEMA: "from_env" }, flags: { schema: "from_flag" } });
+    expect(config.store).toBe("postgresql://env@db/app");
+    expect(config.postgres).toEqual({ schema: "from_flag", poolSize: 4, migrate: false });
+    expect(load({ flags: { store: "journal" } }).store).toBe("journal");
+  });
+
+  it("a bad store, schema or postgres setting names its source and key", async () => {
+    expect(loadError({ env: { SPOOL_STORE: "mysql://db/app" } }).message).toMatch(/^SPOOL_STORE: expected a string matching .*, got "mysql:\/\/db\/app"$/);
+    expect(loadError({ flags: { schema: "Bad-Name" } }).message).toMatch(/^--schema: expected a string matching .*, got "Bad-Name"$/);
+    await writeConfig({ postgres: { poolSize: 0, statementTimeout: 5 } });
+    const error = loadError();
+    expect(error.message).toContain("spool.config.json: /postgres/poolSize expected an integer from 1 to 1000, got 0");
+    expect(error.message).toContain('spool.config.json: unknown key "statementTimeout" in /postgres (did you mean "statementTimeoutMs"?)');
+  });
+});

@@ -1,7 +1,7 @@
 /**
- * Four library processes on one PostgreSQL schema drain a backlog; one is SIGKILLed mid-run.
- * (`spool serve --store postgres://…` is not on main yet: when it is, one of the four becomes a
- * server with a SpoolClient worker.)
+ * Four processes on one PostgreSQL schema drain a backlog; one is SIGKILLed mid-run. Three are
+ * library processes; the fourth is a `spool serve` whose worker is a SpoolClient leasing and
+ * acking over its HTTP API (pg-host.ts `serve`).
  *
  * The parent publishes SPOOL_PG_DRAIN_MESSAGES messages (default 100,000) into a queue with
  * 2-second leases, starts four `pg-host.ts work` processes, and SIGKILLs one of them once a third
@@ -134,7 +134,8 @@ describe("four processes on one PostgreSQL schema, one SIGKILLed mid-drain", () 
         }
       };
       for (let i = 0; i < PROCESSES; i++) {
-        hosts.push(spawnHost<PgHostMessage>(["work", TEST_PG_URL, schema, DRAIN.queue, String(CONCURRENCY)], onMessage(i), PG_HOST));
+        const mode = i === PROCESSES - 1 ? "serve" : "work";
+        hosts.push(spawnHost<PgHostMessage>([mode, TEST_PG_URL, schema, DRAIN.queue, String(CONCURRENCY)], onMessage(i), PG_HOST));
       }
       await Promise.all(hosts.map((host) => host.waitFor((m) => m.t === "ready", "the host opened the store")));
       const readyMs = Date.now() - started;

@@ -7,13 +7,22 @@
  *       lease token, leaseUntil), when its handler returned, and when its ack was accepted
  *       (`message:completed`); leases found lost (an extend or an ack refused) are counted. Reports go once per
  *       event-loop turn, so a kill loses at most the last turn's. `{t:"close"}` closes it.
+ *   serve <url> <schema> <queue> <concurrency>
+ *       the same, but the process is a `spool serve` on the schema (startServer, as the CLI runs
+ *       it, on an ephemeral port) and the worker is a SpoolClient worker leasing and acking over
+ *       its HTTP API: a server among the library processes.
  *   outbox <url> <schema> <queue> <orderId>
  *       in one transaction on its own pg client: inserts an order row and publishes its event
  *       with `{ transaction }`; once COMMIT has returned it reports the id and SIGKILLs itself,
  *       before its Spool does anything else (a crash between commit and delivery).
  */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
-import { postgresStore, Spool, SpoolError } from "../../src/index.js";
+import { loadServerConfig } from "../../src/config/load-server-config.js";
+import { postgresStore, Spool, SpoolClient, SpoolError, type Handler, type Worker, type WorkerOptions } from "../../src/index.js";
+import { startServer } from "../../src/server/serve.js";
 import { DRAIN, type Body, type Mark, type PgHostCommand, type PgHostMessage, type Start } from "./pg-spec.js";
 
 function send(message: PgHostMessage, then: () => void = () => undefined): void {
@@ -45,12 +54,32 @@ class Reporter {
   }
 }
 
+/** What `work` and `serve` run their worker on: a library queue or a SpoolClient's. */
+interface WorkSource {
+  work(handler: Handler<Body>, options: WorkerOptions): Worker<Body>;
+}
+
 async function work(url: string, schema: string, queueName: string, concurrency: number): Promise<void> {
   const spool = await Spool.open({ store: postgresStore({ connectionString: url, schema, poolSize: 4 }) });
   const queue = spool.queue<Body>(queueName);
   await queue.info();
+  runWorker(queue, concurrency, () => spool.close());
+}
+
+async function serve(url: string, schema: string, queueName: string, concurrency: number): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), "spool-pg-serve-")); // batch delivery's files
+  const env = { SPOOL_STORE: url, SPOOL_SCHEMA: schema, SPOOL_HOST: "127.0.0.1", SPOOL_PORT: "0", SPOOL_DATA_DIR: dataDir, SPOOL_LOG_LEVEL: "warn" };
+  const server = await startServer(loadServerConfig({ env, flags: {}, cwd: process.cwd() }), { metrics: false });
+  const client = new SpoolClient({ url: server.url });
+  runWorker(client.queue<Body>(queueName), concurrency, async () => {
+    await client.close();
+    await server.close();
+  });
+}
+
+function runWorker(source: WorkSource, concurrency: number, closeAll: () => Promise<void>): void {
   const report = new Reporter();
-  const worker = queue.work(
+  const worker = source.work(
     async (msg) => {
       report.starts.push([msg.id, msg.attempt, msg.leaseToken, msg.leaseUntil, Date.now()]);
       report.note();
@@ -78,7 +107,7 @@ async function work(url: string, schema: string, queueName: string, concurrency:
     if (command.t !== "close") return;
     void (async () => {
       await worker.close();
-      await spool.close();
+      await closeAll();
       report.flush();
       send({ t: "closed" }, () => process.exit(0));
     })();
@@ -104,8 +133,12 @@ async function outbox(url: string, schema: string, queueName: string, orderId: n
 process.on("disconnect", () => process.exit(0)); // never outlive the observer
 
 const [mode, url, schema, queue, arg] = process.argv.slice(2);
-const main =
-  mode === "work" ? work(url, schema, queue, Number(arg)) : mode === "outbox" ? outbox(url, schema, queue, Number(arg)) : Promise.reject(new Error(`unknown mode ${mode}`));
+const modes: Record<string, () => Promise<void>> = {
+  work: () => work(url, schema, queue, Number(arg)),
+  serve: () => serve(url, schema, queue, Number(arg)),
+  outbox: () => outbox(url, schema, queue, Number(arg)),
+};
+const main = modes[mode]?.() ?? Promise.reject(new Error(`unknown mode ${mode}`));
 main.catch((error: unknown) => {
   const message: PgHostMessage = { t: "error", message: String((error as Error)?.stack ?? error) };
   if (process.send) process.send(message, () => process.exit(1));

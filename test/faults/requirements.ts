@@ -15,6 +15,7 @@ const PACKAGE_OF: Readonly<Record<string, string>> = {
   "mkfs.ext4": "e2fsprogs",
   mount: "mount",
   umount: "mount",
+  pg_ctlcluster: "postgresql-common",
 };
 
 export interface Needs {

@@ -54,6 +54,7 @@ describe("SpoolMetrics: per-queue figures read at scrape time", () => {
     expect(m.value("spool_queue_messages", { queue: "alpha", state: "leased" })).toBe(1);
     expect(m.value("spool_queue_messages", { queue: "alpha", state: "dead" })).toBe(1);
     expect(m.value("spool_messages_in_flight", { queue: "alpha" })).toBe(1);
+    expect(m.all("spool_queue_ready_by_priority", { queue: "alpha" }).map((s) => [s.labels.priority, s.value])).toEqual([["0", 1]]);
 
     expect(m.value("spool_messages_published_total", { queue: "beta" })).toBe(1);
     expect(m.value("spool_messages_completed_total", { queue: "beta" })).toBe(0);
@@ -223,6 +224,52 @@ describe("SpoolMetrics: durations", () => {
     expect(m.value("spool_handler_duration_seconds_count", completed)).toBe(2);
   });
 
+  it("observes every worker its Spool makes without being told: attempts to success and circuit changes", async () => {
+    const clock = new ManualClock();
+    const spool = await openSpool(clock);
+    const metrics = metricsOf(spool);
+    const retried = spool.queue<number>(uniqueQueueName("attempts"), { backoff: { type: "fixed", baseMs: 0, jitter: "none" } });
+    const flaky = retried.work(async (message) => {
+      if (message.body === 2 && message.attempt === 1) throw new Error("once");
+    });
+    await retried.publishMany([{ body: 1 }, { body: 2 }]);
+    let m = await pollUntil(async () => {
+      const parsed = await scrape(metrics);
+      return parsed.value("spool_attempts_to_success_count", { queue: retried.name }) === 2 ? parsed : undefined;
+    }, { what: "both messages completed" });
+    expect(m.value("spool_attempts_to_success_sum", { queue: retried.name })).toBe(3);
+    expect(m.value("spool_attempts_to_success_bucket", { queue: retried.name, le: "1" })).toBe(1);
+    expect(m.value("spool_attempts_to_success_bucket", { queue: retried.name, le: "2" })).toBe(2);
+    expect(m.value("spool_handler_duration_seconds_count", { queue: retried.name, outcome: "failed" })).toBe(1);
+    await flaky.close();
+
+    const broken = spool.queue<number>(uniqueQueueName("circuit"), { backoff: { type: "fixed", baseMs: 60_000, jitter: "none" } });
+    const failing = broken.work(async () => {
+      throw new Error("down");
+    }, { circuitBreaker: { sampleSize: 2, failureThreshold: 0.5, openMs: 60_000 } });
+    await broken.publishMany([{ body: 1 }, { body: 2 }]);
+    m = await pollUntil(async () => {
+      const parsed = await scrape(metrics);
+      return parsed.value("spool_circuit_transitions_total", { queue: broken.name, state: "open" }) === 1 ? parsed : undefined;
+    }, { what: "the circuit to open" });
+    expect(m.value("spool_circuit_transitions_total", { queue: broken.name, state: "closed" })).toBeUndefined();
+    await failing.close();
+  });
+
+  it("counts the idempotent duplicates and dedup replacements of publishes through its Spool", async () => {
+    const spool = await openSpool();
+    const metrics = metricsOf(spool);
+    const queue = spool.queue<number>(uniqueQueueName("keys"));
+    await queue.publish(1, { idempotencyKey: "k" });
+    await queue.publish(1, { idempotencyKey: "k" });
+    await queue.publishMany([{ body: 1, idempotencyKey: "k" }, { body: 2, dedupKey: "d" }, { body: 3, dedupKey: "d" }]);
+    await spool.publishToExchange("", queue.name, 4, { dedupKey: "d" });
+    const m = await scrape(metrics);
+    expect(m.value("spool_publish_duplicates_total", { queue: queue.name })).toBe(2);
+    expect(m.value("spool_publish_replaced_total", { queue: queue.name })).toBe(2);
+    expect(m.value("spool_messages_published_total", { queue: queue.name })).toBe(2);
+  });
+
   it("times the handlers of a real worker", async () => {
     const spool = await openSpool(undefined);
     const metrics = metricsOf(spool);
@@ -310,5 +357,21 @@ describe("SpoolMetrics: durations", () => {
     expect(worker.listenerCount("message:completed")).toBe(0);
     expect(worker.listenerCount("message:failed")).toBe(0);
     expect(await metrics.render()).toBe("\n");
+  });
+});
+
+describe("docs/alerts.md", () => {
+  it("uses only metrics SpoolMetrics exposes, each listed in docs/operations.md", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const alerts = await readFile(new URL("../../docs/alerts.md", import.meta.url), "utf8");
+    const operations = await readFile(new URL("../../docs/operations.md", import.meta.url), "utf8");
+    const page = await metricsOf(await openSpool()).render();
+    const exposed = new Set([...page.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]));
+    const used = new Set([...alerts.matchAll(/\b(spool_[a-z_]+?)(?:_bucket|_count|_sum)?\b/g)].map((match) => match[1]));
+    expect(used.size).toBeGreaterThan(5);
+    for (const name of used) {
+      expect(exposed, `${name} is exposed`).toContain(name);
+      expect(operations, `${name} is listed in operations.md`).toContain(`| \`${name}\` |`);
+    }
   });
 });

@@ -15,10 +15,10 @@ export function registerServe(program: Command): void {
     const { config: configPath, ...flags } = options;
     const config = loadServerConfig({ configPath, env: process.env, flags, cwd: process.cwd() });
     // Loaded only here: the other commands do not pay for Fastify's start-up.
-    const { startServer, installShutdownSignals } = await import("../../server/serve.js");
+    const { startServer, installShutdownSignals, describeStore } = await import("../../server/serve.js");
     const server = await startServer(config);
     installShutdownSignals(server);
     // For people and for whoever started us with --port 0; stdout carries the logs.
-    process.stderr.write(`spool: listening on ${server.url} (data in ${config.dataDir}, fsync ${config.journal?.fsync ?? "always"})\n`);
+    process.stderr.write(`spool: listening on ${server.url} (${describeStore(config)})\n`);
   });
 }

@@ -18,6 +18,7 @@ import { resolveQueueOptions } from "../../config/resolve.js";
 import { defaults } from "../../config/defaults.js";
 import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type ResolvedQueueOptions } from "../../config/schemas.js";
 import { validate } from "../../config/validate.js";
+import { limits } from "../../config/limits.js";
 import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import { decideRelease } from "../../core/lifecycle.js";
@@ -78,13 +79,41 @@ interface Queryable {
   query: pg.ClientBase["query"];
 }
 
+/** One statement (or transaction) the store ran, for metrics (`observeQueries`). */
+export interface QueryObservation {
+  /** Which operation: a word from a fixed set (`lease`, `ack`, `publish`, `tick`…), never a queue name or an id. */
+  operation: string;
+  /** From the call to its answer, retries of a deadlock included, ms. */
+  durationMs: number;
+  ok: boolean;
+}
+
+/** The pool's connections now, for metrics (`poolStats`). */
+export interface PoolStats {
+  /** Connections open, idle and busy. */
+  total: number;
+  idle: number;
+  /** Calls waiting for a connection (all `poolSize` are busy). */
+  waiting: number;
+}
+
 const MAX_RETRIES = 5;
+/** Publish statements on the pool at once; the publishes that come meanwhile go together (publish()). */
+const PUBLISHES_IN_FLIGHT = 4;
+
+interface WaitingPublish {
+  inputs: PublishInput[];
+  resolve: (outcomes: PublishOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
 const SWEEP_EVERY_TICKS = 10;
 
 export class PostgresStore implements Store {
   readonly name = "postgres";
   readonly capabilities: StoreCapabilities = POSTGRES_CAPABILITIES;
   readonly clock = new DatabaseClock();
+  /** A lease is a round trip: a worker keeps a second one on its way while it handles the first's batch. */
+  readonly leasesInFlight = 2;
   readonly schema: string;
   readonly #s: string;
   readonly #channel: string;
@@ -97,6 +126,8 @@ export class PostgresStore implements Store {
   #writeFault: Error | undefined;
 
   #pendingAcks: Array<{ item: AckItem; resolve: () => void; reject: (error: unknown) => void }> = [];
+  #waitingPublishes: WaitingPublish[] = [];
+  #publishesInFlight = 0;
   #ackFlushScheduled = false;
 
   #tickTimer: TimerHandle | undefined;
@@ -111,6 +142,7 @@ export class PostgresStore implements Store {
     transaction: (what, body) => this.#transaction(what, body),
     publish: (inputs, client) => this.publish(inputs, { transaction: client }),
   });
+  readonly #queryObservers = new Set<(observation: QueryObservation) => void>();
 
   constructor(options: PostgresStoreOptions) {
     const { random, ...settings } = options;
@@ -173,6 +205,8 @@ export class PostgresStore implements Store {
       }
       await this.#wakeups.start();
     } catch (error) {
+      // Nothing is left holding the process open (an idle pooled connection would, for seconds).
+      await this.close();
       throw toSpoolError(error, "open");
     }
     this.#opened = true;
@@ -183,18 +217,27 @@ export class PostgresStore implements Store {
 
   // ── queries ─────────────────────────────────────────────────────────────────────────────
 
-  /** Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures to SpoolErrors. */
-  async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable): Promise<pg.QueryResult<R>> {
+  /**
+   * Runs one statement on the pool (or the caller's transaction), retrying deadlocks; maps failures
+   * to SpoolErrors. `prepared`: a name for the hot statements (lease, ack, publish), so each pooled
+   * connection parses and plans them once (node-postgres named statements); never on the caller's
+   * connection, which is not ours to fill with statements.
+   */
+  async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable, prepared?: string): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
+    const started = this.#queryObservers.size > 0 ? performance.now() : -1;
+    const query: pg.QueryConfig = on || prepared === undefined ? { text, values } : { name: `${this.schema}:${prepared}`, text, values };
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await (on ?? this.#pool).query<R>(text, values);
+        const result = await (on ?? this.#pool).query<R>(query);
         this.#writeFault = undefined;
+        if (started >= 0) this.#observe(what, started, true);
         return result;
       } catch (error) {
         // In the caller's transaction a failed statement aborts it: only the caller can retry.
         if (!on && isRetryable(error) && attempt < MAX_RETRIES) continue;
         if (isConnectionFailure(error)) this.#noteFault(error);
+        if (started >= 0) this.#observe(what, started, false);
         throw toSpoolError(error, what);
       }
     }
@@ -203,6 +246,7 @@ export class PostgresStore implements Store {
   /** Runs `body` in a transaction on one pooled connection, retrying it whole on a deadlock. */
   async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       try {
@@ -212,6 +256,7 @@ export class PostgresStore implements Store {
         await client.query("COMMIT");
         client.release();
         this.#writeFault = undefined;
+        if (started >= 0) this.#observe(what, started, true);
         return result;
       } catch (error) {
         if (client) {
@@ -220,6 +265,7 @@ export class PostgresStore implements Store {
         }
         if (isRetryable(error) && attempt < MAX_RETRIES) continue;
         if (isConnectionFailure(error)) this.#noteFault(error);
+        if (started >= 0) this.#observe(what, started, false);
         throw toSpoolError(error, what);
       }
     }
@@ -232,6 +278,43 @@ export class PostgresStore implements Store {
 
   #noteFault(error: unknown): void {
     this.#writeFault = error instanceof Error ? error : new Error(String(error));
+  }
+
+  // ── operations: readiness and metrics (docs/operations.md) ──────────────────────────────
+
+  /**
+   * Readiness: one `SELECT 1` on the wake-up connection, which has a connection of its own, so a
+   * busy pool does not make a healthy database look down. `unavailable` while that connection is
+   * being re-made (the database is unreachable or restarting) or the server does not answer
+   * within `timeoutMs`.
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    this.#checkOpen();
+    try {
+      await this.#wakeups.ping(timeoutMs);
+    } catch (error) {
+      throw new UnavailableError(`the PostgreSQL store is unavailable: ${(error as Error).message}`, error);
+    }
+  }
+
+  /**
+   * Calls `observer` after every statement (or transaction) the store runs, with its operation,
+   * duration and outcome; the metrics layer feeds its histogram from it. Returns an unsubscribe.
+   * With no observer nothing is timed.
+   */
+  observeQueries(observer: (observation: QueryObservation) => void): () => void {
+    this.#queryObservers.add(observer);
+    return () => void this.#queryObservers.delete(observer);
+  }
+
+  /** The pool's connections now: open, idle, and calls waiting for one. */
+  poolStats(): PoolStats {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
+  #observe(what: string, started: number, ok: boolean): void {
+    const observation: QueryObservation = { operation: operationOf(what), durationMs: performance.now() - started, ok };
+    for (const observer of this.#queryObservers) observer(observation);
   }
 
   // ── queues ──────────────────────────────────────────────────────────────────────────────
@@ -303,7 +386,9 @@ export class PostgresStore implements Store {
     const { rows } = await this.#query<StatsRow>(
       `stats of "${name}"`,
       `SELECT q.paused, ${s}.now_ms() AS now,
-         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state IN (0, 3)) AS ready,
+         (SELECT array_agg(coalesce(c.n, 0)::int ORDER BY p.level) FROM generate_series(0, 9) AS p(level)
+            LEFT JOIN (SELECT priority, count(*) AS n FROM ${s}.messages WHERE queue = $1 AND state = 0 GROUP BY priority) c ON c.priority = p.level) AS by_priority,
+         (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 3) AS group_waiting,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 1) AS delayed,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 2) AS leased,
          (SELECT count(*) FROM ${s}.messages WHERE queue = $1 AND state = 4) AS dead,
@@ -321,19 +406,86 @@ export class PostgresStore implements Store {
     return {
       name,
       paused: row.paused,
-      ready: row.ready,
+      ready: row.by_priority.reduce((sum, n) => sum + n, 0) + row.group_waiting,
       delayed: row.delayed,
       leased: row.leased,
       dead: row.dead,
       totals: { published: row.published, completed: row.completed, retried: row.retried, dead: row.dead_total },
       oldestReadyAgeMs: row.oldest === null ? 0 : Math.max(0, row.now - row.oldest),
+      readyByPriority: row.by_priority,
     };
   }
 
   // ── publish ─────────────────────────────────────────────────────────────────────────────
 
-  async publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
-    const transaction = options?.transaction === undefined ? undefined : asTransaction(options.transaction);
+  /**
+   * Publishes on the pool take turns as a group commit does: up to PUBLISHES_IN_FLIGHT statements
+   * run at once, and the publishes that come meanwhile wait and go together as one statement (up
+   * to maxPublishBatch messages), so many single publishes are few round trips and commits. Each
+   * caller's batch stays atomic on its own: when a combined statement fails, every caller's batch
+   * is run again alone, so one refused publish (a full queue) does not fail the others.
+   */
+  publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
+    if (options?.transaction !== undefined) return this.#publishNow(inputs, asTransaction(options.transaction));
+    try {
+      this.#checkOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#publishesInFlight < PUBLISHES_IN_FLIGHT) return this.#publishAlone(inputs);
+    return new Promise((resolve, reject) => {
+      this.#waitingPublishes.push({ inputs, resolve, reject });
+    });
+  }
+
+  async #publishAlone(inputs: PublishInput[]): Promise<PublishOutcome[]> {
+    this.#publishesInFlight++;
+    try {
+      return await this.#publishNow(inputs);
+    } finally {
+      this.#publishesInFlight--;
+      this.#nextPublishes();
+    }
+  }
+
+  /** Sends the publishes that waited for a free turn, as one statement. */
+  #nextPublishes(): void {
+    if (this.#waitingPublishes.length === 0 || this.#publishesInFlight >= PUBLISHES_IN_FLIGHT) return;
+    const group: WaitingPublish[] = [];
+    let count = 0;
+    while (this.#waitingPublishes.length > 0) {
+      const next = this.#waitingPublishes[0];
+      if (group.length > 0 && count + next.inputs.length > limits.maxPublishBatch) break;
+      group.push(next);
+      count += next.inputs.length;
+      this.#waitingPublishes.shift();
+    }
+    this.#publishesInFlight++;
+    this.#publishGroup(group).finally(() => {
+      this.#publishesInFlight--;
+      this.#nextPublishes();
+    });
+  }
+
+  async #publishGroup(group: WaitingPublish[]): Promise<void> {
+    if (group.length === 1) {
+      await this.#publishNow(group[0].inputs).then(group[0].resolve, group[0].reject);
+      return;
+    }
+    try {
+      const outcomes = await this.#publishNow(group.flatMap((entry) => entry.inputs));
+      let offset = 0;
+      for (const entry of group) {
+        entry.resolve(outcomes.slice(offset, offset + entry.inputs.length));
+        offset += entry.inputs.length;
+      }
+    } catch {
+      // Nothing of the combined statement was written: each batch alone, in the order they came.
+      for (const entry of group) await this.#publishNow(entry.inputs).then(entry.resolve, entry.reject);
+    }
+  }
+
+  async #publishNow(inputs: PublishInput[], transaction?: Queryable): Promise<PublishOutcome[]> {
     const n = inputs.length;
     const now = this.clock.now();
     const ids = new Array<string>(n);
@@ -376,6 +528,7 @@ export class PostgresStore implements Store {
         delayMs, ttlMs, maxAttempts, dedupKeys, idempotencyKeys, groupKeys, correlationIds, causationIds,
       ],
       transaction,
+      "publish",
     );
     const outcomes = new Array<PublishOutcome>(n);
     for (let i = 0; i < n; i++) outcomes[i] = { id: ids[i], queue: queues[i], replaced: false, duplicate: false };
@@ -415,7 +568,7 @@ export class PostgresStore implements Store {
 
   async lease(queue: string, request: LeaseRequest): Promise<LeasedStoredMessage[]> {
     const leaseMs = request.leaseMs ?? null; // null: the queue's leaseMs
-    const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs]);
+    const { rows } = await this.#query<MessageRow>(`lease from "${queue}"`, `SELECT * FROM ${this.#s}.lease($1, $2, $3)`, [queue, request.max, leaseMs], undefined, "lease");
     const out: LeasedStoredMessage[] = [];
     let firstEnd = Infinity;
     for (const row of rows) {
@@ -469,10 +622,13 @@ export class PostgresStore implements Store {
 
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     if (items.length === 0) return [];
-    const { rows } = await this.#query<{ id: string }>("ack", `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`, [
-      items.map((item) => item.id),
-      items.map((item) => item.leaseToken),
-    ]);
+    const { rows } = await this.#query<{ id: string }>(
+      "ack",
+      `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`,
+      [items.map((item) => item.id), items.map((item) => item.leaseToken)],
+      undefined,
+      "ack_many",
+    );
     const acked = new Set(rows.map((row) => row.id));
     // An id acked twice in one batch completes once: the second item is the stale one.
     return items.map(({ id }) => (acked.delete(id) ? { id, ok: true } : { id, ok: false, code: "lease_lost" as const }));
@@ -540,21 +696,20 @@ export class PostgresStore implements Store {
     return this.#completedStatus(id);
   }
 
-  /** A completed message's status while its queue's retention keeps it (by age, and among the newest `completedRetentionCount`). */
+  /**
+   * A completed message's status while its queue's retention keeps it: by age here; by count
+   * where the rows are (`trim_completed` at each ack for a count up to 1,000, the sweep beyond).
+   */
   async #completedStatus(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions; newer: number }>(
+    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions }>(
       "status",
-      `SELECT c.*, q.options, ${s}.now_ms() AS now,
-         (SELECT count(*) FROM (SELECT 1 FROM ${s}.completed n WHERE n.queue = c.queue AND n.n > c.n
-                                LIMIT (q.options->>'completedRetentionCount')::bigint) newer) AS newer
-       FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
+      `SELECT c.*, q.options, ${s}.now_ms() AS now FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
       [id],
     );
     if (rows.length === 0) return undefined;
     const row = rows[0];
     if (!completedStatusVisible(row.completed_at, row.now, row.options)) return undefined;
-    if (row.newer >= row.options.completedRetentionCount) return undefined;
     return completedStatus(row);
   }
 
@@ -749,7 +904,8 @@ interface QueueRow {
 interface StatsRow {
   paused: boolean;
   now: number;
-  ready: number;
+  by_priority: number[];
+  group_waiting: number;
   delayed: number;
   leased: number;
   dead: number;
@@ -762,6 +918,14 @@ interface StatsRow {
 
 function queueInfo(row: QueueRow): QueueInfo {
   return { name: row.name, options: resolveQueueOptions({}, row.options), paused: row.paused };
+}
+
+/**
+ * A bounded label for `what` (`lease from "emails"` → `lease`, `nack 01J…` → `nack`): its first
+ * word, which is always a literal of this file, never a queue name or an id.
+ */
+function operationOf(what: string): string {
+  return /^[A-Za-z]+/.exec(what)?.[0] ?? "query";
 }
 
 function queueNotFound(name: string): NotFoundError {

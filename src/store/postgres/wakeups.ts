@@ -24,6 +24,10 @@ export class Wakeups {
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryMs = 100;
+  /** Why the connection is down, while it is. */
+  #lostBecause: Error | undefined;
+  /** The ping in flight: probes that come while it runs share it, so a stalled connection does not queue them up. */
+  #ping: Promise<void> | undefined;
 
   constructor(options: WakeupsOptions) {
     this.#options = options;
@@ -59,6 +63,28 @@ export class Wakeups {
     for (const queue of this.#watchers.keys()) this.wake(queue);
   }
 
+  /**
+   * One round trip (`SELECT 1`) on the wake-up connection, for readiness: it has a connection of
+   * its own, so the answer never waits behind a busy pool. Rejects while the connection is down
+   * (it is being re-made), or when the server does not answer within `timeoutMs`.
+   */
+  ping(timeoutMs: number): Promise<void> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error(`the connection is down (${this.#lostBecause?.message ?? "connecting"})`));
+    this.#ping ??= client.query("SELECT 1").then(
+      () => void (this.#ping = undefined),
+      (error: unknown) => {
+        this.#ping = undefined;
+        throw error;
+      },
+    );
+    const ping = this.#ping;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server did not answer within ${timeoutMs} ms`)), timeoutMs);
+      ping.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
@@ -84,6 +110,7 @@ export class Wakeups {
       return;
     }
     this.#client = client;
+    this.#lostBecause = undefined;
     this.#retryMs = 100;
     this.#options.onReconnect();
   }
@@ -97,6 +124,7 @@ export class Wakeups {
   #lost(client: pg.Client, error: Error): void {
     if (this.#client !== client || this.#closed) return;
     this.#client = undefined;
+    this.#lostBecause = error;
     client.end().catch(() => {});
     this.#options.onLost(error);
     this.#scheduleRetry();

@@ -22,6 +22,25 @@ export const priorities: AreaDefinition = (_suite, open) => {
     expect(leased.map((m) => m.priority)).toEqual([9, 9, 9, 5, 5, 1, 0, 0]);
   });
 
+  it("stats count the ready messages of each priority; a leased or delayed one is not counted", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<Tagged>(uniqueQueueName("prio"));
+    expect((await queue.stats()).readyByPriority).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    await queue.publishMany([
+      { body: { tag: "a" }, priority: 9 },
+      { body: { tag: "b" }, priority: 9 },
+      { body: { tag: "c" }, priority: 5 },
+      { body: { tag: "d" } },
+      { body: { tag: "e" }, priority: 3, delayMs: 60_000 },
+    ]);
+    expect((await queue.stats()).readyByPriority).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 2]);
+    const [leased] = await queue.lease();
+    expect(leased.priority).toBe(9);
+    const stats = await queue.stats();
+    expect(stats.readyByPriority).toEqual([1, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expect(stats.ready).toBe(3);
+  });
+
   it("one lease call of many messages hands them out in priority order", async () => {
     const { spool } = await open();
     const queue = spool.queue<Tagged>(uniqueQueueName("prio"));

@@ -313,8 +313,9 @@ export const queueAdmin: AreaDefinition = (suite, open) => {
     },
     async () => {
       const ctx = await open();
-      const queue = ctx.spool.queue<string>(uniqueQueueName("admin"), { completedRetentionMs: 100 });
-      const { id } = await queue.publish("x", { delayMs: 30 });
+      // Long enough for each read to land in its state on a loaded machine.
+      const queue = ctx.spool.queue<string>(uniqueQueueName("admin"), { completedRetentionMs: 1_000 });
+      const { id } = await queue.publish("x", { delayMs: 300 });
       expect((await ctx.spool.status(id))?.state).toBe("delayed");
       await pollUntil(async () => (await ctx.spool.status(id))?.state === "ready");
       const [m] = await queue.lease();

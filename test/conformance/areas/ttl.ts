@@ -185,7 +185,8 @@ export const ttl: AreaDefinition = (suite, open) => {
     async () => {
       const ctx = await open();
       const queue = ctx.spool.queue(uniqueQueueName("ttl"));
-      const { id } = await queue.publish({ n: 1 }, { delayMs: 60_000, ttlMs: 30 });
+      // Long enough for the status read to land first on a loaded machine.
+      const { id } = await queue.publish({ n: 1 }, { delayMs: 60_000, ttlMs: 300 });
       expect((await ctx.spool.status(id))?.state).toBe("delayed");
       await pollUntil(async () => (await ctx.spool.status(id))?.state === "dead");
       await expectExpired(ctx.spool, queue, id);

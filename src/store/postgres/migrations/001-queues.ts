@@ -76,7 +76,12 @@ CREATE INDEX messages_ready ON ${s}.messages (queue, priority DESC, ready_at, se
 CREATE INDEX messages_delayed ON ${s}.messages (available_at) WHERE state = 1;
 CREATE INDEX messages_leased ON ${s}.messages (lease_until) WHERE state = 2;
 CREATE INDEX messages_ttl ON ${s}.messages (expires_at) WHERE state IN (0, 1, 3) AND expires_at IS NOT NULL;
-CREATE INDEX messages_queue_state ON ${s}.messages (queue, state);
+-- Counts by state for stats, maxLength, purge. Not for state 0: a fresh table has no statistics,
+-- and a planner that saw this index for "queue = $1 AND state = 0" would read and sort every
+-- ready message of the queue to lease the first 64 (messages_ready gives them in order).
+-- Not for state 2 either: a lease changes state 0 → 2, and every index the new row version
+-- matches is one more write per leased message (messages_leased counts those).
+CREATE INDEX messages_queue_state ON ${s}.messages (queue, state) WHERE state NOT IN (0, 2);
 CREATE INDEX messages_group ON ${s}.messages (queue, group_key, seq) WHERE group_key IS NOT NULL;
 CREATE UNIQUE INDEX messages_dedup ON ${s}.messages (queue, dedup_key) WHERE holds_dedup;
 CREATE INDEX messages_dead ON ${s}.messages (queue, dead_seq) WHERE state = 4;
@@ -95,8 +100,9 @@ CREATE TABLE ${s}.completed (
   correlation_id text,
   causation_id text
 );
+-- Both retention rules walk this one (sweep): every ack writes a completed row, so each index
+-- on this table is one more write per message.
 CREATE INDEX completed_by_queue ON ${s}.completed (queue, n);
-CREATE INDEX completed_by_time ON ${s}.completed (completed_at);
 
 CREATE TABLE ${s}.idempotency (
   queue text NOT NULL,
@@ -244,14 +250,19 @@ END $$;
 -- NULL), and wakes the queues that may have become leasable. In the background (p_wait false)
 -- rows another transaction holds are skipped: that one is applying them. Before a read or a
 -- lease of one queue (p_wait true) it waits for them, so what the caller sees is up to date.
--- Returns the earliest later due time (NULL: none).
-CREATE FUNCTION ${s}.tick(p_queue text, p_wait boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION ${s}.apply_due(p_queue text, p_wait boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_now bigint := ${s}.now_ms();
   v_row record;
   v_woken text[] := '{}';
   v_expired jsonb := '{"message":"lease expired before the message was acked","kind":"error"}';
 BEGIN
+  -- The common case, checked with three index probes: nothing is due.
+  IF NOT EXISTS (SELECT 1 FROM ${s}.messages WHERE state IN (0, 1, 3) AND expires_at <= v_now AND (p_queue IS NULL OR queue = p_queue))
+     AND NOT EXISTS (SELECT 1 FROM ${s}.messages WHERE state = 1 AND available_at <= v_now AND (p_queue IS NULL OR queue = p_queue))
+     AND NOT EXISTS (SELECT 1 FROM ${s}.messages WHERE state = 2 AND lease_until <= v_now AND (p_queue IS NULL OR queue = p_queue)) THEN
+    RETURN;
+  END IF;
   IF p_wait THEN
     -- Rows locked by this transaction are not skipped below.
     PERFORM 1 FROM ${s}.messages WHERE state IN (0, 1, 3) AND expires_at <= v_now AND queue = p_queue FOR UPDATE;
@@ -286,6 +297,12 @@ BEGIN
   END LOOP;
 
   PERFORM ${s}.wake(q) FROM (SELECT DISTINCT unnest(v_woken) AS q) woken;
+END $$;
+
+-- apply_due, then the earliest later due time (NULL: none), for the caller's timer.
+CREATE FUNCTION ${s}.tick(p_queue text, p_wait boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ${s}.apply_due(p_queue, p_wait);
   RETURN ${s}.next_due();
 END $$;
 
@@ -414,7 +431,8 @@ BEGIN
         IF v_waiting ? p_queues[k] THEN
           v_count := (v_waiting->>p_queues[k])::bigint + 1;
         ELSE
-          SELECT count(*) INTO v_count FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.state IN (0, 1, 3);
+          v_count := (SELECT count(*) FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.state = 0)
+                   + (SELECT count(*) FROM ${s}.messages m WHERE m.queue = p_queues[k] AND m.state IN (1, 3));
         END IF;
         IF v_count > v_max THEN
           IF v_options->>'overflow' IN ('reject', 'block') THEN
@@ -454,7 +472,8 @@ BEGIN
   SELECT paused, options INTO v_queue FROM ${s}.queues WHERE name = p_queue;
   IF NOT FOUND OR v_queue.paused THEN RETURN; END IF;
   p_lease_ms := coalesce(p_lease_ms, (v_queue.options->>'leaseMs')::bigint);
-  PERFORM ${s}.tick(p_queue, true);
+  -- What fell due on this queue first; the next due time is the timers' business, not the lease's.
+  PERFORM ${s}.apply_due(p_queue, true);
   v_now := ${s}.now_ms();
   v_limit := v_queue.options->'rateLimit';
   IF v_limit IS NOT NULL THEN
@@ -470,7 +489,7 @@ BEGIN
       ORDER BY m.priority DESC, m.ready_at, m.seq LIMIT v_allowed FOR UPDATE SKIP LOCKED
     ), leased AS (
       UPDATE ${s}.messages m SET state = 2, attempt = m.attempt + 1, lease_until = v_now + p_lease_ms, holds_dedup = false,
-        lease_token = md5(random()::text || clock_timestamp()::text || m.id)
+        lease_token = gen_random_uuid()::text
       FROM picked WHERE m.id = picked.id RETURNING m.*
     )
     SELECT * FROM leased ORDER BY priority DESC, ready_at, seq;
@@ -488,6 +507,17 @@ BEGIN
       RETURN NEXT v_reopen;
     END IF;
   END IF;
+END $$;
+
+-- completedRetentionCount (core/retention.ts): a queue that keeps few completed statuses forgets
+-- the oldest at once; one that keeps many (more than 1,000) leaves it to the sweep, so an ack
+-- never walks a long list.
+CREATE FUNCTION ${s}.trim_completed(p_queue text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE v_keep bigint := (SELECT (options->>'completedRetentionCount')::bigint FROM ${s}.queues WHERE name = p_queue);
+BEGIN
+  IF v_keep IS NULL OR v_keep > 1000 THEN RETURN; END IF;
+  DELETE FROM ${s}.completed c WHERE c.queue = p_queue AND c.n <= (
+    SELECT n FROM ${s}.completed WHERE queue = p_queue ORDER BY n DESC OFFSET v_keep LIMIT 1);
 END $$;
 
 -- Completes every item whose token is its message's current lease; returns the ids completed.
@@ -512,6 +542,7 @@ BEGIN
   SELECT array_agg(d.id), array_agg(d.queue), array_agg(d.group_key) INTO v_ids, v_queues, v_groups FROM done d;
   IF v_ids IS NULL THEN RETURN; END IF;
   PERFORM ${s}.count_totals(q, 0, count(*), 0, 0) FROM unnest(v_queues) AS q GROUP BY q;
+  PERFORM ${s}.trim_completed(q) FROM (SELECT DISTINCT unnest(v_queues) AS q) t;
   FOR v_group IN SELECT DISTINCT q, g FROM unnest(v_queues, v_groups) AS x(q, g) WHERE g IS NOT NULL ORDER BY 1, 2 LOOP
     IF ${s}.pass_turn(v_group.q, v_group.g, v_now) THEN PERFORM ${s}.wake(v_group.q); END IF;
   END LOOP;
@@ -567,7 +598,7 @@ END $$;
 CREATE FUNCTION ${s}.purge(p_queue text) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE v_count int;
 BEGIN
-  PERFORM ${s}.tick(p_queue, true);
+  PERFORM ${s}.apply_due(p_queue, true);
   DELETE FROM ${s}.messages WHERE queue = p_queue AND state IN (0, 1, 3);
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
@@ -581,7 +612,12 @@ BEGIN
   IF NOT pg_try_advisory_xact_lock(hashtextextended(${lockSeed} || 'sweep', 0)) THEN RETURN; END IF;
   FOR v_queue IN SELECT name, (options->>'completedRetentionMs')::bigint AS ms, (options->>'completedRetentionCount')::bigint AS count,
                         (options->'rateLimit'->>'intervalMs')::bigint AS window FROM ${s}.queues LOOP
-    DELETE FROM ${s}.completed c WHERE c.queue = v_queue.name AND c.completed_at + v_queue.ms <= v_now;
+    -- Past their time: the rows before (by n) the first one still within it, so the walk is
+    -- over what it deletes. n follows completed_at except across concurrent acks, where an old
+    -- row after a young one is only kept a little longer (status reads check the age themselves).
+    DELETE FROM ${s}.completed c WHERE c.queue = v_queue.name AND c.n < coalesce(
+      (SELECT y.n FROM ${s}.completed y WHERE y.queue = v_queue.name AND y.completed_at + v_queue.ms > v_now ORDER BY y.n LIMIT 1),
+      (SELECT max(a.n) + 1 FROM ${s}.completed a WHERE a.queue = v_queue.name));
     DELETE FROM ${s}.completed c WHERE c.queue = v_queue.name AND c.n <= (
       SELECT n FROM ${s}.completed WHERE queue = v_queue.name ORDER BY n DESC OFFSET v_queue.count LIMIT 1);
     DELETE FROM ${s}.rate_stamps r WHERE r.queue = v_queue.name AND (v_queue.window IS NULL OR r.at <= v_now - v_queue.window);
