@@ -98,7 +98,7 @@ export function toScheduleDefinition(store: Store, name: string, spec: ScheduleS
 export interface SchedulerOptions {
   /** On a shared store, the longest time between two looks for due schedules (default 1 s). */
   pollMs?: number;
-  /** Hears a firing that failed (it is retried after pollMs). Default: `console.error`. */
+  /** Hears the first failed firing of an outage (each is retried after pollMs). Default: `console.error`. */
   onError?: (error: Error) => void;
 }
 
@@ -110,6 +110,8 @@ export class Scheduler {
   #firing: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  /** A firing failed and none has succeeded since: further failures are not reported again. */
+  #failing = false;
 
   constructor(store: Store, options: SchedulerOptions = {}) {
     this.#store = store;
@@ -142,12 +144,14 @@ export class Scheduler {
         if (this.#closed) return;
         try {
           const result = await this.#store.fireDueSchedules();
+          this.#failing = false;
           // Due already (a full batch, or time moved while this firing ran): look again at once.
           if (result.nextRunAt !== null && result.nextRunAt <= this.#store.clock.now()) this.#again = true;
           else this.#arm(result.nextRunAt);
         } catch (error) {
           if (this.#closed) return;
-          this.#onError(error as Error);
+          if (!this.#failing) this.#onError(error as Error); // once per outage, not once a second
+          this.#failing = true;
           this.#armIn(this.#pollMs);
         }
       } while (this.#again);
