@@ -15,7 +15,7 @@
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { schemaErrors } from "../config/validate.js";
-import { TooLargeError, ValidationError, type ErrorDetail } from "../core/errors.js";
+import { ConflictError, TooLargeError, ValidationError, type ErrorDetail } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { BatchRecord, BatchState } from "./delivery-state.js";
 import type { DeliveryStorage } from "./storage/delivery-storage.js";
@@ -66,6 +66,7 @@ export class BatchIntake {
   async fromJson(request: BatchRequest, authorize: ChannelCheck = allChannels): Promise<BatchAccepted> {
     const { recipients, ...header } = request;
     authorize(header.channel);
+    await this.#store.sync(); // a shared storage: templates and keys other processes recorded
     const existing = this.#existing(header.idempotencyKey, authorize);
     if (existing) return existing;
     const prepared = this.#prepare(header, authorize);
@@ -92,6 +93,7 @@ export class BatchIntake {
         throw new ValidationError(`NDJSON header (line 1): ${details[0]?.path} ${details[0]?.message}`, details);
       }
       authorize(header.channel);
+      await this.#store.sync(); // a shared storage: templates and keys other processes recorded
       const existing = this.#existing(header.idempotencyKey, authorize);
       if (existing) {
         await drain(lines); // read the rest, so the client sees the answer rather than a closed socket
@@ -203,6 +205,7 @@ export class BatchIntake {
       throw error;
     }
     // Two requests with one key may have raced through validation: the first recorded wins.
+    if (prepared.header.idempotencyKey !== undefined) await this.#store.sync();
     const raced = this.#named(prepared.header.idempotencyKey);
     if (raced !== undefined) {
       await this.#store.recipients.remove(batchId);
@@ -217,7 +220,14 @@ export class BatchIntake {
     if (header.mock !== undefined) record.mock = header.mock;
     if (header.priority !== undefined) record.priority = header.priority;
     if (header.idempotencyKey !== undefined) record.idempotencyKey = header.idempotencyKey;
-    await this.#store.write({ k: "batch", batch: record });
+    if (!(await this.#store.write({ k: "batch", batch: record }))) {
+      // Refused (a storage shared by processes): a batch another process recorded meanwhile holds the key.
+      await this.#store.recipients.remove(batchId);
+      const holder = this.#named(prepared.header.idempotencyKey);
+      if (holder === undefined) throw new ConflictError(`idempotency key ${JSON.stringify(prepared.header.idempotencyKey)} names a batch being recorded: try again`);
+      prepared.authorize(holder.channel);
+      return { batchId: holder.id, total: holder.total, duplicate: true };
+    }
     // Pending entries show their recipient before the expander reaches them.
     const state = this.#store.state.batches.get(batchId);
     state?.recipientIds.fillFrom(ids);

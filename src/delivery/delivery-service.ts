@@ -1,5 +1,6 @@
 /**
- * Batch delivery, composed: the delivery store (durable in `<dataDir>/delivery/`, or in memory),
+ * Batch delivery, composed: the delivery store (in the PostgreSQL database when the Spool's store
+ * is PostgreSQL, shared by every process on it; else durable in `<dataDir>/delivery/`, or in memory),
  * the message log, batch intake, the expander, the channel workers, the dead-job sweeper, batch
  * retention and progress events. Opened after the Spool and closed before it: expander (finishes
  * its chunk), sweeper and retention → workers (drain, their log changes land) → hub → events → store.
@@ -19,6 +20,8 @@ import { DeadJobSweeper } from "./dead-jobs.js";
 import type { DeliveryStorage } from "./storage/delivery-storage.js";
 import { JournalDeliveryStorage } from "./storage/journal-storage.js";
 import { memoryDeliveryStorage } from "./storage/memory-storage.js";
+import { PostgresDeliveryStorage } from "./storage/postgres-storage.js";
+import { PostgresStore } from "../store/postgres/postgres-store.js";
 import { DeliveryWorkers } from "./delivery-workers.js";
 import { Expander } from "./expander.js";
 import { DeliveryMessageLog, type BatchSummary, type LogPage } from "./message-log.js";
@@ -33,8 +36,13 @@ import { defaults } from "../config/defaults.js";
 
 export interface DeliveryServiceOptions {
   spool: Spool;
-  /** Where the delivery store lives (`<dataDir>/delivery`); in memory when left out. */
+  /**
+   * Where the delivery store lives (`<dataDir>/delivery`); in memory when left out. Ignored when
+   * the Spool's store is PostgreSQL: the delivery state is then in the same database.
+   */
   dataDir?: string;
+  /** PostgreSQL: an expander that stops renewing its claim on a batch for this long loses it to another process (default 10 s). */
+  expansionLeaseMs?: number;
   fsync?: FsyncPolicy;
   /** Handlers at once per channel (defaults: webhook 32, mock 256, websocket 32). */
   concurrency?: { webhook?: number; mock?: number; websocket?: number };
@@ -84,6 +92,7 @@ export class DeliveryService {
   readonly #expander: Expander;
   readonly #deadJobs: DeadJobSweeper;
   readonly #retention: BatchRetention;
+  readonly #unrelay: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: DeliveryServiceOptions, store: DeliveryStorage, tokenSecret: string) {
@@ -98,6 +107,10 @@ export class DeliveryService {
       maxQueued: options.maxQueuedJobs,
       onMove: (listener) => this.log.onBatchChange(() => listener()),
       logger: options.logger,
+    });
+    // A websocket message whose job ran in another process: pushed here if its recipient is connected here.
+    this.#unrelay = store.relay?.onHandOff((logId) => {
+      this.hub.deliver(logId).catch((error: unknown) => options.logger?.warn({ err: error, logId }, "realtime hand-off"));
     });
     this.#intake = new BatchIntake(store, (batchId) => this.#expander.start(batchId), { chunkSize: this.#expander.chunkSize });
     this.#deadJobs = new DeadJobSweeper(options.spool, this.log, { checkEveryMs: options.deadJobCheckMs, logger: options.logger });
@@ -115,16 +128,7 @@ export class DeliveryService {
   }
 
   static async open(options: DeliveryServiceOptions): Promise<DeliveryService> {
-    const store: DeliveryStorage =
-      options.dataDir === undefined
-        ? memoryDeliveryStorage()
-        : await JournalDeliveryStorage.open(path.join(options.dataDir, "delivery"), {
-            fsync: options.fsync,
-            onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
-            onFault: (error) => options.logger?.warn({ err: error }, "delivery log snapshot failed"),
-            // Outside `delivery/`, which the log locks and scans as its own.
-            secretFile: path.join(options.dataDir, "recipient-token-secret"),
-          });
+    const store = await openStorage(options);
     let service: DeliveryService;
     try {
       const secret = options.tokenSecret ?? (await store.tokenSecret());
@@ -139,7 +143,9 @@ export class DeliveryService {
       await service.#deadJobs.start();
       service.workers?.start();
       if (options.workers !== false) {
-        service.#websocketWorker = startWebsocketWorker(options.spool, { log: service.log, hub: service.hub }, { concurrency: options.concurrency?.websocket ?? defaults.delivery.concurrency.websocket });
+        const relay = store.relay;
+        const deps = { log: service.log, hub: service.hub, sync: () => store.sync(), ...(relay ? { handOff: (logId: string) => relay.send(logId) } : {}) };
+        service.#websocketWorker = startWebsocketWorker(options.spool, deps, { concurrency: options.concurrency?.websocket ?? defaults.delivery.concurrency.websocket });
       }
     } catch (error) {
       await service.close().catch(() => undefined);
@@ -158,7 +164,13 @@ export class DeliveryService {
     return { ...record, variables: [...compiled.variables] };
   }
 
-  template(id: string): TemplateInfo {
+  /** Applies what other processes sharing the storage wrote (PostgreSQL); resolves at once elsewhere. */
+  sync(): Promise<void> {
+    return this.store.sync();
+  }
+
+  async template(id: string): Promise<TemplateInfo> {
+    await this.store.sync();
     const record = this.store.state.templates.get(id);
     if (!record) throw new NotFoundError(`template "${id}" does not exist`);
     return { ...record, variables: [...compileTemplate(record).variables] };
@@ -176,20 +188,23 @@ export class DeliveryService {
     return this.#intake.fromNdjson(body, authorize);
   }
 
-  batch(id: string): BatchSummary {
+  async batch(id: string): Promise<BatchSummary> {
+    await this.store.sync();
     const summary = this.log.batch(id);
     if (!summary) throw new NotFoundError(`batch "${id}" does not exist`);
     return summary;
   }
 
-  messages(batchId: string, page: { status?: RecipientStatus; cursor?: string; limit?: number }): LogPage {
+  async messages(batchId: string, page: { status?: RecipientStatus; cursor?: string; limit?: number }): Promise<LogPage> {
+    await this.store.sync();
     const result = this.log.list(batchId, page);
     if (!result) throw new NotFoundError(`batch "${batchId}" does not exist`);
     return result;
   }
 
   /** Counts over the batches of the channels `includes` accepts (default: every batch). */
-  stats(includes?: (channel: ChannelName) => boolean): ReturnType<DeliveryMessageLog["stats"]> {
+  async stats(includes?: (channel: ChannelName) => boolean): Promise<ReturnType<DeliveryMessageLog["stats"]>> {
+    await this.store.sync();
     return this.log.stats(includes);
   }
 
@@ -214,6 +229,7 @@ export class DeliveryService {
   /** Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#unrelay?.();
       const results = await Promise.allSettled([this.#expander.close(), this.#deadJobs.close(), this.#retention.close()]);
       results.push(...(await Promise.allSettled([this.workers?.close(), this.#websocketWorker?.close()])));
       results.push(...(await Promise.allSettled([this.hub.close()])));
@@ -224,4 +240,20 @@ export class DeliveryService {
     })();
     return this.#closing;
   }
+}
+
+/** The delivery storage beside the Spool's store: in its database (PostgreSQL), in `dataDir`, or in memory. */
+function openStorage(options: DeliveryServiceOptions): Promise<DeliveryStorage> {
+  const store = options.spool.store;
+  if (store instanceof PostgresStore) {
+    return PostgresDeliveryStorage.open(store, { ...(options.expansionLeaseMs === undefined ? {} : { expansionLeaseMs: options.expansionLeaseMs }), logger: options.logger });
+  }
+  if (options.dataDir === undefined) return Promise.resolve(memoryDeliveryStorage());
+  return JournalDeliveryStorage.open(path.join(options.dataDir, "delivery"), {
+    fsync: options.fsync,
+    onWarning: (warning) => options.logger?.warn({ warning }, "delivery log recovery"),
+    onFault: (error) => options.logger?.warn({ err: error }, "delivery log snapshot failed"),
+    // Outside `delivery/`, which the log locks and scans as its own.
+    secretFile: path.join(options.dataDir, "recipient-token-secret"),
+  });
 }

@@ -102,7 +102,12 @@ export class DeliveryWorkers {
   async #handle(channel: WorkedChannel, queue: Queue<DeliveryJob>, message: LeasedMessage<DeliveryJob>, ctx: HandlerContext): Promise<void> {
     const job = message.body;
     const where = parseLogId(job.logId);
-    const batch = where && this.#store.state.batches.get(where.batchId);
+    let batch = where && this.#store.state.batches.get(where.batchId);
+    if (where && !batch) {
+      // On a shared storage the batch may have been recorded by another process a moment ago.
+      await this.#store.sync();
+      batch = this.#store.state.batches.get(where.batchId);
+    }
     if (!where || !batch) return; // a job of a batch this log does not know (or forgotten since): nothing to record
     const status = statusName(batch.status[where.index]);
     if (status === "failed" && message.attempt === 1) {

@@ -23,14 +23,20 @@
  * doubles up to 30 s; a job over the Spool's body limit fails that recipient alone. If the
  * delivery store refuses a write, the batch's expansion starts again a second later from its last
  * recorded chunk (what was published meanwhile is dropped as a duplicate).
+ *
+ * On a storage shared by many processes (`DeliveryStorage.expansions`, PostgreSQL), a batch is
+ * expanded by the process holding its claim, and each chunk is published and recorded in one
+ * transaction fenced on that claim (no key to look up: the chunk and its record land together or
+ * not at all). Every `checkEveryMs` each process tries to claim the unfinished batches no one is
+ * expanding, so a batch whose expander died goes on elsewhere once the claim has run out.
  */
 import { setTimeout as pause } from "node:timers/promises";
 import type { Logger } from "pino";
 import { TooLargeError } from "../core/errors.js";
 import type { PublishItem } from "../message-types.js";
 import type { Spool } from "../spool.js";
-import { logIdOf, STATUS_CODE, type BatchState } from "./delivery-state.js";
-import type { DeliveryStorage } from "./storage/delivery-storage.js";
+import { logIdOf, STATUS_CODE, type BatchState, type DeliveryRecord } from "./delivery-state.js";
+import type { DeliveryStorage, ExpansionClaim } from "./storage/delivery-storage.js";
 import { QueueRoom } from "./queue-room.js";
 import { deliveryQueueName } from "./queue-names.js";
 import type { StoredRecipient } from "./recipient-files.js";
@@ -63,6 +69,7 @@ export class Expander {
   readonly #room: QueueRoom;
   readonly #running = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
+  #claimCheck: NodeJS.Timeout | undefined;
 
   constructor(spool: Spool, store: DeliveryStorage, options: ExpanderOptions = {}) {
     this.#spool = spool;
@@ -77,7 +84,7 @@ export class Expander {
     if (this.#stop.signal.aborted || this.#running.has(batchId)) return;
     const batch = this.#store.state.batches.get(batchId);
     if (!batch || batch.expandedUpTo >= batch.total) return;
-    const run = this.#run(batchId)
+    const run = (this.#store.expansions ? this.#claimAndRun(batchId) : this.#run(batchId))
       .catch((error: unknown) => {
         // A store fault (its write rejected): pick up again from the last recorded chunk.
         this.#logger?.error({ err: error, batchId, retryInMs: RETRY_AFTER_FAULT_MS }, "batch expansion failed; resuming later");
@@ -99,6 +106,14 @@ export class Expander {
       for await (const recipient of this.#store.recipients.read(batch.id, index)) batch.recipientIds.fill(index++, recipient.id);
       this.start(batch.id);
     }
+    const expansions = this.#store.expansions;
+    if (expansions && this.#claimCheck === undefined && !this.#stop.signal.aborted) {
+      // Batches whose expander stopped (a process died): claimed here once its claim runs out.
+      this.#claimCheck = setInterval(() => {
+        for (const batch of this.#store.state.batches.values()) if (batch.expandedUpTo < batch.total) this.start(batch.id);
+      }, expansions.checkEveryMs);
+      this.#claimCheck.unref();
+    }
   }
 
   /** Resolves when no batch is being expanded (tests, the bench). */
@@ -109,29 +124,42 @@ export class Expander {
   /** Stops after the chunk in flight (its progress is recorded); the rest resumes on the next open. */
   async close(): Promise<void> {
     this.#stop.abort();
+    clearInterval(this.#claimCheck);
     await Promise.allSettled([...this.#running.values()]);
   }
 
-  async #run(batchId: string): Promise<void> {
+  /** Expands `batchId` if no other process does (shared storages). */
+  async #claimAndRun(batchId: string): Promise<void> {
+    const claim = await this.#store.expansions!.claim(batchId);
+    if (claim === undefined) return;
+    try {
+      await this.#run(batchId, claim);
+    } finally {
+      await claim.release().catch((error: unknown) => this.#logger?.warn({ err: error, batchId }, "releasing a batch's expansion claim failed"));
+    }
+  }
+
+  async #run(batchId: string, claim?: ExpansionClaim): Promise<void> {
     const batch = this.#store.state.batches.get(batchId);
     if (!batch) return;
+    const signal = claim ? AbortSignal.any([this.#stop.signal, claim.signal]) : this.#stop.signal;
     const template = compileTemplate(batch.record.template, `batch ${batchId} template`);
     const queue = deliveryQueueName(batch.channel);
-    let from = batch.expandedUpTo;
+    let from = claim ? claim.from : batch.expandedUpTo;
     const chunkSize = batch.record.chunkSize ?? this.chunkSize;
     let chunk: StoredRecipient[] = [];
     for await (const recipient of this.#store.recipients.read(batchId, from)) {
-      if (this.#stop.signal.aborted) return;
+      if (signal.aborted) return;
       // Room first, then read and render: a chunk is not held in memory while it waits.
-      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(chunkSize, batch.total - from), this.#stop.signal))) return;
+      if (chunk.length === 0 && !(await this.#room.wait(queue, Math.min(chunkSize, batch.total - from), signal))) return;
       chunk.push(recipient);
       if (chunk.length >= chunkSize) {
-        if (!(await this.#publish(this.#current(batch), template, from, chunk))) return;
+        if (!(await this.#publish(this.#current(batch), template, from, chunk, signal, claim))) return;
         from += chunk.length;
         chunk = [];
       }
     }
-    if (chunk.length > 0 && !(await this.#publish(this.#current(batch), template, from, chunk))) return;
+    if (chunk.length > 0 && !(await this.#publish(this.#current(batch), template, from, chunk, signal, claim))) return;
     const current = this.#current(batch);
     if (current.expandedUpTo < current.total) {
       // The file ended early (it was lost or cut): the rest can never be sent.
@@ -148,8 +176,8 @@ export class Expander {
     return this.#store.state.batches.get(batch.id) ?? batch;
   }
 
-  /** Publishes one chunk and records it; false when stopped before it could. */
-  async #publish(batch: BatchState, template: CompiledTemplate, from: number, recipients: StoredRecipient[]): Promise<boolean> {
+  /** Publishes one chunk and records it; false when stopped before it could (or the claim was lost). */
+  async #publish(batch: BatchState, template: CompiledTemplate, from: number, recipients: StoredRecipient[], signal: AbortSignal, claim: ExpansionClaim | undefined): Promise<boolean> {
     const channel = batch.channel;
     const queue = this.#spool.queue<DeliveryJob>(deliveryQueueName(channel));
     const priority = batch.record.priority;
@@ -181,10 +209,21 @@ export class Expander {
       indexes.push(from + k);
     }
     if (items.length > 0) items[0].idempotencyKey = key;
+    const records = (): DeliveryRecord[] => {
+      const expanded: { k: "expanded"; b: string; from: number; ids: string[]; t: number; c?: RenderedContent[] } = { k: "expanded", b: batch.id, from, ids, t: Date.now() };
+      if (contents) expanded.c = contents;
+      const failures = oversize.map((index): DeliveryRecord => ({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the recipient's delivery job is over the ${maxBodyBytes}-byte message body limit` }));
+      return [expanded, ...failures];
+    };
     let pauseMs = RETRY_MIN_MS;
     for (;;) {
-      if (this.#stop.signal.aborted) return false;
+      if (signal.aborted) return false;
       try {
+        if (claim) {
+          // Published and recorded in one transaction, or not at all; false: another process has the batch now.
+          const publish = async (transaction: unknown) => void (items.length > 0 && (await queue.publishMany(items, { transaction })));
+          return await claim.publishChunk(from, recipients.length, publish, records());
+        }
         if (items.length > 0 && !(await this.#landed(queue.name, key))) await queue.publishMany(items);
         break;
       } catch (error) {
@@ -199,16 +238,11 @@ export class Expander {
         }
         this.#logger?.warn({ err: error, batchId: batch.id, from, retryInMs: pauseMs }, "publishing a batch chunk failed; retrying");
         // Rejects at once if close() aborted meanwhile, even before this wait began.
-        await pause(pauseMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+        await pause(pauseMs, undefined, { signal }).catch(() => undefined);
         pauseMs = Math.min(pauseMs * 2, RETRY_MAX_MS);
       }
     }
-    const record: { k: "expanded"; b: string; from: number; ids: string[]; t: number; c?: RenderedContent[] } = { k: "expanded", b: batch.id, from, ids, t: Date.now() };
-    if (contents) record.c = contents;
-    await this.#store.write(record);
-    for (const index of oversize) {
-      await this.#store.write({ k: "change", b: batch.id, i: index, s: STATUS_CODE.failed, t: Date.now(), e: `the recipient's delivery job is over the ${maxBodyBytes}-byte message body limit` });
-    }
+    for (const record of records()) await this.#store.write(record);
     return true;
   }
 

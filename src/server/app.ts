@@ -128,7 +128,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     eventRoutes(app, delivery, context);
   }
   // ── real-time delivery (routes/realtime.ts): only when the composition provides it ──
-  const realtime = options.realtime ?? (delivery ? { hub: delivery.hub, log: delivery.log, tokens: delivery.tokens } : undefined);
+  const realtime = options.realtime ?? (delivery ? { hub: delivery.hub, log: delivery.log, tokens: delivery.tokens, sync: () => delivery.sync() } : undefined);
   if (realtime) await realtimeRoutes(app, realtime);
 
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());

@@ -144,7 +144,7 @@ async function deliveryBatch(channel: "mock" | "websocket") {
   const recipients = [{ id: uniqueQueueName("r"), vars: { name: "Ann" } }, { id: uniqueQueueName("r"), vars: { name: "Bo" } }];
   const { batchId } = await delivery().createBatch({ channel, template: { body: "Hi {{name}}" }, recipients });
   await delivery().expanded();
-  const [entry] = delivery().messages(batchId, { limit: 1 }).items;
+  const [entry] = (await delivery().messages(batchId, { limit: 1 })).items;
   return { batchId, logId: entry.logId, recipientId: entry.recipientId };
 }
 

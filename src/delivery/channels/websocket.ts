@@ -27,12 +27,20 @@ export interface WebsocketChannelDeps {
   log: MessageLog;
   hub: ConnectionHub;
   clock?: Clock;
+  /** Catches up with other processes' log changes (a shared storage): a job may arrive before its entry does. */
+  sync?: () => Promise<void>;
+  /** Tells the other processes the message is ready (a shared storage): the one holding the recipient pushes it. */
+  handOff?: (logId: string) => Promise<void>;
 }
 
-export function websocketJobHandler({ log, hub, clock = systemClock }: WebsocketChannelDeps): Handler<DeliveryJob> {
+export function websocketJobHandler({ log, hub, clock = systemClock, sync, handOff }: WebsocketChannelDeps): Handler<DeliveryJob> {
   return async (message, ctx) => {
     const job = message.body;
     let entry = log.get(job.logId);
+    if (entry === undefined && sync) {
+      await sync();
+      entry = log.get(job.logId);
+    }
     if (entry === undefined) throw new PermanentError(`delivery.websocket: no message-log entry "${job.logId}"`);
     if (entry.channel !== "websocket") throw new PermanentError(`delivery.websocket: entry "${job.logId}" is for the ${entry.channel} channel`);
     // A dead job replayed by an operator starts again at attempt 1: its failed entry is reopened.
@@ -46,6 +54,8 @@ export function websocketJobHandler({ log, hub, clock = systemClock }: Websocket
       if (entry?.status === "pending") throw new Error(`delivery.websocket: entry "${logId}" is still pending; retrying`);
     }
     await hub.deliver(job.logId, job.content);
+    // The recipient may be connected to another process (or to several): each pushes what it holds.
+    if (handOff) await handOff(job.logId);
   };
 }
 

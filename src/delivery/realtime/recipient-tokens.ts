@@ -93,6 +93,11 @@ export class RecipientTokens {
   }
 }
 
+/** A new secret: 32 random bytes, hex (as `loadOrCreateSecret` keeps on disk). */
+export function generateSecret(): string {
+  return randomBytes(32).toString("hex");
+}
+
 /**
  * Reads the secret kept at `path`, or creates it (32 random bytes, hex, mode 0600) if there is
  * none. The new secret is written whole to a temporary file and then hard-linked into place,
@@ -106,7 +111,7 @@ export async function loadOrCreateSecret(path: string): Promise<string> {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
   await mkdir(dirname(path), { recursive: true });
-  const secret = randomBytes(32).toString("hex");
+  const secret = generateSecret();
   const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     const file = await open(temp, "wx", 0o600);

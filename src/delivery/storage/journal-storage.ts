@@ -187,6 +187,11 @@ export class JournalDeliveryStorage implements DeliveryStorage {
     return this.#snapshotting;
   }
 
+  /** One process owns the directory (its lock): nothing to catch up with. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
   tokenSecret(): Promise<string> {
     return loadOrCreateSecret(this.#options.secretFile ?? path.join(path.dirname(this.dir), "recipient-token-secret"));
   }

@@ -31,6 +31,10 @@ export class MemoryDeliveryStorage implements DeliveryStorage {
 
   async snapshot(): Promise<void> {}
 
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
   async tokenSecret(): Promise<string> {
     return this.#secret;
   }

@@ -50,7 +50,7 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
     "/v1/batches/:id",
     { schema: routeSchema("delivery", "A batch's counts by status, progress and completion time", { params: BatchParams }), config: { access: "read" } },
     async (request) => {
-      const summary = delivery.batch(request.params.id);
+      const summary = await delivery.batch(request.params.id);
       checkChannelAccess(request, summary.channel);
       return summary;
     },
@@ -63,7 +63,7 @@ export function batchRoutes(app: FastifyInstance, delivery: DeliveryService): vo
       config: { access: "read" },
     },
     async (request) => {
-      checkChannelAccess(request, delivery.batch(request.params.id).channel);
+      checkChannelAccess(request, (await delivery.batch(request.params.id)).channel);
       return delivery.messages(request.params.id, request.query);
     },
   );

@@ -31,6 +31,8 @@ export interface RealtimeDeps {
   hub: ConnectionHub;
   log: MessageLog;
   tokens: RecipientTokens;
+  /** Catches the log up with other processes sharing its storage before an HTTP ack reads it. */
+  sync?: () => Promise<void>;
 }
 
 const RecipientIdSchema = Type.String({ minLength: 1, maxLength: 200, pattern: "^[^\\u0000-\\u001f]+$", description: "A recipient id, as in a batch's recipients" });
@@ -56,7 +58,7 @@ const REFUSALS: Record<TokenRefusal, string> = {
   expired: "the recipient token has expired: get a new one",
 };
 
-export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }: RealtimeDeps): Promise<void> {
+export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens, sync }: RealtimeDeps): Promise<void> {
   /** The recipient each accepted upgrade request authenticated as. */
   const recipients = new WeakMap<FastifyRequest, string>();
 
@@ -116,6 +118,7 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
   });
 
   const acknowledge = (to: "delivered" | "read") => async (request: FastifyRequest<{ Params: Static<typeof MessageParams> }>) => {
+    await sync?.();
     const entry = log.get(request.params.id);
     if (entry !== undefined) checkQueueAccess(request, deliveryQueueName(entry.channel));
     const { entry: after, changed } = await hub.acknowledge(request.params.id, to);
@@ -125,6 +128,7 @@ export async function realtimeRoutes(app: FastifyInstance, { hub, log, tokens }:
   const acknowledgeAsRecipient = (to: "delivered" | "read") => async (request: FastifyRequest<{ Params: Static<typeof MessageParams> }>) => {
     const recipientId = recipients.get(request);
     if (recipientId === undefined) throw new SpoolError("unauthorized", "missing recipient token");
+    await sync?.();
     const { entry: after, changed } = await hub.acknowledge(request.params.id, to, recipientId);
     return { id: after.logId, status: after.status, changed };
   };

@@ -6,7 +6,8 @@
  */
 import type pg from "pg";
 import { migration001 } from "./migrations/001-queues.js";
-import { migrationSchedules } from "./migrations/002-schedules.js";
+import { migration002 } from "./migrations/002-delivery.js";
+import { migrationSchedules } from "./migrations/003-schedules.js";
 
 export interface Migration {
   version: number;
@@ -18,7 +19,8 @@ export interface Migration {
 /** Every migration, oldest first; a new one goes at the end with the next number. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "queues", sql: migration001 },
-  { version: 2, name: "schedules", sql: migrationSchedules },
+  { version: 2, name: "delivery", sql: migration002 },
+  { version: 3, name: "schedules", sql: migrationSchedules },
 ];
 
 export interface MigrationResult {

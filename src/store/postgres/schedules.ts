@@ -1,5 +1,5 @@
 /**
- * Schedules on PostgreSQL: one row per schedule (migrations/002-schedules.ts). Decisions come
+ * Schedules on PostgreSQL: one row per schedule (migrations/003-schedules.ts). Decisions come
  * from core/schedule.ts; the database's clock (`now_ms()`, read in the transaction) is "now".
  *
  *   fire:  BEGIN → now → the due rows FOR UPDATE SKIP LOCKED (a row another process is firing is
