@@ -1,7 +1,7 @@
 import type { PublishOptions } from "./config/schemas.js";
 import { decodeLeased, type LeasedMessage, type PublishResult } from "./message-types.js";
 import type { SpoolRuntime } from "./runtime.js";
-import type { NackOptions } from "./core/operations.js";
+import type { NackOptions, ReportOptions } from "./core/operations.js";
 import type { NackOutcome } from "./core/operations.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
@@ -50,8 +50,13 @@ export class LocalWorkerSource implements WorkerSource {
     return this.#runtime.store.watch(queue, wake);
   }
 
-  ack(id: string, leaseToken: string): Promise<void> {
-    return this.#runtime.ack(id, leaseToken);
+  ack(id: string, leaseToken: string, result?: string): Promise<void> {
+    // A result comes encoded and checked by the worker: straight to the store.
+    return result === undefined ? this.#runtime.ack(id, leaseToken) : this.#runtime.store.ack(id, leaseToken, result);
+  }
+
+  report(id: string, leaseToken: string, report: ReportOptions): Promise<void> {
+    return this.#runtime.report(id, leaseToken, report);
   }
 
   nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome> {

@@ -22,7 +22,7 @@ import {
   type QueueStatsWithWorkers,
 } from "./queue-ops.js";
 import type { Store } from "./store/store.js";
-import type { AckItem, AckOutcome, NackOutcome, ReplaySelection } from "./core/operations.js";
+import type { AckOutcome, AckRequest, NackOutcome, ReplaySelection, ReportOptions } from "./core/operations.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { SpoolRuntime } from "./runtime.js";
 import type { NackOptions } from "./core/operations.js";
@@ -197,11 +197,17 @@ export class Queue<T = unknown> {
     return leaseStored(this.#store, this.name, request);
   }
 
-  ack(id: string, leaseToken: string): Promise<void> {
-    return this.#runtime.ack(id, leaseToken);
+  /** `options.result` (JSON) is kept with the completed status (Spool.ack). */
+  ack(id: string, leaseToken: string, options?: { result?: unknown }): Promise<void> {
+    return options === undefined ? this.#runtime.ack(id, leaseToken) : this.#runtime.ack(id, leaseToken, options);
   }
 
-  ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+  /** Progress and log lines of a leased message (Spool.report; a handler uses ctx.progress / ctx.log). */
+  report(id: string, leaseToken: string, options: ReportOptions): Promise<void> {
+    return this.#runtime.report(id, leaseToken, options);
+  }
+
+  ackMany(items: AckRequest[]): Promise<AckOutcome[]> {
     return this.#runtime.ackMany(items);
   }
 

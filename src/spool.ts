@@ -21,7 +21,9 @@ import type { SpoolRuntime } from "./runtime.js";
 import type { NackOptions } from "./core/operations.js";
 import { journalStore, type JournalStoreOptions } from "./store/journal/journal-store.js";
 import type { Store } from "./store/store.js";
-import type { AckItem, AckOutcome, NackOutcome, NackRequest, PublishOutcome, ReplaySelection } from "./core/operations.js";
+import type { AckItem, AckOutcome, AckRequest, NackOutcome, NackRequest, ProgressReport, PublishOutcome, ReplaySelection, ReportOptions } from "./core/operations.js";
+import { encodeBody } from "./core/body.js";
+import { boundLogLine, STORY_LIMITS } from "./core/story.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
@@ -192,33 +194,72 @@ export class Spool implements SpoolRuntime {
 
   // ── lease settlement by id (what the HTTP API and remote consumers use) ────────────────
 
+  /**
+   * Completes a leased message. `options.result` (any JSON value but null, at most
+   * `STORY_LIMITS.maxResultBytes` as JSON) is kept with the completed status and shown by `status`.
+   */
   // Not async: every handled message comes through here, and the store's promise does.
-  ack(id: string, leaseToken: string): Promise<void> {
+  ack(id: string, leaseToken: string, options?: { result?: unknown }): Promise<void> {
+    let result: string | undefined;
     try {
       checkLeaseArgs(id, leaseToken, "ack");
+      // null or undefined: no result (the same on every store).
+      if (options?.result !== undefined && options.result !== null) result = encodeBody(options.result, STORY_LIMITS.maxResultBytes, `ack ${id}`, "/result");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.store.ack(id, leaseToken);
+    return result === undefined ? this.store.ack(id, leaseToken) : this.store.ack(id, leaseToken, result);
   }
 
-  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+  async ackMany(items: AckRequest[]): Promise<AckOutcome[]> {
     if (!Array.isArray(items)) throw new ValidationError("ackMany: expected an array of {id, leaseToken}");
+    let encoded: AckItem[] | undefined;
     items.forEach((item, index) => {
       if (item === null || typeof item !== "object" || typeof item.id !== "string" || typeof item.leaseToken !== "string") {
         throw new ValidationError(`ackMany: /${index} must be {id: string, leaseToken: string}`, [{ path: `/${index}`, message: "expected {id, leaseToken}" }]);
       }
+      if (item.result !== undefined && item.result !== null) {
+        encoded ??= items.slice(0, index).map(({ id, leaseToken }) => ({ id, leaseToken }));
+        encoded.push({ id: item.id, leaseToken: item.leaseToken, result: encodeBody(item.result, STORY_LIMITS.maxResultBytes, "ackMany", `/${index}/result`) });
+      } else if (encoded) {
+        encoded.push({ id: item.id, leaseToken: item.leaseToken });
+      }
     });
     if (items.length === 0) return [];
-    return this.store.ackMany(items);
+    return this.store.ackMany(encoded ?? (items as AckItem[]));
+  }
+
+  /**
+   * What a running handler reports on its leased message (`ctx.progress`, `ctx.log` call this):
+   * `progress` (null or undefined: unchanged) replaces the last one (a number or a small JSON value, at most
+   * `STORY_LIMITS.maxProgressBytes` as JSON: `too_large` past it), `log` lines are appended (the
+   * oldest dropped past `maxLogLines`, each cut at `maxLogLineChars`). `status(id)` shows both.
+   * `lease_lost` if the token is not the current lease.
+   */
+  async report(id: string, leaseToken: string, options: ReportOptions): Promise<void> {
+    checkLeaseArgs(id, leaseToken, "report");
+    if (options === null || typeof options !== "object") throw new ValidationError(`report ${id}: expected {progress?, log?}`, [{ path: "", message: "expected an object" }]);
+    const report: ProgressReport = {};
+    if (options.progress !== undefined && options.progress !== null) report.progress = encodeBody(options.progress, STORY_LIMITS.maxProgressBytes, `report ${id}`, "/progress");
+    if (options.log !== undefined) {
+      const lines = typeof options.log === "string" ? [options.log] : options.log;
+      if (!Array.isArray(lines) || lines.length > STORY_LIMITS.maxLogLinesPerReport || lines.some((line) => typeof line !== "string")) {
+        throw new ValidationError(`report ${id}: log must be a string or an array of at most ${STORY_LIMITS.maxLogLinesPerReport} strings`, [{ path: "/log", message: "expected string or string[]" }]);
+      }
+      if (lines.length > 0) report.log = lines.map(boundLogLine);
+    }
+    if (report.progress === undefined && report.log === undefined) return;
+    return this.store.report(id, leaseToken, report);
   }
 
   async nack(id: string, leaseToken: string, options: NackOptions = {}): Promise<NackOutcome> {
     checkLeaseArgs(id, leaseToken, "nack");
-    const { delayMs, release } = options;
-    if (delayMs !== undefined || release !== undefined) validate(NackSettingsSchema, { delayMs, release }, `nack ${id}`);
+    const { delayMs, release, reject } = options;
+    if (delayMs !== undefined || release !== undefined || reject !== undefined) validate(NackSettingsSchema, { delayMs, release, reject }, `nack ${id}`);
+    if (release && reject) throw new ValidationError(`nack ${id}: release and reject exclude each other`, [{ path: "/reject", message: "not with release" }]);
     const request: NackRequest = { error: toFailureInfo(options.error), delayMs };
     if (options.release) request.release = true;
+    if (reject) request.reject = true;
     return this.store.nack(id, leaseToken, request);
   }
 

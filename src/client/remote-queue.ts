@@ -5,7 +5,7 @@ import { ValidationError } from "../core/errors.js";
 import type { LeasedMessage, PublishItem, PublishResult } from "../message-types.js";
 import type { DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "../queue.js";
 import type { NackOptions } from "../core/operations.js";
-import type { AckItem, AckOutcome, NackOutcome, ReplaySelection } from "../core/operations.js";
+import type { AckRequest, AckOutcome, NackOutcome, ReplaySelection } from "../core/operations.js";
 import type { QueueInfo } from "../config/schemas.js";
 import { Worker, type Handler } from "../worker/worker.js";
 import type { WorkerSource } from "../worker/worker-source.js";
@@ -24,8 +24,8 @@ export interface RemoteQueueStats extends QueueStatsWithWorkers {
 export interface RemoteQueueContext {
   readonly transport: HttpTransport;
   readonly source: WorkerSource;
-  ack(id: string, leaseToken: string): Promise<void>;
-  ackMany(items: AckItem[]): Promise<AckOutcome[]>;
+  ack(id: string, leaseToken: string, options?: { result?: unknown }): Promise<void>;
+  ackMany(items: AckRequest[]): Promise<AckOutcome[]>;
   nack(id: string, leaseToken: string, options?: NackOptions): Promise<NackOutcome>;
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
 }
@@ -86,11 +86,11 @@ export class RemoteQueue<T = unknown> {
     return leaseRemote<T>(this.#client.transport, this.name, options);
   }
 
-  ack(id: string, leaseToken: string): Promise<void> {
-    return this.#client.ack(id, leaseToken);
+  ack(id: string, leaseToken: string, options?: { result?: unknown }): Promise<void> {
+    return this.#client.ack(id, leaseToken, options);
   }
 
-  ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+  ackMany(items: AckRequest[]): Promise<AckOutcome[]> {
     return this.#client.ackMany(items);
   }
 

@@ -7,7 +7,7 @@ import { defaults } from "../config/defaults.js";
 import type { PublishOptions } from "../config/schemas.js";
 import { NotFoundError } from "../core/errors.js";
 import type { LeasedMessage, PublishResult } from "../message-types.js";
-import type { NackOptions } from "../core/operations.js";
+import type { NackOptions, ReportOptions } from "../core/operations.js";
 import type { NackOutcome } from "../core/operations.js";
 import { systemClock } from "../util/clock.js";
 import type { QueueWorkerDefaults, SourceLeaseRequest, WorkerHandle, WorkerSource } from "../worker/worker-source.js";
@@ -22,6 +22,9 @@ const EARLY_EMPTY_PAUSE_MS = 1_000;
 
 /** What the source needs from its client besides HTTP. */
 export interface RemoteSettlement {
+  /** An ack with a result goes on its own (the batcher carries plain acks). */
+  ack(id: string, leaseToken: string, options: { result?: unknown }): Promise<void>;
+  report(id: string, leaseToken: string, options: ReportOptions): Promise<void>;
   nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome>;
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
   publish(queue: string, body: unknown, options?: PublishOptions): Promise<PublishResult>;
@@ -68,8 +71,13 @@ export class RemoteWorkerSource implements WorkerSource {
     return () => {};
   }
 
-  ack(id: string, leaseToken: string): Promise<void> {
+  ack(id: string, leaseToken: string, result?: string): Promise<void> {
+    if (result !== undefined) return this.#client.ack(id, leaseToken, { result: JSON.parse(result) as unknown });
     return this.#acks.ack(id, leaseToken);
+  }
+
+  report(id: string, leaseToken: string, report: ReportOptions): Promise<void> {
+    return this.#client.report(id, leaseToken, report);
   }
 
   nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome> {

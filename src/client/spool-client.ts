@@ -14,7 +14,7 @@ import type { MessageStatus } from "../core/message.js";
 import type { ExchangePublishResult, PublishResult } from "../message-types.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
 import type { NackOptions } from "../core/operations.js";
-import type { AckItem, AckOutcome, NackOutcome } from "../core/operations.js";
+import type { AckOutcome, AckRequest, NackOutcome, ReportOptions } from "../core/operations.js";
 import type { WorkerHandle } from "../worker/worker-source.js";
 import { AckBatcher } from "./ack-batcher.js";
 import { HttpTransport } from "./http-transport.js";
@@ -79,6 +79,8 @@ export class SpoolClient {
     this.#source = new RemoteWorkerSource(this.#transport, this.#acks, {
       nack: (id, leaseToken, nackOptions) => this.nack(id, leaseToken, nackOptions),
       extend: (id, leaseToken, leaseMs) => this.extend(id, leaseToken, leaseMs),
+      ack: (id, leaseToken, options) => this.ack(id, leaseToken, options),
+      report: (id, leaseToken, options) => this.report(id, leaseToken, options),
       publish: (queue, body, publishOptions) => this.publish(queue, body, publishOptions),
       registerWorker: (worker) => this.#registerWorker(worker),
     });
@@ -99,7 +101,7 @@ export class SpoolClient {
         {
           transport: this.#transport,
           source: this.#source,
-          ack: (id, leaseToken) => this.ack(id, leaseToken),
+          ack: (id, leaseToken, options) => this.ack(id, leaseToken, options),
           ackMany: (items) => this.ackMany(items),
           nack: (id, leaseToken, options) => this.nack(id, leaseToken, options),
           extend: (id, leaseToken, leaseMs) => this.extend(id, leaseToken, leaseMs),
@@ -133,12 +135,25 @@ export class SpoolClient {
 
   // ── lease settlement by id ─────────────────────────────────────────────────────────────
 
-  async ack(id: string, leaseToken: string): Promise<void> {
-    await this.#transport.request("POST", `/v1/messages/${enc(id)}/ack`, { body: { leaseToken } });
+  /** Completes a leased message; `options.result` (JSON) is kept with its completed status. */
+  async ack(id: string, leaseToken: string, options?: { result?: unknown }): Promise<void> {
+    const body = options?.result === undefined ? { leaseToken } : { leaseToken, result: options.result };
+    await this.#transport.request("POST", `/v1/messages/${enc(id)}/ack`, { body });
+  }
+
+  /**
+   * Reports a leased message's progress and log lines (`POST /v1/messages/:id/progress`), as
+   * `ctx.progress` and `ctx.log` do in a handler.
+   */
+  async report(id: string, leaseToken: string, options: ReportOptions): Promise<void> {
+    const body: Record<string, unknown> = { leaseToken };
+    if (options.progress !== undefined) body.progress = options.progress;
+    if (options.log !== undefined) body.log = options.log;
+    await this.#transport.request("POST", `/v1/messages/${enc(id)}/progress`, { body });
   }
 
   /** Acks many in one request; a stale token fails only its own item (`ok: false`). */
-  async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
+  async ackMany(items: AckRequest[]): Promise<AckOutcome[]> {
     if (Array.isArray(items) && items.length === 0) return [];
     return this.#sendAcks(items);
   }
@@ -151,7 +166,7 @@ export class SpoolClient {
     return this.#transport.request("POST", `/v1/messages/${enc(id)}/extend`, { body: { leaseToken, leaseMs } });
   }
 
-  async #sendAcks(items: AckItem[]): Promise<AckOutcome[]> {
+  async #sendAcks(items: AckRequest[]): Promise<AckOutcome[]> {
     return (await this.#transport.request<{ results: AckOutcome[] }>("POST", "/v1/acks", { body: { acks: items } })).results;
   }
 

@@ -32,5 +32,6 @@ export function toWireNack(leaseToken: string, options: NackOptions): Record<str
   if (error !== undefined) wire.error = error;
   if (options.delayMs !== undefined) wire.delayMs = options.delayMs;
   if (options.release !== undefined) wire.release = options.release;
+  if (options.reject !== undefined) wire.reject = options.reject;
   return wire;
 }

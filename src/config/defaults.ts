@@ -15,6 +15,7 @@ export const defaults = {
     completedRetentionCount: 100_000,
     timeoutMs: undefined,
     delayMs: undefined,
+    deadLetter: undefined,
   } satisfies ResolvedQueueOptions as ResolvedQueueOptions,
   circuitBreaker: { sampleSize: 10, failureThreshold: 0.5, openMs: 30_000 } satisfies ResolvedCircuitBreakerOptions,
   hostCircuit: { failureThreshold: 0.5, windowMs: 20_000, minimumCalls: 30, openMs: 30_000, halfOpenTrials: 5 } satisfies ResolvedHostCircuitOptions,

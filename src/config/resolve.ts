@@ -17,6 +17,8 @@ export function resolveQueueOptions(options: QueueOptions = {}, base: ResolvedQu
     completedRetentionCount: options.completedRetentionCount ?? base.completedRetentionCount,
     timeoutMs: options.timeoutMs ?? base.timeoutMs,
     delayMs: options.delayMs ?? base.delayMs,
+    // null removes the target; undefined keeps the current one.
+    deadLetter: options.deadLetter === null ? undefined : (options.deadLetter ?? base.deadLetter),
   };
 }
 

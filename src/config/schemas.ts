@@ -4,6 +4,7 @@
  * Input types have every field optional; `Resolved…` types are what remains after defaults.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import type { DeadLetterTarget } from "../core/dead-letter.js";
 import { limits } from "./limits.js";
 
 const Int = (opts: { minimum?: number; maximum?: number; description?: string } = {}) => Type.Integer(opts);
@@ -28,6 +29,21 @@ export const RateLimitSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Where a queue's dead messages are also published (core/dead-letter.ts); `null` removes the target. */
+export const DeadLetterTargetSchema = Type.Union(
+  [
+    Type.Object({ queue: Type.String({ minLength: 1, maxLength: 200, pattern: "^[A-Za-z0-9_.:-]+$", description: "Publish the copy to this queue" }) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        exchange: Type.String({ maxLength: 200, pattern: "^[A-Za-z0-9_.:-]*$", description: "Publish the copy to this exchange, routed by its bindings at the moment of death" }),
+        routingKey: Type.Optional(Type.String({ maxLength: 255, description: "Routing key of the copy (default: the name of the queue it died in)" })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: "Also publish each message that goes dead to {queue} or {exchange, routingKey?}, atomically with its death, with x-death-* headers" },
+);
+
 export const QueueOptionsSchema = Type.Object(
   {
     maxAttempts: Type.Optional(Int({ minimum: 1, maximum: 1_000_000, description: "Deliveries before a message goes dead" })),
@@ -42,6 +58,7 @@ export const QueueOptionsSchema = Type.Object(
     completedRetentionCount: Type.Optional(Int({ minimum: 0, maximum: 100_000_000, description: "Most completed statuses kept per queue (oldest forgotten first)" })),
     timeoutMs: Type.Optional(Int({ minimum: 1, maximum: limits.maxLeaseMs, description: "Default handler timeout of the queue's workers, ms (a worker's own timeoutMs wins)" })),
     delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Default delay of a publish that gives neither delayMs nor availableAt, ms" })),
+    deadLetter: Type.Optional(Type.Union([DeadLetterTargetSchema, Type.Null()], { description: "Dead-letter routing: also publish each message that goes dead to {queue} or {exchange, routingKey?} with x-death-* headers (null removes it)" })),
   },
   { additionalProperties: false },
 );
@@ -63,6 +80,7 @@ export interface ResolvedQueueOptions {
   completedRetentionCount: number;
   timeoutMs: number | undefined;
   delayMs: number | undefined;
+  deadLetter: DeadLetterTarget | undefined;
 }
 
 const HeadersSchema = Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 8192 }));
@@ -191,6 +209,7 @@ export const NackSettingsSchema = Type.Object(
   {
     delayMs: Type.Optional(Int({ minimum: 0, maximum: limits.maxDelayMs, description: "Retry after exactly this long" })),
     release: Type.Optional(Type.Boolean({ description: "Give the message back without using up an attempt" })),
+    reject: Type.Optional(Type.Boolean({ description: "Reject the message: dead at once with reason rejected (not with release)" })),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,8 @@
  *   delayed / ready ──ttl──▶ dead(expired);  ready ──maxLength drop-oldest──▶ dead(overflow)
  *   dead ──replay──▶ ready (attempts reset)
  */
+import type { MessageLogEntry } from "./story.js";
+
 export type MessageState = "delayed" | "ready" | "leased" | "completed" | "dead";
 
 export type DeadReason = "max_attempts" | "permanent_error" | "expired" | "rejected" | "overflow";
@@ -63,6 +65,12 @@ export interface MessageStatus {
   lastError: FailureInfo | undefined;
   correlationId: string | undefined;
   causationId: string | undefined;
+  /** The last value a handler reported (`ctx.progress`) while the message ran; absent if none. */
+  progress?: unknown;
+  /** A completed message's handler result (its return value, or the ack's `result`); absent if none. */
+  result?: unknown;
+  /** The message's log (`ctx.log`), oldest first, at most `STORY_LIMITS.maxLogLines`; absent if empty. */
+  log?: MessageLogEntry[];
 }
 
 export interface DeadLetter extends StoredMessage {

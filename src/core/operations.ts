@@ -49,6 +49,32 @@ export interface LeaseRequest {
 export interface AckItem {
   id: string;
   leaseToken: string;
+  /** The handler's result as JSON text (at most `STORY_LIMITS.maxResultBytes`), kept with the completed status. */
+  result?: string;
+}
+
+/** An ack as the library takes it: `result` is any JSON value (encoded and bounded at the boundary). */
+export interface AckRequest {
+  id: string;
+  leaseToken: string;
+  /** The handler's result, kept with the completed status (JSON, at most `STORY_LIMITS.maxResultBytes`). */
+  result?: unknown;
+}
+
+/** What the library takes for `Spool.report`: the values before encoding. */
+export interface ReportOptions {
+  /** The new progress: a number or a small JSON value (at most `STORY_LIMITS.maxProgressBytes` as JSON). */
+  progress?: unknown;
+  /** One line or several to add to the message's log. */
+  log?: string | string[];
+}
+
+/** What a running handler reports about its message (`ctx.progress`, `ctx.log`). */
+export interface ProgressReport {
+  /** The new progress, as JSON text (at most `STORY_LIMITS.maxProgressBytes`); absent: unchanged. */
+  progress?: string;
+  /** Lines to add to the message's log (each cut at `STORY_LIMITS.maxLogLineChars`). */
+  log?: string[];
 }
 
 export interface AckOutcome {
@@ -67,6 +93,8 @@ export interface NackRequest {
    * delivery does not count as an attempt, so a shutdown never dead-letters a message.
    */
   release?: boolean;
+  /** Reject the message: dead at once with reason `rejected`, whatever attempts remain. */
+  reject?: boolean;
 }
 
 export interface NackOutcome {
@@ -91,4 +119,6 @@ export interface NackOptions {
   delayMs?: number;
   /** Give the message back unhandled: ready at once, and the delivery does not count as an attempt. */
   release?: boolean;
+  /** Reject it: dead at once with reason `rejected` (and dead-lettered where the queue says). Not with `release`. */
+  reject?: boolean;
 }

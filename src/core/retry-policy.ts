@@ -24,10 +24,13 @@ export interface FailureInput {
   /** An explicit delay from the nack (a `Retry-After`): overrides the backoff. */
   delayMs?: number;
   backoff: BackoffPolicy;
+  /** An explicit reject (`nack` with `reject`): dead at once, reason `rejected`. */
+  reject?: boolean;
 }
 
 /** What happens to a message after a failed delivery. */
 export function decideFailure(input: FailureInput, random: () => number = Math.random): FailureDecision {
+  if (input.reject === true) return { action: "dead", reason: "rejected" };
   if (input.kind === "permanent") return { action: "dead", reason: "permanent_error" };
   if (input.attempt >= input.maxAttempts) return { action: "dead", reason: "max_attempts" };
   if (input.delayMs !== undefined) return { action: "retry", delayMs: input.delayMs };

@@ -25,8 +25,10 @@ import { decideOverflow } from "../core/overflow.js";
 import { completedStatusVisible, forgetsOldestCompleted, keepsCompletedStatus } from "../core/retention.js";
 import { decideFailure } from "../core/retry-policy.js";
 import { scheduledPublishInput, type FiredSlot, type ScheduleFire, type ScheduleRecord } from "../core/schedule.js";
-import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
-import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../core/operations.js";
+import { deadLetterHeaders, deadLetterRoutingKey, mayDeadLetter } from "../core/dead-letter.js";
+import { appendLog } from "../core/story.js";
+import { routeMessage, type ExchangeInfo, type ExchangeType } from "../routing/route.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection } from "../core/operations.js";
 import type { QueueInfo } from "../config/schemas.js";
 import type { Clock, TimerHandle } from "../util/clock.js";
 import { IndexedHeap } from "./indexed-heap.js";
@@ -103,6 +105,9 @@ export class Engine {
       queue.applyOptions(resolveQueueOptions(options, queue.options));
       this.#markDirty(queue);
     }
+    // A dead-letter queue is declared with the option, as a bind declares its queue.
+    const target = queue.options.deadLetter;
+    if (target !== undefined && "queue" in target && !this.#queues.has(target.queue)) this.#createQueue(target.queue);
     return this.#info(queue);
   }
 
@@ -394,12 +399,26 @@ export class Engine {
     return out;
   }
 
-  ack(id: string, leaseToken: string): void {
+  /** `result`: the handler's result as JSON text, kept with the completed status. */
+  ack(id: string, leaseToken: string, result?: string): void {
     const r = this.#leased(id, leaseToken);
     this.#tick();
     // The lease may have expired in the tick just run (a tick never frees a row: r is still this message).
     if (this.#t.slot[r] !== Slot.Leased) throw new LeaseLostError(id);
+    if (result !== undefined) this.#t.extras.set(r, { ...this.#extras(r), result });
     this.#complete(r);
+    this.#armTimer();
+  }
+
+  /** Records what a running handler reports (progress, log lines) on its leased message. */
+  report(id: string, leaseToken: string, report: ProgressReport): void {
+    this.#leased(id, leaseToken);
+    this.#tick();
+    const r = this.#leased(id, leaseToken);
+    const extras = { ...this.#extras(r) };
+    if (report.progress !== undefined) extras.progress = report.progress;
+    if (report.log !== undefined && report.log.length > 0) extras.log = appendLog(extras.log, report.log, this.clock.now());
+    this.#t.extras.set(r, extras);
     this.#armTimer();
   }
 
@@ -407,11 +426,12 @@ export class Engine {
     this.#tick();
     const outcomes = new Array<AckOutcome>(items.length);
     for (let i = 0; i < items.length; i++) {
-      const { id, leaseToken } = items[i];
+      const { id, leaseToken, result } = items[i];
       const r = this.#leasedRow(id, leaseToken);
       if (r === NIL) {
         outcomes[i] = { id, ok: false, code: "lease_lost" };
       } else {
+        if (result !== undefined) this.#t.extras.set(r, { ...this.#extras(r), result });
         this.#complete(r);
         outcomes[i] = { id, ok: true };
       }
@@ -437,10 +457,10 @@ export class Engine {
       if (t.slot[r] === Slot.Dead) return { state: "dead", availableAt, deadReason: "expired" };
       return { state: availableAt > now ? "delayed" : "ready", availableAt };
     }
-    const error = request.error ?? { message: "nacked", kind: "error" as const };
+    const error = request.error ?? (request.reject ? { message: "rejected", kind: "permanent" as const } : { message: "nacked", kind: "error" as const });
     t.extras.set(r, { ...this.#extras(r), lastError: error });
     const decision = decideFailure(
-      { attempt: t.attempt[r], maxAttempts: t.maxAttempts[r], kind: error.kind, delayMs: request.delayMs, backoff: queue.options.backoff },
+      { attempt: t.attempt[r], maxAttempts: t.maxAttempts[r], kind: error.kind, delayMs: request.delayMs, backoff: queue.options.backoff, reject: request.reject },
       this.#random,
     );
     let outcome: NackOutcome;
@@ -562,6 +582,50 @@ export class Engine {
     t.endedAt[r] = now;
     queue.dead.add(r, ++this.#deadSeq);
     queue.totals.dead++;
+    if (queue.options.deadLetter !== undefined) this.#deadLetterCopies(queue, r, reason, now);
+  }
+
+  /**
+   * Publishes the dead-letter copies of row r, which just died in `queue` (core/dead-letter.ts):
+   * to the target queue, or to the queues the target exchange's bindings route it to now. In the
+   * same engine call as the death, so one journal record (or none) holds both. A copy is never
+   * refused for room: maxLength does not apply to it.
+   */
+  #deadLetterCopies(queue: QueueState, r: number, reason: DeadReason, now: number): void {
+    const t = this.#t;
+    const target = queue.options.deadLetter;
+    const extras = this.#extras(r);
+    if (target === undefined || !mayDeadLetter(extras?.headers, queue.name)) return;
+    let queues: string[];
+    if ("queue" in target) {
+      queues = [target.queue];
+    } else {
+      const exchange = this.#exchanges.get(target.exchange);
+      queues = exchange === undefined ? [] : routeMessage(exchange, deadLetterRoutingKey(target, queue.name));
+    }
+    if (queues.length === 0) return;
+    const id = t.id(r);
+    const headers = deadLetterHeaders(extras?.headers, { id, queue: queue.name, reason, attempts: t.attempt[r], lastError: extras?.lastError });
+    const body = t.body(r);
+    const priority = t.priority[r];
+    for (const name of queues) {
+      const into = this.#queues.get(name);
+      if (into === undefined) continue; // deleted since it was named: nowhere to go
+      const ttlMs = into.options.ttlMs;
+      const copyId = this.#newId(now);
+      const copy = t.create(copyId, body, {
+        queue: into.number,
+        seq: this.#seq++,
+        priority,
+        publishedAt: now,
+        availableAt: now,
+        maxAttempts: into.options.maxAttempts,
+      });
+      t.extras.set(copy, { headers, correlationId: extras?.correlationId, causationId: id, ttlMs });
+      if (ttlMs !== undefined) t.expiresAt[copy] = now + ttlMs;
+      into.totals.published++;
+      this.#schedule(into, copy, now);
+    }
   }
 
   /** The group's turn passes to its next waiting message when the active one's outcome ends it. */
@@ -722,6 +786,9 @@ export class Engine {
       lastError: extras?.lastError,
       correlationId: extras?.correlationId,
       causationId: extras?.causationId,
+      ...(extras?.progress !== undefined && { progress: JSON.parse(extras.progress) as unknown }),
+      ...(extras?.result !== undefined && { result: JSON.parse(extras.result) as unknown }),
+      ...(extras?.log !== undefined && { log: extras.log.map((entry) => ({ ...entry })) }),
     };
   }
 

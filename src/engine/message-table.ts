@@ -14,6 +14,7 @@
  */
 import { idFromWords, idToWords } from "../core/ids.js";
 import type { DeadReason, FailureInfo, LeasedStoredMessage, MessageState, StoredMessage } from "../core/message.js";
+import type { MessageLogEntry } from "../core/story.js";
 import { BodyArena } from "./body-arena.js";
 import { IdIndex } from "./id-index.js";
 
@@ -47,6 +48,12 @@ export interface MessageExtras {
   idempotencyKey?: string;
   ttlMs?: number;
   lastError?: FailureInfo;
+  /** The last reported progress, as JSON text. */
+  progress?: string;
+  /** The message's log, oldest first (core/story.ts). */
+  log?: MessageLogEntry[];
+  /** A completed message's result, as JSON text. */
+  result?: string;
 }
 
 export const DEAD_REASONS: readonly DeadReason[] = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];

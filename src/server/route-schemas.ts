@@ -2,6 +2,7 @@
  * The request schemas of every route: Fastify validates with them and /openapi.json is generated
  * from them, so the documentation cannot drift from what the server accepts.
  */
+import { STORY_LIMITS } from "../core/story.js";
 import { Type, type TSchema } from "@sinclair/typebox";
 import {
   ExchangeNameSchema,
@@ -53,7 +54,22 @@ export const QueueOptionsBody = QueueOptionsSchema;
 
 export const LeaseBody = LeaseOptionsSchema;
 
-export const AckBody = Type.Object({ leaseToken: LeaseTokenSchema }, { additionalProperties: false });
+const ResultField = Type.Unknown({ description: `The handler's result (JSON, at most ${STORY_LIMITS.maxResultBytes} bytes): kept with the completed status` });
+
+export const AckBody = Type.Object({ leaseToken: LeaseTokenSchema, result: Type.Optional(ResultField) }, { additionalProperties: false });
+
+export const ProgressBody = Type.Object(
+  {
+    leaseToken: LeaseTokenSchema,
+    progress: Type.Optional(Type.Unknown({ description: `The message's progress: a number or small JSON value (at most ${STORY_LIMITS.maxProgressBytes} bytes); replaces the last` })),
+    log: Type.Optional(
+      Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: STORY_LIMITS.maxLogLinesPerReport })], {
+        description: `Lines to add to the message's log (the last ${STORY_LIMITS.maxLogLines} are kept, each cut at ${STORY_LIMITS.maxLogLineChars} characters)`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const NackBody = Type.Object(
   {
@@ -79,7 +95,7 @@ export const ExtendBody = Type.Object(
 
 export const AcksBody = Type.Object(
   {
-    acks: Type.Array(Type.Object({ id: MessageIdSchema, leaseToken: LeaseTokenSchema }, { additionalProperties: false }), {
+    acks: Type.Array(Type.Object({ id: MessageIdSchema, leaseToken: LeaseTokenSchema, result: Type.Optional(ResultField) }, { additionalProperties: false }), {
       minItems: 1,
       maxItems: limits.maxPublishBatch,
     }),

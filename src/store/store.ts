@@ -47,6 +47,7 @@ import type {
   LeaseRequest,
   NackOutcome,
   NackRequest,
+  ProgressReport,
   PublishInput,
   PublishOutcome,
   ReplaySelection,
@@ -185,10 +186,28 @@ export interface Store {
    * Completes the message. `lease_lost` if the token is not the current lease. Settling (ack,
    * ackMany, nack, extend) works from any process on the store with `settleFromAnyProcess`.
    */
-  ack(id: string, leaseToken: string): Promise<void>;
-  /** Completes many in one durable write; a stale token fails only its own item. */
+  ack(id: string, leaseToken: string, result?: string): Promise<void>;
+  /**
+   * Completes many in one durable write; a stale token fails only its own item. An item's
+   * `result` (JSON text, checked by the caller) is kept with the completed status, for as long
+   * as the status is kept, and shown by `status`.
+   */
   ackMany(items: AckItem[]): Promise<AckOutcome[]>;
-  /** Records a failed delivery and applies the retry policy. `lease_lost` on a stale token. */
+  /**
+   * Records what a running handler reports on its leased message: the new progress (replacing
+   * the last) and log lines (appended, the oldest dropped past `STORY_LIMITS.maxLogLines`;
+   * core/story.ts appendLog), both shown by `status` while it runs and after. Inputs arrive
+   * checked. `lease_lost` if the token is not the current lease. Durable like an ack.
+   */
+  report(id: string, leaseToken: string, report: ProgressReport): Promise<void>;
+  /**
+   * Records a failed delivery and applies the retry policy (`reject`: dead at once, reason
+   * `rejected`). `lease_lost` on a stale token.
+   *
+   * Every death (a nack, an expired lease or TTL, an overflow) of a message in a queue with a
+   * `deadLetter` target also publishes its copies there (core/dead-letter.ts), in the same
+   * atomic write as the death, routed by the target exchange's bindings as they are then.
+   */
   nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome>;
   /** Moves the lease's end to now + leaseMs. `lease_lost` on a stale token. */
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;

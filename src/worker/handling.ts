@@ -10,6 +10,14 @@ export interface HandlerContext {
   extendLease(ms?: number): Promise<void>;
   /** Publishes a follow-up message: it inherits the correlationId and gets causationId = this message's id. */
   publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * Reports this message's progress (a number or a small JSON value), shown by `status(id)` and
+   * `GET /v1/messages/:id` while it runs; each call replaces the last. Durable when it resolves;
+   * awaiting it is optional (a refusal is then only lost, never thrown into the handler).
+   */
+  progress(value: unknown): Promise<void>;
+  /** Adds lines to this message's log, shown with its status (bounded: the oldest lines are dropped). */
+  log(...lines: string[]): Promise<void>;
 }
 
 const NOT_STARTED: Promise<void> = Promise.resolve();
@@ -32,6 +40,8 @@ export class Handling implements HandlerContext {
   inFlightNext: Handling | undefined = undefined;
   /** Settles when the handler has finished (the worker sets it; one shared resolved promise until then). */
   done: Promise<void> = NOT_STARTED;
+  /** What the handler returned: the message's result. */
+  result: unknown = undefined;
   #abortReason: unknown = undefined;
   #controller: AbortController | undefined;
   #rejectRace: ((reason: unknown) => void) | undefined;
@@ -85,6 +95,14 @@ export class Handling implements HandlerContext {
     this.leaseMs = leaseMs;
   }
 
+  progress(value: unknown): Promise<void> {
+    return quiet(this.#source.report(this.message.id, this.message.leaseToken, { progress: value }));
+  }
+
+  log(...lines: string[]): Promise<void> {
+    return quiet(this.#source.report(this.message.id, this.message.leaseToken, { log: lines }));
+  }
+
   publish<U = unknown>(queue: string, body: U, options?: PublishOptions): Promise<PublishResult> {
     const message = this.message;
     return this.#source.publish(queue, body, {
@@ -93,4 +111,10 @@ export class Handling implements HandlerContext {
       causationId: message.id,
     });
   }
+}
+
+/** The promise itself, with a handler attached: a handler that does not await it leaves no unhandled rejection. */
+function quiet(promise: Promise<void>): Promise<void> {
+  promise.catch(() => undefined);
+  return promise;
 }

@@ -6,7 +6,7 @@
  */
 import type { PublishOptions } from "../config/schemas.js";
 import type { LeasedMessage, PublishResult } from "../message-types.js";
-import type { NackOptions } from "../core/operations.js";
+import type { NackOptions, ReportOptions } from "../core/operations.js";
 import type { NackOutcome } from "../core/operations.js";
 import type { Clock } from "../util/clock.js";
 import type { CircuitState } from "./circuit-breaker.js";
@@ -57,7 +57,10 @@ export interface WorkerSource {
   lease(queue: string, request: SourceLeaseRequest): Promise<LeasedMessage<unknown>[]>;
   /** Subscribes `wake` to the queue's wake-ups; returns an unsubscribe. A no-op for long-poll sources. */
   watch(queue: string, wake: () => void): () => void;
-  ack(id: string, leaseToken: string): Promise<void>;
+  /** `result`: the handler's result as JSON text (checked by the worker), kept with the completed status. */
+  ack(id: string, leaseToken: string, result?: string): Promise<void>;
+  /** `ctx.progress` and `ctx.log`: what the handler reports on its leased message (Spool.report). */
+  report(id: string, leaseToken: string, report: ReportOptions): Promise<void>;
   nack(id: string, leaseToken: string, options: NackOptions): Promise<NackOutcome>;
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
   /** For `ctx.publish` (the Handling sets correlationId and causationId). */

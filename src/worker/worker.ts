@@ -23,7 +23,9 @@ import { EventEmitter } from "node:events";
 import { defaults } from "../config/defaults.js";
 import { resolveCircuitBreakerOptions } from "../config/resolve.js";
 import type { WorkerOptions } from "../config/schemas.js";
-import { SpoolError } from "../core/errors.js";
+import { SpoolError, TooLargeError } from "../core/errors.js";
+import { tryEncodeBody } from "../core/body.js";
+import { STORY_LIMITS } from "../core/story.js";
 import { classifyError } from "../core/retry-policy.js";
 import type { LeasedMessage } from "../message-types.js";
 import type { NackOutcome } from "../core/operations.js";
@@ -188,7 +190,10 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
 
   #pump(): void {
     if (this.#closing || this.#unwatch === undefined) return;
-    if (this.#leasing >= Math.max(1, this.#source.leasesInFlight ?? 1)) {
+    // A lease call in flight may have been asked before what woke us: it looks again when it
+    // answers. So does one whose slots were all reserved by calls in flight (a new loop would
+    // find nothing to ask for, and the wake-up would be lost).
+    if (this.#leasing >= Math.max(1, this.#source.leasesInFlight ?? 1) || (this.#leasing > 0 && this.#capacity() <= 0)) {
       this.#pumpAgain = true;
       return;
     }
@@ -279,11 +284,15 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
       return RESOLVED;
     }
     if (result === null || typeof result !== "object" || typeof (result as PromiseLike<unknown>).then !== "function") {
+      delivery.result = result;
       this.#finish(delivery, true, undefined, trial);
       return RESOLVED;
     }
     return Promise.resolve(result).then(
-      () => this.#finish(delivery, true, undefined, trial),
+      (value: unknown) => {
+        delivery.result = value;
+        this.#finish(delivery, true, undefined, trial);
+      },
       (error: unknown) => this.#finish(delivery, false, error, trial),
     );
   }
@@ -314,7 +323,17 @@ export class Worker<T = unknown> extends EventEmitter<WorkerEvents> {
     const message = delivery.message;
     let acked: Promise<void>;
     try {
-      acked = this.#source.ack(message.id, message.leaseToken);
+      // The handler's return value is the message's result (kept with its completed status).
+      let result: string | undefined;
+      if (delivery.result !== undefined && delivery.result !== null) {
+        result = tryEncodeBody(delivery.result, STORY_LIMITS.maxResultBytes);
+        if (result === undefined) {
+          // The work is done: the message completes, without a result it cannot keep.
+          const refused = new TooLargeError(`queue "${this.queue}": message ${message.id}: the handler's result is not JSON or is over ${STORY_LIMITS.maxResultBytes} bytes as JSON; completed without it`);
+          this.emit("worker:error", { queue: this.queue, error: refused });
+        }
+      }
+      acked = result === undefined ? this.#source.ack(message.id, message.leaseToken) : this.#source.ack(message.id, message.leaseToken, result);
     } catch (error) {
       acked = Promise.reject(error);
     }

@@ -17,6 +17,8 @@ import { workers } from "./areas/workers.js";
 import { modelBased } from "./areas/model-based.js";
 import { capabilities } from "./areas/capabilities.js";
 import { schedules } from "./areas/schedules.js";
+import { story } from "./areas/story.js";
+import { deadLetterRouting } from "./areas/dead-letter-routing.js";
 import type { AreaDefinition } from "./suite.js";
 
 export const areas: Record<string, AreaDefinition> = {
@@ -35,6 +37,8 @@ export const areas: Record<string, AreaDefinition> = {
   retries,
   "dead-letters": deadLetters,
   workers,
+  story,
+  "dead-letter-routing": deadLetterRouting,
   "model-based": modelBased,
   capabilities,
   schedules,

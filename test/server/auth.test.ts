@@ -298,13 +298,14 @@ const CASES: Record<string, RowCase> = {
     },
   },
   ...Object.fromEntries(
-    (["ack", "nack", "extend"] as const).map((verb): [string, RowCase] => [
+    (["ack", "nack", "extend", "progress"] as const).map((verb): [string, RowCase] => [
       `POST /v1/messages/:id/${verb}`,
       {
-        ok: verb === "ack" ? 204 : 200,
+        ok: verb === "ack" || verb === "progress" ? 204 : 200,
         prepare: async (target) => {
           const { id, token } = await leasedMessage(queueFor(target));
-          return { url: `/v1/messages/${id}/${verb}`, body: verb === "extend" ? { leaseToken: token, leaseMs: 1000 } : { leaseToken: token }, ids: [id] };
+          const body = verb === "extend" ? { leaseToken: token, leaseMs: 1000 } : verb === "progress" ? { leaseToken: token, progress: 1 } : { leaseToken: token };
+          return { url: `/v1/messages/${id}/${verb}`, body, ids: [id] };
         },
       },
     ]),
@@ -687,9 +688,9 @@ describe("auth: queue-name globs", () => {
   });
 
   it("refuses to settle, by id, a message of another queue", async () => {
-    for (const verb of ["ack", "nack", "extend"] as const) {
+    for (const verb of ["ack", "nack", "extend", "progress"] as const) {
       const { id, token } = await leasedMessage(`billing-${q()}`);
-      const body = verb === "extend" ? { leaseToken: token, leaseMs: 1000 } : { leaseToken: token };
+      const body = verb === "extend" ? { leaseToken: token, leaseMs: 1000 } : verb === "progress" ? { leaseToken: token, progress: 1 } : { leaseToken: token };
       await expectRefused([id], 403, "forbidden", () => server.call("POST", `/v1/messages/${id}/${verb}`, body, mailer));
       expect((await spool.status(id))?.state).toBe("leased");
     }

@@ -387,6 +387,22 @@ const ROUTES: RouteSpec[] = [
   },
   {
     method: "POST",
+    path: "/v1/messages/{id}/progress",
+    params: (f) => ({ id: f.leased }),
+    body: (f) => ({ leaseToken: f.token, progress: 1 }),
+    bodyRequired: true,
+    leaseSettle: true,
+    unknown: leaseUnknownIds,
+    fields: [
+      { kind: "wrong field type", name: "log as a number", body: (f) => ({ leaseToken: f.token, log: 5 }), paths: ["/log"] },
+      { kind: "wrong field type", name: "a log line as a number", body: (f) => ({ leaseToken: f.token, log: ["a", 5] }), paths: ["/log"] },
+      { kind: "missing field", name: "no leaseToken", body: () => ({ progress: 1 }), paths: ["/leaseToken"] },
+      { kind: "unknown field", name: "an unknown field", body: (f) => ({ leaseToken: f.token, progress: 1, bogus: 1 }), paths: ["/bogus"] },
+      { kind: "out of range", name: "51 log lines", body: (f) => ({ leaseToken: f.token, log: Array.from({ length: 51 }, () => "x") }), paths: ["/log"] },
+    ],
+  },
+  {
+    method: "POST",
     path: "/v1/acks",
     params: () => ({}),
     body: (f) => ({ acks: [{ id: f.leased, leaseToken: f.token }] }),

@@ -329,7 +329,7 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
       if (rows.length < PAGE) break;
     }
     if (this.#applied - this.#snapshotAt >= Math.max(this.#snapshotEvery, this.#recipientCount()) && this.#opened) {
-      this.#snapshotting ??= this.snapshot()
+      this.#snapshotting ??= this.#writeSnapshot()
         .catch((error: unknown) => this.#logger?.warn({ err: error }, "delivery storage: snapshot failed"))
         .finally(() => (this.#snapshotting = undefined));
     }
@@ -580,9 +580,15 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   /**
    * Writes the state as of the last record applied here as the newest snapshot, and deletes the
    * records (and snapshots) the previous snapshot covered. One process at a time; a process that
-   * finds a newer snapshot than this state does nothing.
+   * finds a newer snapshot than this state does nothing. One this process started in the
+   * background is waited for first, so the caller's snapshot is not skipped for it.
    */
   async snapshot(): Promise<void> {
+    await this.#snapshotting;
+    await this.#writeSnapshot();
+  }
+
+  async #writeSnapshot(): Promise<void> {
     const s = this.#s;
     const upto = this.#applied;
     // Exported now, in this turn: the state is exactly the records up to `upto`.

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { NotFoundError, SpoolError } from "../../core/errors.js";
 import { checkQueueAccess, needsQueueLookup } from "../auth.js";
 import { leasedMessagesJson } from "../message-json.js";
-import { AckBody, AcksBody, ExtendBody, LeaseBody, MessageParams, NackBody, PublishBatchBody, PublishBody, QueueParams, routeSchema } from "../route-schemas.js";
+import { AckBody, AcksBody, ExtendBody, LeaseBody, MessageParams, NackBody, ProgressBody, PublishBatchBody, PublishBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
 /** A full queue with overflow `block` answers at once (429 with Retry-After): the client waits, not the server. */
@@ -92,7 +92,8 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
     { schema: routeSchema("messages", "Complete a leased message", { params: MessageParams, body: AckBody }), config: { access: "consume" } },
     async (request, reply) => {
       await checkMessageAccess(request, request.params.id);
-      await spool.ack(request.params.id, request.body.leaseToken);
+      const { leaseToken, result } = request.body;
+      await (result === undefined ? spool.ack(request.params.id, leaseToken) : spool.ack(request.params.id, leaseToken, { result }));
       observer?.acked?.(request.params.id);
       return reply.code(204).send();
     },
@@ -107,6 +108,17 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
       const outcome = await spool.nack(request.params.id, leaseToken, options);
       observer?.forgetLease?.(request.params.id);
       return outcome;
+    },
+  );
+
+  app.post<MessageRoute<Static<typeof ProgressBody>>>(
+    "/v1/messages/:id/progress",
+    { schema: routeSchema("messages", "Report a leased message's progress and add lines to its log (shown by GET /v1/messages/:id)", { params: MessageParams, body: ProgressBody }), config: { access: "consume" } },
+    async (request, reply) => {
+      await checkMessageAccess(request, request.params.id);
+      const { leaseToken, progress, log } = request.body;
+      await spool.report(request.params.id, leaseToken, { progress, log });
+      return reply.code(204).send();
     },
   );
 

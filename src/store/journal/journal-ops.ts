@@ -8,7 +8,7 @@ import { newId, newLeaseToken } from "../../core/ids.js";
 import type { QueueOptions } from "../../config/schemas.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExchangeType } from "../../routing/route.js";
-import type { AckItem, NackRequest, PublishInput, ReplaySelection } from "../../core/operations.js";
+import type { AckItem, NackRequest, ProgressReport, PublishInput, ReplaySelection } from "../../core/operations.js";
 import type { ScheduleFire, ScheduleRecord } from "../../core/schedule.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
 
@@ -16,7 +16,8 @@ export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?
   | { o: "publish"; inputs: PublishInput[] }
   /** `visible`: the engine's visibleSeq when it ran (what was durable), so replay leases the same. */
   | { o: "lease"; queue: string; max: number; leaseMs?: number; visible: number }
-  | { o: "ack"; id: string; token: string }
+  /** `result`: the handler's result (JSON text), kept with the completed status. */
+  | { o: "ack"; id: string; token: string; result?: string }
   | { o: "ackMany"; items: AckItem[] }
   /**
    * Acks that succeeded one after another at the same time `t`, with no other operation
@@ -25,6 +26,8 @@ export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?
   | { o: "acks"; items: AckItem[] }
   | { o: "nack"; id: string; token: string; request: NackRequest }
   | { o: "extend"; id: string; token: string; leaseMs: number }
+  /** A running handler's progress and log lines (ctx.progress, ctx.log). */
+  | { o: "report"; id: string; token: string; report: ProgressReport }
   | { o: "ensureQueue"; name: string; options?: QueueOptions }
   | { o: "deleteQueue"; name: string }
   | { o: "setPaused"; name: string; paused: boolean }
@@ -126,6 +129,10 @@ export const NO_DECISIONS: OpDecisions = { ids: [], tokens: [], randoms: [] };
  */
 export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new BinaryWriter(op.o === "publish" ? 64 + op.inputs.length * 160 : 96)): Buffer {
   w.reset();
+  // The binary forms below hold the common case. What they have no field for goes as JSON: ids
+  // made by an operation other than a publish (the dead-letter copies of a death in a tick, a
+  // lease's or an ack's tick, a nack), and acks that carry a result.
+  if (op.o !== "publish" && (made.ids.length > 0 || carriesResult(op))) return encodeJson(op, t, made, w);
   switch (op.o) {
     case "publish": {
       const inputs = op.inputs;
@@ -176,14 +183,26 @@ export function encodeOp(op: OpBody, t: number, made: OpDecisions, w = new Binar
     case "tick":
       w.uint(CODE.tick).double(t);
       break;
-    default: {
-      const full: Record<string, unknown> = { ...op, t };
-      if (made.ids.length > 0) full.ids = made.ids;
-      if (made.tokens.length > 0) full.tokens = made.tokens;
-      if (made.randoms.length > 0) full.randoms = made.randoms;
-      w.uint(CODE.json).string(JSON.stringify(full));
-    }
+    default:
+      return encodeJson(op, t, made, w);
   }
+  return w.finish();
+}
+
+function carriesResult(op: OpBody): boolean {
+  if (op.o === "ack") return op.result !== undefined;
+  if (op.o === "ackMany") return op.items.some((item) => item.result !== undefined);
+  return false;
+}
+
+/** The JSON form of any operation, with its decisions (read back by `decodeOp` as it is). */
+function encodeJson(op: OpBody, t: number, made: OpDecisions, w: BinaryWriter): Buffer {
+  w.reset();
+  const full: Record<string, unknown> = { ...op, t };
+  if (made.ids.length > 0) full.ids = made.ids;
+  if (made.tokens.length > 0) full.tokens = made.tokens;
+  if (made.randoms.length > 0) full.randoms = made.randoms;
+  w.uint(CODE.json).string(JSON.stringify(full));
   return w.finish();
 }
 
@@ -330,7 +349,7 @@ export function applyOp(engine: Engine, op: OpBody): unknown {
       engine.setVisibleSeq(op.visible);
       return engine.lease(op.queue, { max: op.max, leaseMs: op.leaseMs });
     case "ack":
-      return engine.ack(op.id, op.token);
+      return engine.ack(op.id, op.token, op.result);
     case "ackMany":
       return engine.ackMany(op.items);
     case "acks":
@@ -340,6 +359,8 @@ export function applyOp(engine: Engine, op: OpBody): unknown {
       return engine.nack(op.id, op.token, op.request);
     case "extend":
       return engine.extend(op.id, op.token, op.leaseMs);
+    case "report":
+      return engine.report(op.id, op.token, op.report);
     case "ensureQueue":
       return engine.ensureQueue(op.name, op.options);
     case "deleteQueue":

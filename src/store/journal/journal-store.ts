@@ -42,14 +42,14 @@ import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock, type TimerHandle } from "../../util/clock.js";
 import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
-import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import type { QueueInfo } from "../../config/schemas.js";
 import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 import { BinaryWriter } from "./binary.js";
 import { fsFailure } from "../../log/errors.js";
 import { JournalClock } from "./journal-clock.js";
 import { nodeJournalFs, type JournalFs } from "../../log/journal-fs.js";
-import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, NO_DECISIONS, type OpBody } from "./journal-ops.js";
+import { applyOp, decodeOp, Decisions, encodeAcks, encodeOp, type OpBody } from "./journal-ops.js";
 import { acquireDirLock, type DirLock } from "../../log/lock-file.js";
 import { readLog, type JournalWarning, type ReadLogResult } from "../../log/recovery.js";
 import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "../../log/segment-log.js";
@@ -329,14 +329,22 @@ export class JournalStore implements Store {
     const now = this.clock.now();
     const before = engine.timeChanges;
     const outer = this.#engineClock.freeze(now);
+    this.#decisions.capture();
     try {
-      engine.ack(id, token); // makes no decision (no id, token or jitter draw)
+      engine.ack(id, token); // decides nothing itself; the tick it may run can (dead-letter copies' ids)
     } catch (error) {
       this.#engineClock.thaw(outer);
       if (engine.timeChanges !== before) this.#logTick(now);
       return Promise.reject(error);
     }
     this.#engineClock.thaw(outer);
+    if (this.#decisions.ids.length > 0) {
+      // Its tick made dead-letter copies: their ids go with a record of its own, not in a run.
+      this.#flushAckRun();
+      this.#track(this.#log.append(OP_RECORD, encodeOp({ o: "ack", id, token }, now, this.#decisions, this.#opWriter)));
+      this.#counted();
+      return this.#lastDurable!;
+    }
     let run = this.#ackRun;
     if (run === undefined || run.t !== now) {
       this.#flushAckRun();
@@ -391,6 +399,7 @@ export class JournalStore implements Store {
     const engine = this.#engine;
     const now = this.clock.now();
     const before = engine.timeChanges;
+    this.#decisions.capture(); // a tick may make ids (dead-letter copies): #logTick records them
     try {
       return this.#engineClock.frozenAt(now, () => fn(engine));
     } finally {
@@ -403,6 +412,7 @@ export class JournalStore implements Store {
     if (this.#closing || !this.#opened) return;
     const engine = this.#engine;
     const before = engine.timeChanges;
+    this.#decisions.capture();
     try {
       this.#engineClock.frozenAt(now, callback);
       if (engine.timeChanges !== before) this.#logTick(now);
@@ -441,7 +451,8 @@ export class JournalStore implements Store {
   #logTick(now: number): void {
     this.#flushAckRun(); // its acks came first
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, NO_DECISIONS, this.#opWriter)).catch(() => this.#recoverSoon());
+    // With the decisions of the tick just run (the ids of dead-letter copies it made).
+    this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, this.#decisions, this.#opWriter)).catch(() => this.#recoverSoon());
     this.#counted();
   }
 
@@ -576,12 +587,16 @@ export class JournalStore implements Store {
     // `visible` is filled in by #write from the engine that runs the lease. Durable: see the header.
     return this.#write({ o: "lease", queue, max: request.max, leaseMs: request.leaseMs, visible: 0 }, true);
   }
-  ack(id: string, leaseToken: string): Promise<void> {
+  ack(id: string, leaseToken: string, result?: string): Promise<void> {
+    if (result !== undefined) return this.#write({ o: "ack", id, token: leaseToken, result }, true);
     if (this.#closing || this.#recovering || this.#log.fault || this.#stale) return this.#write({ o: "ack", id, token: leaseToken }, true);
     return this.#ack(id, leaseToken);
   }
   ackMany(items: AckItem[]): Promise<AckOutcome[]> {
-    return this.#write({ o: "ackMany", items: items.map(({ id, leaseToken }) => ({ id, leaseToken })) }, true);
+    return this.#write({ o: "ackMany", items: items.map(({ id, leaseToken, result }) => (result === undefined ? { id, leaseToken } : { id, leaseToken, result })) }, true);
+  }
+  report(id: string, leaseToken: string, report: ProgressReport): Promise<void> {
+    return this.#write({ o: "report", id, token: leaseToken, report }, true);
   }
   nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome> {
     return this.#write({ o: "nack", id, token: leaseToken, request }, true);

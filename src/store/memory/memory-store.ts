@@ -6,7 +6,7 @@ import { Engine } from "../../engine/engine.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
-import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
+import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import type { QueueInfo } from "../../config/schemas.js";
 import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 
@@ -67,9 +67,9 @@ export class MemoryStore implements Store {
     return this.#open().lease(queue, request);
   }
   /** Not async: every successful ack returns one shared resolved promise (a worker then settles a turn's acks together). */
-  ack(id: string, leaseToken: string): Promise<void> {
+  ack(id: string, leaseToken: string, result?: string): Promise<void> {
     try {
-      this.#open().ack(id, leaseToken);
+      this.#open().ack(id, leaseToken, result);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -77,6 +77,9 @@ export class MemoryStore implements Store {
   }
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     return this.#open().ackMany(items);
+  }
+  async report(id: string, leaseToken: string, report: ProgressReport): Promise<void> {
+    this.#open().report(id, leaseToken, report);
   }
   async nack(id: string, leaseToken: string, request: NackRequest): Promise<NackOutcome> {
     return this.#open().nack(id, leaseToken, request);

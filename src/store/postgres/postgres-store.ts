@@ -26,6 +26,8 @@ import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/
 import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import { completedStatusVisible } from "../../core/retention.js";
 import { decideFailure } from "../../core/retry-policy.js";
+import type { ProgressReport } from "../../core/operations.js";
+import { boundLogLine, STORY_LIMITS, type MessageLogEntry } from "../../core/story.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import type { TimerHandle } from "../../util/clock.js";
 import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
@@ -338,6 +340,13 @@ export class PostgresStore implements Store {
       const current = await client.query<QueueRow>(`SELECT name, options, paused FROM ${s}.queues WHERE name = $1 FOR UPDATE`, [name]);
       const resolved = resolveQueueOptions(options, current.rows[0].options);
       await client.query(`UPDATE ${s}.queues SET options = $2 WHERE name = $1`, [name, JSON.stringify(resolved)]);
+      // A dead-letter queue is declared with the option, as a bind declares its queue.
+      if (resolved.deadLetter !== undefined && "queue" in resolved.deadLetter) {
+        await client.query(`INSERT INTO ${s}.queues (name, options, created_at) VALUES ($1, $2, ${s}.now_ms()) ON CONFLICT (name) DO NOTHING`, [
+          resolved.deadLetter.queue,
+          JSON.stringify(resolveQueueOptions()),
+        ]);
+      }
       this.#wakeups.wake(name);
       return { name, options: resolved, paused: current.rows[0].paused };
     });
@@ -593,7 +602,8 @@ export class PostgresStore implements Store {
     this.#rateTimers.set(queue, timer);
   }
 
-  ack(id: string, leaseToken: string): Promise<void> {
+  ack(id: string, leaseToken: string, result?: string): Promise<void> {
+    if (result !== undefined) return this.#ackWithResult(id, leaseToken, result);
     return new Promise<void>((resolve, reject) => {
       this.#pendingAcks.push({ item: { id, leaseToken }, resolve, reject });
       if (this.#ackFlushScheduled) return;
@@ -620,8 +630,35 @@ export class PostgresStore implements Store {
     );
   }
 
+  /** An ack that keeps a result: `ack_results`, apart from the batched plain acks. */
+  async #ackWithResult(id: string, leaseToken: string, result: string): Promise<void> {
+    const [outcome] = await this.ackMany([{ id, leaseToken, result }]);
+    if (!outcome.ok) throw new LeaseLostError(id);
+  }
+
+  /** Progress and log lines on a leased message (`report` in SQL; the story is its own table). */
+  async report(id: string, leaseToken: string, report: ProgressReport): Promise<void> {
+    const { rows } = await this.#query<{ ok: boolean }>(`report ${id}`, `SELECT ${this.#s}.report($1, $2, $3::jsonb, $4::text[], $5) AS ok`, [
+      id,
+      leaseToken,
+      report.progress ?? null,
+      report.log === undefined || report.log.length === 0 ? null : report.log.map(boundLogLine),
+      STORY_LIMITS.maxLogLines,
+    ]);
+    if (rows[0]?.ok !== true) throw new LeaseLostError(id);
+  }
+
   async ackMany(items: AckItem[]): Promise<AckOutcome[]> {
     if (items.length === 0) return [];
+    if (items.some((item) => item.result !== undefined)) {
+      const { rows } = await this.#query<{ id: string }>("ack", `SELECT ${this.#s}.ack_results($1::text[], $2::text[], $3::jsonb[]) AS id`, [
+        items.map((item) => item.id),
+        items.map((item) => item.leaseToken),
+        items.map((item) => item.result ?? null),
+      ]);
+      const done = new Set(rows.map((row) => row.id));
+      return items.map(({ id }) => (done.delete(id) ? { id, ok: true } : { id, ok: false, code: "lease_lost" as const }));
+    }
     const { rows } = await this.#query<{ id: string }>(
       "ack",
       `SELECT ${this.#s}.ack_many($1::text[], $2::text[]) AS id`,
@@ -656,9 +693,9 @@ export class PostgresStore implements Store {
         const state = await apply("release", released.availableAt, null, null, released.attempt);
         return nackOutcome(state, released.availableAt);
       }
-      const error = request.error ?? { message: "nacked", kind: "error" as const };
+      const error = request.error ?? (request.reject ? { message: "rejected", kind: "permanent" as const } : { message: "nacked", kind: "error" as const });
       const decision = decideFailure(
-        { attempt: row.attempt, maxAttempts: row.max_attempts, kind: error.kind, delayMs: request.delayMs, backoff: { ...defaults.queue.backoff, ...row.backoff } },
+        { attempt: row.attempt, maxAttempts: row.max_attempts, kind: error.kind, delayMs: request.delayMs, backoff: { ...defaults.queue.backoff, ...row.backoff }, reject: request.reject },
         this.#random,
       );
       if (decision.action === "dead") {
@@ -685,14 +722,20 @@ export class PostgresStore implements Store {
 
   async status(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const read = () => this.#query<MessageRow & { now: number }>("status", `SELECT m.*, ${s}.now_ms() AS now FROM ${s}.messages m WHERE m.id = $1`, [id]);
+    const read = () =>
+      this.#query<MessageRow & StoryColumns & { now: number }>(
+        "status",
+        `SELECT m.*, ${s}.now_ms() AS now, st.progress AS story_progress, st.log AS story_log, st.result AS story_result
+         FROM ${s}.messages m LEFT JOIN ${s}.stories st ON st.id = m.id WHERE m.id = $1`,
+        [id],
+      );
     let { rows } = await read();
     // What fell due for this message is applied before it is reported (a delay passed, a lease or TTL ran out).
     if (rows.length > 0 && isDue(rows[0], rows[0].now)) {
       await this.#tick(rows[0].queue);
       ({ rows } = await read());
     }
-    if (rows.length > 0) return messageStatus(rows[0]);
+    if (rows.length > 0) return withStory(messageStatus(rows[0]), rows[0]);
     return this.#completedStatus(id);
   }
 
@@ -702,15 +745,18 @@ export class PostgresStore implements Store {
    */
   async #completedStatus(id: string): Promise<MessageStatus | undefined> {
     const s = this.#s;
-    const { rows } = await this.#query<CompletedRow & { now: number; options: ResolvedQueueOptions }>(
+    const { rows } = await this.#query<CompletedRow & StoryColumns & { now: number; options: ResolvedQueueOptions }>(
       "status",
-      `SELECT c.*, q.options, ${s}.now_ms() AS now FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
+      `SELECT c.*, q.options, ${s}.now_ms() AS now,
+         (SELECT progress FROM ${s}.stories WHERE id = c.id) AS story_progress, (SELECT log FROM ${s}.stories WHERE id = c.id) AS story_log,
+         (SELECT result FROM ${s}.stories WHERE id = c.id) AS story_result
+       FROM ${s}.completed c JOIN ${s}.queues q ON q.name = c.queue WHERE c.id = $1`,
       [id],
     );
     if (rows.length === 0) return undefined;
     const row = rows[0];
     if (!completedStatusVisible(row.completed_at, row.now, row.options)) return undefined;
-    return completedStatus(row);
+    return withStory(completedStatus(row), row);
   }
 
   async idempotentId(queue: string, key: string): Promise<string | undefined> {
@@ -954,4 +1000,18 @@ function asTransaction(transaction: unknown): Queryable {
 /** A store on PostgreSQL shared by any number of processes (docs/postgres.md). */
 export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   return new PostgresStore(options);
+}
+
+/** A message's story as the status reads join it (the `stories` table). */
+interface StoryColumns {
+  story_progress: unknown;
+  story_log: MessageLogEntry[] | null;
+  story_result: unknown;
+}
+
+function withStory(status: MessageStatus, row: StoryColumns): MessageStatus {
+  if (row.story_progress !== null && row.story_progress !== undefined) status.progress = row.story_progress;
+  if (row.story_log !== null && row.story_log !== undefined && row.story_log.length > 0) status.log = row.story_log.map((entry) => ({ at: Number(entry.at), line: entry.line }));
+  if (row.story_result !== null && row.story_result !== undefined && status.state === "completed") status.result = row.story_result;
+  return status;
 }

@@ -73,4 +73,26 @@ describe("journal operation records", () => {
   it("refuse an acks record with no ack", () => {
     expect(() => decodeOp(Buffer.from(encodeAcks(1, [], [], 0, new BinaryWriter())))).toThrow(RangeError);
   });
+  it("keep the binary forms for what they can hold, and write what they cannot (a result, a tick's or lease's ids) as JSON", () => {
+    // Binary, as before: an old log reads the same, and the common records stay small.
+    for (const op of [{ o: "tick" as const }, { o: "ack" as const, id: ids[0], token: "t" }]) {
+      expect(Buffer.from(encodeOp(op, 5, NO_DECISIONS))[0]).not.toBe(0);
+    }
+    const cases = [
+      [{ o: "ack", id: ids[0], token: "t", result: '{"ok":true}' }, NO_DECISIONS],
+      [{ o: "ackMany", items: [{ id: ids[0], leaseToken: "a" }, { id: ids[1], leaseToken: "b", result: "[1]" }] }, NO_DECISIONS],
+      [{ o: "tick" }, { ids: [ids[2]], tokens: [], randoms: [] }],
+      [{ o: "lease", queue: "q", max: 2, visible: 9 }, { ids: [ids[3]], tokens: ["tok"], randoms: [] }],
+      [{ o: "ack", id: ids[0], token: "t" }, { ids: [ids[4]], tokens: [], randoms: [] }],
+      [{ o: "report", id: ids[0], token: "t", report: { progress: "5", log: ["a"] } }, NO_DECISIONS],
+    ] as const;
+    for (const [op, made] of cases) {
+      const payload = Buffer.from(encodeOp(op as Parameters<typeof encodeOp>[0], 11, made));
+      expect(payload[0], op.o).toBe(0); // the JSON code
+      const expected: Record<string, unknown> = { ...op, t: 11 };
+      if (made.ids.length > 0) expected.ids = made.ids;
+      if (made.tokens.length > 0) expected.tokens = made.tokens;
+      expect(decodeOp(payload)).toEqual(expected);
+    }
+  });
 });

@@ -54,6 +54,7 @@ function groupSource(count: number) {
     extend: () => Promise.resolve({ leaseUntil: 0 }),
     publish: () => Promise.reject(new Error("not used")),
     registerWorker: () => {},
+    report: () => Promise.resolve(),
   };
   return { source, groups, acked, wake: () => wake?.() };
 }

@@ -182,6 +182,7 @@ BEGIN
     last_error = coalesce(p_error, last_error), lease_token = NULL, lease_until = NULL, holds_dedup = false
   WHERE id = p_id RETURNING queue INTO v_queue;
   PERFORM ${s}.count_totals(v_queue, 0, 0, 0, 1);
+  PERFORM ${s}.dead_letter(p_id, v_queue, p_reason, p_now); -- dead-letter routing, below
 END $$;
 
 -- The group's turn passes to its oldest waiting message once no message of it is active
@@ -623,6 +624,153 @@ BEGIN
     DELETE FROM ${s}.rate_stamps r WHERE r.queue = v_queue.name AND (v_queue.window IS NULL OR r.at <= v_now - v_queue.window);
   END LOOP;
   DELETE FROM ${s}.idempotency WHERE expires_at <= v_now;
+  PERFORM ${s}.forget_stories();
+END $$;
+${storyAndDeadLetterSql(s)}`;
+}
+
+/**
+ * A message's story (core/story.ts) and dead-letter routing (core/dead-letter.ts), kept apart
+ * from the engine above: the story lives in a table of its own (`stories`, one row for a message
+ * that reported progress or a log line or was acked with a result), so `ack_many`, the hot path,
+ * never touches it; `ack_results` is the ack that carries results. `bury` calls `dead_letter`,
+ * so every death publishes its copies in the transaction that records it.
+ */
+function storyAndDeadLetterSql(s: string): string {
+  return String.raw/* sql */ `
+CREATE TABLE ${s}.stories (
+  id text PRIMARY KEY,
+  progress jsonb,
+  log jsonb,
+  result jsonb
+);
+
+-- core/story.ts appendLog: the log with p_lines added at p_at, its newest p_max entries (lines arrive cut).
+CREATE FUNCTION ${s}.append_log(p_log jsonb, p_lines text[], p_at bigint, p_max int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb) FROM (
+    SELECT e, n, count(*) OVER () AS total FROM (
+      SELECT x.e, x.n FROM jsonb_array_elements(coalesce(p_log, '[]'::jsonb)) WITH ORDINALITY AS x(e, n)
+      UNION ALL
+      SELECT jsonb_build_object('at', p_at, 'line', y.l), jsonb_array_length(coalesce(p_log, '[]'::jsonb)) + y.k
+      FROM unnest(p_lines) WITH ORDINALITY AS y(l, k)
+    ) lines
+  ) numbered WHERE n > total - p_max
+$$;
+
+-- store.ts report: progress (replacing) and log lines (appended) on a message leased with p_token. False: lease_lost.
+CREATE FUNCTION ${s}.report(p_id text, p_token text, p_progress jsonb, p_lines text[], p_max_lines int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v_now bigint := ${s}.now_ms();
+BEGIN
+  PERFORM 1 FROM ${s}.messages WHERE id = p_id AND lease_token = p_token AND state = 2 AND lease_until > v_now FOR UPDATE;
+  IF NOT FOUND THEN RETURN false; END IF;
+  INSERT INTO ${s}.stories AS st (id, progress, log)
+    VALUES (p_id, p_progress, CASE WHEN p_lines IS NULL THEN NULL ELSE ${s}.append_log(NULL, p_lines, v_now, p_max_lines) END)
+    ON CONFLICT (id) DO UPDATE SET progress = coalesce(EXCLUDED.progress, st.progress),
+      log = CASE WHEN p_lines IS NULL THEN st.log ELSE ${s}.append_log(st.log, p_lines, v_now, p_max_lines) END;
+  RETURN true;
+END $$;
+
+-- ack_many, then each completed item's result (NULL: none) kept in its story. Returns the ids completed.
+CREATE FUNCTION ${s}.ack_results(p_ids text[], p_tokens text[], p_results jsonb[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE v_done text[];
+BEGIN
+  SELECT array_agg(a) INTO v_done FROM ${s}.ack_many(p_ids, p_tokens) AS a;
+  IF v_done IS NULL THEN RETURN; END IF;
+  INSERT INTO ${s}.stories AS st (id, result)
+    SELECT DISTINCT ON (r.id) r.id, r.result FROM unnest(p_ids, p_results) WITH ORDINALITY AS r(id, result, k)
+    WHERE r.result IS NOT NULL AND r.id = ANY (v_done) ORDER BY r.id, r.k
+    ON CONFLICT (id) DO UPDATE SET result = EXCLUDED.result;
+  RETURN QUERY SELECT unnest(v_done);
+END $$;
+
+-- Stories of messages no longer kept (completed past the retention, deleted, purged): run by the
+-- sweep, at most 10,000 a time so one sweep stays short (status reads never show a story without its message).
+CREATE FUNCTION ${s}.forget_stories() RETURNS void LANGUAGE sql AS $$
+  DELETE FROM ${s}.stories WHERE id IN (
+    SELECT st.id FROM ${s}.stories st WHERE NOT EXISTS (SELECT 1 FROM ${s}.messages m WHERE m.id = st.id)
+      AND NOT EXISTS (SELECT 1 FROM ${s}.completed c WHERE c.id = st.id) LIMIT 10000)
+$$;
+
+-- A ULID (core/ids.ts): 48-bit ms time and 80 random bits, Crockford base32.
+CREATE FUNCTION ${s}.new_id(p_now bigint) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v_alphabet text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  v_out text := '';
+  v_t bigint := p_now;
+BEGIN
+  FOR i IN 1 .. 10 LOOP
+    v_out := substr(v_alphabet, (v_t % 32)::int + 1, 1) || v_out;
+    v_t := v_t / 32;
+  END LOOP;
+  FOR i IN 1 .. 16 LOOP
+    v_out := v_out || substr(v_alphabet, floor(random() * 32)::int + 1, 1);
+  END LOOP;
+  RETURN v_out;
+END $$;
+
+-- routing/topic-matcher.ts as a regular expression over '.' || routingKey: a word w is '\.w'
+-- (its regex metacharacters escaped; any other character, letters included, is itself), '*' one word '\.[^.]*', '#' zero or more words '(\.[^.]*)*'. Checked against the
+-- TypeScript matcher by a property test (test/backends/postgres-topic-regex.test.ts).
+CREATE FUNCTION ${s}.topic_regex(p_pattern text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT '^' || string_agg(CASE w WHEN '*' THEN '\.[^.]*' WHEN '#' THEN '(\.[^.]*)*'
+                                ELSE '\.' || regexp_replace(w, '([]^$*+?(){}|.\\[])', '\\\1', 'g') END, '' ORDER BY k) || '$'
+  FROM unnest(CASE WHEN p_pattern = '' THEN ARRAY[''] ELSE string_to_array(p_pattern, '.') END) WITH ORDINALITY AS x(w, k)
+$$;
+
+CREATE FUNCTION ${s}.topic_matches(p_pattern text, p_key text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+  SELECT ('.' || p_key) ~ ${s}.topic_regex(p_pattern)
+$$;
+
+-- core/dead-letter.ts: publishes the copies of message p_id, which just died in p_queue, to the
+-- queue's deadLetter target: its queue, or the queues its exchange's bindings route the copy to
+-- now (routing/route.ts routeMessage), each once, in binding order. Never refused for room.
+CREATE FUNCTION ${s}.dead_letter(p_id text, p_queue text, p_reason text, p_now bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_target jsonb;
+  v_msg record;
+  v_path text;
+  v_type text;
+  v_key text;
+  v_queues text[];
+  v_headers jsonb;
+  v_into record;
+BEGIN
+  SELECT options->'deadLetter' INTO v_target FROM ${s}.queues WHERE name = p_queue;
+  IF v_target IS NULL OR jsonb_typeof(v_target) <> 'object' THEN RETURN; END IF;
+  SELECT attempt, priority, body, headers, last_error, correlation_id INTO v_msg FROM ${s}.messages WHERE id = p_id;
+  v_path := v_msg.headers->>'x-death-path';
+  -- core/dead-letter.ts mayDeadLetter: never out of a queue the lineage already died in.
+  IF v_path IS NOT NULL AND p_queue = ANY (string_to_array(v_path, ',')) THEN RETURN; END IF;
+  IF v_target ? 'queue' THEN
+    v_queues := ARRAY[v_target->>'queue'];
+  ELSE
+    SELECT type INTO v_type FROM ${s}.exchanges WHERE name = v_target->>'exchange';
+    IF NOT FOUND THEN RETURN; END IF;
+    v_key := coalesce(v_target->>'routingKey', p_queue);
+    SELECT array_agg(r.queue ORDER BY r.first) INTO v_queues FROM (
+      SELECT b.queue, min(b.created_seq) AS first FROM ${s}.bindings b
+      WHERE b.exchange = v_target->>'exchange'
+        AND (v_type = 'fanout' OR (v_type = 'direct' AND b.binding_key = v_key) OR (v_type = 'topic' AND ${s}.topic_matches(b.binding_key, v_key)))
+      GROUP BY b.queue) r;
+    IF v_queues IS NULL THEN RETURN; END IF;
+  END IF;
+  -- core/dead-letter.ts deadLetterHeaders
+  v_headers := (coalesce(v_msg.headers, '{}'::jsonb) - 'x-death-last-error') || jsonb_build_object(
+    'x-death-reason', p_reason, 'x-death-attempts', v_msg.attempt::text, 'x-death-queue', p_queue, 'x-death-id', p_id,
+    'x-death-path', CASE WHEN v_path IS NULL OR v_path = '' THEN p_queue ELSE v_path || ',' || p_queue END);
+  IF v_msg.last_error IS NOT NULL THEN
+    v_headers := v_headers || jsonb_build_object('x-death-last-error', left(v_msg.last_error->>'message', 1000));
+  END IF;
+  FOR v_into IN SELECT q.name, (q.options->>'ttlMs')::bigint AS ttl, (q.options->>'maxAttempts')::int AS max_attempts
+      FROM unnest(v_queues) WITH ORDINALITY AS t(name, k) JOIN ${s}.queues q ON q.name = t.name ORDER BY t.k LOOP
+    INSERT INTO ${s}.messages (id, queue, state, priority, ready_at, seq, published_at, available_at, expires_at, ttl_ms,
+                               max_attempts, body, headers, correlation_id, causation_id)
+    VALUES (${s}.new_id(p_now), v_into.name, 0, v_msg.priority, p_now, nextval('${s}.message_seq'), p_now, p_now, p_now + v_into.ttl, v_into.ttl,
+            v_into.max_attempts, v_msg.body, v_headers, v_msg.correlation_id, p_id);
+    PERFORM ${s}.count_totals(v_into.name, 1, 0, 0, 0);
+    PERFORM ${s}.wake(v_into.name);
+    IF v_into.ttl IS NOT NULL THEN PERFORM ${s}.due_hint(p_now + v_into.ttl); END IF;
+  END LOOP;
 END $$;
 `;
 }
