@@ -54,8 +54,25 @@ export class PgSchedules {
     );
   }
 
+  /**
+   * Runs `body` in the store's transaction with an `error` listener on its connection: a
+   * connection lost between two statements (no query in flight to take the error) would otherwise
+   * be emitted as an uncaught `error`; the next statement rejects with it instead.
+   */
+  #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.db.transaction(what, async (client) => {
+      const ignore = () => undefined;
+      client.on("error", ignore);
+      try {
+        return await body(client);
+      } finally {
+        client.removeListener("error", ignore);
+      }
+    });
+  }
+
   put(definition: ScheduleDefinition): Promise<ScheduleRecord> {
-    return this.db.transaction(`schedule "${definition.name}"`, async (client) => {
+    return this.#transaction(`schedule "${definition.name}"`, async (client) => {
       // Two creators of one new name: the row lock serializes replaces, the conflict clause creates.
       const existing = await this.#lock(client, definition.name);
       const record = defineSchedule(definition, existing, await this.#now(client));
@@ -75,7 +92,7 @@ export class PgSchedules {
   }
 
   setPaused(name: string, paused: boolean): Promise<ScheduleRecord> {
-    return this.db.transaction(`${paused ? "pause" : "resume"} schedule "${name}"`, async (client) => {
+    return this.#transaction(`${paused ? "pause" : "resume"} schedule "${name}"`, async (client) => {
       const existing = await this.#lock(client, name);
       if (!existing) throw new NotFoundError(`schedule "${name}" does not exist`);
       const record = pauseSchedule(existing, paused, await this.#now(client));
@@ -91,7 +108,7 @@ export class PgSchedules {
 
   async fireDue(): Promise<FireResult> {
     const s = this.db.schema();
-    const fired = await this.db.transaction("fire schedules", async (client) => {
+    const fired = await this.#transaction("fire schedules", async (client) => {
       const now = await this.#now(client);
       const { rows } = await client.query<{ record: ScheduleRecord }>(
         `SELECT record FROM ${s}.schedules WHERE NOT paused AND next_run_at <= $1 ORDER BY next_run_at LIMIT ${FIRE_BATCH} FOR UPDATE SKIP LOCKED`,
