@@ -108,6 +108,12 @@ export class PgSchedules {
 
   async fireDue(): Promise<FireResult> {
     const s = this.db.schema();
+    // One statement when nothing is due (the common case, every poll of every process): the
+    // transaction, its row locks and its connection are taken only for a due schedule.
+    const next = async () =>
+      (await this.db.query<{ next: number | null; due: boolean }>("next schedule", `SELECT min(next_run_at) AS next, coalesce(min(next_run_at) <= ${s}.now_ms(), false) AS due FROM ${s}.schedules WHERE NOT paused`)).rows[0];
+    const before = await next();
+    if (!before.due) return { fired: [], nextRunAt: before.next };
     const fired = await this.#transaction("fire schedules", async (client) => {
       const now = await this.#now(client);
       const { rows } = await client.query<{ record: ScheduleRecord }>(
@@ -142,7 +148,6 @@ export class PgSchedules {
       }
       return out;
     });
-    const { rows } = await this.db.query<{ next: number | null }>("next schedule", `SELECT min(next_run_at) AS next FROM ${s}.schedules WHERE NOT paused`);
-    return { fired, nextRunAt: rows[0].next };
+    return { fired, nextRunAt: (await next()).next };
   }
 }
