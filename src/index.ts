@@ -53,6 +53,9 @@ export type {
   RateLimit,
 } from "./config/schemas.js";
 export { defaults } from "./config/defaults.js";
+export type { ScheduleSpec } from "./config/schedule-schemas.js";
+export type { ScheduleInfo } from "./scheduler.js";
+export type { CatchUp, FireResult, FiredSlot, ScheduleDefinition, ScheduleMessageOptions, ScheduleRecord } from "./core/schedule.js";
 export type { ExchangeType, ExchangeInfo, Binding } from "./routing/route.js";
 export type { Store, StoreCapabilities, StorePublishOptions } from "./store/store.js";
 export type { AckItem, AckOutcome, AckRequest, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection, ReportOptions } from "./core/operations.js";

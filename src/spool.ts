@@ -27,6 +27,9 @@ import { boundLogLine, STORY_LIMITS } from "./core/story.js";
 import type { QueueInfo } from "./config/schemas.js";
 import type { Clock } from "./util/clock.js";
 import type { CircuitState } from "./worker/circuit-breaker.js";
+import type { ScheduleSpec } from "./config/schedule-schemas.js";
+import type { FireResult } from "./core/schedule.js";
+import { checkScheduleName, scheduleInfo, Scheduler, toScheduleDefinition, type ScheduleInfo } from "./scheduler.js";
 
 export interface SpoolOptions {
   /** The storage backend. Default: the embedded journal in `dataDir`. */
@@ -57,6 +60,7 @@ export class Spool implements SpoolRuntime {
   readonly maxBodyBytes: number;
   readonly #queues = new Map<string, Queue<unknown>>();
   readonly #workers = new Set<WorkerHandle>();
+  readonly #scheduler: Scheduler;
   readonly #workerObservers = new Set<(worker: WorkerHandle) => void>();
   readonly #publishObservers = new Set<(outcomes: readonly PublishOutcome[]) => void>();
   #closing: Promise<void> | undefined;
@@ -64,6 +68,7 @@ export class Spool implements SpoolRuntime {
   private constructor(store: Store, maxBodyBytes: number) {
     this.store = store;
     this.maxBodyBytes = maxBodyBytes;
+    this.#scheduler = new Scheduler(store);
   }
 
   static async open(options: SpoolOptions = {}): Promise<Spool> {
@@ -83,7 +88,9 @@ export class Spool implements SpoolRuntime {
     }
     const store = options.store ?? journalStore({ ...options.journal, dataDir: options.dataDir ?? "./data" });
     await store.open();
-    return new Spool(store, maxBodyBytes);
+    const spool = new Spool(store, maxBodyBytes);
+    spool.#scheduler.poke(); // slots due while no process ran fire now (catchUp), then the timer is armed
+    return spool;
   }
 
   /** The store's clock: the time every timestamp of this Spool is read from. */
@@ -338,6 +345,63 @@ export class Spool implements SpoolRuntime {
     };
   }
 
+  // ── schedules (scheduler.ts; fired by the store, exactly once per slot) ────────────────
+
+  /**
+   * Creates or replaces the schedule `name`: every slot of `spec.cron` (5 fields, or 6 with
+   * seconds first, in `spec.tz`, default UTC) or every `spec.everyMs` publishes `spec.body` to
+   * `spec.queue`, once per slot, across restarts, crashes and processes. Replacing with the same
+   * timing keeps the schedule's next run; a new timing starts from now. Slots missed while no
+   * process ran fire once at start (`catchUp: "one"`, the default) or are skipped (`"none"`).
+   */
+  async schedule<T = unknown>(name: string, spec: ScheduleSpec & { body: T }): Promise<ScheduleInfo<T>> {
+    this.#checkOpen();
+    const record = await this.store.putSchedule(toScheduleDefinition(this.store, name, spec, this.maxBodyBytes));
+    this.#scheduler.poke();
+    return scheduleInfo<T>(record);
+  }
+
+  /** Every schedule, by name. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    return (await this.store.listSchedules()).map((record) => scheduleInfo(record));
+  }
+
+  /** The schedule, or undefined. */
+  async getSchedule<T = unknown>(name: string): Promise<ScheduleInfo<T> | undefined> {
+    checkScheduleName(name);
+    const record = await this.store.getSchedule(name);
+    return record && scheduleInfo<T>(record);
+  }
+
+  /** Stops firing the schedule until it is resumed (`not_found` for an unknown one). */
+  async pauseSchedule(name: string): Promise<ScheduleInfo> {
+    checkScheduleName(name);
+    return scheduleInfo(await this.store.setSchedulePaused(name, true));
+  }
+
+  /** Fires the schedule again from its next slot after now: slots that passed while paused are not fired. */
+  async resumeSchedule(name: string): Promise<ScheduleInfo> {
+    checkScheduleName(name);
+    const record = await this.store.setSchedulePaused(name, false);
+    this.#scheduler.poke();
+    return scheduleInfo(record);
+  }
+
+  /** Deletes the schedule; false if there was none. Messages it already published stay. */
+  async removeSchedule(name: string): Promise<boolean> {
+    checkScheduleName(name);
+    return this.store.removeSchedule(name);
+  }
+
+  /**
+   * Fires what is due now, as the scheduler's timer does, and resolves with what this call fired
+   * (tests and tools; the timer needs no help).
+   */
+  async fireDueSchedules(): Promise<FireResult> {
+    this.#checkOpen();
+    return this.#scheduler.fireNow();
+  }
+
   // ── lifecycle ────────────────────────────────────────────────────────────────────────
 
   /** @internal */
@@ -412,7 +476,7 @@ export class Spool implements SpoolRuntime {
   /** Closes every worker (draining in-flight handlers), then the store. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const results = await Promise.allSettled([...this.#workers].map((w) => w.close()));
+      const results = await Promise.allSettled([this.#scheduler.close(), ...[...this.#workers].map((w) => w.close())]);
       this.#workers.clear();
       const storeClosed = await Promise.allSettled([this.store.close()]);
       const failures = [...results, ...storeClosed].filter((r): r is PromiseRejectedResult => r.status === "rejected");

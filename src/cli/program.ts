@@ -7,6 +7,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerPublish } from "./commands/publish.js";
 import { registerQueues } from "./commands/queues.js";
+import { registerSchedules } from "./commands/schedules.js";
 import { registerServe } from "./commands/serve.js";
 import { packageVersion } from "../util/package-version.js";
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerQueues(program);
   registerDead(program);
+  registerSchedules(program);
   registerKeys(program);
   registerBench(program);
   registerBatch(program);

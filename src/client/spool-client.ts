@@ -23,6 +23,8 @@ import { RemoteQueue, type RemoteQueueStats } from "./remote-queue.js";
 import { RemoteWorkerSource } from "./remote-source.js";
 import { toWireNack, toWirePublish } from "./wire.js";
 import { defaults } from "../config/defaults.js";
+import { ScheduleNameSchema, type ScheduleSpec } from "../config/schedule-schemas.js";
+import type { ScheduleInfo } from "../scheduler.js";
 
 export interface SpoolClientOptions {
   /** Where `spool serve` listens, e.g. `http://127.0.0.1:7400`. */
@@ -209,6 +211,46 @@ export class SpoolClient {
     return this.#transport.request<ExchangePublishResult>("POST", `/v1/exchanges/${enc(exchange)}/publish`, {
       body: { ...toWirePublish(body, options), routingKey },
     });
+  }
+
+  // ── schedules (docs/http-api.md#schedules) ────────────────────────────────────────────
+
+  /** Creates or replaces a schedule on the server (see `Spool.schedule`). */
+  async schedule<T = unknown>(name: string, spec: ScheduleSpec & { body: T }): Promise<ScheduleInfo<T>> {
+    validate(ScheduleNameSchema, name, "schedule name");
+    return this.#transport.request<ScheduleInfo<T>>("PUT", `/v1/schedules/${enc(name)}`, { body: spec });
+  }
+
+  /** Every schedule the key may see. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    return (await this.#transport.request<{ schedules: ScheduleInfo[] }>("GET", "/v1/schedules")).schedules;
+  }
+
+  /** The schedule, or undefined. */
+  async getSchedule<T = unknown>(name: string): Promise<ScheduleInfo<T> | undefined> {
+    validate(ScheduleNameSchema, name, "schedule name");
+    try {
+      return await this.#transport.request<ScheduleInfo<T>>("GET", `/v1/schedules/${enc(name)}`);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  async pauseSchedule(name: string): Promise<ScheduleInfo> {
+    validate(ScheduleNameSchema, name, "schedule name");
+    return this.#transport.request<ScheduleInfo>("POST", `/v1/schedules/${enc(name)}/pause`);
+  }
+
+  async resumeSchedule(name: string): Promise<ScheduleInfo> {
+    validate(ScheduleNameSchema, name, "schedule name");
+    return this.#transport.request<ScheduleInfo>("POST", `/v1/schedules/${enc(name)}/resume`);
+  }
+
+  /** Removes the schedule; false if there was none. */
+  async removeSchedule(name: string): Promise<boolean> {
+    validate(ScheduleNameSchema, name, "schedule name");
+    return existed(this.#transport.request("DELETE", `/v1/schedules/${enc(name)}`));
   }
 
   // ── admin ──────────────────────────────────────────────────────────────────────────────

@@ -24,6 +24,8 @@ export const defaults = {
   publish: { blockWaitMs: 30_000 },
   /** The embedded journal (docs/configuration.md, journal.*). */
   journal: { fsync: "always", fsyncIntervalMs: 1000, segmentMaxBytes: 64 * 1024 * 1024, snapshotEveryOps: 100_000, snapshotEveryMs: 60_000 },
+  /** Schedules (README, docs/http-api.md): a shared store is looked at for due schedules at least this often. */
+  schedules: { pollMs: 1_000, catchUp: "one" as const },
   /** The PostgreSQL store (docs/postgres.md). */
   postgres: { schema: "spool", poolSize: 10, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000, migrate: true, sweepIntervalMs: 1_000 },
   /** Batch delivery (docs/batch-delivery.md, docs/configuration.md delivery.*). */

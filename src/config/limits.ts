@@ -15,6 +15,8 @@ export const limits = {
   maxDeadLetterPage: 1000,
   /** The longest a publish waits for room in a full queue with overflow `block`: 1 hour. */
   maxPublishWaitMs: 3_600_000,
+  /** The shortest interval of an everyMs schedule. */
+  minScheduleEveryMs: 10,
   /** Most messages one publishMany takes. */
   maxPublishBatch: 10_000,
 } as const;

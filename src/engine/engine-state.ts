@@ -1,5 +1,6 @@
 import type { ResolvedQueueOptions } from "../config/schemas.js";
 import type { QueueTotals } from "../core/message.js";
+import type { ScheduleRecord } from "../core/schedule.js";
 import type { ExchangeInfo } from "../routing/route.js";
 import type { DeadRows } from "./dead-letter-store.js";
 import type { MessageTable } from "./message-table.js";
@@ -21,6 +22,8 @@ export interface EngineState {
   exchanges: ExchangeInfo[];
   table: MessageTable;
   queues: QueueSnapshot[];
+  /** Schedules (absent from states written before schedules existed: none). */
+  schedules?: ScheduleRecord[];
 }
 
 export interface QueueSnapshot {

@@ -17,13 +17,14 @@
  */
 import { resolveQueueOptions } from "../config/resolve.js";
 import type { QueueOptions } from "../config/schemas.js";
-import { ConflictError, LeaseLostError, NotFoundError, QueueFullError, ValidationError } from "../core/errors.js";
+import { ConflictError, LeaseLostError, NotFoundError, QueueFullError, SpoolError, ValidationError } from "../core/errors.js";
 import { newId, newLeaseToken } from "../core/ids.js";
 import type { DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageState, MessageStatus, QueueStats } from "../core/message.js";
 import { availableAtFor, decideLeaseExpiry, decidePublish, decideRelease, expiresAtFor, isExpired, passesGroupTurn, replayed } from "../core/lifecycle.js";
 import { decideOverflow } from "../core/overflow.js";
 import { completedStatusVisible, forgetsOldestCompleted, keepsCompletedStatus } from "../core/retention.js";
 import { decideFailure } from "../core/retry-policy.js";
+import { scheduledPublishInput, type FiredSlot, type ScheduleFire, type ScheduleRecord } from "../core/schedule.js";
 import { deadLetterHeaders, deadLetterRoutingKey, mayDeadLetter } from "../core/dead-letter.js";
 import { appendLog } from "../core/story.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "../routing/route.js";
@@ -57,6 +58,8 @@ export class Engine {
   #queueByNumber: (QueueState | undefined)[] = [];
   #freeQueueNumbers: number[] = [];
   readonly #exchanges = new Map<string, ExchangeInfo>();
+  /** Schedules by name; their records are computed by the store with core/schedule.ts. */
+  readonly #schedules = new Map<string, ScheduleRecord>();
   /** Every message: live ones, completed ones during their status retention, dead letters. */
   #t = new MessageTable();
 
@@ -939,6 +942,61 @@ export class Engine {
     }
   }
 
+  // ── schedules (decided in core/schedule.ts: the engine keeps records and applies plans) ──
+
+  /** Keeps `record` (a create, replace, pause or resume computed by the store). */
+  putSchedule(record: ScheduleRecord): ScheduleRecord {
+    this.#schedules.set(record.name, { ...record });
+    return { ...record };
+  }
+
+  removeSchedule(name: string): boolean {
+    return this.#schedules.delete(name);
+  }
+
+  getSchedule(name: string): ScheduleRecord | undefined {
+    const record = this.#schedules.get(name);
+    return record && { ...record };
+  }
+
+  /** Every schedule, by name. */
+  listSchedules(): ScheduleRecord[] {
+    return [...this.#schedules.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => ({ ...r }));
+  }
+
+  /**
+   * Applies firing plans (core's `planDue`): per plan still current (the schedule exists, is not
+   * paused and its nextRunAt is the plan's `due`), publishes the slot's message and moves
+   * nextRunAt on, in this one call. A publish the target queue refuses (queue_full) skips the slot
+   * and is noted on the schedule.
+   */
+  fireSchedules(plans: ScheduleFire[]): FiredSlot[] {
+    const now = this.clock.now();
+    const fired: FiredSlot[] = [];
+    for (const plan of plans) {
+      const record = this.#schedules.get(plan.name);
+      if (!record || record.paused || record.nextRunAt !== plan.due) continue;
+      if (plan.slot === undefined) {
+        record.skipped++;
+      } else {
+        try {
+          const [outcome] = this.publish([scheduledPublishInput(record, plan.slot)]);
+          fired.push({ schedule: record.name, slot: plan.slot, queue: record.queue, id: outcome.id, duplicate: outcome.duplicate });
+          record.fired++;
+          record.lastSlotAt = plan.slot;
+          record.lastFiredAt = now;
+          record.lastError = null;
+        } catch (error) {
+          if (!(error instanceof SpoolError)) throw error;
+          record.skipped++;
+          record.lastError = `${error.code}: ${error.message}`;
+        }
+      }
+      record.nextRunAt = plan.nextRunAt;
+    }
+    return fired;
+  }
+
   // ── what the journal needs: time-driven changes, replay, snapshots ──────────────────────
 
   /**
@@ -1024,7 +1082,7 @@ export class Engine {
         idempotency: queue.idempotencyEntries(),
       });
     }
-    return { seq: this.#seq, deadSeq: this.#deadSeq, exchanges: this.listExchanges(), table: t, queues };
+    return { seq: this.#seq, deadSeq: this.#deadSeq, exchanges: this.listExchanges(), table: t, queues, schedules: this.listSchedules() };
   }
 
   /**
@@ -1040,6 +1098,7 @@ export class Engine {
     this.#seq = state.seq;
     this.#deadSeq = state.deadSeq;
     for (const exchange of state.exchanges) this.#exchanges.set(exchange.name, exchange);
+    for (const schedule of state.schedules ?? []) this.#schedules.set(schedule.name, { ...schedule });
     for (const snap of state.queues) {
       const queue = this.#createQueue(snap.name, snap.options);
       queue.paused = snap.paused;

@@ -22,6 +22,7 @@ import { eventRoutes } from "./routes/events.js";
 import { templateRoutes } from "./routes/templates.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
+import { scheduleRoutes } from "./routes/schedules.js";
 import { healthRoutes } from "./routes/health.js";
 import { messageRoutes } from "./routes/messages.js";
 import { queueRoutes } from "./routes/queues.js";
@@ -116,6 +117,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   messageRoutes(app, context);
   deadLetterRoutes(app, context);
   exchangeRoutes(app, context);
+  scheduleRoutes(app, context);
   adminRoutes(app, context);
 
   // ── batch delivery (docs/batch-delivery.md) ──

@@ -53,6 +53,7 @@ import type {
   ReplaySelection,
 } from "../core/operations.js";
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
+import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../core/schedule.js";
 import type { Clock } from "../util/clock.js";
 
 /**
@@ -235,6 +236,27 @@ export interface Store {
   unbind(exchange: string, queue: string, bindingKey: string): Promise<boolean>;
   getExchange(name: string): Promise<ExchangeInfo | undefined>;
   listExchanges(): Promise<ExchangeInfo[]>;
+
+  // ── schedules (decided in core/schedule.ts; kept and fired where the data lives) ─────────
+  /**
+   * Creates or replaces a schedule: core's `defineSchedule` at the store's now (the same timing
+   * keeps its place and counters, a new one is anchored now). Returns the record now kept.
+   */
+  putSchedule(definition: ScheduleDefinition): Promise<ScheduleRecord>;
+  getSchedule(name: string): Promise<ScheduleRecord | undefined>;
+  /** Every schedule, by name. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  /** Pauses or resumes (core's `pauseSchedule`: resume plans from now). `not_found` for an unknown schedule. */
+  setSchedulePaused(name: string, paused: boolean): Promise<ScheduleRecord>;
+  removeSchedule(name: string): Promise<boolean>;
+  /**
+   * Fires what is due at the store's now (core's `planDue`): per due schedule, the slot's message
+   * is published (idempotency key from name and slot) and nextRunAt moves on in the same atomic,
+   * durable write, so a slot fires once across crashes, restarts and processes (PostgreSQL: the
+   * schedule's row is taken FOR UPDATE SKIP LOCKED; a row another process is firing is left to
+   * it). Returns the slots fired and the earliest next run of the active schedules.
+   */
+  fireDueSchedules(): Promise<FireResult>;
 
   // ── wake-ups ──────────────────────────────────────────────────────────────────────────
   /**

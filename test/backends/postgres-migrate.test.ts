@@ -5,7 +5,11 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { migratePostgresSchema, postgresStore } from "../../src/index.js";
+import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../helpers/postgres.js";
+
+const VERSIONS = MIGRATIONS.map((m) => m.version);
+const LATEST = VERSIONS[VERSIONS.length - 1];
 
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
@@ -22,8 +26,8 @@ describe("postgres store: migrate false", () => {
     // The failed open released its connections: the store is closed, not half-open.
     await expect(early.listQueues()).rejects.toMatchObject({ code: "unavailable" });
 
-    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [1, 2], version: 2, latest: 2 });
-    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [], version: 2, latest: 2 });
+    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: VERSIONS, version: LATEST, latest: LATEST });
+    expect(await migratePostgresSchema({ connectionString: TEST_PG_URL, schema })).toEqual({ schema, applied: [], version: LATEST, latest: LATEST });
     const store = postgresStore({ connectionString: TEST_PG_URL, schema, migrate: false, poolSize: 2 });
     await store.open();
     try {

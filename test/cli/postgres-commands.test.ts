@@ -11,7 +11,11 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pollUntil } from "../helpers/poll-until.js";
 import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../helpers/postgres.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
+import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { runCli, spawnCli, type CliOptions } from "./cli-process.js";
+
+const VERSIONS = MIGRATIONS.map((m) => m.version);
+const LATEST = VERSIONS[VERSIONS.length - 1];
 
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
@@ -107,7 +111,7 @@ describe("spool serve on PostgreSQL", () => {
     const migrated = await runCli(["migrate"], { cwd: dir });
     expect(migrated.stderr).toBe("");
     expect(migrated.code).toBe(0);
-    expect(migrated.stdout).toBe(`schema "${schema}" migrated to version 2 (applied 1, 2)\n`);
+    expect(migrated.stdout).toBe(`schema "${schema}" migrated to version ${LATEST} (applied ${VERSIONS.join(", ")})\n`);
     await withServe([], {}, async (url) => roundTrip(url));
   }, 60_000);
 
@@ -128,12 +132,12 @@ describe("spool migrate", () => {
     const first = await runCli(["migrate", "--store", TEST_PG_URL, "--schema", schema]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe(`schema "${schema}" migrated to version 2 (applied 1, 2)\n`);
+    expect(first.stdout).toBe(`schema "${schema}" migrated to version ${LATEST} (applied ${VERSIONS.join(", ")})\n`);
     const second = await runCli(["migrate", "--json"], { env: { SPOOL_STORE: TEST_PG_URL, SPOOL_SCHEMA: schema } });
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout)).toEqual({ schema, version: 2, applied: [] });
+    expect(JSON.parse(second.stdout)).toEqual({ schema, version: LATEST, applied: [] });
     const third = await runCli(["migrate", "--store", TEST_PG_URL, "--schema", schema]);
-    expect(third.stdout).toBe(`schema "${schema}" is at version 2: nothing to do\n`);
+    expect(third.stdout).toBe(`schema "${schema}" is at version ${LATEST}: nothing to do\n`);
   }, 30_000);
 
   it("two at once on a fresh schema: both succeed, and the migration is applied once", async () => {
@@ -144,8 +148,8 @@ describe("spool migrate", () => {
       expect(run.code).toBe(0);
     }
     const results = runs.map((run) => JSON.parse(run.stdout) as { version: number; applied: number[] });
-    expect(results.map((r) => r.version)).toEqual([2, 2]);
-    expect(results.flatMap((r) => r.applied)).toEqual([1, 2]);
+    expect(results.map((r) => r.version)).toEqual([LATEST, LATEST]);
+    expect(results.flatMap((r) => r.applied).sort((a, b) => a - b)).toEqual(VERSIONS);
   }, 30_000);
 
   it("without a PostgreSQL store, or with an unreachable one, exits 1 with the reason", async () => {

@@ -16,6 +16,7 @@ import { deadLetters } from "./areas/dead-letters.js";
 import { workers } from "./areas/workers.js";
 import { modelBased } from "./areas/model-based.js";
 import { capabilities } from "./areas/capabilities.js";
+import { schedules } from "./areas/schedules.js";
 import { story } from "./areas/story.js";
 import { deadLetterRouting } from "./areas/dead-letter-routing.js";
 import type { AreaDefinition } from "./suite.js";
@@ -40,4 +41,5 @@ export const areas: Record<string, AreaDefinition> = {
   "dead-letter-routing": deadLetterRouting,
   "model-based": modelBased,
   capabilities,
+  schedules,
 };

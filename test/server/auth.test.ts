@@ -244,6 +244,13 @@ const published = async (target: Target) => {
   return { queue, id };
 };
 
+/** A schedule (once a year) publishing to `queue`; returns its name. */
+const scheduleOn = async (queue: string) => {
+  const name = uniqueQueueName("sched");
+  await spool.schedule(name, { cron: "0 0 3 1 1 *", queue, body: 1 });
+  return name;
+};
+
 /** What the table's rows are called with; keyed by the row's first route. */
 const CASES: Record<string, RowCase> = {
   "GET /health/live": { ok: 200, prepare: async () => ({ url: "/health/live" }) },
@@ -350,6 +357,18 @@ const CASES: Record<string, RowCase> = {
       return { url: `/v1/admin/workers/${queue}/scale`, body: { concurrency: 3 }, after: () => worker.close() };
     },
   },
+  "GET /v1/schedules": {
+    ok: 200,
+    prepare: async (target) => {
+      const name = await scheduleOn(queueFor(target));
+      return { url: "/v1/schedules", shows: (answer) => names(answer.body.schedules).includes(name) };
+    },
+  },
+  "GET /v1/schedules/:name": { ok: 200, prepare: async (target) => ({ url: `/v1/schedules/${await scheduleOn(queueFor(target))}` }) },
+  "PUT /v1/schedules/:name": { ok: 200, prepare: async (target) => ({ url: `/v1/schedules/${uniqueQueueName("sched")}`, body: { cron: "0 0 3 1 1 *", queue: queueFor(target), body: 1 } }) },
+  "POST /v1/schedules/:name/pause": { ok: 200, prepare: async (target) => ({ url: `/v1/schedules/${await scheduleOn(queueFor(target))}/pause` }) },
+  "POST /v1/schedules/:name/resume": { ok: 200, prepare: async (target) => ({ url: `/v1/schedules/${await scheduleOn(queueFor(target))}/resume` }) },
+  "DELETE /v1/schedules/:name": { ok: 204, prepare: async (target) => ({ url: `/v1/schedules/${await scheduleOn(queueFor(target))}` }) },
   "GET /v1/exchanges": {
     ok: 200,
     prepare: async (target) => {

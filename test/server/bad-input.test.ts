@@ -68,6 +68,7 @@ async function seed(spool: Spool): Promise<Fixture> {
   await spool.bind("events", "emails", "user.*");
   await spool.declareExchange("broadcast", "fanout");
   await spool.bind("broadcast", "work");
+  await spool.schedule("nightly", { cron: "0 0 3 1 1 *", queue: "emails", body: { report: true } });
 
   return {
     ready,
@@ -91,9 +92,10 @@ async function observe(spool: Spool): Promise<unknown> {
     queues.push({ info, stats, dead });
   }
   const exchanges = (await spool.exchanges()).sort((a, b) => a.name.localeCompare(b.name));
+  const schedules = await spool.schedules();
   const ids = [fx.ready, fx.delayed, fx.leased, fx.completed, fx.dead];
   const statuses = await Promise.all(ids.map((id) => spool.status(id)));
-  return { queues, exchanges, statuses };
+  return { queues, exchanges, schedules, statuses };
 }
 
 let baseline: unknown;
@@ -111,7 +113,7 @@ afterAll(async () => {
 // ── the routes ───────────────────────────────────────────────────────────────────────────
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
-type ParamName = "q" | "id" | "x";
+type ParamName = "q" | "id" | "x" | "name";
 type Params = Partial<Record<ParamName, string>>;
 type Json = Record<string, unknown>;
 
@@ -523,6 +525,33 @@ const ROUTES: RouteSpec[] = [
       ...publishOptionCases(exchangePublishBody),
     ],
   },
+  { method: "GET", path: "/v1/schedules", params: () => ({}) },
+  { method: "GET", path: "/v1/schedules/{name}", params: () => ({ name: "nightly" }), unknown: { name: NOT_FOUND("nope") } },
+  {
+    method: "PUT",
+    path: "/v1/schedules/{name}",
+    params: () => ({ name: "nightly" }),
+    body: () => ({ cron: "0 0 3 1 1 *", queue: "emails", body: { report: true } }),
+    bodyRequired: true,
+    messageBodyAt: (_f, big) => ({ body: { cron: "0 0 3 1 1 *", queue: "emails", body: big }, path: "/body" }),
+    fields: [
+      { kind: "wrong field type", name: "everyMs as a string", body: () => ({ everyMs: "1000", queue: "emails", body: 1 }), paths: ["/everyMs"] },
+      { kind: "wrong field type", name: "options as a string", body: () => ({ everyMs: 1000, queue: "emails", body: 1, options: "x" }), paths: ["/options"] },
+      { kind: "missing field", name: "no queue", body: () => ({ everyMs: 1000, body: 1 }), paths: ["/queue"] },
+      { kind: "missing field", name: "neither cron nor everyMs", body: () => ({ queue: "emails", body: 1 }), paths: ["/"], message: /exactly one of cron or everyMs/ },
+      { kind: "unknown field", name: "an unknown field", body: () => ({ everyMs: 1000, queue: "emails", body: 1, bogus: 1 }), paths: ["/bogus"] },
+      { kind: "unknown field", name: "an idempotencyKey among the message options", body: () => ({ everyMs: 1000, queue: "emails", body: 1, options: { idempotencyKey: "k" } }), paths: ["/options/idempotencyKey"] },
+      { kind: "out of range", name: "everyMs 5", body: () => ({ everyMs: 5, queue: "emails", body: 1 }), paths: ["/everyMs"] },
+      { kind: "out of range", name: "a cron minute of 61", body: () => ({ cron: "61 * * * *", queue: "emails", body: 1 }), paths: ["/cron"], message: /cron/ },
+      { kind: "wrong field type", name: "a cron that is no pattern", body: () => ({ cron: "every day", queue: "emails", body: 1 }), paths: ["/cron"], message: /cron/ },
+      { kind: "out of range", name: "an unknown time zone", body: () => ({ cron: "0 9 * * *", tz: "Mars/Olympus", queue: "emails", body: 1 }), paths: ["/tz"], message: /Mars/ },
+      { kind: "out of range", name: 'catchUp "all"', body: () => ({ everyMs: 1000, queue: "emails", body: 1, catchUp: "all" }), paths: ["/catchUp"] },
+      { kind: "bad path parameter", name: "a queue name with a space", body: () => ({ everyMs: 1000, queue: "a b", body: 1 }), paths: ["/queue"] },
+    ],
+  },
+  { method: "POST", path: "/v1/schedules/{name}/pause", params: () => ({ name: "nightly" }), unknown: { name: NOT_FOUND("nope") } },
+  { method: "POST", path: "/v1/schedules/{name}/resume", params: () => ({ name: "nightly" }), unknown: { name: NOT_FOUND("nope") } },
+  { method: "DELETE", path: "/v1/schedules/{name}", params: () => ({ name: "nightly" }), unknown: { name: NOT_FOUND("nope") } },
   { method: "POST", path: "/v1/admin/snapshot", params: () => ({}) },
   {
     method: "POST",
@@ -576,7 +605,7 @@ const routeKey = (route: Pick<RouteSpec, "method" | "path">) => `${route.method}
 
 /** The path with parameters filled in: `encode` values are URL-encoded, `raw` ones inserted as they are. */
 function urlOf(route: RouteSpec, params: Params, raw: Params = {}): string {
-  return route.path.replace(/\{(q|id|x)\}/g, (_, name: ParamName) => raw[name] ?? encodeURIComponent(params[name] ?? ""));
+  return route.path.replace(/\{(q|id|x|name)\}/g, (_, name: ParamName) => raw[name] ?? encodeURIComponent(params[name] ?? ""));
 }
 
 const validation = (message: Array<string | RegExp>, paths: string[] = []): Expectation => ({ status: 400, code: "validation_failed", message, paths });
@@ -597,6 +626,11 @@ const BAD_PARAMS: Record<ParamName, Array<[string, string, Array<string | RegExp
     ["a dollar sign", "a$b", ["params /id"]],
     ["a dot", "a.b", ["params /id"]],
     ["broken percent-encoding", "%E0%A4%A", [/URL/]],
+  ],
+  name: [
+    ["201 characters", long(201), ["params /name"]],
+    ["a space", "a%20b", ["params /name"]],
+    ["a dollar sign", "a$b", ["params /name"]],
   ],
   x: [
     ["201 characters", long(201), ["params /x"]],
@@ -682,7 +716,7 @@ function casesFor(route: RouteSpec): Case[] {
     }));
   }
 
-  for (const param of ["q", "id", "x"] as const) {
+  for (const param of ["q", "id", "x", "name"] as const) {
     if (!route.path.includes(`{${param}}`)) continue;
     for (const [what, value, message] of BAD_PARAMS[param]) {
       const paths = message.includes(`params /${param}`) ? [`/${param}`] : [];

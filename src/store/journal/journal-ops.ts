@@ -9,6 +9,7 @@ import type { QueueOptions } from "../../config/schemas.js";
 import type { Engine } from "../../engine/engine.js";
 import type { ExchangeType } from "../../routing/route.js";
 import type { AckItem, NackRequest, ProgressReport, PublishInput, ReplaySelection } from "../../core/operations.js";
+import type { ScheduleFire, ScheduleRecord } from "../../core/schedule.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
 
 export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?: number[] } & (
@@ -40,6 +41,14 @@ export type JournalOp = { t: number; ids?: string[]; tokens?: string[]; randoms?
   | { o: "unbind"; exchange: string; queue: string; key: string }
   /** Time passed and the engine processed what fell due (a timer, or a read that ticked). */
   | { o: "tick" }
+  // Schedules (JSON records, code 0: a log without them reads as before). The record and the
+  // plans carry every decision (slots, next run times) made with core/schedule.ts, so replay
+  // needs no cron arithmetic and cannot come out differently under another time-zone database.
+  /** A create, replace, pause or resume: the schedule's whole record. */
+  | { o: "putSchedule"; record: ScheduleRecord }
+  | { o: "removeSchedule"; name: string }
+  /** Slots fired (each message published) and next run times moved on, in one record. */
+  | { o: "fireSchedules"; plans: ScheduleFire[] }
 );
 
 export type OpBody = JournalOp extends infer O ? (O extends JournalOp ? Omit<O, "t" | "ids" | "tokens" | "randoms"> : never) : never;
@@ -376,5 +385,11 @@ export function applyOp(engine: Engine, op: OpBody): unknown {
       return engine.unbind(op.exchange, op.queue, op.key);
     case "tick":
       return engine.runDue();
+    case "putSchedule":
+      return engine.putSchedule(op.record);
+    case "removeSchedule":
+      return engine.removeSchedule(op.name);
+    case "fireSchedules":
+      return engine.fireSchedules(op.plans);
   }
 }

@@ -34,7 +34,8 @@
  */
 import { JournalOptionsSchema, type QueueOptions } from "../../config/schemas.js";
 import { validate } from "../../config/validate.js";
-import { UnavailableError, ValidationError } from "../../core/errors.js";
+import { NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
+import { defineSchedule, earliestRun, pauseSchedule, planDue, type FiredSlot, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { FrozenRows } from "../../engine/message-table.js";
@@ -638,6 +639,37 @@ export class JournalStore implements Store {
   }
   async listExchanges(): Promise<ExchangeInfo[]> {
     return this.#read((e) => e.listExchanges());
+  }
+
+  // Schedules: the store computes each record and plan (core/schedule.ts) and logs it whole.
+  putSchedule(definition: ScheduleDefinition): Promise<ScheduleRecord> {
+    try {
+      const record = this.#read((e) => defineSchedule(definition, e.getSchedule(definition.name), this.clock.now()));
+      return this.#write({ o: "putSchedule", record }, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return this.#read((e) => e.getSchedule(name));
+  }
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#read((e) => e.listSchedules());
+  }
+  async setSchedulePaused(name: string, paused: boolean): Promise<ScheduleRecord> {
+    const current = this.#read((e) => e.getSchedule(name));
+    if (!current) throw new NotFoundError(`schedule "${name}" does not exist`);
+    const record = pauseSchedule(current, paused, this.clock.now());
+    if (record === current) return current;
+    return this.#write({ o: "putSchedule", record }, true);
+  }
+  removeSchedule(name: string): Promise<boolean> {
+    return this.#write({ o: "removeSchedule", name }, true);
+  }
+  async fireDueSchedules(): Promise<FireResult> {
+    const plans = this.#read((e) => planDue(e.listSchedules(), this.clock.now()));
+    const fired = plans.length === 0 ? [] : await this.#write<FiredSlot[]>({ o: "fireSchedules", plans }, true);
+    return { fired, nextRunAt: this.#read((e) => earliestRun(e.listSchedules())) };
   }
 
   /** Watchers live here, not in the engine: they survive a rebuild after a fault. */

@@ -12,11 +12,14 @@
  *            · token (string) · extras (string, "" = none) · body (uint length + bytes)
  *   dead row = deadSeq (f64) · row
  *
- * Version 2 snapshots (one varint/string row per message) are still read.
+ * Version 2 snapshots (one varint/string row per message) are still read. The head's
+ * `schedules` (the schedules' records) is optional: a snapshot without it has none, and a reader
+ * that predates it ignores it.
  */
 import { DEAD_REASONS, MessageTable, type MessageExtras, type NewRow, type RowSource } from "../../engine/message-table.js";
 import type { EngineState, QueueSnapshot } from "../../engine/engine-state.js";
 import type { DeadReason } from "../../core/message.js";
+import type { ScheduleRecord } from "../../core/schedule.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
 
 const VERSION = 3;
@@ -107,6 +110,8 @@ interface SnapshotHead {
   queues: number;
   /** Rows in all (v3): the loader sizes its table once. */
   messages?: number;
+  /** The schedules, when there are any (absent before schedules existed). */
+  schedules?: ScheduleRecord[];
 }
 
 /** What encoding reads: an engine state, possibly with its rows frozen (`MessageTable.freeze`). */
@@ -129,6 +134,7 @@ export function* encodeSnapshotChunks(state: SnapshotSource, chunkBytes = 4 << 2
   const writerBytes = Math.min(estimate, chunkBytes + (64 << 10));
   let w = new BinaryWriter(writerBytes);
   const head: SnapshotHead = { v: VERSION, seq: state.seq, deadSeq: state.deadSeq, exchanges: state.exchanges, queues: state.queues.length, messages: t.size };
+  if (state.schedules !== undefined && state.schedules.length > 0) head.schedules = state.schedules;
   w.string(JSON.stringify(head));
   for (const q of state.queues) {
     const header: QueueHeader = {
@@ -214,7 +220,7 @@ export function decodeSnapshot(bytes: Buffer): EngineState {
     });
   }
   if (!reader.done) throw new Error("snapshot has unexpected trailing bytes");
-  return { seq: head.seq, deadSeq: head.deadSeq, exchanges: head.exchanges, table: t, queues };
+  return { seq: head.seq, deadSeq: head.deadSeq, exchanges: head.exchanges, table: t, queues, schedules: head.schedules ?? [] };
 }
 
 // ── version 2 (read only) ─────────────────────────────────────────────────────────────────

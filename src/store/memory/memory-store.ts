@@ -1,5 +1,6 @@
 import type { QueueOptions } from "../../config/schemas.js";
-import { UnavailableError } from "../../core/errors.js";
+import { NotFoundError, UnavailableError } from "../../core/errors.js";
+import { defineSchedule, earliestRun, pauseSchedule, planDue, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
@@ -121,6 +122,31 @@ export class MemoryStore implements Store {
   }
   async listExchanges(): Promise<ExchangeInfo[]> {
     return this.#open().listExchanges();
+  }
+  async putSchedule(definition: ScheduleDefinition): Promise<ScheduleRecord> {
+    const engine = this.#open();
+    return engine.putSchedule(defineSchedule(definition, engine.getSchedule(definition.name), this.clock.now()));
+  }
+  async getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return this.#open().getSchedule(name);
+  }
+  async listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#open().listSchedules();
+  }
+  async setSchedulePaused(name: string, paused: boolean): Promise<ScheduleRecord> {
+    const engine = this.#open();
+    const record = engine.getSchedule(name);
+    if (!record) throw new NotFoundError(`schedule "${name}" does not exist`);
+    return engine.putSchedule(pauseSchedule(record, paused, this.clock.now()));
+  }
+  async removeSchedule(name: string): Promise<boolean> {
+    return this.#open().removeSchedule(name);
+  }
+  async fireDueSchedules(): Promise<FireResult> {
+    const engine = this.#open();
+    const plans = planDue(engine.listSchedules(), this.clock.now());
+    const fired = plans.length === 0 ? [] : engine.fireSchedules(plans);
+    return { fired, nextRunAt: earliestRun(engine.listSchedules()) };
   }
   watch(queue: string, listener: () => void): () => void {
     return this.#open().watch(queue, listener);

@@ -36,6 +36,8 @@ import { DatabaseClock } from "./pg-clock.js";
 import { isConnectionFailure, isRetryable, toSpoolError } from "./pg-errors.js";
 import { completedStatus, messageStatus, STATE, toDeadLetter, toLeased, type CompletedRow, type MessageRow } from "./rows.js";
 import { Wakeups } from "./wakeups.js";
+import { PgSchedules } from "./schedules.js";
+import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../../core/schedule.js";
 
 export interface PostgresStoreOptions {
   /** `postgres://user@host:port/database`. */
@@ -136,6 +138,12 @@ export class PostgresStore implements Store {
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeps = 0;
   #rateTimers = new Map<string, TimerHandle>();
+  readonly #schedules = new PgSchedules({
+    schema: () => this.#s,
+    query: (what, text, values) => this.#query(what, text, values),
+    transaction: (what, body) => this.#transaction(what, body),
+    publish: (inputs, client) => this.publish(inputs, { transaction: client }),
+  });
   readonly #queryObservers = new Set<(observation: QueryObservation) => void>();
 
   constructor(options: PostgresStoreOptions) {
@@ -546,6 +554,27 @@ export class PostgresStore implements Store {
     // In the caller's transaction nothing is visible until it commits; NOTIFY wakes everyone then.
     if (!transaction) for (const queue of new Set(queues)) this.#wakeups.wake(queue);
     return outcomes;
+  }
+
+  // ── schedules (schedules.ts) ────────────────────────────────────────────────────────────
+
+  putSchedule(definition: ScheduleDefinition): Promise<ScheduleRecord> {
+    return this.#schedules.put(definition);
+  }
+  getSchedule(name: string): Promise<ScheduleRecord | undefined> {
+    return this.#schedules.get(name);
+  }
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.#schedules.list();
+  }
+  setSchedulePaused(name: string, paused: boolean): Promise<ScheduleRecord> {
+    return this.#schedules.setPaused(name, paused);
+  }
+  removeSchedule(name: string): Promise<boolean> {
+    return this.#schedules.remove(name);
+  }
+  fireDueSchedules(): Promise<FireResult> {
+    return this.#schedules.fireDue();
   }
 
   // ── lease / ack / nack / extend ─────────────────────────────────────────────────────────

@@ -100,3 +100,26 @@ describe("snapshot codec", () => {
     expect(restored.listDead("a", { limit: 10 })).toEqual(engine.listDead("a", { limit: 10 }));
   });
 });
+
+describe("snapshot codec: schedules", () => {
+  it("keeps the schedules' records in the head, and reads a snapshot without them as none", async () => {
+    const { defineSchedule } = await import("../../../src/core/schedule.js");
+    const clock = new ManualClock();
+    const engine = new Engine({ clock });
+    const record = defineSchedule({ name: "s", cron: "0 9 * * *", tz: "Europe/Paris", queue: "q", body: '{"a":1}', options: { priority: 2 }, catchUp: "none" }, undefined, clock.now());
+    engine.putSchedule({ ...record, fired: 3, lastSlotAt: clock.now() - 86_400_000 });
+    const restored = new Engine({ clock });
+    restored.importState(decodeSnapshot(Buffer.from(encodeSnapshot(engine.exportState()))));
+    expect(restored.listSchedules()).toEqual(engine.listSchedules());
+
+    // A snapshot written before schedules existed has no `schedules` in its head.
+    const bare = new Engine({ clock });
+    bare.ensureQueue("old");
+    const state = bare.exportState();
+    delete state.schedules;
+    const old = new Engine({ clock });
+    old.importState(decodeSnapshot(Buffer.from(encodeSnapshot(state))));
+    expect(old.listSchedules()).toEqual([]);
+    expect(old.listQueues().map((q) => q.name)).toEqual(["old"]);
+  });
+});
