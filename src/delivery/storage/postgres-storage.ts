@@ -40,7 +40,8 @@ import { UnavailableError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
 import { schemaNames } from "../../store/postgres/migrations.js";
 import { deliveryChannelOf } from "../../store/postgres/migrations/002-delivery.js";
-import { isConnectionFailure, toSpoolError } from "../../store/postgres/pg-errors.js";
+import { inTransaction } from "../../store/postgres/transaction.js";
+import { toSpoolError } from "../../store/postgres/pg-errors.js";
 import type { PostgresStore } from "../../store/postgres/postgres-store.js";
 import { DeliveryState, RECORD_TYPES, type DeliveryRecord, type SnapshotData } from "../delivery-state.js";
 import { generateSecret } from "../realtime/recipient-tokens.js";
@@ -231,29 +232,22 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   async #writeKeyedBatch(record: DeliveryRecord, key: string): Promise<boolean> {
     const s = this.#s;
     const batchId = (record as Extract<DeliveryRecord, { k: "batch" }>).batch.id;
-    let client: pg.PoolClient | undefined;
-    let last: number;
+    // Nothing is written when the key is taken, so that transaction commits as harmlessly as it would roll back.
+    let last: number | undefined;
     try {
-      client = await this.#pool.connect();
-      await client.query("BEGIN");
-      const reserved = await client.query(`INSERT INTO ${s}.delivery_batch_keys (key, batch_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [key, batchId]);
-      if (reserved.rowCount === 0) {
-        await client.query("ROLLBACK");
-        client.release();
-        this.#localBatches.delete(batchId);
-        await this.sync(); // the batch that holds the key, for the caller to answer
-        return false;
-      }
-      const appended = await client.query<{ last: number }>(`SELECT ${s}.delivery_append($1::smallint[], $2::text[]) AS last`, columns([record]));
-      last = appended.rows[0].last;
-      await client.query("COMMIT");
-      client.release();
+      last = await inTransaction(this.#pool, async (client) => {
+        const reserved = await client.query(`INSERT INTO ${s}.delivery_batch_keys (key, batch_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [key, batchId]);
+        if (reserved.rowCount === 0) return undefined;
+        const appended = await client.query<{ last: number }>(`SELECT ${s}.delivery_append($1::smallint[], $2::text[]) AS last`, columns([record]));
+        return appended.rows[0].last;
+      });
     } catch (error) {
-      if (client) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        client.release(isConnectionFailure(error) ? (error as Error) : undefined);
-      }
       throw toSpoolError(error, `recording batch ${batchId}`);
+    }
+    if (last === undefined) {
+      this.#localBatches.delete(batchId);
+      await this.sync(); // the batch that holds the key, for the caller to answer
+      return false;
     }
     await this.#until(last);
     return true;
@@ -476,33 +470,24 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
   async #publishChunk(batchId: string, from: number, count: number, publish: (transaction: unknown) => Promise<void>, records: DeliveryRecord[]): Promise<boolean> {
     if (this.#closed) throw new UnavailableError("the delivery storage is closed");
     const s = this.#s;
-    let client: pg.PoolClient | undefined;
-    let last: number;
+    // A lost claim writes nothing, so that transaction commits as harmlessly as it would roll back.
+    let last: number | undefined;
     try {
-      client = await this.#pool.connect();
-      await client.query("BEGIN");
-      const fenced = await client.query(
-        `UPDATE ${s}.delivery_expansions SET expanded_up_to = $3 + $4, lease_until = ${s}.now_ms() + $5 WHERE batch_id = $1 AND owner = $2 AND expanded_up_to = $3`,
-        [batchId, this.owner, from, count, this.#leaseMs],
-      );
-      if (fenced.rowCount === 0) {
-        await client.query("ROLLBACK");
-        client.release();
-        return false;
-      }
-      await publish(client);
-      // Last, so the head row (which orders every append) is held only to the commit.
-      const appended = await client.query<{ last: number }>(`SELECT ${s}.delivery_append($1::smallint[], $2::text[]) AS last`, columns(records));
-      last = appended.rows[0].last;
-      await client.query("COMMIT");
-      client.release();
+      last = await inTransaction(this.#pool, async (client) => {
+        const fenced = await client.query(
+          `UPDATE ${s}.delivery_expansions SET expanded_up_to = $3 + $4, lease_until = ${s}.now_ms() + $5 WHERE batch_id = $1 AND owner = $2 AND expanded_up_to = $3`,
+          [batchId, this.owner, from, count, this.#leaseMs],
+        );
+        if (fenced.rowCount === 0) return undefined;
+        await publish(client);
+        // Last, so the head row (which orders every append) is held only to the commit.
+        const appended = await client.query<{ last: number }>(`SELECT ${s}.delivery_append($1::smallint[], $2::text[]) AS last`, columns(records));
+        return appended.rows[0].last;
+      });
     } catch (error) {
-      if (client) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        client.release(isConnectionFailure(error) ? (error as Error) : undefined);
-      }
       throw toSpoolError(error, `publishing a chunk of batch ${batchId}`);
     }
+    if (last === undefined) return false;
     await this.#until(last);
     return true;
   }
@@ -595,30 +580,19 @@ export class PostgresDeliveryStorage implements DeliveryStorage {
     const upto = this.#applied;
     // Exported now, in this turn: the state is exactly the records up to `upto`.
     const data = JSON.stringify(this.#state.export());
-    let client: pg.PoolClient | undefined;
     try {
-      client = await this.#pool.connect();
-      await client.query("BEGIN");
-      const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok", [`spool-delivery-snapshot:${s}`]);
-      const newest = await client.query<{ upto: number | null }>(`SELECT max(upto) AS upto FROM ${s}.delivery_snapshots`);
-      const previous = newest.rows[0].upto ?? 0;
-      if (!locked.rows[0].ok || previous >= upto) {
-        await client.query("ROLLBACK");
-        client.release();
-        this.#snapshotAt = Math.max(this.#snapshotAt, previous);
-        return;
-      }
-      await client.query(`INSERT INTO ${s}.delivery_snapshots (upto, data, made_at) VALUES ($1, $2, ${s}.now_ms())`, [upto, data]);
-      await client.query(`DELETE FROM ${s}.delivery_snapshots WHERE upto < $1`, [previous]);
-      await client.query(`DELETE FROM ${s}.delivery_records WHERE seq <= $1`, [previous]);
-      await client.query("COMMIT");
-      client.release();
-      this.#snapshotAt = upto;
+      // Skipped (another process snapshots, or a newer snapshot exists): nothing written, the commit is harmless.
+      this.#snapshotAt = await inTransaction(this.#pool, async (client) => {
+        const locked = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok", [`spool-delivery-snapshot:${s}`]);
+        const newest = await client.query<{ upto: number | null }>(`SELECT max(upto) AS upto FROM ${s}.delivery_snapshots`);
+        const previous = newest.rows[0].upto ?? 0;
+        if (!locked.rows[0].ok || previous >= upto) return Math.max(this.#snapshotAt, previous);
+        await client.query(`INSERT INTO ${s}.delivery_snapshots (upto, data, made_at) VALUES ($1, $2, ${s}.now_ms())`, [upto, data]);
+        await client.query(`DELETE FROM ${s}.delivery_snapshots WHERE upto < $1`, [previous]);
+        await client.query(`DELETE FROM ${s}.delivery_records WHERE seq <= $1`, [previous]);
+        return upto;
+      });
     } catch (error) {
-      if (client) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        client.release(isConnectionFailure(error) ? (error as Error) : undefined);
-      }
       throw toSpoolError(error, "writing a delivery snapshot");
     }
   }

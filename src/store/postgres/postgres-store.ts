@@ -35,6 +35,7 @@ import { migrate, MIGRATIONS, schemaNames, schemaVersion } from "./migrations.js
 import { DatabaseClock } from "./pg-clock.js";
 import { isConnectionFailure, isRetryable, toSpoolError } from "./pg-errors.js";
 import { completedStatus, messageStatus, STATE, toDeadLetter, toLeased, type CompletedRow, type MessageRow } from "./rows.js";
+import { inTransaction } from "./transaction.js";
 import { Wakeups } from "./wakeups.js";
 import { PgSchedules } from "./schedules.js";
 import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../../core/schedule.js";
@@ -254,21 +255,12 @@ export class PostgresStore implements Store {
     this.#checkOpen();
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient | undefined;
       try {
-        client = await this.#pool.connect();
-        await client.query("BEGIN");
-        const result = await body(client);
-        await client.query("COMMIT");
-        client.release();
+        const result = await inTransaction(this.#pool, body);
         this.#writeFault = undefined;
         if (started >= 0) this.#observe(what, started, true);
         return result;
       } catch (error) {
-        if (client) {
-          await client.query("ROLLBACK").catch(() => {});
-          client.release(isConnectionFailure(error) ? (error as Error) : undefined);
-        }
         if (isRetryable(error) && attempt < MAX_RETRIES) continue;
         if (isConnectionFailure(error)) this.#noteFault(error);
         if (started >= 0) this.#observe(what, started, false);
