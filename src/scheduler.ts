@@ -18,55 +18,21 @@ import { ScheduleNameSchema, ScheduleSpecSchema, type ScheduleSpec } from "./con
 import { validate } from "./config/validate.js";
 import { encodeBody } from "./core/body.js";
 import { ValidationError } from "./core/errors.js";
-import { checkScheduleTiming, scheduledPublishInput, type CatchUp, type FireResult, type ScheduleDefinition, type ScheduleMessageOptions, type ScheduleRecord } from "./core/schedule.js";
+import { checkScheduleTiming, scheduledPublishInput, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "./core/schedule.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import type { Store } from "./store/store.js";
 import type { TimerHandle } from "./util/clock.js";
 
-/** A schedule as the library shows it: its definition (body decoded) and where it stands. */
-export interface ScheduleInfo<T = unknown> {
-  name: string;
-  cron?: string;
-  everyMs?: number;
-  tz?: string;
-  queue: string;
-  body: T;
-  options: ScheduleMessageOptions;
-  catchUp: CatchUp;
-  paused: boolean;
-  createdAt: number;
-  updatedAt: number;
-  /** The next slot to fire (ms, the store's clock); null when a cron names no later instant. */
-  nextRunAt: number | null;
-  lastSlotAt: number | null;
-  lastFiredAt: number | null;
-  fired: number;
-  skipped: number;
-  lastError: string | null;
-}
+/**
+ * A schedule as the library shows it: the store's record (core/schedule.ts) with its body
+ * decoded, without the anchor slots are counted from (an implementation detail of everyMs).
+ */
+export type ScheduleInfo<T = unknown> = Omit<ScheduleRecord, "body" | "anchorAt"> & { body: T };
 
 /** The store's record as the library shows it. */
 export function scheduleInfo<T = unknown>(record: ScheduleRecord): ScheduleInfo<T> {
-  const info: ScheduleInfo<T> = {
-    name: record.name,
-    queue: record.queue,
-    body: JSON.parse(record.body) as T,
-    options: record.options,
-    catchUp: record.catchUp,
-    paused: record.paused,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    nextRunAt: record.nextRunAt,
-    lastSlotAt: record.lastSlotAt,
-    lastFiredAt: record.lastFiredAt,
-    fired: record.fired,
-    skipped: record.skipped,
-    lastError: record.lastError,
-  };
-  if (record.cron !== undefined) info.cron = record.cron;
-  if (record.everyMs !== undefined) info.everyMs = record.everyMs;
-  if (record.tz !== undefined) info.tz = record.tz;
-  return info;
+  const { anchorAt: _anchorAt, body, ...rest } = record;
+  return { ...rest, body: JSON.parse(body) as T };
 }
 
 export function checkScheduleName(name: unknown): asserts name is string {
