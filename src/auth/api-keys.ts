@@ -25,6 +25,8 @@ export interface ApiKeyIdentity {
   readonly scopes: ReadonlySet<Scope>;
   /** True if the key names queue globs, so only some queues are within its reach. */
   readonly limited: boolean;
+  /** The queue globs as configured (`GET /v1/whoami` shows them); undefined = every queue. */
+  readonly queueGlobs: readonly string[] | undefined;
   /** True if the key may reach `queue` (its globs match, or it has none). */
   allowsQueue(queue: string): boolean;
 }
@@ -55,11 +57,13 @@ export function globToRegExp(glob: string): RegExp {
 class Identity implements ApiKeyIdentity {
   readonly name: string;
   readonly scopes: ReadonlySet<Scope>;
+  readonly queueGlobs: readonly string[] | undefined;
   readonly #globs: RegExp[] | undefined;
 
   constructor(config: ApiKeyConfig) {
     this.name = config.name;
     this.scopes = new Set(config.scopes);
+    this.queueGlobs = config.queues === undefined ? undefined : [...config.queues];
     this.#globs = config.queues?.map(globToRegExp);
   }
 

@@ -19,6 +19,9 @@ import { QueueRateTracker } from "./queue-rates.js";
 import { adminRoutes } from "./routes/admin.js";
 import { batchRoutes } from "./routes/batches.js";
 import { eventRoutes } from "./routes/events.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
+import { statsStreamRoutes } from "./routes/stats-stream.js";
+import { whoamiRoutes } from "./routes/whoami.js";
 import { templateRoutes } from "./routes/templates.js";
 import { deadLetterRoutes } from "./routes/dead-letters.js";
 import { exchangeRoutes } from "./routes/exchanges.js";
@@ -47,6 +50,8 @@ export interface AppOptions {
   realtime?: RealtimeDeps;
   /** Batch delivery (templates, batches, the message log, /v1/events); its routes are absent without it. */
   delivery?: DeliveryService;
+  /** Where the built dashboard is (default: dist/dashboard of this checkout or package). */
+  dashboardDir?: string;
 }
 
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -119,6 +124,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   exchangeRoutes(app, context);
   scheduleRoutes(app, context);
   adminRoutes(app, context);
+  whoamiRoutes(app);
+  statsStreamRoutes(app, context);
 
   // ── batch delivery (docs/batch-delivery.md) ──
   const delivery = options.delivery;
@@ -132,7 +139,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   if (realtime) await realtimeRoutes(app, realtime);
 
   app.get("/openapi.json", { schema: { hide: true }, config: { access: "none" } }, async () => app.swagger());
-  app.get("/", { schema: { hide: true }, config: { access: "none" } }, async (_request, reply) => reply.redirect("/docs"));
+  await dashboardRoutes(app, options.dashboardDir);
   if (metrics) {
     // Every queue's numbers: for keys without queue globs.
     app.get("/metrics", { schema: { hide: true }, config: { access: "admin", unlimitedOnly: true } }, async (_request, reply) =>

@@ -3,6 +3,8 @@ import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
 import type { QueueInfo } from "../../config/schemas.js";
+import { reaches } from "../auth.js";
+import { allQueueStats, queueStatsView } from "../queue-stats.js";
 import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -15,10 +17,7 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
     return info;
   }
 
-  async function statsOf(info: QueueInfo) {
-    const stats = await spool.queueStats(info.name);
-    return { ...stats, rates: rates.rates(info.name, stats.totals), options: info.options };
-  }
+  const statsOf = (info: QueueInfo) => queueStatsView(spool, rates, info);
 
   app.put<Params & { Body: Static<typeof QueueOptionsBody> }>(
     "/v1/queues/:q",
@@ -27,9 +26,7 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
   );
 
   app.get("/v1/queues", { schema: routeSchema("queues", "Every queue with its stats"), config: { access: "read" } }, async (request) => {
-    const queues = (await spool.queues()).filter((info) => request.identity?.allowsQueue(info.name) ?? true);
-    const all = await Promise.all(queues.map(async (info) => statsOf(info).catch(() => undefined)));
-    return { queues: all.filter((stats) => stats !== undefined) };
+    return { queues: await allQueueStats(spool, rates, (queue) => reaches(request, queue)) };
   });
 
   app.get<Params>(

@@ -1,0 +1,38 @@
+/**
+ * Builds the dashboard (src/dashboard) into dist/dashboard: one minified script and stylesheet
+ * under assets/ and the page, index.html. Run by `npm run build` (so by `npm install`, `npm pack`
+ * and CI) and before `npm start`; the server serves what it finds there (src/server/routes/dashboard.ts).
+ * Prints each file's size, raw and gzipped, so growth is seen when it happens.
+ */
+import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SOURCE = path.join(ROOT, "src", "dashboard");
+const OUT = path.join(ROOT, "dist", "dashboard");
+
+await rm(OUT, { recursive: true, force: true });
+await mkdir(path.join(OUT, "assets"), { recursive: true });
+await build({
+  entryPoints: { main: path.join(SOURCE, "main.tsx") },
+  outdir: path.join(OUT, "assets"),
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2022"],
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  tsconfig: path.join(SOURCE, "tsconfig.json"),
+  legalComments: "none",
+  logLevel: "warning",
+});
+await copyFile(path.join(SOURCE, "index.html"), path.join(OUT, "index.html"));
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+for (const file of ["index.html", "assets/main.js", "assets/main.css"]) {
+  const content = await readFile(path.join(OUT, file));
+  console.log(`dashboard ${file.padEnd(16)} ${kb(content.length).padStart(10)}  gzip ${kb(gzipSync(content).length).padStart(9)}`);
+}

@@ -1,0 +1,218 @@
+/** One queue: its live numbers, options, a message looked up by id, and the admin actions. */
+import { Fragment, type ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import { useConfirm } from "../components/confirm.js";
+import { Sparkline } from "../components/sparkline.js";
+import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Time } from "../components/time.js";
+import { get, post, seg } from "../lib/api.js";
+import { count, duration, json } from "../lib/format.js";
+import { useLoad } from "../lib/hooks.js";
+import { useIdentity } from "../lib/identity.js";
+import { useLiveStats } from "../lib/live-stats.js";
+import { href } from "../lib/router.js";
+import type { DeadLetter, QueueStats } from "../lib/types.js";
+import { Circuits } from "./overview.js";
+
+export function QueuePage({ name }: { name: string }) {
+  const live = useLiveStats();
+  // The first answer comes from GET /v1/queues/:q (it also says "not found"); the stream then keeps it current.
+  const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name]);
+  const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
+  const queue = streamed ?? first.data;
+  const [notice, setNotice] = useState<string | undefined>();
+  if (queue === undefined) return first.error ? <ErrorBox error={first.error} retry={first.reload} /> : <Loading what={`queue ${name}`} />;
+  const points = live.history.get(name) ?? [];
+  return (
+    <>
+      <p class="crumbs">
+        <a href={href()}>Overview</a> / queue
+      </p>
+      <h1>
+        {name} {queue.paused && <span class="badge warn">paused</span>}
+      </h1>
+      <QueueActions queue={queue} onDone={setNotice} />
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <section class="cards" aria-label="Depths">
+        <Figure label="Ready" value={count(queue.ready)} />
+        <Figure label="Delayed" value={count(queue.delayed)} />
+        <Figure label="Leased" value={count(queue.leased)} />
+        <Figure label="Dead" value={queue.dead > 0 ? <a href={href("dead", { queue: name })}>{count(queue.dead)}</a> : count(queue.dead)} />
+        <Figure label="Oldest ready" value={queue.oldestReadyAgeMs > 0 ? duration(queue.oldestReadyAgeMs) : "–"} />
+      </section>
+      <section class="card">
+        <h2>Flow</h2>
+        <dl class="pairs">
+          <dt>Published / s</dt>
+          <dd>
+            <Sparkline values={points.map((p) => p.published)} label="publishes per second" />
+          </dd>
+          <dt>Acked / s</dt>
+          <dd>
+            <Sparkline values={points.map((p) => p.completed)} label="acks per second" />
+          </dd>
+          <dt>Totals</dt>
+          <dd>
+            {count(queue.totals.published)} published · {count(queue.totals.completed)} completed · {count(queue.totals.retried)} retried · {count(queue.totals.dead)} dead
+          </dd>
+          <dt>Circuits</dt>
+          <dd>
+            <Circuits states={queue.circuits} />
+          </dd>
+          <dt>Ready by priority</dt>
+          <dd>
+            <PriorityBars byPriority={queue.readyByPriority} />
+          </dd>
+        </dl>
+      </section>
+      <section class="card">
+        <h2>Messages</h2>
+        <p class="muted">
+          The API has no route that lists a queue's waiting messages (the store offers no such listing), so this page shows their counts above.
+          Look one up by its id, or see the queue's <a href={href("dead", { queue: name })}>dead letters</a>.
+        </p>
+        <MessageLookup />
+        <RecentDead queue={name} />
+      </section>
+      <section class="card">
+        <h2>Options</h2>
+        <Options options={queue.options} />
+      </section>
+    </>
+  );
+}
+
+function Figure({ label, value }: { label: string; value: ComponentChildren }) {
+  return (
+    <div class="figure card">
+      <span class="label">{label}</span>
+      <span class="value" data-figure={label.toLowerCase()}>
+        {value}
+      </span>
+    </div>
+  );
+}
+
+function QueueActions({ queue, onDone }: { queue: QueueStats; onDone(text: string): void }) {
+  const { can } = useIdentity();
+  const { ask, dialog } = useConfirm();
+  if (!can.admin) return null;
+  const q = seg(queue.name);
+  return (
+    <div class="actions toolbar">
+      {queue.paused ? (
+        <button type="button" onClick={() => void post(`/v1/queues/${q}/resume`).then(() => onDone(`Queue ${queue.name} resumed.`), (e: Error) => onDone(e.message))}>
+          Resume
+        </button>
+      ) : (
+        <button
+          type="button"
+          onClick={() =>
+            ask({
+              title: `Pause ${queue.name}?`,
+              body: <p>Workers get no more messages from it until it is resumed. Publishes still land.</p>,
+              action: "Pause",
+              run: async () => onDone(`Queue ${(await post<{ name: string }>(`/v1/queues/${q}/pause`)).name} paused.`),
+            })
+          }
+        >
+          Pause
+        </button>
+      )}
+      <button
+        type="button"
+        class="danger"
+        onClick={() =>
+          ask({
+            title: `Purge ${queue.name}?`,
+            body: (
+              <p>
+                This removes every waiting message, <strong>{count(queue.ready + queue.delayed)}</strong> now (ready and delayed). Leased messages and dead letters stay. It cannot be undone.
+              </p>
+            ),
+            action: "Purge",
+            run: async () => onDone(`Purged ${count((await post<{ purged: number }>(`/v1/queues/${q}/purge`)).purged)} messages from ${queue.name}.`),
+          })
+        }
+      >
+        Purge…
+      </button>
+      {dialog}
+    </div>
+  );
+}
+
+function PriorityBars({ byPriority }: { byPriority: number[] }) {
+  const max = Math.max(1, ...byPriority);
+  if (byPriority.every((n) => n === 0)) return <span class="muted">none ready</span>;
+  return (
+    <ol class="priorities" reversed>
+      {byPriority
+        .map((n, priority) => ({ n, priority }))
+        .reverse()
+        .filter(({ n }) => n > 0)
+        .map(({ n, priority }) => (
+          <li key={priority}>
+            <span class="p">p{priority}</span>
+            <span class="bar" style={{ width: `${(n / max) * 100}%` }} />
+            <span>{count(n)}</span>
+          </li>
+        ))}
+    </ol>
+  );
+}
+
+function MessageLookup() {
+  const [id, setId] = useState("");
+  return (
+    <form
+      class="inline-form"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (id.trim()) location.hash = href("messages", id.trim());
+      }}
+    >
+      <label for="message-id">Message id</label>
+      <input id="message-id" value={id} onInput={(event) => setId(event.currentTarget.value)} placeholder="01J…" spellcheck={false} />
+      <button type="submit">Show its story</button>
+    </form>
+  );
+}
+
+function RecentDead({ queue }: { queue: string }) {
+  const { can } = useIdentity();
+  const dead = useLoad((signal) => (can.admin ? get<{ items: DeadLetter[] }>(`/v1/queues/${seg(queue)}/dead?limit=5`, signal) : Promise.resolve(undefined)), [queue, can.admin]);
+  if (!can.admin || dead.data === undefined) return null;
+  if (dead.data.items.length === 0) return <Empty>No dead letters in this queue.</Empty>;
+  return (
+    <>
+      <h3>Oldest dead letters</h3>
+      <ul class="plain">
+        {dead.data.items.map((item) => (
+          <li key={item.id}>
+            <a href={href("messages", item.id)}>{item.id}</a> <span class="badge bad">{item.reason}</span> <Time at={item.deadAt} compact /> <span class="muted">{item.lastError?.message}</span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+function Options({ options }: { options: Record<string, unknown> }) {
+  const entries = Object.entries(options);
+  if (entries.length === 0) return <Empty>Default options.</Empty>;
+  return (
+    <dl class="pairs">
+      {entries.map(([key, value]) => (
+        <Fragment key={key}>
+          <dt>{key}</dt>
+          <dd>{typeof value === "object" && value !== null ? <pre>{json(value)}</pre> : <code>{String(value)}</code>}</dd>
+        </Fragment>
+      ))}
+    </dl>
+  );
+}
