@@ -2,7 +2,7 @@
  * The shell: finds out who the tab is (`GET /v1/whoami`), asks for a key when the server wants
  * one, then shows the navigation and the page the hash names.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError} from "./lib/api.js";
 import { get, onKeyRefused } from "./lib/api.js";
 import { abilitiesOf, IdentityContext } from "./lib/identity.js";
@@ -26,15 +26,18 @@ export function App() {
   const [session, setSession] = useState<Session>({ phase: "checking" });
   const [attempt, setAttempt] = useState(0);
 
+  const phase = useRef(session.phase);
+  phase.current = session.phase;
+
   useEffect(() => {
     let cancelled = false;
     setSession({ phase: "checking" });
+    const hadKey = storedKey() !== undefined;
     get<WhoAmI>("/v1/whoami").then(
       (who) => !cancelled && setSession({ phase: "in", who }),
       (error: ApiError) => {
         if (cancelled) return;
         if (error.kind === "unauthorized") {
-          const hadKey = storedKey() !== undefined;
           forgetKey();
           setSession({ phase: "key", refused: hadKey ? error.message : undefined });
         } else setSession({ phase: "down", error });
@@ -47,6 +50,8 @@ export function App() {
   useEffect(
     () =>
       onKeyRefused((error) => {
+        // While the key is being checked, the check itself says what happened.
+        if (phase.current !== "in") return;
         forgetKey();
         stopLiveStats();
         setSession({ phase: "key", refused: error.message });

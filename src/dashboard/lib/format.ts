@@ -27,11 +27,5 @@ export function relative(ms: number, now: number): string {
 
 export const json = (value: unknown) => JSON.stringify(value, null, 2);
 
-/** A message body as the API stores it (JSON text), pretty when it parses. */
-export function prettyBody(body: string): string {
-  try {
-    return json(JSON.parse(body));
-  } catch {
-    return body;
-  }
-}
+/** A message body as the API answers it (any JSON value), indented. */
+export const prettyBody = (body: unknown) => json(body) ?? "undefined";

@@ -56,7 +56,7 @@ export interface MessageStatus {
 export interface DeadLetter {
   id: string;
   queue: string;
-  body: string;
+  body: unknown;
   headers?: Record<string, string>;
   priority: number;
   attempt: number;

@@ -1,0 +1,235 @@
+/**
+ * The dashboard in a real Chromium against a real `spool serve` child process: the overview's
+ * numbers move while messages flow, a dead letter is read and replayed by a click and completes,
+ * a batch of 1,000 on the mock channel shows its progress to the end with its failed recipients,
+ * purge asks first, a wrong key is refused plainly and a key without admin sees no admin buttons.
+ * Each test saves screenshots at laptop and phone sizes under test-results/dashboard/.
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateApiKey } from "../../src/auth/api-keys.js";
+import { PermanentError, SpoolClient } from "../../src/index.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { launchBrowser, screenshots } from "./browser.js";
+import { startServe, type ServeProcess } from "./serve-process.js";
+
+const ADMIN = generateApiKey();
+const READER = generateApiKey();
+
+let server: ServeProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([
+    startServe([
+      { name: "ops", key: ADMIN, scopes: ["admin"] },
+      { name: "reader", key: READER, scopes: ["consume"] },
+    ]),
+    launchBrowser(),
+  ]);
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A fresh tab with its own sessionStorage; an action that cannot happen fails in 10 s, saying which. */
+async function newTab(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(10_000);
+  return page;
+}
+
+/** A fresh tab with the key typed into the prompt. */
+async function openWith(key: string, hash = ""): Promise<Page> {
+  const page = await newTab();
+  await page.goto(`${server.url}/${hash}`);
+  await page.getByLabel("Key").fill(key);
+  await page.getByRole("button", { name: "Open the dashboard" }).click();
+  await page.locator("header.top").waitFor();
+  return page;
+}
+
+/** Polls until the matcher passes (10 s unless told): the page moves on events, never on a sleep. */
+const eventually = <T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) => expect.poll(read, { timeout: 10_000, interval: 50, ...options });
+
+const admin = <T>(method: string, route: string, body?: unknown) => server.api<T>(method, route, body, ADMIN);
+
+async function publish(queue: string, count: number, body: (i: number) => unknown = (i) => ({ n: i })): Promise<void> {
+  await admin("POST", `/v1/queues/${queue}/messages/batch`, { messages: Array.from({ length: count }, (_, i) => ({ body: body(i) })) });
+}
+
+describe("dashboard", () => {
+  it("keeps the key out of URLs and localStorage, and the overview's counts move while messages flow", async () => {
+    const queue = "dash.flow";
+    await publish(queue, 300);
+    const page = await openWith(ADMIN);
+    const ready = page.locator(`tr[data-queue="${queue}"] [data-count="ready"]`);
+    await eventually(() => ready.textContent(), { timeout: 10_000 }).toBe("300");
+    expect(page.url()).not.toContain(ADMIN);
+    expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain(ADMIN);
+    expect(await page.evaluate(() => sessionStorage.getItem("spool.apiKey"))).toBe(ADMIN);
+    await eventually(() => page.getByTestId("health").textContent()).toBe("ready");
+
+    // A worker in another process drains the queue; the page follows without a reload.
+    const client = new SpoolClient({ url: server.url, apiKey: ADMIN });
+    const worker = client.queue(queue).work(async () => undefined, { concurrency: 8 });
+    try {
+      await eventually(() => ready.textContent(), { timeout: 15_000 }).toBe("0");
+      // The ack sparkline has seen a second with acks in it.
+      await expect
+        .poll(() => page.locator(`tr[data-queue="${queue}"] td[data-label="Acked"] svg polyline`).count(), { timeout: 5_000 })
+        .toBeGreaterThan(0);
+      await publish(queue, 1234, () => ({ later: true }));
+    } finally {
+      await worker.close();
+      await client.close();
+    }
+    await publish("dash.flow.waiting", 10_000);
+    await publish("dash.flow.waiting", 2_345);
+    await eventually(() => page.locator('tr[data-queue="dash.flow.waiting"] [data-count="ready"]').textContent(), { timeout: 10_000 }).toBe("12,345");
+    await screenshots(page, "overview");
+    await page.close();
+  });
+
+  it("shows a message failed with PermanentError in dead letters with its error, replays it on a click, and it completes", async () => {
+    const queue = "dash.payments";
+    let failing = true;
+    const client = new SpoolClient({ url: server.url, apiKey: ADMIN });
+    const worker = client.queue<{ card: string }>(queue).work(async (msg) => {
+      if (failing) throw new PermanentError(`card ${msg.body.card} declined: do not retry`);
+    });
+    try {
+      const { id } = await admin<{ id: string }>("POST", `/v1/queues/${queue}/messages`, { body: { card: "4242" } });
+      await pollUntil(async () => (await admin<{ state: string }>("GET", `/v1/messages/${id}`)).state === "dead", { timeoutMs: 10_000, what: "the message to die" });
+
+      const page = await openWith(ADMIN, `#/dead?queue=${queue}`);
+      const item = page.locator(`[data-dead-id="${id}"]`);
+      await eventually(() => item.textContent(), { timeout: 10_000 }).toContain("card 4242 declined: do not retry");
+      expect(await item.textContent()).toContain("permanent_error");
+      await item.getByRole("button", { name: "Show body" }).click();
+      await eventually(() => item.locator("pre.body").textContent()).toContain('"card": "4242"');
+      await screenshots(page, "dead-letters");
+
+      failing = false;
+      await item.getByRole("button", { name: "Replay", exact: true }).click();
+      const dialog = page.getByRole("dialog");
+      await dialog.getByRole("button", { name: "Replay" }).click();
+      const replayed = page.locator(`[data-replayed="${id}"] [data-state]`);
+      await eventually(() => replayed.getAttribute("data-state"), { timeout: 15_000 }).toBe("completed");
+      await screenshots(page, "dead-letters-replayed");
+
+      await page.goto(`${server.url}/#/messages/${id}`);
+      await eventually(() => page.locator("[data-state]").first().getAttribute("data-state")).toBe("completed");
+      await screenshots(page, "message");
+      await page.close();
+    } finally {
+      await worker.close();
+      await client.close();
+    }
+  });
+
+  it("follows a batch of 1,000 on the mock channel to its end, with its failed recipients", async () => {
+    // Two attempts 10 ms apart and a slow, flaky mock: the batch takes a few seconds and some recipients fail.
+    await admin("PUT", "/v1/queues/delivery.mock", { maxAttempts: 2, backoff: { type: "fixed", baseMs: 10, jitter: "none" } });
+    await admin("POST", "/v1/admin/workers/delivery.mock/scale", { concurrency: 64 });
+    const recipients = Array.from({ length: 1000 }, (_, i) => ({ id: `user-${i}`, vars: { name: `User ${i}` } }));
+    const { batchId } = await admin<{ batchId: string }>("POST", "/v1/batches", {
+      channel: "mock",
+      template: { body: "Hello {{name}}" },
+      recipients,
+      mock: { latencyMs: 150, failureRate: 0.25 },
+    });
+
+    const page = await openWith(ADMIN, `#/batches/${batchId}`);
+    const done = page.getByTestId("batch-done");
+    // Part way: some recipients done, not all.
+    await eventually(async () => Number((await done.textContent())?.replace(/\D/g, "")), { timeout: 15_000 }).toBeGreaterThan(0);
+    const partWay = Number((await done.textContent())?.replace(/\D/g, ""));
+    if (partWay < 1000) await screenshots(page, "batch-running");
+
+    await page.getByTestId("batch-complete").waitFor({ timeout: 30_000 });
+    expect(await done.textContent()).toBe("1,000");
+    const summary = await admin<{ counts: { failed: number; sent: number } }>("GET", `/v1/batches/${batchId}`);
+    expect(summary.counts.failed).toBeGreaterThan(0);
+    expect(summary.counts.sent + summary.counts.failed).toBe(1000);
+    await eventually(() => page.locator('[data-status="failed"]').textContent()).toBe(summary.counts.failed.toLocaleString("en-US"));
+    await eventually(() => page.getByRole("heading", { name: "Failed recipients" }).count()).toBe(1);
+    await eventually(() => page.locator("ul.errors li").first().textContent()).toContain("mock channel: simulated failure");
+    await screenshots(page, "batch");
+
+    // The log filtered to failed recipients.
+    await page.getByLabel("Status").selectOption("failed");
+    await eventually(async () => (await page.locator("tr[data-recipient] .badge").allTextContents()).every((s) => s === "failed")).toBe(true);
+    expect(await page.locator("tr[data-recipient]").count()).toBe(Math.min(50, summary.counts.failed));
+
+    await page.goto(`${server.url}/#/batches`);
+    await eventually(() => page.locator(`[data-batch="${batchId}"]`).textContent()).toContain("1,000 of 1,000 done");
+    await screenshots(page, "batches");
+    await page.close();
+  });
+
+  it("asks before purging a queue, and purges only once confirmed", async () => {
+    const queue = "dash.purge";
+    await publish(queue, 50);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    const readyFigure = page.locator('[data-figure="ready"]');
+    await eventually(() => readyFigure.textContent(), { timeout: 10_000 }).toBe("50");
+
+    await page.getByRole("button", { name: "Purge…" }).click();
+    const dialog = page.getByRole("dialog");
+    await eventually(() => dialog.textContent()).toContain("removes every waiting message");
+    await screenshots(page, "purge-confirm");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await eventually(() => dialog.count()).toBe(0);
+    expect((await admin<{ ready: number }>("GET", `/v1/queues/${queue}`)).ready).toBe(50);
+
+    await page.getByRole("button", { name: "Purge…" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Purge" }).click();
+    await eventually(() => readyFigure.textContent(), { timeout: 10_000 }).toBe("0");
+    expect((await admin<{ ready: number }>("GET", `/v1/queues/${queue}`)).ready).toBe(0);
+    await eventually(() => page.getByRole("status").first().textContent()).toContain("Purged 50");
+    await screenshots(page, "queue");
+    await page.close();
+  });
+
+  it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
+    const page = await newTab();
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Key").fill(generateApiKey());
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.getByRole("alert").textContent()).toContain("The server refused this key");
+    expect(await page.evaluate(() => sessionStorage.getItem("spool.apiKey"))).toBeNull();
+    await screenshots(page, "key-refused");
+    await page.close();
+
+    const queue = "dash.readonly";
+    await publish(queue, 3);
+    const reader = await openWith(READER, `#/queues/${queue}`);
+    await eventually(() => reader.locator('[data-figure="ready"]').textContent(), { timeout: 10_000 }).toBe("3");
+    expect(await reader.locator("header .key-name").textContent()).toContain("reader");
+    for (const name of ["Pause", "Resume", "Purge…"]) expect(await reader.getByRole("button", { name, exact: true }).count()).toBe(0);
+    await screenshots(reader, "readonly-queue");
+    await reader.goto(`${server.url}/#/dead`);
+    await eventually(() => reader.getByRole("alert").textContent()).toContain("needs a key with the admin scope");
+    expect(await reader.getByRole("button", { name: /Replay|Purge/ }).count()).toBe(0);
+    await screenshots(reader, "readonly-dead");
+    await reader.close();
+  });
+});
+
+describe("dashboard without keys", () => {
+  it("opens at once on a loopback server with no keys, and says so", async () => {
+    const open = await startServe();
+    try {
+      const page = await newTab();
+      await page.goto(`${open.url}/`);
+      await eventually(() => page.locator("header .who").textContent(), { timeout: 10_000 }).toContain("no keys");
+      expect(await page.getByLabel("Key").count()).toBe(0);
+      await page.close();
+    } finally {
+      await open.stop();
+    }
+  });
+});
