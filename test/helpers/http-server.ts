@@ -44,6 +44,8 @@ export async function startTestServer(
     metrics?: (spool: Spool) => AppOptions["metrics"];
     /** Batch delivery (in memory) with these options: its routes, and the real-time ones. */
     delivery?: Omit<DeliveryServiceOptions, "spool" | "dataDir">;
+    /** Where the built dashboard is (default: this checkout's dist/dashboard). */
+    dashboardDir?: string;
   } = {},
 ): Promise<TestServer> {
   const spool = await Spool.open({ store: options.store ?? memoryStore(), ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}) });
@@ -56,6 +58,7 @@ export async function startTestServer(
     bodyLimitBytes: options.bodyLimitBytes,
     metrics: options.metrics?.(spool),
     shutdownSignal: shutdown.signal,
+    dashboardDir: options.dashboardDir,
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address();

@@ -6,7 +6,8 @@
  * with globs that miss its target, and keys that reach it. Every refused request is checked to have
  * changed nothing. (test/server/limited-keys.test.ts: keys with globs in more detail.)
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { createServer, type Server } from "node:net";
 import { inspect } from "node:util";
 import { Writable } from "node:stream";
@@ -18,6 +19,7 @@ import { ApiKeyConfigSchema, serverDefaults, type ResolvedServerConfig } from ".
 import { SpoolError } from "../../src/core/errors.js";
 import { Spool } from "../../src/index.js";
 import { registeredRoutes, type RouteAccessEntry } from "../../src/server/auth.js";
+import { DEFAULT_DASHBOARD_DIR } from "../../src/server/routes/dashboard.js";
 import { startServer, type RunningServer } from "../../src/server/serve.js";
 import { startTestServer, type HttpAnswer, type TestServer } from "../helpers/http-server.js";
 import { uniqueQueueName } from "../helpers/poll-until.js";
@@ -57,6 +59,7 @@ const KEY_CONFIG: ApiKeyConfig[] = [
 ];
 
 const BODY_LIMIT_BYTES = 64 * 1024;
+const DASHBOARD_BUILT = existsSync(path.join(DEFAULT_DASHBOARD_DIR, "index.html"));
 
 let server: TestServer;
 let spool: Spool;
@@ -256,7 +259,31 @@ const CASES: Record<string, RowCase> = {
   "GET /health/live": { ok: 200, prepare: async () => ({ url: "/health/live" }) },
   "GET /health/ready": { ok: 200, prepare: async () => ({ url: "/health/ready" }) },
   "GET /openapi.json": { ok: 200, prepare: async () => ({ url: "/openapi.json" }) },
-  "GET /": { ok: 200, prepare: async () => ({ url: "/" }) },
+  // The dashboard's files are built by `npm run build`; without them `/` says how (503) and assets are 404.
+  "GET /": { ok: DASHBOARD_BUILT ? 200 : 503, prepare: async () => ({ url: "/" }) },
+  "GET /assets/*": { ok: DASHBOARD_BUILT ? 200 : 404, prepare: async () => ({ url: "/assets/main.js" }) },
+  "GET /v1/whoami": { ok: 200, prepare: async () => ({ url: "/v1/whoami" }) },
+  "GET /v1/stats/stream": {
+    ok: 200,
+    prepare: async (target) => {
+      const queue = queueFor(target);
+      await spool.queue(queue).info();
+      // A queue every key reaches, made after the target: a snapshot that has it was read after the target existed.
+      const marker = queueFor("in");
+      await spool.queue(marker).info();
+      const send = async (headers: Record<string, string>): Promise<HttpAnswer> => {
+        const stream = await openEvents(headers, "/v1/stats/stream");
+        if (stream.answer) return stream.answer;
+        try {
+          await stream.until(`"name":"${marker}"`);
+          return { status: 200, headers: new Headers(), body: undefined, text: stream.text() };
+        } finally {
+          await stream.close();
+        }
+      };
+      return { url: "/v1/stats/stream", send, shows: (answer) => answer.text.includes(`"name":"${queue}"`) };
+    },
+  },
   "GET /docs": { ok: 200, prepare: async () => ({ url: "/docs/json" }) },
   "GET /metrics": { ok: 200, prepare: async () => ({ url: "/metrics" }) },
   "GET /v1/queues": {
@@ -451,10 +478,10 @@ const CASES: Record<string, RowCase> = {
   ),
 };
 
-/** A live `GET /v1/events`; a refusal is answered as it came. */
-async function openEvents(headers: Record<string, string>) {
+/** A live `GET /v1/events` (or another event stream); a refusal is answered as it came. */
+async function openEvents(headers: Record<string, string>, path = "/v1/events") {
   const abort = new AbortController();
-  const response = await fetch(`${server.url}/v1/events`, { headers, signal: abort.signal });
+  const response = await fetch(`${server.url}${path}`, { headers, signal: abort.signal });
   if (response.status !== 200) {
     const text = await response.text();
     return { answer: { status: response.status, headers: response.headers, body: JSON.parse(text), text } as HttpAnswer, until: async () => undefined, text: () => "", close: async () => undefined };

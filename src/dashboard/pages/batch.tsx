@@ -77,7 +77,7 @@ export function BatchPage({ id, status }: { id: string; status?: string }) {
 }
 
 function LastErrors({ id, running, failed }: { id: string; running: boolean; failed: number }) {
-  const errors = useLoad((signal) => get<LogPage>(`/v1/batches/${seg(id)}/messages?status=failed&limit=10`, signal), [id, failed], running ? RUNNING_REFRESH_MS : undefined);
+  const errors = useLoad((signal) => get<LogPage>(`/v1/batches/${seg(id)}/messages?status=failed&limit=10`, signal), [id, failed, running], running ? RUNNING_REFRESH_MS : undefined);
   return (
     <section class="card">
       <h2>Failed recipients</h2>
@@ -106,7 +106,7 @@ function RecipientLog({ id, status, running }: { id: string; status?: string; ru
   const query = new URLSearchParams({ limit: String(LOG_PAGE) });
   if (status) query.set("status", status);
   if (cursor) query.set("cursor", cursor);
-  const page = useLoad((signal) => get<LogPage>(`/v1/batches/${seg(id)}/messages?${query}`, signal), [id, status, cursor], running ? RUNNING_REFRESH_MS : undefined);
+  const page = useLoad((signal) => get<LogPage>(`/v1/batches/${seg(id)}/messages?${query}`, signal), [id, status, cursor, running], running ? RUNNING_REFRESH_MS : undefined);
   return (
     <section class="card">
       <h2>Recipients</h2>

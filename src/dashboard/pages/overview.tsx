@@ -19,10 +19,16 @@ export function Overview() {
       ) : snapshot.queues.length === 0 ? (
         <Empty>No queues yet. A queue appears here once something publishes to it (or PUT /v1/queues/:q).</Empty>
       ) : (
-        <QueueTable queues={snapshot.queues} live={live} />
+        <QueueTable queues={ordered(snapshot.queues)} live={live} />
       )}
     </>
   );
+}
+
+/** By name, with the batch-delivery queues (`delivery.*`) after the application's own. */
+function ordered(queues: QueueStats[]): QueueStats[] {
+  const internal = (name: string) => (name.startsWith("delivery.") ? 1 : 0);
+  return [...queues].sort((a, b) => internal(a.name) - internal(b.name) || a.name.localeCompare(b.name));
 }
 
 function Health({ live }: { live: LiveStats }) {
@@ -120,7 +126,7 @@ function QueueTable({ queues, live }: { queues: QueueStats[]; live: LiveStats })
 }
 
 export function Circuits({ states }: { states: string[] }) {
-  if (states.length === 0) return <span class="muted" title="No worker of this server runs on the queue">no workers here</span>;
+  if (states.length === 0) return <span class="muted" title="No worker in this server's process runs on the queue (remote workers have their own)">none here</span>;
   return (
     <span class="circuits">
       {states.map((state, i) => (

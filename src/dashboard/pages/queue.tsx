@@ -202,6 +202,18 @@ function RecentDead({ queue }: { queue: string }) {
   );
 }
 
+/** `86400000` under a `…Ms` name reads `86,400,000 ms (24 h)`; objects are shown as JSON. */
+function OptionValue({ name, value }: { name: string; value: unknown }) {
+  if (typeof value === "object" && value !== null) return <pre>{json(value)}</pre>;
+  if (typeof value !== "number") return <code>{String(value)}</code>;
+  if (!name.endsWith("Ms")) return <code>{count(value)}</code>;
+  return (
+    <>
+      <code>{count(value)} ms</code> <span class="muted">({duration(value)})</span>
+    </>
+  );
+}
+
 function Options({ options }: { options: Record<string, unknown> }) {
   const entries = Object.entries(options);
   if (entries.length === 0) return <Empty>Default options.</Empty>;
@@ -210,7 +222,9 @@ function Options({ options }: { options: Record<string, unknown> }) {
       {entries.map(([key, value]) => (
         <Fragment key={key}>
           <dt>{key}</dt>
-          <dd>{typeof value === "object" && value !== null ? <pre>{json(value)}</pre> : <code>{String(value)}</code>}</dd>
+          <dd>
+            <OptionValue name={key} value={value} />
+          </dd>
         </Fragment>
       ))}
     </dl>
