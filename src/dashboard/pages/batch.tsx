@@ -157,7 +157,7 @@ function RecipientLog({ id, status, running }: { id: string; status?: string; ru
                     {entry.attempts}
                   </td>
                   <td data-label="Last error" class="error-text">
-                    {entry.lastError?.message ?? ""}
+                    {entry.lastError?.message}
                   </td>
                   <td data-label="Updated">
                     <Time at={entry.failedAt ?? entry.readAt ?? entry.deliveredAt ?? entry.sentAt ?? entry.createdAt} compact />

@@ -126,7 +126,7 @@ function QueueTable({ queues, live }: { queues: QueueStats[]; live: LiveStats })
 }
 
 export function Circuits({ states }: { states: string[] }) {
-  if (states.length === 0) return <span class="muted" title="No worker in this server's process runs on the queue (remote workers have their own)">none here</span>;
+  if (states.length === 0) return <span class="muted" title="No worker in this server's process runs on the queue (remote workers have their own)">none</span>;
   return (
     <span class="circuits">
       {states.map((state, i) => (
