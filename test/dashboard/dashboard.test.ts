@@ -194,6 +194,23 @@ describe("dashboard", () => {
     await page.close();
   });
 
+  it("lists exchanges with their bindings and publishes a test message through one", async () => {
+    await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
+    await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });
+    await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.shipping", bindingKey: "order.paid" });
+    const page = await openWith(ADMIN, "#/exchanges");
+    const card = page.locator('[data-exchange="dash.orders"]');
+    await eventually(() => card.textContent()).toContain("order.#");
+    expect(await card.textContent()).toContain("dash.shipping");
+    await page.getByLabel("Exchange").selectOption("dash.orders");
+    await page.getByLabel("Routing key").fill("order.paid");
+    await page.getByLabel("Body (JSON)").fill('{"order": 7}');
+    await page.getByRole("button", { name: "Publish" }).click();
+    await eventually(() => page.getByRole("status").textContent()).toContain("Routed to 2 queues");
+    await screenshots(page, "exchanges");
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);

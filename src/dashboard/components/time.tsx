@@ -11,7 +11,12 @@ export function Time({ at, compact = false }: { at: number | undefined; compact?
       <time dateTime={iso} title={absoluteTime(at)}>
         {relative(at, now)}
       </time>
-      {!compact && <span class="abs"> · {absoluteTime(at)}</span>}
+      {!compact && (
+        <span class="abs">
+          <span class="sep"> · </span>
+          {absoluteTime(at)}
+        </span>
+      )}
     </span>
   );
 }

@@ -32,8 +32,15 @@ export function BatchPage({ id, status }: { id: string; status?: string }) {
   useBatchEvents((next) => {
     if (next.id === id) setSummary((previous) => ({ ...previous, ...next }));
   });
-  if (loaded.error) return <ErrorBox error={loaded.error} retry={loaded.reload} />;
-  if (summary === undefined) return <Loading what={`batch ${id}`} />;
+  if (summary === undefined)
+    return (
+      <>
+        <h1 class="id-title">
+          Batch <code>{id}</code>
+        </h1>
+        {loaded.error ? <ErrorBox error={loaded.error} retry={loaded.reload} /> : <Loading what="the batch" />}
+      </>
+    );
   const running = summary.completedAt === undefined;
   return (
     <>

@@ -18,7 +18,15 @@ const REFRESH_MS = 1000;
 export function MessagePage({ id }: { id: string }) {
   const status = useLoad((signal) => get<MessageStatus>(`/v1/messages/${seg(id)}`, signal), [id], REFRESH_MS);
   const message = status.data;
-  if (message === undefined) return status.error ? <ErrorBox error={status.error} retry={status.reload} /> : <Loading what={`message ${id}`} />;
+  if (message === undefined)
+    return (
+      <>
+        <h1 class="id-title">
+          Message <code>{id}</code>
+        </h1>
+        {status.error ? <ErrorBox error={status.error} retry={status.reload} /> : <Loading what="its story" />}
+      </>
+    );
   return (
     <>
       <p class="crumbs">

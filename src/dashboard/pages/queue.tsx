@@ -21,7 +21,13 @@ export function QueuePage({ name }: { name: string }) {
   const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
   const queue = streamed ?? first.data;
   const [notice, setNotice] = useState<string | undefined>();
-  if (queue === undefined) return first.error ? <ErrorBox error={first.error} retry={first.reload} /> : <Loading what={`queue ${name}`} />;
+  if (queue === undefined)
+    return (
+      <>
+        <h1>{name}</h1>
+        {first.error ? <ErrorBox error={first.error} retry={first.reload} /> : <Loading what="the queue" />}
+      </>
+    );
   const points = live.history.get(name) ?? [];
   return (
     <>
