@@ -3,7 +3,8 @@
  * installed into an empty project, and every entry point in package.json `exports` imported there
  * by its package name: each has the runtime exports of its source entry and every name the docs
  * promise, its types resolve under NodeNext, the `spool` binary answers `--help`, and a short run
- * through the packed entries works (a Spool, its metrics page, a server that answers ready).
+ * through the packed entries works (a Spool, its metrics page, a server that answers ready and
+ * serves the dashboard built into the package).
  */
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -54,8 +55,10 @@ await spool.close();
 const config = loadServerConfig({ env: {}, flags: { port: "0", dataDir: "data", logLevel: "silent" }, cwd: process.cwd() });
 const server = await startServer(config);
 const ready = await fetch(server.url + "/health/ready");
+const dashboard = await fetch(server.url + "/");
+const script = await fetch(server.url + "/assets/main.js");
 await server.close();
-console.log(JSON.stringify({ publishedSeries: /spool_messages_published_total\\{queue="jobs"\\} 1/.test(page), ready: ready.status }));
+console.log(JSON.stringify({ publishedSeries: /spool_messages_published_total\\{queue="jobs"\\} 1/.test(page), ready: ready.status, dashboard: dashboard.status, script: script.status }));
 `;
 
 describe("the packed package", () => {
@@ -110,6 +113,6 @@ describe("the packed package", () => {
 
     await fs.writeFile(path.join(app, "smoke.mjs"), SMOKE);
     const smoke = await mustRun(process.execPath, ["smoke.mjs"], "a run through the packed entry points", { cwd: app });
-    expect(JSON.parse(smoke.stdout.trim().split("\n").pop()!)).toEqual({ publishedSeries: true, ready: 200 });
+    expect(JSON.parse(smoke.stdout.trim().split("\n").pop()!)).toEqual({ publishedSeries: true, ready: 200, dashboard: 200, script: 200 });
   }, 300_000);
 });

@@ -234,6 +234,9 @@ const ROUTES: RouteSpec[] = [
   { method: "GET", path: "/health/live", params: () => ({}) },
   { method: "GET", path: "/health/ready", params: () => ({}) },
   { method: "GET", path: "/v1/queues", params: () => ({}) },
+  { method: "GET", path: "/v1/whoami", params: () => ({}) },
+  // A stream: only its refusals are asked here (test/server/dashboard-routes.test.ts reads it).
+  { method: "GET", path: "/v1/stats/stream", params: () => ({}) },
   {
     method: "PUT",
     path: "/v1/queues/{q}",
@@ -711,8 +714,8 @@ function casesFor(route: RouteSpec): Case[] {
     }
   } else {
     add("junk query", "unknown and nested query parameters", (f) => ({ method: m, url: `${url(f)}?__proto__[admin]=1&constructor[prototype]=x&zz=%zz` }), () => ({
-      // Routes without a querystring schema ignore the query; the dead-letter list refuses it.
-      ...(route.path === "/v1/queues/{q}/dead" ? validation(["querystring /"]) : { status: 200, code: "", message: [], paths: [] }),
+      // Routes without a querystring schema ignore the query; the dead-letter list and the stats stream refuse it.
+      ...(route.path === "/v1/queues/{q}/dead" || route.path === "/v1/stats/stream" ? validation(["querystring /"]) : { status: 200, code: "", message: [], paths: [] }),
     }));
   }
 

@@ -172,8 +172,8 @@ describe("answers Node's HTTP server would write by itself carry the envelope", 
 });
 
 describe("HEAD", () => {
-  it("on the event stream: 200 with the stream's headers, no body, and the response ends", async () => {
-    const answer = await rawRequest("HEAD /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  it.each(["/v1/events", "/v1/stats/stream"])("on the event stream %s: 200 with the stream's headers, no body, and the response ends", async (path) => {
+    const answer = await rawRequest(`HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     expect(answer.status).toBe(200);
     expect(answer.headers["content-type"]).toBe("text/event-stream");
     expect(answer.body).toBe("");
@@ -182,10 +182,11 @@ describe("HEAD", () => {
   it("on every GET route: the GET's status and headers, no body, and the response ends", async () => {
     const openapi = await call(server.url, "GET", "/openapi.json");
     const paths = Object.entries(openapi.body.paths as Record<string, Record<string, unknown>>)
-      .filter(([path, operations]) => "get" in operations && path !== "/v1/events")
+      // The event streams never end on a GET: their HEAD is the test above.
+      .filter(([path, operations]) => "get" in operations && path !== "/v1/events" && path !== "/v1/stats/stream")
       .map(([path]) => path.replace("{q}", "delivery.mock").replace(/\{\w+\}/g, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
     expect(paths.length).toBeGreaterThan(10);
-    for (const path of [...paths, "/openapi.json", "/docs", "/metrics", "/no/such/route"]) {
+    for (const path of [...paths, "/openapi.json", "/docs", "/metrics", "/", "/assets/main.js", "/no/such/route"]) {
       const get = await rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       const head = await rawRequest(`HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect({ path, status: head.status, type: head.headers["content-type"], body: head.body }).toEqual({ path, status: get.status, type: get.headers["content-type"], body: "" });

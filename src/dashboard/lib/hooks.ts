@@ -46,6 +46,6 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
       abort.abort();
       clearInterval(timer);
     };
-  }, [...deps, generation]);
+  }, [...deps, generation, everyMs]);
   return { ...state, reload };
 }

@@ -14,7 +14,7 @@ import { useIdentity } from "../lib/identity.js";
 import { useLiveStats } from "../lib/live-stats.js";
 import { href } from "../lib/router.js";
 import type { DeadLetter, MessageStatus } from "../lib/types.js";
-import { LastError, StateBadge } from "./message.js";
+import { LastError, SETTLED, StateBadge } from "./message.js";
 
 const PAGE = 100;
 const REASONS = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];
@@ -214,11 +214,13 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
 
 /** Each replayed message's state, asked every second until it has settled. */
 function Replayed({ ids }: { ids: string[] }) {
+  const [settled, setSettled] = useState(false);
   const states = useLoad(
     (signal) => Promise.all(ids.map((id) => get<MessageStatus>(`/v1/messages/${seg(id)}`, signal).catch(() => undefined))),
     [ids.join()],
-    1000,
+    settled ? undefined : 1000,
   );
+  useEffect(() => setSettled(states.data?.length === ids.length && states.data.every((status) => status !== undefined && SETTLED.has(status.state))), [states.data, ids]);
   return (
     <section class="card replayed" aria-live="polite">
       <h2>Replayed</h2>

@@ -3,6 +3,7 @@
  * error, progress, log and result, refreshed while it is still on its way. The status carries no
  * body or headers; for a dead message (admin keys) they are found in its queue's dead letters.
  */
+import { useEffect, useState } from "preact/hooks";
 import { Empty, ErrorBox, Loading } from "../components/states.js";
 import { Time } from "../components/time.js";
 import { get, seg } from "../lib/api.js";
@@ -12,12 +13,15 @@ import { useIdentity } from "../lib/identity.js";
 import { href } from "../lib/router.js";
 import type { DeadLetter, MessageStatus } from "../lib/types.js";
 
-const SETTLED = new Set(["completed", "dead", "expired"]);
+export const SETTLED = new Set(["completed", "dead", "expired"]);
 const REFRESH_MS = 1000;
 
 export function MessagePage({ id }: { id: string }) {
-  const status = useLoad((signal) => get<MessageStatus>(`/v1/messages/${seg(id)}`, signal), [id], REFRESH_MS);
+  // Asked again every second until the message settles; then it no longer changes.
+  const [settled, setSettled] = useState(false);
+  const status = useLoad((signal) => get<MessageStatus>(`/v1/messages/${seg(id)}`, signal), [id], settled ? undefined : REFRESH_MS);
   const message = status.data;
+  useEffect(() => setSettled(message !== undefined && message.id === id && SETTLED.has(message.state)), [id, message?.id, message?.state]);
   if (message === undefined)
     return (
       <>

@@ -7,6 +7,7 @@
  * ends when the client goes away or the server begins to shut down; HEAD answers the stream's
  * headers and no body.
  */
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { reaches } from "../auth.js";
 import { routeSchema } from "../route-schemas.js";
@@ -26,7 +27,13 @@ export function statsStreamRoutes(app: FastifyInstance, { spool, rates, shutdown
   });
   app.get(
     "/v1/stats/stream",
-    { schema: routeSchema("queues", "Server-sent events: `stats` once a second with every queue the key reaches (as GET /v1/queues), health and store state"), config: { access: "read" } },
+    {
+      schema: routeSchema("queues", "Server-sent events: `stats` once a second with every queue the key reaches (as GET /v1/queues), health and store state", {
+        // No parameters: a query is refused (400) rather than ignored, so a typo is not silently a full stream.
+        querystring: Type.Object({}, { additionalProperties: false }),
+      }),
+      config: { access: "read" },
+    },
     (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
