@@ -237,16 +237,22 @@ describe("dashboard", () => {
 });
 
 describe("dashboard without keys", () => {
-  it("opens at once on a loopback server with no keys, and says so", async () => {
+  it("opens at once on a loopback server with no keys, and says when the server stops answering", async () => {
     const open = await startServe();
+    let stopped = false;
     try {
       const page = await newTab();
       await page.goto(`${open.url}/`);
-      await eventually(() => page.locator("header .who").textContent(), { timeout: 10_000 }).toContain("no keys");
+      await eventually(() => page.locator("header .who").textContent()).toContain("no keys");
       expect(await page.getByLabel("Key").count()).toBe(0);
+      await eventually(() => page.getByTestId("health").textContent()).toBe("ready");
+      await open.stop();
+      stopped = true;
+      await eventually(() => page.locator(".health").textContent()).toContain("the server does not answer");
+      await screenshots(page, "server-down");
       await page.close();
     } finally {
-      await open.stop();
+      if (!stopped) await open.stop();
     }
   });
 });

@@ -17,7 +17,9 @@ export function KeyPrompt({ refused, onKey }: { refused?: string; onKey(key: str
         {refused && (
           <div class="state error" role="alert">
             <strong>The server refused this key.</strong>
-            <p>{refused}. Check it and type it again.</p>
+            <p>
+              It answered “{refused}”. Check the key and type it again.
+            </p>
           </div>
         )}
         <p>This server needs an API key. It is kept in this tab only (sessionStorage) and sent to this server alone.</p>

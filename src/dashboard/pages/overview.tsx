@@ -61,7 +61,7 @@ function Health({ live }: { live: LiveStats }) {
       <div>
         <span class="label">Updated</span>
         {snapshot ? <Time at={snapshot.at} compact /> : <span class="muted">–</span>}
-        <span class="muted"> (every second)</span>
+        <span class="muted">{live.state === "live" ? " (every second)" : " (the last numbers received; not live)"}</span>
       </div>
     </section>
   );

@@ -21,6 +21,7 @@ export function QueuePage({ name }: { name: string }) {
   const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
   const queue = streamed ?? first.data;
   const [notice, setNotice] = useState<string | undefined>();
+  const { can } = useIdentity();
   if (queue === undefined)
     return (
       <>
@@ -79,7 +80,7 @@ export function QueuePage({ name }: { name: string }) {
         <h2>Messages</h2>
         <p class="muted">
           The API has no route that lists a queue's waiting messages (the store offers no such listing), so this page shows their counts above.
-          Look one up by its id, or see the queue's <a href={href("dead", { queue: name })}>dead letters</a>.
+          Look one up by its id{can.admin && <>, or see the queue's <a href={href("dead", { queue: name })}>dead letters</a></>}.
         </p>
         <MessageLookup />
         <RecentDead queue={name} />
