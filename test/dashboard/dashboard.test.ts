@@ -60,7 +60,10 @@ async function publish(queue: string, count: number, body: (i: number) => unknow
   await admin("POST", `/v1/queues/${queue}/messages/batch`, { messages: Array.from({ length: count }, (_, i) => ({ body: body(i) })) });
 }
 
-describe("dashboard", () => {
+// A browser and a server process share the machine with the rest of `npm test`: room for a slow moment.
+const TEST_TIMEOUT_MS = 45_000;
+
+describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
   it("keeps the key out of URLs and localStorage, and the overview's counts move while messages flow", async () => {
     const queue = "dash.flow";
     await publish(queue, 300);
@@ -236,7 +239,7 @@ describe("dashboard", () => {
   });
 });
 
-describe("dashboard without keys", () => {
+describe("dashboard without keys", { timeout: TEST_TIMEOUT_MS }, () => {
   it("opens at once on a loopback server with no keys, and says when the server stops answering", async () => {
     const open = await startServe();
     let stopped = false;
