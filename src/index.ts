@@ -69,3 +69,20 @@ export { migratePostgresSchema, type MigrateSchemaOptions, type MigrateSchemaRes
 export type { FsyncPolicy } from "./log/segment-log.js";
 export type { JournalWarning } from "./log/recovery.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";
+export { QUEUE_EVENT_TYPES } from "./core/queue-events.js";
+export type {
+  QueueEvent,
+  QueueEventType,
+  QueueEventOf,
+  QueueEventSink,
+  PublishedEvent,
+  ActiveEvent,
+  ProgressEvent,
+  CompletedEvent,
+  FailedEvent,
+  RetryEvent,
+  ReleasedEvent,
+  DeadEvent,
+  ReplayedEvent,
+} from "./core/queue-events.js";
+export type { QueueEventName, QueueEventListener } from "./queue-event-listeners.js";

@@ -37,6 +37,8 @@ import { isConnectionFailure, isRetryable, toSpoolError } from "./pg-errors.js";
 import { completedStatus, messageStatus, STATE, toDeadLetter, toLeased, type CompletedRow, type MessageRow } from "./rows.js";
 import { inTransaction } from "./transaction.js";
 import { Wakeups } from "./wakeups.js";
+import { PgEventFeed } from "./event-feed.js";
+import type { QueueEventSink } from "../../core/queue-events.js";
 import { PgSchedules } from "./schedules.js";
 import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../../core/schedule.js";
 
@@ -124,6 +126,7 @@ export class PostgresStore implements Store {
   readonly #random: () => number;
   readonly #pool: pg.Pool;
   readonly #wakeups: Wakeups;
+  readonly #events: PgEventFeed;
   #opened = false;
   #closed = false;
   #writeFault: Error | undefined;
@@ -180,7 +183,9 @@ export class PostgresStore implements Store {
         if (this.#opened) this.#runTick();
       },
       onLost: (error) => this.#noteFault(error),
+      onEvents: (json) => this.#events.receive(json),
     });
+    this.#events = new PgEventFeed(this.#s, (text) => this.#query("events wanted", text));
   }
 
   get writeFault(): Error | undefined {
@@ -232,6 +237,7 @@ export class PostgresStore implements Store {
    */
   async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable, prepared?: string): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
+    if (this.#events.opening !== undefined && what !== "events wanted") await this.#events.opening;
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     const query: pg.QueryConfig = on || prepared === undefined ? { text, values } : { name: `${this.schema}:${prepared}`, text, values };
     for (let attempt = 1; ; attempt++) {
@@ -253,6 +259,7 @@ export class PostgresStore implements Store {
   /** Runs `body` in a transaction on one pooled connection, retrying it whole on a deadlock. */
   async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    if (this.#events.opening !== undefined) await this.#events.opening;
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -877,6 +884,11 @@ export class PostgresStore implements Store {
     return this.#wakeups.watch(queue, listener);
   }
 
+  onEvents(sink: QueueEventSink): () => void {
+    this.#checkOpen();
+    return this.#events.subscribe(sink);
+  }
+
   /**
    * Applies what fell due on `queue` (waiting for another process applying it too, so a read
    * after it is up to date) or, in the background, on all queues (null); arms the timer for what
@@ -930,6 +942,7 @@ export class PostgresStore implements Store {
     this.#closed = true;
     this.#tickTimer?.cancel();
     clearInterval(this.#sweepTimer);
+    this.#events.close();
     for (const timer of this.#rateTimers.values()) timer.cancel();
     this.#rateTimers.clear();
     await this.#wakeups.close();
