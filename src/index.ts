@@ -12,6 +12,7 @@ export {
 export type { CircuitState } from "./worker/circuit-breaker.js";
 export type { NackOptions } from "./core/operations.js";
 export { SpoolClient, type SpoolClientOptions, type ScaleResult } from "./client/spool-client.js";
+export type { RemoteEventsOptions, DroppedEvents } from "./client/remote-events.js";
 export { RemoteQueue, type RemoteQueueStats } from "./client/remote-queue.js";
 export type { Message, LeasedMessage, PublishItem, PublishCallOptions, PublishResult, ExchangePublishResult } from "./message-types.js";
 export {
