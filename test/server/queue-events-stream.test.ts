@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../../src/auth/api-keys.js";
-import { EVENTS_PER_SECOND } from "../../src/server/routes/events.js";
+import http from "node:http";
+import { EVENTS_PER_SECOND, MAX_EVENT_STREAMS } from "../../src/server/routes/events.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
-import { uniqueQueueName } from "../helpers/poll-until.js";
+import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
 import { openSse, type SseEvent } from "../helpers/sse.js";
 
 const LIMITED = generateApiKey();
@@ -97,6 +98,39 @@ describe("GET /v1/events?queue=…", () => {
       expect(sent + dropped).toBe(total);
     } finally {
       await stream.close();
+    }
+  });
+
+  it(`holds at most ${MAX_EVENT_STREAMS} streams open: one more is 503, and a closed one makes room`, async () => {
+    const open: http.ClientRequest[] = [];
+    const get = () =>
+      new Promise<{ status: number; request: http.ClientRequest; body: Promise<string> }>((resolve, reject) => {
+        const request = http.get(`${server.url}/v1/events?queue=none`, { agent: false, headers: { authorization: `Bearer ${ADMIN}` } }, (response) => {
+          const body = new Promise<string>((done) => {
+            let text = "";
+            response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+            response.on("end", () => done(text));
+            if (response.statusCode === 200) done(""); // a stream: nothing to wait for
+          });
+          resolve({ status: response.statusCode ?? 0, request, body });
+        });
+        request.on("error", reject);
+      });
+    try {
+      for (let i = 0; i < MAX_EVENT_STREAMS; i += 100) {
+        const batch = await Promise.all(Array.from({ length: Math.min(100, MAX_EVENT_STREAMS - i) }, get));
+        for (const answer of batch) {
+          expect(answer.status).toBe(200);
+          open.push(answer.request);
+        }
+      }
+      const refused = await get();
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(await refused.body).error.message).toContain(`${MAX_EVENT_STREAMS} event streams open`);
+      open.pop()!.destroy();
+      await pollUntil(async () => (await get().then((a) => (a.status === 200 ? (open.push(a.request), true) : false))), { what: "room for a stream again" });
+    } finally {
+      for (const request of open) request.destroy();
     }
   });
 });

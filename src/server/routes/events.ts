@@ -10,12 +10,12 @@
  *                   (when the server runs batch delivery).
  *   ?types=a,b      only these event names (e.g. message.completed,message.dead,batch.completed).
  * Bounded (event-stream.ts): at most EVENTS_PER_SECOND events a second per stream, the rest
- * dropped and counted in `event: dropped`. HEAD answers at once with the stream's headers.
+ * dropped and counted in `event: dropped`; at most MAX_EVENT_STREAMS streams open (then 503). HEAD answers at once with the stream's headers.
  */
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { globToRegExp } from "../../auth/api-keys.js";
-import { ValidationError } from "../../core/errors.js";
+import { UnavailableError, ValidationError } from "../../core/errors.js";
 import { QUEUE_EVENT_TYPES, type QueueEvent } from "../../core/queue-events.js";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
@@ -26,6 +26,8 @@ import type { ServerContext } from "../server-context.js";
 
 /** Per stream: a dashboard following every queue of a busy server sees a sample, and `dropped`. */
 export const EVENTS_PER_SECOND = 1_000;
+/** Open streams per server: each costs a listener on every event, so a careless client may not open thousands. */
+export const MAX_EVENT_STREAMS = 1_000;
 
 const BATCH_EVENTS = ["batch.progress", "batch.completed"] as const;
 const EVENT_NAMES = [...QUEUE_EVENT_TYPES.map((type) => `message.${type}`), ...BATCH_EVENTS];
@@ -73,6 +75,9 @@ export function eventRoutes(app: FastifyInstance, { spool, shutdown }: ServerCon
     { schema: routeSchema("events", "Server-sent events: message.* for ?queue=<glob>, batch.progress, batch.completed", { querystring: EventsQuery }), config: { access: "read" } },
     (request, reply) => {
       const types = wantedTypes(request.query.types);
+      if (open.size >= MAX_EVENT_STREAMS && request.method !== "HEAD") {
+        throw new UnavailableError(`this server has ${MAX_EVENT_STREAMS} event streams open, its limit: close one, or try again later`);
+      }
       reply.hijack();
       // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
       if (request.method === "HEAD") return void reply.raw.writeHead(200, STREAM_HEADERS).end();
