@@ -484,8 +484,9 @@ export class Engine {
     } else {
       queue.totals.retried++;
       t.availableAt[r] = now + decision.delayMs;
-      this.#emit?.({ type: "retry", queue: queue.name, id, at: now, attempt: t.attempt[r], availableAt: t.availableAt[r] });
       this.#schedule(queue, r, now);
+      // Its TTL may have run out meanwhile: then it went dead in #schedule, and waits for nothing.
+      if (t.slot[r] !== Slot.Dead) this.#emit?.({ type: "retry", queue: queue.name, id, at: now, attempt: t.attempt[r], availableAt: t.availableAt[r] });
       outcome = t.slot[r] === Slot.Dead
         ? { state: "dead", availableAt: t.availableAt[r], deadReason: "expired" }
         : { state: decision.delayMs > 0 ? "delayed" : "ready", availableAt: t.availableAt[r] };
@@ -897,8 +898,8 @@ export class Engine {
         t.extras.set(r, { ...this.#extras(r), lastError: LEASE_EXPIRED });
         queue.totals.retried++;
         t.availableAt[r] = now;
-        this.#emit?.({ type: "retry", queue: queue.name, id: t.id(r), at: now, attempt: t.attempt[r], availableAt: now });
         this.#schedule(queue, r, now);
+        if (t.slot[r] !== Slot.Dead) this.#emit?.({ type: "retry", queue: queue.name, id: t.id(r), at: now, attempt: t.attempt[r], availableAt: now });
       }
     }
     for (const queue of this.#rateLimited) {

@@ -10,6 +10,7 @@ import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne } from "./consume-helpers.js";
 import { itOnClock, manualClock } from "./publish-helpers.js";
+import { waitForClock } from "./time-helpers.js";
 
 /** Every event of `spool` from now on, as a list to read. */
 function record(spool: Spool): { events: QueueEvent[]; of(id: string): QueueEvent[]; stop(): void } {
@@ -132,6 +133,34 @@ export const events: AreaDefinition = (suite, open) => {
       const ttl = await until(recorder, short.id, "dead");
       expect(ttl.map((e) => e.type)).toEqual(["published", "dead"]);
       expect(ttl[1]).toMatchObject({ reason: "expired" });
+    },
+  );
+
+  itOnClock(
+    suite,
+    "a failed attempt whose TTL ran out meanwhile is failed then dead (expired), with no retry between",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("events"), { leaseMs: 10_000 });
+      const { id } = await queue.publish("x", { ttlMs: 1_000 });
+      const m = await leaseOne(queue);
+      clock.advance(1_000);
+      await queue.nack(m.id, m.leaseToken, { error: { message: "too late", kind: "error" }, delayMs: 0 });
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+    async () => {
+      const { spool, store } = await open();
+      const recorder = record(spool);
+      const queue = spool.queue<string>(uniqueQueueName("events"), { leaseMs: 10_000 });
+      const { id } = await queue.publish("x", { ttlMs: 300 });
+      const m = await leaseOne(queue);
+      await waitForClock(store, m.leaseUntil - 10_000 + 300 + 1, "the message's TTL to pass");
+      await queue.nack(m.id, m.leaseToken, { error: { message: "too late", kind: "error" }, delayMs: 0 });
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
     },
   );
 
