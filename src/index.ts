@@ -12,6 +12,7 @@ export {
 export type { CircuitState } from "./worker/circuit-breaker.js";
 export type { NackOptions } from "./core/operations.js";
 export { SpoolClient, type SpoolClientOptions, type ScaleResult } from "./client/spool-client.js";
+export type { RemoteEventsOptions, DroppedEvents } from "./client/remote-events.js";
 export { RemoteQueue, type RemoteQueueStats } from "./client/remote-queue.js";
 export type { Message, LeasedMessage, PublishItem, PublishCallOptions, PublishResult, ExchangePublishResult } from "./message-types.js";
 export {
@@ -69,3 +70,20 @@ export { migratePostgresSchema, type MigrateSchemaOptions, type MigrateSchemaRes
 export type { FsyncPolicy } from "./log/segment-log.js";
 export type { JournalWarning } from "./log/recovery.js";
 export { ManualClock, systemClock, type Clock, type TimerHandle } from "./util/clock.js";
+export { QUEUE_EVENT_TYPES } from "./core/queue-events.js";
+export type {
+  QueueEvent,
+  QueueEventType,
+  QueueEventOf,
+  QueueEventSink,
+  PublishedEvent,
+  ActiveEvent,
+  ProgressEvent,
+  CompletedEvent,
+  FailedEvent,
+  RetryEvent,
+  ReleasedEvent,
+  DeadEvent,
+  ReplayedEvent,
+} from "./core/queue-events.js";
+export type { QueueEventName, QueueEventListener } from "./queue-event-listeners.js";

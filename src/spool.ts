@@ -15,6 +15,7 @@ import { splitCallOptions, toPublishInput } from "./publish-input.js";
 import { publishWhenRoom } from "./room-wait.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import { Queue } from "./queue.js";
+import { QueueEventListeners, type QueueEventListener, type QueueEventName } from "./queue-event-listeners.js";
 import { checkDeadId, checkReplaySelection, deadLetterPage, queueStats, type DeadLetterPageOptions, type DeadLetterView, type QueueStatsWithWorkers } from "./queue-ops.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
 import type { SpoolRuntime } from "./runtime.js";
@@ -63,12 +64,14 @@ export class Spool implements SpoolRuntime {
   readonly #scheduler: Scheduler;
   readonly #workerObservers = new Set<(worker: WorkerHandle) => void>();
   readonly #publishObservers = new Set<(outcomes: readonly PublishOutcome[]) => void>();
+  readonly #events: QueueEventListeners;
   #closing: Promise<void> | undefined;
 
   private constructor(store: Store, maxBodyBytes: number) {
     this.store = store;
     this.maxBodyBytes = maxBodyBytes;
     this.#scheduler = new Scheduler(store);
+    this.#events = new QueueEventListeners(store);
   }
 
   static async open(options: SpoolOptions = {}): Promise<Spool> {
@@ -411,6 +414,23 @@ export class Spool implements SpoolRuntime {
     for (const observer of this.#workerObservers) observer(worker);
   }
 
+  // ── queue events (docs/events.md) ──
+
+  /**
+   * Calls `listener` with every queue event of `type` ("*": every type) from now on: a message
+   * published, active, progressing, completed, failed, retried, released, dead or replayed, made
+   * by this process or (PostgreSQL) another. In order per message, once the change is durable.
+   * Returns an unsubscribe (as does `off`).
+   */
+  on<K extends QueueEventName>(type: K, listener: QueueEventListener<K>): () => void {
+    this.#checkOpen();
+    return this.#events.on(type, listener);
+  }
+
+  off<K extends QueueEventName>(type: K, listener: QueueEventListener<K>): void {
+    this.#events.off(type, listener);
+  }
+
   /**
    * Calls `observer` with every worker of this Spool, open now or made later (metrics, logs).
    * Returns an unsubscribe.
@@ -479,6 +499,7 @@ export class Spool implements SpoolRuntime {
       const results = await Promise.allSettled([this.#scheduler.close(), ...[...this.#workers].map((w) => w.close())]);
       this.#workers.clear();
       const storeClosed = await Promise.allSettled([this.store.close()]);
+      this.#events.clear();
       const failures = [...results, ...storeClosed].filter((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason as unknown), "Spool.close: some parts failed to close");
     })();

@@ -4,6 +4,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** One JSON value on one line (a stream of events, NDJSON). */
+export function printJsonLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
 export function printLine(text = ""): void {
   process.stdout.write(`${text}\n`);
 }

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { registerBatch } from "./commands/batch.js";
 import { registerBench } from "./commands/bench.js";
 import { registerDead } from "./commands/dead.js";
+import { registerEvents } from "./commands/events.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerMigrate } from "./commands/migrate.js";
 import { registerPublish } from "./commands/publish.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPublish(program);
   registerQueues(program);
   registerDead(program);
+  registerEvents(program);
   registerSchedules(program);
   registerKeys(program);
   registerBench(program);

@@ -82,6 +82,51 @@ export class HttpTransport {
     return payload as R;
   }
 
+  /**
+   * Opens a GET that streams (server-sent events): resolves with the response's text as it comes
+   * once the server has answered 200 within the timeout; an error answer rejects as `request`
+   * does. The stream itself has no deadline: it ends when the server ends it or `signal` aborts.
+   */
+  async openStream(path: string, options: Pick<RequestOptions, "query" | "signal"> = {}): Promise<AsyncIterable<string>> {
+    const what = `GET ${path}`;
+    if (this.#closed) throw new UnavailableError(`${what}: the client is closed`);
+    if (options.signal?.aborted) throw options.signal.reason;
+    const headers = { ...this.#headers, accept: "text/event-stream" };
+    let response: http.IncomingMessage;
+    try {
+      response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const request = this.#send({ protocol: this.#url.protocol, hostname: this.#url.hostname, port: this.#url.port, path: this.#url.pathname.replace(/\/$/, "") + path + queryString(options.query), method: "GET", headers, agent: this.#agent });
+        const timer = setTimeout(() => request.destroy(new TimedOut()), this.#timeoutMs);
+        const onAbort = () => request.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error("aborted"));
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        request.on("response", (answer) => {
+          clearTimeout(timer);
+          answer.on("close", () => options.signal?.removeEventListener("abort", onAbort));
+          resolve(answer);
+        });
+        request.on("error", (error) => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        });
+        request.end();
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (error instanceof TimedOut) throw new UnavailableError(`${what}: no answer within ${this.#timeoutMs} ms`, error);
+      throw unreachable(what, error);
+    }
+    const status = response.statusCode ?? 0;
+    if (status >= 400) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString("utf8");
+      throw errorFromResponse(status, parseJson(text) ?? text, what);
+    }
+    response.setEncoding("utf8");
+    return response as AsyncIterable<string>;
+  }
+
   #exchange(method: string, path: string, options: RequestOptions, timeoutMs: number): Promise<{ status: number; text: string }> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers: Record<string, string | number> = { ...this.#headers };

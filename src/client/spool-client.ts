@@ -21,6 +21,8 @@ import { HttpTransport } from "./http-transport.js";
 import { existed } from "./remote-errors.js";
 import { RemoteQueue, type RemoteQueueStats } from "./remote-queue.js";
 import { RemoteWorkerSource } from "./remote-source.js";
+import { remoteEvents, type DroppedEvents, type RemoteEventsOptions } from "./remote-events.js";
+import type { QueueEvent } from "../core/queue-events.js";
 import { toWireNack, toWirePublish } from "./wire.js";
 import { defaults } from "../config/defaults.js";
 import { ScheduleNameSchema, type ScheduleSpec } from "../config/schedule-schemas.js";
@@ -116,6 +118,20 @@ export class SpoolClient {
   /** Publishes to a queue by name (the server creates it with defaults if needed). */
   publish<T>(queue: string, body: T, options?: PublishOptions): Promise<PublishResult> {
     return this.#transport.request<PublishResult>("POST", `/v1/queues/${enc(queue)}/messages`, { body: toWirePublish(body, options) });
+  }
+
+  /**
+   * Queue events of the queues `queue` (a name or a glob) names, as they happen on the server —
+   * any process's, on a shared store — for the queues this key reaches:
+   *
+   *   for await (const event of client.events({ queue: "emails", types: ["completed", "dead"] })) …
+   *
+   * `{ type: "dropped", count }` says the server dropped some (over its rate, 1,000 a second per
+   * stream): read the state afresh. Ends when `signal` aborts, the loop breaks, or the server stops.
+   */
+  events(options: RemoteEventsOptions): AsyncGenerator<QueueEvent | DroppedEvents> {
+    this.#checkOpen();
+    return remoteEvents(this.#transport, options);
   }
 
   /** Every queue the key may see, with its stats and options. */

@@ -35,6 +35,7 @@ import { IndexedHeap } from "./indexed-heap.js";
 import type { EngineState, QueueSnapshot } from "./engine-state.js";
 import { MessageTable, NIL, Slot, type MessageExtras } from "./message-table.js";
 import { QueueState, type Group } from "./queue-state.js";
+import type { QueueEvent } from "../core/queue-events.js";
 
 export interface EngineOptions {
   clock: Clock;
@@ -79,6 +80,8 @@ export class Engine {
   readonly #dirty = new Set<QueueState>();
   readonly #watchers = new Map<string, Set<() => void>>();
   #flushScheduled = false;
+  /** Where queue events go while someone listens (core/queue-events.ts); unset, no event is made. */
+  #emit: ((event: QueueEvent) => void) | undefined;
 
   constructor(options: EngineOptions) {
     this.clock = options.clock;
@@ -93,6 +96,11 @@ export class Engine {
     return ttl
       ? new IndexedHeap<number>(key, (r) => this.#t.ttlIndex[r], (r, i) => void (this.#t.ttlIndex[r] = i), seq)
       : new IndexedHeap<number>(key, (r) => this.#t.timeIndex[r], (r, i) => void (this.#t.timeIndex[r] = i), seq);
+  }
+
+  /** Sends every change of a message's state to `emit` from now on (none: stop). */
+  setEventSink(emit: ((event: QueueEvent) => void) | undefined): void {
+    this.#emit = emit;
   }
 
   // ── queues ──────────────────────────────────────────────────────────────────────────────
@@ -276,6 +284,7 @@ export class Engine {
     queue.totals.published++;
     if (idempotencyKey !== undefined) queue.rememberKey(idempotencyKey, id, now);
     if (dedupKey !== undefined) queue.dedup.set(dedupKey, r);
+    this.#emit?.({ type: "published", queue: queue.name, id, at: now, availableAt: t.availableAt[r] });
     this.#enqueue(queue, r, now);
     this.#enforceMaxLength(queue, now);
     return { id, queue: queue.name, replaced: false, duplicate: false };
@@ -386,7 +395,9 @@ export class Engine {
       queue.leased++;
       const dedupKey = this.#extras(r)?.dedupKey;
       if (dedupKey !== undefined && queue.dedup.get(dedupKey) === r) queue.dedup.delete(dedupKey);
-      out.push(t.toLeased(r, queue.name));
+      const leased = t.toLeased(r, queue.name);
+      out.push(leased);
+      this.#emit?.({ type: "active", queue: queue.name, id: leased.id, at: now, attempt: leased.attempt, leaseUntil: t.leaseUntil[r] });
     }
     if (limiter) {
       limiter.record(now, out.length);
@@ -419,6 +430,7 @@ export class Engine {
     if (report.progress !== undefined) extras.progress = report.progress;
     if (report.log !== undefined && report.log.length > 0) extras.log = appendLog(extras.log, report.log, this.clock.now());
     this.#t.extras.set(r, extras);
+    if (report.progress !== undefined) this.#emit?.({ type: "progress", queue: this.#queueOf(r).name, id, at: this.clock.now(), progress: JSON.parse(report.progress) });
     this.#armTimer();
   }
 
@@ -452,6 +464,7 @@ export class Engine {
       const { attempt, availableAt } = decideRelease(t.attempt[r], request.delayMs, now);
       t.attempt[r] = attempt;
       t.availableAt[r] = availableAt;
+      this.#emit?.({ type: "released", queue: queue.name, id, at: now, availableAt });
       this.#schedule(queue, r, now);
       this.#armTimer();
       if (t.slot[r] === Slot.Dead) return { state: "dead", availableAt, deadReason: "expired" };
@@ -463,6 +476,7 @@ export class Engine {
       { attempt: t.attempt[r], maxAttempts: t.maxAttempts[r], kind: error.kind, delayMs: request.delayMs, backoff: queue.options.backoff, reject: request.reject },
       this.#random,
     );
+    this.#emit?.({ type: "failed", queue: queue.name, id, at: now, attempt: t.attempt[r], error });
     let outcome: NackOutcome;
     if (decision.action === "dead") {
       this.#kill(queue, r, decision.reason, error, now);
@@ -471,6 +485,8 @@ export class Engine {
       queue.totals.retried++;
       t.availableAt[r] = now + decision.delayMs;
       this.#schedule(queue, r, now);
+      // Its TTL may have run out meanwhile: then it went dead in #schedule, and waits for nothing.
+      if (t.slot[r] !== Slot.Dead) this.#emit?.({ type: "retry", queue: queue.name, id, at: now, attempt: t.attempt[r], availableAt: t.availableAt[r] });
       outcome = t.slot[r] === Slot.Dead
         ? { state: "dead", availableAt: t.availableAt[r], deadReason: "expired" }
         : { state: decision.delayMs > 0 ? "delayed" : "ready", availableAt: t.availableAt[r] };
@@ -510,6 +526,7 @@ export class Engine {
     const now = this.clock.now();
     this.#unslot(queue, r);
     queue.totals.completed++;
+    this.#emit?.({ type: "completed", queue: queue.name, id: t.id(r), at: now, attempt: t.attempt[r] });
     this.#passGroupTurn(queue, r, "completed", now);
     if (keepsCompletedStatus(queue.options)) {
       // The row stays as the status entry; drop what status() does not need.
@@ -582,6 +599,7 @@ export class Engine {
     t.endedAt[r] = now;
     queue.dead.add(r, ++this.#deadSeq);
     queue.totals.dead++;
+    this.#emit?.({ type: "dead", queue: queue.name, id: t.id(r), at: now, reason, attempt: t.attempt[r] });
     if (queue.options.deadLetter !== undefined) this.#deadLetterCopies(queue, r, reason, now);
   }
 
@@ -624,6 +642,7 @@ export class Engine {
       t.extras.set(copy, { headers, correlationId: extras?.correlationId, causationId: id, ttlMs });
       if (ttlMs !== undefined) t.expiresAt[copy] = now + ttlMs;
       into.totals.published++;
+      this.#emit?.({ type: "published", queue: into.name, id: copyId, at: now, availableAt: now });
       this.#schedule(into, copy, now);
     }
   }
@@ -697,6 +716,7 @@ export class Engine {
       t.availableAt[r] = fresh.availableAt;
       t.seq[r] = this.#seq++;
       t.expiresAt[r] = fresh.expiresAt ?? 0;
+      this.#emit?.({ type: "replayed", queue: queue.name, id: t.id(r), at: now });
       this.#enqueue(queue, r, now);
     }
     this.#armTimer();
@@ -871,6 +891,7 @@ export class Engine {
       const queue = this.#queueOf(r);
       this.#unslot(queue, r);
       const decision = decideLeaseExpiry(t.attempt[r], t.maxAttempts[r]);
+      this.#emit?.({ type: "failed", queue: queue.name, id: t.id(r), at: now, attempt: t.attempt[r], error: LEASE_EXPIRED });
       if (decision.action === "dead") {
         this.#kill(queue, r, decision.reason, LEASE_EXPIRED, now);
       } else {
@@ -878,6 +899,7 @@ export class Engine {
         queue.totals.retried++;
         t.availableAt[r] = now;
         this.#schedule(queue, r, now);
+        if (t.slot[r] !== Slot.Dead) this.#emit?.({ type: "retry", queue: queue.name, id: t.id(r), at: now, attempt: t.attempt[r], availableAt: now });
       }
     }
     for (const queue of this.#rateLimited) {

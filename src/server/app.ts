@@ -48,7 +48,7 @@ export interface AppOptions {
   shutdownSignal?: AbortSignal;
   /** Real-time delivery (recipient tokens, GET /v1/stream, delivered/read): its hub, message log and token signer. */
   realtime?: RealtimeDeps;
-  /** Batch delivery (templates, batches, the message log, /v1/events); its routes are absent without it. */
+  /** Batch delivery (templates, batches, the message log, batch events on /v1/events); its routes are absent without it. */
   delivery?: DeliveryService;
   /** Where the built dashboard is (default: dist/dashboard of this checkout or package). */
   dashboardDir?: string;
@@ -132,8 +132,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   if (delivery) {
     templateRoutes(app, delivery);
     batchRoutes(app, delivery);
-    eventRoutes(app, delivery, context);
   }
+  eventRoutes(app, context, delivery);
   // ── real-time delivery (routes/realtime.ts): only when the composition provides it ──
   const realtime = options.realtime ?? (delivery ? { hub: delivery.hub, log: delivery.log, tokens: delivery.tokens, sync: () => delivery.sync() } : undefined);
   if (realtime) await realtimeRoutes(app, realtime);

@@ -55,6 +55,7 @@ import type {
 import type { ExchangeInfo, ExchangeType } from "../routing/route.js";
 import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../core/schedule.js";
 import type { Clock } from "../util/clock.js";
+import type { QueueEventSink } from "../core/queue-events.js";
 
 /**
  * What a store can do, where the stores differ. Declared, never sniffed: the library refuses a use
@@ -265,6 +266,15 @@ export interface Store {
    * a resume or a replay. Spurious calls are allowed; missed ones are not. Returns an unsubscribe.
    */
   watch(queue: string, listener: () => void): () => void;
+
+  // ── queue events (core/queue-events.ts) ─────────────────────────────────────────────────
+  /**
+   * Sends `sink` every change of a message's state from now on, made by this process or (where
+   * processes share the store) another: in order per message, only once the change is durable,
+   * never from inside the store's own call (a sink may call back into the store). A store makes
+   * no events while nobody listens. Returns an unsubscribe.
+   */
+  onEvents(sink: QueueEventSink): () => void;
 
   /** Present when `capabilities.snapshots`: resolves once a snapshot is durably written. */
   snapshot?(): Promise<void>;

@@ -19,6 +19,7 @@ import { capabilities } from "./areas/capabilities.js";
 import { schedules } from "./areas/schedules.js";
 import { story } from "./areas/story.js";
 import { deadLetterRouting } from "./areas/dead-letter-routing.js";
+import { events } from "./areas/events.js";
 import type { AreaDefinition } from "./suite.js";
 
 export const areas: Record<string, AreaDefinition> = {
@@ -39,6 +40,7 @@ export const areas: Record<string, AreaDefinition> = {
   workers,
   story,
   "dead-letter-routing": deadLetterRouting,
+  events,
   "model-based": modelBased,
   capabilities,
   schedules,

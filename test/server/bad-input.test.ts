@@ -450,6 +450,8 @@ const ROUTES: RouteSpec[] = [
     unknown: { q: NOT_FOUND("nope"), id: NOT_FOUND("01ZZZZZZZZZZZZZZZZZZZZZZZZ") },
   },
   { method: "GET", path: "/v1/exchanges", params: () => ({}) },
+  // A valid request is a stream that stays open: only refused queries are sent to it here.
+  { method: "GET", path: "/v1/events", params: () => ({}) },
   {
     method: "PUT",
     path: "/v1/exchanges/{x}",
@@ -714,8 +716,10 @@ function casesFor(route: RouteSpec): Case[] {
     }
   } else {
     add("junk query", "unknown and nested query parameters", (f) => ({ method: m, url: `${url(f)}?__proto__[admin]=1&constructor[prototype]=x&zz=%zz` }), () => ({
-      // Routes without a querystring schema ignore the query; the dead-letter list and the stats stream refuse it.
-      ...(route.path === "/v1/queues/{q}/dead" || route.path === "/v1/stats/stream" ? validation(["querystring /"]) : { status: 200, code: "", message: [], paths: [] }),
+      // Routes without a querystring schema ignore the query; the dead-letter list and the event streams refuse it.
+      ...(route.path === "/v1/queues/{q}/dead" || route.path === "/v1/events" || route.path === "/v1/stats/stream"
+        ? validation(["querystring /"])
+        : { status: 200, code: "", message: [], paths: [] }),
     }));
   }
 
@@ -787,6 +791,18 @@ function casesFor(route: RouteSpec): Case[] {
         });
       },
     );
+  }
+
+  if (route.path === "/v1/events") {
+    for (const [name, query, path] of [
+      ["an empty queue glob", "queue=", "/queue"],
+      ["a queue glob of 201 characters", `queue=${long(201)}`, "/queue"],
+      ["empty types", "queue=x&types=", "/types"],
+      ["an unknown parameter", "queue=x&follow=1", "/follow"],
+    ] as const) {
+      add("bad query", name, (f) => ({ method: m, url: `${url(f)}?${query}` }), () => validation([`querystring ${path}`], [path]));
+    }
+    add("bad query", "an unknown event name", (f) => ({ method: m, url: `${url(f)}?queue=x&types=message.completed,message.finished` }), () => validation([/unknown event "message.finished"/], ["/types"]));
   }
 
   if (route.method === "GET" && route.path === "/v1/queues/{q}/dead") {

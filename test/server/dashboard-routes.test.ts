@@ -142,7 +142,7 @@ describe("GET /v1/stats/stream", () => {
     const reading = readStream(response, () => false);
     server.shutdown.abort();
     // The stream ends (the read finishes) rather than holding shutdown up.
-    expect(await reading).toContain(": spool stats");
+    expect(await reading).toContain(": spool events");
     await server.app.close();
   });
 });

@@ -24,7 +24,7 @@ const LAYERS: Array<{ layer: string; modules: string[] }> = [
   { layer: "stores", modules: ["store"] },
   { layer: "tracing", modules: ["observability"] },
   { layer: "workers", modules: ["worker"] },
-  { layer: "library", modules: ["runtime.ts", "local-source.ts", "queue-ops.ts", "room-wait.ts", "queue.ts", "scheduler.ts", "spool.ts"] },
+  { layer: "library", modules: ["runtime.ts", "local-source.ts", "queue-ops.ts", "room-wait.ts", "queue.ts", "scheduler.ts", "queue-event-listeners.ts", "spool.ts"] },
   { layer: "clients and services", modules: ["client", "dashboard", "delivery", "metrics"] },
   { layer: "server", modules: ["server"] },
   { layer: "entry points", modules: ["cli", "entries", "index.ts"] },

@@ -1,57 +1,116 @@
 /**
- * GET /v1/events: server-sent events for dashboards and CLIs.
- *   event: batch.progress   data: the batch summary (throttled per batch)
- *   event: batch.completed  data: the batch summary, once
- * A comment line every 15 s keeps proxies from closing an idle stream. The stream ends when the
- * client goes away or the server begins to shut down (so shutdown never waits on it). HEAD
- * answers at once with the stream's headers and no body.
- * A key limited to some queues gets the events of the batches whose channel queue it reaches.
+ * GET /v1/events: server-sent events for dashboards, CLIs and clients following a job.
+ *   ?queue=<glob>   queue events of the queues the glob matches (`*` any run of characters) and
+ *                   the key reaches: `event: message.<type>` (message.published, message.active,
+ *                   message.progress, message.completed, message.failed, message.retry,
+ *                   message.released, message.dead, message.replayed), data: the event
+ *                   (core/queue-events.ts). Without `queue`, none.
+ *   batch events    `event: batch.progress` (throttled per batch) and `event: batch.completed`,
+ *                   data: the batch summary, for the batches whose channel queue the key reaches
+ *                   (when the server runs batch delivery).
+ *   ?types=a,b      only these event names (e.g. message.completed,message.dead,batch.completed).
+ * Bounded (event-stream.ts): at most EVENTS_PER_SECOND events a second per stream, the rest
+ * dropped and counted in `event: dropped`; at most MAX_EVENT_STREAMS streams open (then 503). HEAD answers at once with the stream's headers.
  */
-import type { FastifyInstance } from "fastify";
+import { Type, type Static } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { globToRegExp } from "../../auth/api-keys.js";
+import { UnavailableError, ValidationError } from "../../core/errors.js";
+import { QUEUE_EVENT_TYPES, type QueueEvent } from "../../core/queue-events.js";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
-import { reachesChannel } from "../auth.js";
+import { reaches, reachesChannel } from "../auth.js";
+import { EventStream, STREAM_HEADERS } from "../event-stream.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
-const KEEPALIVE_MS = 15_000;
-const STREAM_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" };
+/** Per stream: a dashboard following every queue of a busy server sees a sample, and `dropped`. */
+export const EVENTS_PER_SECOND = 1_000;
+/** Open streams per server: each costs a listener on every event, so a careless client may not open thousands. */
+export const MAX_EVENT_STREAMS = 1_000;
 
-export function eventRoutes(app: FastifyInstance, delivery: DeliveryService, { shutdown }: ServerContext): void {
-  const open = new Set<() => void>();
+const BATCH_EVENTS = ["batch.progress", "batch.completed"] as const;
+const EVENT_NAMES = [...QUEUE_EVENT_TYPES.map((type) => `message.${type}`), ...BATCH_EVENTS];
+
+const EventsQuery = Type.Object(
+  {
+    queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "Queue-name glob (`*` = any run of characters): the queues whose message events to send" })),
+    types: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: `Comma-separated event names to send (default all): ${EVENT_NAMES.join(", ")}` })),
+  },
+  { additionalProperties: false },
+);
+type Query = { Querystring: Static<typeof EventsQuery> };
+
+/** The event names `types` asks for (all when absent); an unknown name is a 400 naming it. */
+function wantedTypes(types: string | undefined): Set<string> {
+  if (types === undefined) return new Set(EVENT_NAMES);
+  const wanted = new Set(types.split(",").map((name) => name.trim()).filter((name) => name.length > 0));
+  for (const name of wanted) {
+    if (!EVENT_NAMES.includes(name)) {
+      throw new ValidationError(`types: unknown event "${name}"; expected some of ${EVENT_NAMES.join(", ")}`, [{ path: "/types", message: `unknown event "${name}"` }]);
+    }
+  }
+  return wanted;
+}
+
+/** Whether a queue's events go to this request: its glob matches and its key reaches it (answers kept per queue). */
+function queueFilter(request: FastifyRequest, glob: string): (queue: string) => boolean {
+  const pattern = globToRegExp(glob);
+  const answers = new Map<string, boolean>();
+  return (queue) => {
+    let answer = answers.get(queue);
+    if (answer === undefined) answers.set(queue, (answer = pattern.test(queue) && reaches(request, queue)));
+    return answer;
+  };
+}
+
+export function eventRoutes(app: FastifyInstance, { spool, shutdown }: ServerContext, delivery: DeliveryService | undefined): void {
+  const open = new Set<EventStream>();
   // Fastify's close waits for in-flight requests: end the streams first.
   app.addHook("preClose", async () => {
-    for (const end of [...open]) end();
+    for (const stream of [...open]) stream.end();
   });
-  app.get("/v1/events", { schema: routeSchema("delivery", "Server-sent events: batch.progress, batch.completed"), config: { access: "read" } }, (request, reply) => {
-    reply.hijack();
-    const raw = reply.raw;
-    // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
-    if (request.method === "HEAD") return void raw.writeHead(200, STREAM_HEADERS).end();
-    raw.writeHead(200, { ...STREAM_HEADERS, connection: "keep-alive" });
-    raw.write(": spool events\n\n");
-    const send = (event: string) => (summary: BatchSummary) => {
-      if (reachesChannel(request, summary.channel)) raw.write(`event: ${event}\ndata: ${JSON.stringify(summary)}\n\n`);
-    };
-    const onProgress = send("batch.progress");
-    const onCompleted = send("batch.completed");
-    delivery.events.on("batch:progress", onProgress);
-    delivery.events.on("batch:completed", onCompleted);
-    const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEPALIVE_MS);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      clearInterval(keepAlive);
-      delivery.events.off("batch:progress", onProgress);
-      delivery.events.off("batch:completed", onCompleted);
-      shutdown.removeEventListener("abort", end);
-      open.delete(end);
-      raw.end();
-    };
-    open.add(end);
-    if (shutdown.aborted) return end();
-    shutdown.addEventListener("abort", end, { once: true });
-    request.raw.on("close", end);
-  });
+  app.get<Query>(
+    "/v1/events",
+    { schema: routeSchema("events", "Server-sent events: message.* for ?queue=<glob>, batch.progress, batch.completed", { querystring: EventsQuery }), config: { access: "read" } },
+    (request, reply) => {
+      const types = wantedTypes(request.query.types);
+      if (open.size >= MAX_EVENT_STREAMS && request.method !== "HEAD") {
+        throw new UnavailableError(`this server has ${MAX_EVENT_STREAMS} event streams open, its limit: close one, or try again later`);
+      }
+      reply.hijack();
+      // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
+      if (request.method === "HEAD") return void reply.raw.writeHead(200, STREAM_HEADERS).end();
+      const stream = new EventStream(reply.raw, EVENTS_PER_SECOND);
+      open.add(stream);
+      stream.onEnd(() => open.delete(stream));
+
+      const glob = request.query.queue;
+      if (glob !== undefined) {
+        const wanted = queueFilter(request, glob);
+        const onEvent = (event: QueueEvent) => {
+          const name = `message.${event.type}`;
+          if (types.has(name) && wanted(event.queue)) stream.send(name, event);
+        };
+        stream.onEnd(spool.on("*", onEvent));
+      }
+      if (delivery) {
+        for (const name of BATCH_EVENTS) {
+          if (!types.has(name)) continue;
+          const emitterName = name === "batch.progress" ? "batch:progress" : "batch:completed";
+          const onBatch = (summary: BatchSummary) => {
+            if (reachesChannel(request, summary.channel)) stream.send(name, summary);
+          };
+          delivery.events.on(emitterName, onBatch);
+          stream.onEnd(() => delivery.events.off(emitterName, onBatch));
+        }
+      }
+
+      const end = () => stream.end();
+      if (shutdown.aborted) return end();
+      shutdown.addEventListener("abort", end, { once: true });
+      stream.onEnd(() => shutdown.removeEventListener("abort", end));
+      request.raw.on("close", end);
+    },
+  );
 }

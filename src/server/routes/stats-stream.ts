@@ -2,27 +2,29 @@
  * GET /v1/stats/stream: server-sent events for dashboards.
  *   event: stats   data: {at, queues: [the objects GET /v1/queues answers], health, store}
  * once a second (STATS_INTERVAL_MS), the first at once. A key limited to some queues gets only
- * the queues it reaches. A comment line every 15 s keeps proxies from closing the stream between
- * events; a client too slow to read skips snapshots rather than have them pile up here. The stream
- * ends when the client goes away or the server begins to shut down; HEAD answers the stream's
- * headers and no body.
+ * the queues it reaches. The stream is an EventStream (event-stream.ts), like GET /v1/events:
+ * a keep-alive comment every 15 s, and a client too slow to read has snapshots dropped (and
+ * counted in `event: dropped`) rather than piled up here; the next one it reads is whole. It ends
+ * when the client goes away or the server begins to shut down; HEAD answers the stream's headers
+ * and no body.
  */
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { reaches } from "../auth.js";
+import { EventStream, STREAM_HEADERS } from "../event-stream.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 import { StatsBroadcast, type StatsSnapshot } from "../stats-broadcast.js";
 
-const KEEPALIVE_MS = 15_000;
-const STREAM_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" };
+/** Room for the snapshot a new stream gets at once and the next tick's in the same second. */
+const SNAPSHOTS_PER_SECOND = 2;
 
 export function statsStreamRoutes(app: FastifyInstance, { spool, rates, shutdown }: ServerContext): void {
   const broadcast = new StatsBroadcast(spool, rates, shutdown);
-  const open = new Set<() => void>();
+  const open = new Set<EventStream>();
   // Fastify's close waits for in-flight requests: end the streams first.
   app.addHook("preClose", async () => {
-    for (const end of [...open]) end();
+    for (const stream of [...open]) stream.end();
     broadcast.close();
   });
   app.get(
@@ -36,31 +38,18 @@ export function statsStreamRoutes(app: FastifyInstance, { spool, rates, shutdown
     },
     (request, reply) => {
       reply.hijack();
-      const raw = reply.raw;
-      if (request.method === "HEAD") return void raw.writeHead(200, STREAM_HEADERS).end();
-      raw.writeHead(200, { ...STREAM_HEADERS, connection: "keep-alive" });
-      raw.write(": spool stats\n\n");
-      const send = (snapshot: StatsSnapshot) => {
-        if (raw.writableNeedDrain) return;
-        const queues = snapshot.queues.filter((queue) => reaches(request, queue.name));
-        raw.write(`event: stats\ndata: ${JSON.stringify({ ...snapshot, queues })}\n\n`);
-      };
-      const keepAlive = setInterval(() => raw.write(": keep-alive\n\n"), KEEPALIVE_MS);
-      const unsubscribe = broadcast.subscribe(send);
-      let ended = false;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        clearInterval(keepAlive);
-        unsubscribe();
-        shutdown.removeEventListener("abort", end);
-        open.delete(end);
-        raw.end();
-      };
-      open.add(end);
+      // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
+      if (request.method === "HEAD") return void reply.raw.writeHead(200, STREAM_HEADERS).end();
+      const stream = new EventStream(reply.raw, SNAPSHOTS_PER_SECOND);
+      open.add(stream);
+      stream.onEnd(() => open.delete(stream));
+      const end = () => stream.end();
       if (shutdown.aborted) return end();
       shutdown.addEventListener("abort", end, { once: true });
+      stream.onEnd(() => shutdown.removeEventListener("abort", end));
       request.raw.on("close", end);
+      const send = (snapshot: StatsSnapshot) => stream.send("stats", { ...snapshot, queues: snapshot.queues.filter((queue) => reaches(request, queue.name)) });
+      stream.onEnd(broadcast.subscribe(send));
     },
   );
 }

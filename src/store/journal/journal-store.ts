@@ -56,6 +56,8 @@ import { SegmentLog, type FsyncPolicy, type SegmentLogStats } from "../../log/se
 import { decodeSnapshot, encodeSnapshotChunks } from "./snapshot-codec.js";
 import { deleteCoveredSegments, pruneSnapshots, writeSnapshot } from "../../log/snapshot-file.js";
 import { defaults } from "../../config/defaults.js";
+import type { QueueEvent, QueueEventSink } from "../../core/queue-events.js";
+import { EventFanout } from "../event-fanout.js";
 
 export interface JournalStoreOptions {
   /** The data directory (created if missing). One process at a time may open it. */
@@ -126,6 +128,14 @@ export class JournalStore implements Store {
   /** The run's acks (ids and tokens, `#ackRun.count` of them), reused from run to run. */
   readonly #runIds: string[] = [];
   readonly #runTokens: string[] = [];
+  /** Queue events' listeners; while there are any, the engine's events collect in `#collected`. */
+  readonly #events = new EventFanout((active) => this.#engine?.setEventSink(active ? this.#collect : undefined));
+  /**
+   * Events the engine made whose records are not yet released: each batch is handed on once the
+   * group holding its records is durable (`#releaseEvents`), so nobody hears of a change the disk refused.
+   */
+  #collected: QueueEvent[] = [];
+  readonly #collect = (event: QueueEvent): void => void this.#collected.push(event);
 
   constructor(options: JournalStoreOptions) {
     checkJournalOptions(options);
@@ -231,6 +241,9 @@ export class JournalStore implements Store {
     const previous = this.#engine;
     this.#engine = engine;
     previous?.stop();
+    // Events of changes not yet logged die with the engine that made them; the new one reports from here.
+    this.#collected = [];
+    engine.setEventSink(this.#events.active ? this.#collect : undefined);
     for (const [queue, watcher] of this.#watchers) {
       watcher.unwatch = engine.watch(queue, () => this.#notify(queue));
       if (previous) this.#notify(queue); // state may have moved: let consumers look again
@@ -301,6 +314,7 @@ export class JournalStore implements Store {
       );
     }
     this.#counted();
+    this.#releaseEvents(this.#collected.length);
     if (!durable) return Promise.resolve(result);
     const done = this.#lastDurable!;
     return result === undefined ? (done as Promise<R>) : done.then(() => result);
@@ -343,6 +357,7 @@ export class JournalStore implements Store {
       this.#flushAckRun();
       this.#track(this.#log.append(OP_RECORD, encodeOp({ o: "ack", id, token }, now, this.#decisions, this.#opWriter)));
       this.#counted();
+      this.#releaseEvents(this.#collected.length);
       return this.#lastDurable!;
     }
     let run = this.#ackRun;
@@ -354,6 +369,7 @@ export class JournalStore implements Store {
     this.#runIds[run.count] = id;
     this.#runTokens[run.count] = token;
     run.count++;
+    run.events = this.#collected.length;
     this.#counted(); // after joining the run: a snapshot this starts flushes the run before its seal
     return run.durable;
   }
@@ -379,6 +395,8 @@ export class JournalStore implements Store {
     }
     this.#track(this.#log.append(OP_RECORD, encodeAcks(run.t, this.#runIds, this.#runTokens, run.count, this.#opWriter)));
     run.settle(this.#lastDurable!);
+    // Only the run's own events: an operation being applied now may have made more after them.
+    this.#releaseEvents(run.events);
     // Let the strings go: the arrays only keep their capacity.
     this.#runIds.fill("", 0, run.count);
     this.#runTokens.fill("", 0, run.count);
@@ -452,8 +470,25 @@ export class JournalStore implements Store {
     this.#flushAckRun(); // its acks came first
     if (this.#log.fault || this.#stale) return; // recovery rebuilds from disk anyway
     // With the decisions of the tick just run (the ids of dead-letter copies it made).
-    this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, this.#decisions, this.#opWriter)).catch(() => this.#recoverSoon());
+    const appended = this.#log.append(OP_RECORD, encodeOp({ o: "tick" }, now, this.#decisions, this.#opWriter));
+    appended.catch(() => this.#recoverSoon());
     this.#counted();
+    this.#releaseEvents(this.#collected.length, appended);
+  }
+
+  /**
+   * Hands the first `count` collected events on once `appended` (the last append) is durable. Every record
+   * holding them is appended by then (records are released in log order: groups become durable in
+   * order, and their callbacks run in the order they were added); a refused group drops them.
+   */
+  #releaseEvents(count: number, appended = this.#lastAppended): void {
+    if (count === 0 || appended === undefined) return;
+    const batch = count === this.#collected.length ? this.#collected : this.#collected.slice(0, count);
+    this.#collected = count === this.#collected.length ? [] : this.#collected.slice(count);
+    appended.then(
+      () => this.#events.deliver(batch),
+      () => undefined,
+    );
   }
 
   /**
@@ -672,6 +707,10 @@ export class JournalStore implements Store {
     return { fired, nextRunAt: this.#read((e) => earliestRun(e.listSchedules())) };
   }
 
+  onEvents(sink: QueueEventSink): () => void {
+    return this.#events.subscribe(sink);
+  }
+
   /** Watchers live here, not in the engine: they survive a rebuild after a fault. */
   watch(queue: string, listener: () => void): () => void {
     if (this.#closing) throw new UnavailableError("the journal store is closed");
@@ -719,6 +758,8 @@ export class JournalStore implements Store {
 /** An open ack run: its time, how many acks it holds, and the promise they all return. */
 class AckRun {
   count = 0;
+  /** How many collected events (`#collected`) the run's acks reach up to. */
+  events = 0;
   readonly durable: Promise<void>;
   settle!: (durable: Promise<void>) => void;
   constructor(readonly t: number) {

@@ -8,6 +8,8 @@ import { systemClock, type Clock } from "../../util/clock.js";
 import type { Store, StoreCapabilities, StorePublishOptions } from "../store.js";
 import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, ProgressReport, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import type { QueueInfo } from "../../config/schemas.js";
+import type { QueueEventSink } from "../../core/queue-events.js";
+import { EventFanout } from "../event-fanout.js";
 import { ENGINE_STORE_CAPABILITIES, requireCapability } from "../capabilities.js";
 
 export interface MemoryStoreOptions {
@@ -24,11 +26,13 @@ export class MemoryStore implements Store {
   readonly capabilities: StoreCapabilities = ENGINE_STORE_CAPABILITIES;
   readonly clock: Clock;
   readonly #engine: Engine;
+  readonly #events: EventFanout;
   #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.#engine = new Engine({ clock: this.clock, random: options.random });
+    this.#events = new EventFanout((active) => this.#engine.setEventSink(active ? this.#events.push : undefined));
   }
 
   #open(): Engine {
@@ -150,6 +154,9 @@ export class MemoryStore implements Store {
   }
   watch(queue: string, listener: () => void): () => void {
     return this.#open().watch(queue, listener);
+  }
+  onEvents(sink: QueueEventSink): () => void {
+    return this.#events.subscribe(sink);
   }
   async close(): Promise<void> {
     if (this.#closed) return;

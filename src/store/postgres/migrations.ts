@@ -8,6 +8,7 @@ import type pg from "pg";
 import { migration001 } from "./migrations/001-queues.js";
 import { migration002 } from "./migrations/002-delivery.js";
 import { migrationSchedules } from "./migrations/003-schedules.js";
+import { migrationEvents } from "./migrations/004-events.js";
 
 export interface Migration {
   version: number;
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "queues", sql: migration001 },
   { version: 2, name: "delivery", sql: migration002 },
   { version: 3, name: "schedules", sql: migrationSchedules },
+  { version: 4, name: "events", sql: migrationEvents },
 ];
 
 export interface MigrationResult {

@@ -18,9 +18,7 @@ import { resolveQueueOptions } from "../../config/resolve.js";
 import { defaults } from "../../config/defaults.js";
 import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type ResolvedQueueOptions } from "../../config/schemas.js";
 import { validate } from "../../config/validate.js";
-import { limits } from "../../config/limits.js";
 import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
-import { newId } from "../../core/ids.js";
 import { decideRelease } from "../../core/lifecycle.js";
 import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
 import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
@@ -37,6 +35,9 @@ import { isConnectionFailure, isRetryable, toSpoolError } from "./pg-errors.js";
 import { completedStatus, messageStatus, STATE, toDeadLetter, toLeased, type CompletedRow, type MessageRow } from "./rows.js";
 import { inTransaction } from "./transaction.js";
 import { Wakeups } from "./wakeups.js";
+import { PgEventFeed } from "./event-feed.js";
+import { PgPublisher, type Queryable } from "./publisher.js";
+import type { QueueEventSink } from "../../core/queue-events.js";
 import { PgSchedules } from "./schedules.js";
 import type { FireResult, ScheduleDefinition, ScheduleRecord } from "../../core/schedule.js";
 
@@ -77,11 +78,6 @@ const TYPES = {
     oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** What the caller's transaction must look like: a node-postgres client (or pool-client) inside BEGIN. */
-interface Queryable {
-  query: pg.ClientBase["query"];
-}
-
 /** One statement (or transaction) the store ran, for metrics (`observeQueries`). */
 export interface QueryObservation {
   /** Which operation: a word from a fixed set (`lease`, `ack`, `publish`, `tick`…), never a queue name or an id. */
@@ -101,14 +97,6 @@ export interface PoolStats {
 }
 
 const MAX_RETRIES = 5;
-/** Publish statements on the pool at once; the publishes that come meanwhile go together (publish()). */
-const PUBLISHES_IN_FLIGHT = 4;
-
-interface WaitingPublish {
-  inputs: PublishInput[];
-  resolve: (outcomes: PublishOutcome[]) => void;
-  reject: (error: unknown) => void;
-}
 const SWEEP_EVERY_TICKS = 10;
 
 export class PostgresStore implements Store {
@@ -124,13 +112,13 @@ export class PostgresStore implements Store {
   readonly #random: () => number;
   readonly #pool: pg.Pool;
   readonly #wakeups: Wakeups;
+  readonly #events: PgEventFeed;
+  readonly #publisher: PgPublisher;
   #opened = false;
   #closed = false;
   #writeFault: Error | undefined;
 
   #pendingAcks: Array<{ item: AckItem; resolve: () => void; reject: (error: unknown) => void }> = [];
-  #waitingPublishes: WaitingPublish[] = [];
-  #publishesInFlight = 0;
   #ackFlushScheduled = false;
 
   #tickTimer: TimerHandle | undefined;
@@ -180,6 +168,14 @@ export class PostgresStore implements Store {
         if (this.#opened) this.#runTick();
       },
       onLost: (error) => this.#noteFault(error),
+      onEvents: (json) => this.#events.receive(json),
+    });
+    this.#events = new PgEventFeed(this.#s, (text) => this.#query("events wanted", text));
+    this.#publisher = new PgPublisher({
+      schema: this.#s,
+      query: { run: (what, text, values, on, prepared) => this.#query(what, text, values, on, prepared) },
+      wake: (queue) => this.#wakeups.wake(queue),
+      now: () => this.clock.now(),
     });
   }
 
@@ -232,6 +228,7 @@ export class PostgresStore implements Store {
    */
   async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable, prepared?: string): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
+    if (this.#events.opening !== undefined && what !== "events wanted") await this.#events.opening;
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     const query: pg.QueryConfig = on || prepared === undefined ? { text, values } : { name: `${this.schema}:${prepared}`, text, values };
     for (let attempt = 1; ; attempt++) {
@@ -253,6 +250,7 @@ export class PostgresStore implements Store {
   /** Runs `body` in a transaction on one pooled connection, retrying it whole on a deadlock. */
   async #transaction<T>(what: string, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    if (this.#events.opening !== undefined) await this.#events.opening;
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -421,131 +419,15 @@ export class PostgresStore implements Store {
     };
   }
 
-  // ── publish ─────────────────────────────────────────────────────────────────────────────
+  // ── publish (publisher.ts) ──────────────────────────────────────────────────────────────
 
-  /**
-   * Publishes on the pool take turns as a group commit does: up to PUBLISHES_IN_FLIGHT statements
-   * run at once, and the publishes that come meanwhile wait and go together as one statement (up
-   * to maxPublishBatch messages), so many single publishes are few round trips and commits. Each
-   * caller's batch stays atomic on its own: when a combined statement fails, every caller's batch
-   * is run again alone, so one refused publish (a full queue) does not fail the others.
-   */
   publish(inputs: PublishInput[], options?: StorePublishOptions): Promise<PublishOutcome[]> {
-    if (options?.transaction !== undefined) return this.#publishNow(inputs, asTransaction(options.transaction));
     try {
       this.#checkOpen();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#publishesInFlight < PUBLISHES_IN_FLIGHT) return this.#publishAlone(inputs);
-    return new Promise((resolve, reject) => {
-      this.#waitingPublishes.push({ inputs, resolve, reject });
-    });
-  }
-
-  async #publishAlone(inputs: PublishInput[]): Promise<PublishOutcome[]> {
-    this.#publishesInFlight++;
-    try {
-      return await this.#publishNow(inputs);
-    } finally {
-      this.#publishesInFlight--;
-      this.#nextPublishes();
-    }
-  }
-
-  /** Sends the publishes that waited for a free turn, as one statement. */
-  #nextPublishes(): void {
-    if (this.#waitingPublishes.length === 0 || this.#publishesInFlight >= PUBLISHES_IN_FLIGHT) return;
-    const group: WaitingPublish[] = [];
-    let count = 0;
-    while (this.#waitingPublishes.length > 0) {
-      const next = this.#waitingPublishes[0];
-      if (group.length > 0 && count + next.inputs.length > limits.maxPublishBatch) break;
-      group.push(next);
-      count += next.inputs.length;
-      this.#waitingPublishes.shift();
-    }
-    this.#publishesInFlight++;
-    this.#publishGroup(group).finally(() => {
-      this.#publishesInFlight--;
-      this.#nextPublishes();
-    });
-  }
-
-  async #publishGroup(group: WaitingPublish[]): Promise<void> {
-    if (group.length === 1) {
-      await this.#publishNow(group[0].inputs).then(group[0].resolve, group[0].reject);
-      return;
-    }
-    try {
-      const outcomes = await this.#publishNow(group.flatMap((entry) => entry.inputs));
-      let offset = 0;
-      for (const entry of group) {
-        entry.resolve(outcomes.slice(offset, offset + entry.inputs.length));
-        offset += entry.inputs.length;
-      }
-    } catch {
-      // Nothing of the combined statement was written: each batch alone, in the order they came.
-      for (const entry of group) await this.#publishNow(entry.inputs).then(entry.resolve, entry.reject);
-    }
-  }
-
-  async #publishNow(inputs: PublishInput[], transaction?: Queryable): Promise<PublishOutcome[]> {
-    const n = inputs.length;
-    const now = this.clock.now();
-    const ids = new Array<string>(n);
-    const queues = new Array<string>(n);
-    const bodies = new Array<string>(n);
-    const headers = new Array<string | null>(n);
-    const priorities = new Array<number>(n);
-    const availableAt = new Array<number | null>(n);
-    const delayMs = new Array<number | null>(n);
-    const ttlMs = new Array<number | null>(n);
-    const maxAttempts = new Array<number | null>(n);
-    const dedupKeys = new Array<string | null>(n);
-    const idempotencyKeys = new Array<string | null>(n);
-    const groupKeys = new Array<string | null>(n);
-    const correlationIds = new Array<string | null>(n);
-    const causationIds = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const input = inputs[i];
-      ids[i] = newId(now);
-      queues[i] = input.queue;
-      bodies[i] = input.body;
-      headers[i] = input.headers === undefined ? null : JSON.stringify(input.headers);
-      priorities[i] = input.priority;
-      availableAt[i] = input.availableAt ?? null;
-      delayMs[i] = input.delayMs ?? null;
-      ttlMs[i] = input.ttlMs ?? null;
-      maxAttempts[i] = input.maxAttempts ?? null;
-      dedupKeys[i] = input.dedupKey ?? null;
-      idempotencyKeys[i] = input.idempotencyKey ?? null;
-      groupKeys[i] = input.groupKey ?? null;
-      correlationIds[i] = input.correlationId ?? null;
-      causationIds[i] = input.causationId ?? null;
-    }
-    const { rows } = await this.#query<{ i: number; id: string; replaced: boolean }>(
-      "publish",
-      `SELECT i, id, replaced FROM ${this.#s}.publish($1::jsonb, $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::bigint[],
-         $8::bigint[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])`,
-      [
-        JSON.stringify(resolveQueueOptions()), ids, queues, bodies, headers, priorities, availableAt,
-        delayMs, ttlMs, maxAttempts, dedupKeys, idempotencyKeys, groupKeys, correlationIds, causationIds,
-      ],
-      transaction,
-      "publish",
-    );
-    const outcomes = new Array<PublishOutcome>(n);
-    for (let i = 0; i < n; i++) outcomes[i] = { id: ids[i], queue: queues[i], replaced: false, duplicate: false };
-    for (const row of rows) {
-      const outcome = outcomes[row.i - 1];
-      outcome.id = row.id;
-      if (row.replaced) outcome.replaced = true;
-      else outcome.duplicate = true;
-    }
-    // In the caller's transaction nothing is visible until it commits; NOTIFY wakes everyone then.
-    if (!transaction) for (const queue of new Set(queues)) this.#wakeups.wake(queue);
-    return outcomes;
+    return this.#publisher.publish(inputs, options);
   }
 
   // ── schedules (schedules.ts) ────────────────────────────────────────────────────────────
@@ -877,6 +759,11 @@ export class PostgresStore implements Store {
     return this.#wakeups.watch(queue, listener);
   }
 
+  onEvents(sink: QueueEventSink): () => void {
+    this.#checkOpen();
+    return this.#events.subscribe(sink);
+  }
+
   /**
    * Applies what fell due on `queue` (waiting for another process applying it too, so a read
    * after it is up to date) or, in the background, on all queues (null); arms the timer for what
@@ -930,6 +817,7 @@ export class PostgresStore implements Store {
     this.#closed = true;
     this.#tickTimer?.cancel();
     clearInterval(this.#sweepTimer);
+    this.#events.close();
     for (const timer of this.#rateTimers.values()) timer.cancel();
     this.#rateTimers.clear();
     await this.#wakeups.close();
@@ -984,13 +872,6 @@ function isDue(row: MessageRow, now: number): boolean {
   if (row.state === STATE.delayed && row.available_at <= now) return true;
   if (row.state === STATE.leased && (row.lease_until as number) <= now) return true;
   return row.state !== STATE.leased && row.state !== STATE.dead && row.expires_at !== null && row.expires_at <= now;
-}
-
-function asTransaction(transaction: unknown): Queryable {
-  if (transaction !== null && typeof transaction === "object" && typeof (transaction as Queryable).query === "function") return transaction as Queryable;
-  throw new ValidationError("publish: transaction must be a node-postgres client inside the caller's open transaction (BEGIN)", [
-    { path: "/transaction", message: "not a pg client" },
-  ]);
 }
 
 /** A store on PostgreSQL shared by any number of processes (docs/postgres.md). */

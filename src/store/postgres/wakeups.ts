@@ -1,7 +1,7 @@
 /**
  * Wake-ups across processes: one dedicated connection LISTENs on the schema's channel. A
  * notification `q:<queue>` wakes that queue's local watchers; `d:<ms>` says something falls due
- * then, and is passed to `onDue` (the store arms its tick timer). The connection is re-made when
+ * then, and is passed to `onDue` (the store arms its tick timer); `e:[…]` carries queue events. The connection is re-made when
  * it drops; since notifications sent meanwhile are lost, every watched queue is woken then (a
  * spurious wake-up is allowed, a missed one is not).
  */
@@ -15,6 +15,8 @@ export interface WakeupsOptions {
   onReconnect: () => void;
   /** Reports a lost connection (the store marks itself unavailable until it is back). */
   onLost: (error: Error) => void;
+  /** A notification `e:<json>`: queue events the database's triggers sent (event-feed.ts). */
+  onEvents: (json: string) => void;
 }
 
 export class Wakeups {
@@ -119,6 +121,7 @@ export class Wakeups {
     if (!payload) return;
     if (payload.startsWith("q:")) this.wake(payload.slice(2));
     else if (payload.startsWith("d:")) this.#options.onDue(Number(payload.slice(2)));
+    else if (payload.startsWith("e:")) this.#options.onEvents(payload.slice(2));
   }
 
   #lost(client: pg.Client, error: Error): void {

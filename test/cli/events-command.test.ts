@@ -1,0 +1,77 @@
+/**
+ * `spool events <glob>` follows the server's queue events as the real CLI in a child process:
+ * one line per event (or NDJSON with --json), only the types asked for, ending after --count;
+ * a bad type is a usage error naming the choices.
+ */
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { Spool, memoryStore } from "../../src/index.js";
+import { createApp } from "../../src/server/app.js";
+import { uniqueQueueName } from "../helpers/poll-until.js";
+import { runCli } from "./cli-process.js";
+
+let spool: Spool;
+let app: FastifyInstance;
+let url: string;
+
+beforeAll(async () => {
+  spool = await Spool.open({ store: memoryStore() });
+  app = await createApp({ spool });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  await app?.close();
+  await spool?.close();
+});
+
+/**
+ * Runs the command while messages go through `queue` (published, then dead: a reject) one every
+ * 50 ms until it exits: it hears those after it connected. Returns its output and the ids sent.
+ */
+async function whileMessagesFlow(args: string[], queue: string) {
+  const running = runCli(args, { env: { SPOOL_URL: url } });
+  let exited = false;
+  void running.finally(() => (exited = true));
+  const q = spool.queue(queue);
+  const ids: string[] = [];
+  while (!exited) {
+    const { id } = await q.publish({ n: ids.length });
+    ids.push(id);
+    const [m] = await q.lease();
+    await q.nack(m.id, m.leaseToken, { reject: true });
+    await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 50))]);
+  }
+  return { ...(await running), ids };
+}
+
+it("prints one line per event of the types asked for, and stops after --count", async () => {
+  const queue = uniqueQueueName("cli.events");
+  const { code, stdout, stderr, ids } = await whileMessagesFlow(["events", "cli.events-*", "--type", "dead", "--count", "2"], queue);
+  expect(code, stderr).toBe(0);
+  const lines = stdout.trim().split("\n");
+  expect(lines).toHaveLength(2);
+  for (const line of lines) {
+    expect(line).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  dead +${queue}  ([0-9A-Z]{26})  rejected after 1 attempt$`));
+    expect(ids).toContain(line.split(/\s+/)[3]);
+  }
+});
+
+it("--json prints each event as one line of JSON, in order per message", async () => {
+  const queue = uniqueQueueName("cli.events");
+  const { code, stdout, stderr } = await whileMessagesFlow(["events", queue, "--json", "--count", "8"], queue);
+  expect(code, stderr).toBe(0);
+  const events = stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string; id: string; queue: string });
+  expect(events).toHaveLength(8);
+  expect(events.every((e) => e.queue === queue)).toBe(true);
+  const byId = new Map<string, string[]>();
+  for (const e of events) byId.set(e.id, [...(byId.get(e.id) ?? []), e.type]);
+  const order = ["published", "active", "failed", "dead"];
+  for (const types of byId.values()) expect(order.slice(order.indexOf(types[0]), order.indexOf(types[0]) + types.length)).toEqual(types);
+});
+
+it("refuses an unknown --type with the choices", async () => {
+  const { code, stderr } = await runCli(["events", "q", "--type", "finished"], { env: { SPOOL_URL: url } });
+  expect(code).not.toBe(0);
+  expect(stderr).toContain("expected one of published, active");
+});

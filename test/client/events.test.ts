@@ -1,0 +1,69 @@
+/**
+ * `client.events({ queue })` follows jobs over HTTP as `spool.on` does in the library: a remote
+ * worker's first attempt fails and its second completes, and the events say so in order; the
+ * iteration ends when its signal aborts; bad options and a key out of reach are errors.
+ */
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { generateApiKey, hashApiKey } from "../../src/auth/api-keys.js";
+import { SpoolError, type DroppedEvents, type QueueEvent } from "../../src/index.js";
+import { uniqueQueueName } from "../helpers/poll-until.js";
+import { startRemoteServer, type RemoteServer } from "./remote-server.js";
+
+const ADMIN = generateApiKey();
+const LIMITED = generateApiKey();
+let server: RemoteServer;
+beforeEach(async () => {
+  server = await startRemoteServer({
+    keys: [
+      { name: "admin", hash: hashApiKey(ADMIN), scopes: ["admin"] },
+      { name: "limited", hash: hashApiKey(LIMITED), scopes: ["consume"], queues: ["mine.*"] },
+    ],
+  });
+});
+afterEach(async () => server.close());
+
+it("follows a job through a failed attempt, its retry and its completion, then stops when aborted", async () => {
+  const client = server.client({ apiKey: ADMIN });
+  const q = uniqueQueueName("events");
+  await client.queue(q).setOptions({ backoff: { type: "fixed", baseMs: 0 } });
+  const stop = new AbortController();
+  const seen: Array<QueueEvent | DroppedEvents> = [];
+  const events = client.events({ queue: q, signal: stop.signal });
+  const first = events.next(); // opens the stream
+  const { id } = await client.publish(q, { n: 1 });
+  let calls = 0;
+  const worker = client.queue(q).work(async () => {
+    if (++calls === 1) throw new Error("first try fails");
+  });
+  try {
+    seen.push((await first).value as QueueEvent);
+    for await (const event of events) {
+      seen.push(event);
+      if (event.type === "completed") stop.abort();
+    }
+  } finally {
+    await worker.close();
+  }
+  const mine = seen.filter((e) => e.type !== "dropped" && e.id === id) as QueueEvent[];
+  expect(mine.map((e) => e.type)).toEqual(["published", "active", "failed", "retry", "active", "completed"]);
+  expect(mine[2]).toMatchObject({ attempt: 1, error: { message: "first try fails" } });
+  expect(mine[5]).toMatchObject({ attempt: 2 });
+});
+
+it("refuses bad options, and streams only of the queues a key reaches", async () => {
+  const admin = server.client({ apiKey: ADMIN });
+  await expect(admin.events({ queue: "" }).next()).rejects.toMatchObject({ code: "validation_failed" });
+  await expect(admin.events({ queue: "x", types: ["finished" as "completed"] }).next()).rejects.toMatchObject({ code: "validation_failed" });
+  await expect(server.client({ apiKey: "wrong" }).events({ queue: "x" }).next()).rejects.toBeInstanceOf(SpoolError);
+
+  const limited = server.client({ apiKey: LIMITED });
+  const stop = new AbortController();
+  const events = limited.events({ queue: "*", types: ["published"], signal: stop.signal });
+  const next = events.next();
+  const other = await admin.publish(uniqueQueueName("theirs"), 1);
+  const ours = await admin.publish(uniqueQueueName("mine.q"), 2);
+  const got = (await next).value as QueueEvent;
+  stop.abort();
+  expect(got.id).toBe(ours.id);
+  expect(got.id).not.toBe(other.id);
+});

@@ -1,0 +1,203 @@
+/**
+ * Queue events (`spool.on`): every change of a message's state reaches the listeners, in order
+ * per message, with what the change was (attempt, error, dead reason, due time); time-driven
+ * changes (a lease or a TTL running out) too; an unsubscribed listener hears nothing more.
+ */
+import { expect } from "vitest";
+import { it } from "../registry.js";
+import type { QueueEvent, Spool } from "../../../src/index.js";
+import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
+import type { AreaDefinition } from "../suite.js";
+import { leaseOne } from "./consume-helpers.js";
+import { itOnClock, manualClock } from "./publish-helpers.js";
+import { waitForClock } from "./time-helpers.js";
+
+/** Every event of `spool` from now on, as a list to read. */
+function record(spool: Spool): { events: QueueEvent[]; of(id: string): QueueEvent[]; stop(): void } {
+  const events: QueueEvent[] = [];
+  const stop = spool.on("*", (event) => void events.push(event));
+  return { events, of: (id) => events.filter((e) => e.id === id), stop };
+}
+
+/** Waits until the message's events include one of `type`; returns the message's events then. */
+async function until(recorder: ReturnType<typeof record>, id: string, type: QueueEvent["type"]): Promise<QueueEvent[]> {
+  await pollUntil(() => recorder.of(id).some((e) => e.type === type), { what: `a "${type}" event for ${id}` });
+  return recorder.of(id);
+}
+
+export const events: AreaDefinition = (suite, open) => {
+  it("a message's life arrives in order: published, active, progress, completed", async () => {
+    const { spool, store } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const before = store.clock.now();
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    await queue.report(m.id, m.leaseToken, { progress: { done: 1, of: 2 } });
+    await queue.ack(m.id, m.leaseToken);
+    const seen = await until(recorder, id, "completed");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "progress", "completed"]);
+    for (const event of seen) {
+      expect(event.queue).toBe(queue.name);
+      expect(event.at).toBeGreaterThanOrEqual(before);
+    }
+    expect(seen[0]).toMatchObject({ type: "published", availableAt: seen[0].at });
+    expect(seen[1]).toMatchObject({ type: "active", attempt: 1, leaseUntil: m.leaseUntil });
+    expect(seen[2]).toMatchObject({ type: "progress", progress: { done: 1, of: 2 } });
+    expect(seen[3]).toMatchObject({ type: "completed", attempt: 1 });
+  });
+
+  it("failed attempts say why, then retry with the due time, and the last one goes dead with its reason", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"), { maxAttempts: 2 });
+    const { id } = await queue.publish("x");
+    const first = await leaseOne(queue);
+    const retried = await queue.nack(first.id, first.leaseToken, { error: { message: "boom", kind: "error" }, delayMs: 0 });
+    const second = await leaseOne(queue);
+    await queue.nack(second.id, second.leaseToken, { error: { message: "boom again", kind: "error" } });
+    const seen = await until(recorder, id, "dead");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "failed", "retry", "active", "failed", "dead"]);
+    expect(seen[2]).toMatchObject({ type: "failed", attempt: 1, error: { message: "boom", kind: "error" } });
+    expect(seen[3]).toMatchObject({ type: "retry", attempt: 1, availableAt: retried.availableAt });
+    expect(seen[5]).toMatchObject({ type: "failed", attempt: 2, error: { message: "boom again" } });
+    expect(seen[6]).toMatchObject({ type: "dead", reason: "max_attempts", attempt: 2 });
+  });
+
+  it("a reject goes dead as rejected; a release is released, not failed; a replay is replayed", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const { id } = await queue.publish("x");
+    const first = await leaseOne(queue);
+    await queue.nack(first.id, first.leaseToken, { release: true });
+    const second = await leaseOne(queue);
+    await queue.nack(second.id, second.leaseToken, { reject: true });
+    await until(recorder, id, "dead");
+    expect(await queue.replayDead({ ids: [id] })).toBe(1);
+    const seen = await until(recorder, id, "replayed");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "released", "active", "failed", "dead", "replayed"]);
+    expect(seen[5]).toMatchObject({ reason: "rejected" });
+  });
+
+  it("a delayed publish says when it becomes available; a dead-letter copy is published in its queue", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const dlq = uniqueQueueName("events-dlq");
+    const queue = spool.queue<string>(uniqueQueueName("events"), { maxAttempts: 1, deadLetter: { queue: dlq } });
+    const delayed = await queue.publish("later", { delayMs: 60_000 });
+    const [published] = await until(recorder, delayed.id, "published");
+    expect(published).toMatchObject({ type: "published" });
+    expect((published as { availableAt: number }).availableAt - published.at).toBe(60_000);
+
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    await queue.nack(m.id, m.leaseToken, { error: { message: "no", kind: "permanent" } });
+    await until(recorder, id, "dead");
+    const copy = await pollUntil(() => recorder.events.find((e) => e.queue === dlq && e.type === "published"), { what: "the dead-letter copy's publish" });
+    expect(copy.id).not.toBe(id);
+    const deadAt = recorder.of(id).findIndex((e) => e.type === "dead");
+    expect(recorder.events.indexOf(copy)).toBeGreaterThan(recorder.events.indexOf(recorder.of(id)[deadAt]) - 1);
+  });
+
+  itOnClock(
+    suite,
+    "a lease running out is a failed attempt (lease expired) and a retry; a TTL running out is dead as expired",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("events"), { leaseMs: 1_000 });
+      const { id } = await queue.publish("x");
+      await leaseOne(queue);
+      const short = await queue.publish("short", { ttlMs: 500 });
+      clock.advance(1_000);
+      const seen = await until(recorder, id, "retry");
+      expect(seen.map((e) => e.type)).toEqual(["published", "active", "failed", "retry"]);
+      expect(seen[2]).toMatchObject({ attempt: 1, error: { message: expect.stringMatching(/lease expired/) } });
+      const ttl = await until(recorder, short.id, "dead");
+      expect(ttl.map((e) => e.type)).toEqual(["published", "dead"]);
+      expect(ttl[1]).toMatchObject({ reason: "expired", attempt: 0 });
+    },
+    async () => {
+      const { spool } = await open();
+      const recorder = record(spool);
+      const queue = spool.queue<string>(uniqueQueueName("events"), { leaseMs: 300 });
+      const { id } = await queue.publish("x");
+      await leaseOne(queue);
+      const short = await queue.publish("short", { ttlMs: 300 });
+      // Nobody reads or writes meanwhile: the store's own time-driven work must report these.
+      const seen = await until(recorder, id, "retry");
+      expect(seen.map((e) => e.type)).toEqual(["published", "active", "failed", "retry"]);
+      expect(seen[2]).toMatchObject({ attempt: 1, error: { message: expect.stringMatching(/lease expired/) } });
+      const ttl = await until(recorder, short.id, "dead");
+      expect(ttl.map((e) => e.type)).toEqual(["published", "dead"]);
+      expect(ttl[1]).toMatchObject({ reason: "expired" });
+    },
+  );
+
+  itOnClock(
+    suite,
+    "a failed attempt whose TTL ran out meanwhile is failed then dead (expired), with no retry between",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("events"), { leaseMs: 10_000 });
+      const { id } = await queue.publish("x", { ttlMs: 1_000 });
+      const m = await leaseOne(queue);
+      clock.advance(1_000);
+      await queue.nack(m.id, m.leaseToken, { error: { message: "too late", kind: "error" }, delayMs: 0 });
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+    async () => {
+      const { spool, store } = await open();
+      const recorder = record(spool);
+      const queue = spool.queue<string>(uniqueQueueName("events"), { leaseMs: 10_000 });
+      const { id } = await queue.publish("x", { ttlMs: 300 });
+      const m = await leaseOne(queue);
+      await waitForClock(store, m.leaseUntil - 10_000 + 300 + 1, "the message's TTL to pass");
+      await queue.nack(m.id, m.leaseToken, { error: { message: "too late", kind: "error" }, delayMs: 0 });
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+  );
+
+  it("a listener hears only its type; after unsubscribing, nothing more; an unknown type is refused", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const completed: string[] = [];
+    const all = record(spool);
+    const off = spool.on("completed", (event) => void completed.push(event.id));
+    const a = await queue.publish("a");
+    const m = await leaseOne(queue);
+    await queue.ack(m.id, m.leaseToken);
+    await until(all, a.id, "completed");
+    expect(completed).toEqual([a.id]);
+    off();
+    all.stop();
+    const b = await queue.publish("b");
+    const n = await leaseOne(queue);
+    await queue.ack(n.id, n.leaseToken);
+    const after = record(spool);
+    const c = await queue.publish("c");
+    await until(after, c.id, "published");
+    expect(completed).toEqual([a.id]);
+    expect(all.of(b.id)).toEqual([]);
+    expect(() => spool.on("finished" as "completed", () => undefined)).toThrow(/unknown event "finished"/);
+  });
+
+  it("events of many messages in one batch keep each message's order", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const published = await queue.publishMany(Array.from({ length: 50 }, (_, i) => ({ body: i })));
+    const leased = await queue.lease({ max: 50 });
+    await queue.ackMany(leased.map((m) => ({ id: m.id, leaseToken: m.leaseToken })));
+    for (const { id } of published) {
+      const seen = await until(recorder, id, "completed");
+      expect(seen.map((e) => e.type)).toEqual(["published", "active", "completed"]);
+    }
+  });
+};
