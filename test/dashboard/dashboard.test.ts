@@ -173,12 +173,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
-  it("asks before purging a queue, and purges only once confirmed", async () => {
+  it("shows a queue's messages as they arrive, asks before purging it, and purges only once confirmed", async () => {
     const queue = "dash.purge";
-    await publish(queue, 50);
+    await admin("PUT", `/v1/queues/${queue}`, { maxAttempts: 3 });
     const page = await openWith(ADMIN, `#/queues/${queue}`);
     const readyFigure = page.locator('[data-figure="ready"]');
-    await eventually(() => readyFigure.textContent(), { timeout: 10_000 }).toBe("50");
+    await eventually(() => readyFigure.textContent()).toBe("0");
+    // Published while the page is open: the newest show under "Recent messages", from /v1/events.
+    await page.locator('[data-stream="live"]').waitFor();
+    await publish(queue, 50);
+    await eventually(() => readyFigure.textContent()).toBe("50");
+    await eventually(() => page.locator('[data-recent] [data-event="published"]').count()).toBe(25);
 
     await page.getByRole("button", { name: "Purge…" }).click();
     const dialog = page.getByRole("dialog");

@@ -102,3 +102,15 @@ export interface ExchangeInfo {
   type: string;
   bindings: Array<{ queue: string; bindingKey: string }>;
 }
+
+/** A message event from `GET /v1/events?queue=` (docs/events.md). */
+export interface QueueEvent {
+  type: string;
+  queue: string;
+  id: string;
+  at: number;
+  attempt?: number;
+  availableAt?: number;
+  reason?: string;
+  error?: FailureInfo;
+}
