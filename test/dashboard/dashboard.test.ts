@@ -20,13 +20,12 @@ let server: ServeProcess;
 let browser: Browser;
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([
-    startServe([
-      { name: "ops", key: ADMIN, scopes: ["admin"] },
-      { name: "reader", key: READER, scopes: ["consume"] },
-    ]),
-    launchBrowser(),
+  // One after the other: if the browser is missing, the server is already known to afterAll, which stops it.
+  server = await startServe([
+    { name: "ops", key: ADMIN, scopes: ["admin"] },
+    { name: "reader", key: READER, scopes: ["consume"] },
   ]);
+  browser = await launchBrowser();
 }, 30_000);
 
 afterAll(async () => {

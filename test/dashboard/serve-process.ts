@@ -39,8 +39,11 @@ export async function startServe(keys: Array<{ name: string; key: string; scopes
         return (text === "" ? undefined : JSON.parse(text)) as T;
       },
       async stop() {
+        // A graceful stop, as in production; a server that does not stop in 10 s is killed, so no test leaves one behind.
         child.kill("SIGTERM");
+        const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
         await exited;
+        clearTimeout(killer);
         await removeTempDir(dir);
       },
     };
