@@ -172,7 +172,10 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
                 <span class="muted">
                   attempt {item.attempt} of {item.maxAttempts}
                 </span>
-                <Time at={item.deadAt} />
+                <span>
+                  <span class="muted">died </span>
+                  <Time at={item.deadAt} />
+                </span>
               </div>
               {item.lastError && <LastError error={item.lastError} />}
               <div class="actions">
