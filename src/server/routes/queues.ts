@@ -3,7 +3,7 @@ import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { NotFoundError } from "../../core/errors.js";
 import type { QueueInfo } from "../../config/schemas.js";
-import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
+import { BrowseQuery, QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
 type Params = { Params: Static<typeof QueueParams> };
@@ -57,6 +57,15 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
       },
     );
   }
+
+  app.get<Params & { Querystring: Static<typeof BrowseQuery> }>(
+    "/v1/queues/:q/messages",
+    {
+      schema: routeSchema("queues", "A queue's messages in one state, with bodies, without leasing them", { params: QueueParams, querystring: BrowseQuery }),
+      config: { access: "admin" },
+    },
+    async (request) => ({ messages: await spool.browse(request.params.q, request.query) }),
+  );
 
   app.post<Params>(
     "/v1/queues/:q/purge",
