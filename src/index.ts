@@ -1,6 +1,6 @@
 /** Spool's public API: explicit named exports only. */
 export { Spool, type SpoolOptions } from "./spool.js";
-export { Queue, type LeaseOptions, type QueueStatsWithWorkers, type DeadLetterView } from "./queue.js";
+export { Queue, type LeaseOptions, type QueueStatsWithWorkers, type DeadLetterView, type BrowseOptions, type BrowsedMessageView } from "./queue.js";
 export {
   Worker,
   HandlerTimeoutError,
@@ -37,6 +37,9 @@ export type {
   FailureKind,
   FailureInfo,
   MessageStatus,
+  BrowseState,
+  BrowsedMessage,
+  MessageContent,
   DeadLetter,
   QueueStats,
   QueueCounts,

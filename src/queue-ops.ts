@@ -6,7 +6,7 @@
 import { LeaseOptionsSchema, ReplaySelectionSchema } from "./config/schemas.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
-import type { DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
+import type { BrowsedMessage, BrowseState, DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
 import { requireCapability } from "./store/capabilities.js";
 import { leaseWithWait } from "./store/lease-wait.js";
 import type { Store } from "./store/store.js";
@@ -82,6 +82,33 @@ export async function deadLetterPage<T>(store: Store, queue: string, page: DeadL
   const result = await store.listDead(queue, { cursor: page.cursor, limit });
   const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
   return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
+}
+
+/** A browsed message with its body decoded (absent once completed: the store keeps no body then). */
+export interface BrowsedMessageView<T> extends Omit<BrowsedMessage, "body"> {
+  body: T | undefined;
+}
+
+export interface BrowseOptions {
+  /** Which messages: `ready` (default) in lease order, `delayed` by due time, `leased` by lease end, `completed` newest first. */
+  state?: BrowseState;
+  /** 1–100, default 20. */
+  limit?: number;
+}
+
+const BROWSE_STATES: readonly BrowseState[] = ["ready", "delayed", "leased", "completed"];
+
+/** Up to `limit` messages of `queue` in a state, for looking at (queue.browse, GET /v1/queues/:q/messages). */
+export async function browseMessages<T>(store: Store, queue: string, options: BrowseOptions = {}): Promise<BrowsedMessageView<T>[]> {
+  const where = `browse "${queue}"`;
+  if (options === null || typeof options !== "object") throw new ValidationError(`${where}: options must be an object`);
+  const state = options.state ?? "ready";
+  if (!BROWSE_STATES.includes(state)) {
+    throw new ValidationError(`${where}: state must be one of ${BROWSE_STATES.join(", ")}, got ${JSON.stringify(state)}`, [{ path: "/state", message: "unknown state" }]);
+  }
+  const limit = options.limit === undefined ? 20 : positiveInt(options.limit, "limit", limits.maxBrowse, where);
+  const messages = await store.browse(queue, { state, limit });
+  return messages.map((m) => ({ ...m, body: m.body === undefined ? undefined : (JSON.parse(m.body) as T) }));
 }
 
 export function checkReplaySelection(queue: string, selection: ReplaySelection): void {

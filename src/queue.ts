@@ -9,6 +9,7 @@ import { callOptions, splitCallOptions, toPublishInput } from "./publish-input.j
 import { publishWhenRoom } from "./room-wait.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import {
+  browseMessages,
   checkDeadId,
   checkDeadLetterPage,
   checkLease,
@@ -16,6 +17,8 @@ import {
   deadLetterPage,
   leaseStored,
   queueStats,
+  type BrowseOptions,
+  type BrowsedMessageView,
   type DeadLetterPageOptions,
   type DeadLetterView,
   type LeaseOptions,
@@ -30,7 +33,7 @@ import { LocalWorkerSource } from "./local-source.js";
 import { Worker, type Handler } from "./worker/worker.js";
 import { limits } from "./config/limits.js";
 
-export type { DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "./queue-ops.js";
+export type { BrowseOptions, BrowsedMessageView, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "./queue-ops.js";
 
 function hasOptions(item: object): boolean {
   for (const key in item) if (key !== "body") return true;
@@ -250,6 +253,16 @@ export class Queue<T = unknown> {
       this.#declared = Promise.resolve({ name: this.name, options: resolveQueueOptions(), paused: false });
     }
     return this.#store.deleteQueue(this.name);
+  }
+
+  /**
+   * Up to `limit` (1–100, default 20) of the queue's messages in a state, without leasing them:
+   * `ready` (default) in lease order, `delayed` by due time, `leased` by lease end, `completed`
+   * newest first (no body: a completed message's body is not kept).
+   */
+  async browse(options: BrowseOptions = {}): Promise<BrowsedMessageView<T>[]> {
+    await this.#declaration();
+    return browseMessages<T>(this.#store, this.name, options);
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */

@@ -16,7 +16,18 @@ import { publishWhenRoom } from "./room-wait.js";
 import { checkPublishCapabilities } from "./store/capabilities.js";
 import { Queue } from "./queue.js";
 import { QueueEventListeners, type QueueEventListener, type QueueEventName } from "./queue-event-listeners.js";
-import { checkDeadId, checkReplaySelection, deadLetterPage, queueStats, type DeadLetterPageOptions, type DeadLetterView, type QueueStatsWithWorkers } from "./queue-ops.js";
+import {
+  browseMessages,
+  checkDeadId,
+  checkReplaySelection,
+  deadLetterPage,
+  queueStats,
+  type BrowseOptions,
+  type BrowsedMessageView,
+  type DeadLetterPageOptions,
+  type DeadLetterView,
+  type QueueStatsWithWorkers,
+} from "./queue-ops.js";
 import { routeMessage, type ExchangeInfo, type ExchangeType } from "./routing/route.js";
 import type { SpoolRuntime } from "./runtime.js";
 import type { NackOptions } from "./core/operations.js";
@@ -193,6 +204,19 @@ export class Spool implements SpoolRuntime {
 
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.store.status(id);
+  }
+
+  /** A message's body and headers without leasing it, while the store keeps them (waiting, leased, dead); undefined once acked. */
+  async peek<T = unknown>(id: string): Promise<{ id: string; queue: string; body: T; headers: Record<string, string> | undefined } | undefined> {
+    if (typeof id !== "string" || id.length === 0) throw new ValidationError(`peek: id must be a non-empty string, got ${JSON.stringify(id)}`, [{ path: "/id", message: "expected a message id" }]);
+    const content = await this.store.content(id);
+    return content && { ...content, body: JSON.parse(content.body) as T };
+  }
+
+  /** A queue's messages by name, without leasing them (see `Queue.browse`); `not_found` for an unknown queue. */
+  async browse<T = unknown>(queue: string, options: BrowseOptions = {}): Promise<BrowsedMessageView<T>[]> {
+    validate(QueueNameSchema, queue, "queue name");
+    return browseMessages<T>(this.store, queue, options);
   }
 
   // ── lease settlement by id (what the HTTP API and remote consumers use) ────────────────

@@ -3,7 +3,7 @@ import { WorkerOptionsSchema } from "../config/schemas.js";
 import { validate } from "../config/validate.js";
 import { ValidationError } from "../core/errors.js";
 import type { LeasedMessage, PublishItem, PublishResult } from "../message-types.js";
-import type { DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "../queue.js";
+import type { BrowseOptions, BrowsedMessageView, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "../queue.js";
 import type { NackOptions } from "../core/operations.js";
 import type { AckRequest, AckOutcome, NackOutcome, ReplaySelection } from "../core/operations.js";
 import type { QueueInfo } from "../config/schemas.js";
@@ -133,6 +133,11 @@ export class RemoteQueue<T = unknown> {
   /** Deletes the queue, its messages and its dead letters; false if it did not exist. */
   delete(): Promise<boolean> {
     return existed(this.#request("DELETE", ""));
+  }
+
+  /** The queue's messages in one state, without leasing them (`Queue.browse`; admin scope). */
+  async browse(options: BrowseOptions = {}): Promise<BrowsedMessageView<T>[]> {
+    return (await this.#request<{ messages: BrowsedMessageView<T>[] }>("GET", "/messages", undefined, { state: options.state, limit: options.limit })).messages;
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */

@@ -120,6 +120,14 @@ export class SpoolClient {
     return this.#transport.request<PublishResult>("POST", `/v1/queues/${enc(queue)}/messages`, { body: toWirePublish(body, options) });
   }
 
+  /** A message's body and headers without leasing it (`spool.peek`; admin scope); undefined once acked or unknown. */
+  async peek<T = unknown>(id: string): Promise<{ id: string; queue: string; body: T; headers?: Record<string, string> } | undefined> {
+    return this.#transport.request<{ id: string; queue: string; body: T; headers?: Record<string, string> }>("GET", `/v1/messages/${enc(id)}/body`).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+  }
+
   /**
    * Queue events of the queues `queue` (a name or a glob) names, as they happen on the server —
    * any process's, on a shared store — for the queues this key reaches:

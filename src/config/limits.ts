@@ -13,6 +13,8 @@ export const limits = {
   maxLeaseBatch: 1000,
   /** Most dead letters one page lists. */
   maxDeadLetterPage: 1000,
+  /** Messages one browse lists (queue.browse, GET /v1/queues/:q/messages). */
+  maxBrowse: 100,
   /** The longest a publish waits for room in a full queue with overflow `block`: 1 hour. */
   maxPublishWaitMs: 3_600_000,
   /** The shortest interval of an everyMs schedule. */

@@ -73,6 +73,24 @@ export interface MessageStatus {
   log?: MessageLogEntry[];
 }
 
+/** Which messages of a queue `browse` lists: waiting (ready, delayed), running (leased), or recently completed. */
+export type BrowseState = "ready" | "delayed" | "leased" | "completed";
+
+/** One message as `browse` lists it: its status and, while the store keeps them, its body (JSON text) and headers. */
+export interface BrowsedMessage extends MessageStatus {
+  /** Absent once completed: a store keeps no body after the ack. */
+  body: string | undefined;
+  headers: Record<string, string> | undefined;
+}
+
+/** A message's body (JSON text) and headers while the store keeps them: waiting, leased or dead. */
+export interface MessageContent {
+  id: string;
+  queue: string;
+  body: string;
+  headers: Record<string, string> | undefined;
+}
+
 export interface DeadLetter extends StoredMessage {
   reason: DeadReason;
   deadAt: number;

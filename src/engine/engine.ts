@@ -19,7 +19,7 @@ import { resolveQueueOptions } from "../config/resolve.js";
 import type { QueueOptions } from "../config/schemas.js";
 import { ConflictError, LeaseLostError, NotFoundError, QueueFullError, SpoolError, ValidationError } from "../core/errors.js";
 import { newId, newLeaseToken } from "../core/ids.js";
-import type { DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageState, MessageStatus, QueueStats } from "../core/message.js";
+import type { BrowsedMessage, BrowseState, DeadLetter, DeadReason, FailureInfo, LeasedStoredMessage, MessageContent, MessageState, MessageStatus, QueueStats } from "../core/message.js";
 import { availableAtFor, decideLeaseExpiry, decidePublish, decideRelease, expiresAtFor, isExpired, passesGroupTurn, replayed } from "../core/lifecycle.js";
 import { decideOverflow } from "../core/overflow.js";
 import { completedStatusVisible, forgetsOldestCompleted, keepsCompletedStatus } from "../core/retention.js";
@@ -782,6 +782,56 @@ export class Engine {
     status.expiresAt = undefined;
     status.lastError = undefined;
     return status;
+  }
+
+  /**
+   * Up to `limit` messages of a queue in `state`, in the order they will be (or were) handled:
+   * ready in lease order; delayed by due time; leased by lease end; completed newest first.
+   * Delayed and leased scan their timeline (every queue's): a view for people, not a hot path.
+   */
+  browse(name: string, state: BrowseState, limit: number): BrowsedMessage[] {
+    this.#tick();
+    const queue = this.#requireQueue(name);
+    const t = this.#t;
+    let rows: number[];
+    if (state === "ready") {
+      rows = queue.ready.firstN(limit);
+    } else if (state === "completed") {
+      rows = [];
+      const completed = queue.completed;
+      for (let i = completed.length - 1; i >= 0 && rows.length < limit; i--) {
+        const r = completed.at(i) as number;
+        if (t.slot[r] === Slot.Completed && completedStatusVisible(t.endedAt[r], this.clock.now(), queue.options)) rows.push(r);
+      }
+    } else {
+      const timeline = state === "delayed" ? this.#delays : this.#leases;
+      const due = state === "delayed" ? t.availableAt : t.leaseUntil;
+      rows = timeline.items().filter((r) => t.queue[r] === queue.number);
+      rows.sort((a, b) => due[a] - due[b] || t.seq[a] - t.seq[b]);
+      rows.length = Math.min(rows.length, limit);
+    }
+    return rows.map((r) => {
+      const status: BrowsedMessage = { ...this.#statusOf(r, state), body: undefined, headers: this.#extras(r)?.headers };
+      if (state === "completed") {
+        status.completedAt = t.endedAt[r];
+        status.expiresAt = undefined;
+        status.lastError = undefined;
+      } else {
+        status.body = t.body(r);
+      }
+      return status;
+    });
+  }
+
+  /** A message's body and headers while the engine keeps them (waiting, leased, dead); undefined after the ack. */
+  content(id: string): MessageContent | undefined {
+    this.#tick();
+    const t = this.#t;
+    const r = t.find(id);
+    if (r === NIL) return undefined;
+    const slot = t.slot[r];
+    if (slot === Slot.Completed || slot === Slot.Free) return undefined;
+    return { id, queue: this.#queueOf(r).name, body: t.body(r), headers: this.#extras(r)?.headers };
   }
 
   #statusOf(r: number, state: MessageState): MessageStatus {

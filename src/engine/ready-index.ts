@@ -96,6 +96,16 @@ export class ReadyIndex {
     return oldest;
   }
 
+  /** The first `limit` rows in lease order: highest priority first, each level in list order. */
+  firstN(limit: number): number[] {
+    const t = this.#table;
+    const out: number[] = [];
+    for (let level = LEVELS - 1; level >= 0 && out.length < limit; level--) {
+      for (let r = this.#heads[level]; r !== NIL && out.length < limit; r = t.next[r]) out.push(r);
+    }
+    return out;
+  }
+
   /** Every ready row, highest priority first, each level in list order. */
   all(): number[] {
     const t = this.#table;

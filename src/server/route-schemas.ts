@@ -111,6 +111,18 @@ export const DeadListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+export const BrowseQuery = Type.Object(
+  {
+    state: Type.Optional(
+      Type.Union([Type.Literal("ready"), Type.Literal("delayed"), Type.Literal("leased"), Type.Literal("completed")], {
+        description: "ready (default, in lease order), delayed (by due time), leased (by lease end), completed (newest first, no body)",
+      }),
+    ),
+    limit: Type.Optional(Int({ minimum: 1, maximum: limits.maxBrowse, description: "How many (default 20)" })),
+  },
+  { additionalProperties: false },
+);
+
 export const ReplayBody = ReplaySelectionSchema;
 
 export const ExchangeBody = Type.Object({ type: ExchangeTypeSchema }, { additionalProperties: false });

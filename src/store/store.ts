@@ -39,7 +39,7 @@
  * durations (`PublishInput.delayMs`), which the store resolves against its own now.
  */
 import type { QueueInfo, QueueOptions } from "../config/schemas.js";
-import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../core/message.js";
+import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../core/message.js";
 import type {
   AckItem,
   AckOutcome,
@@ -214,6 +214,14 @@ export interface Store {
   extend(id: string, leaseToken: string, leaseMs: number): Promise<{ leaseUntil: number }>;
   /** Where a message is; completed ones are kept for the queue's completedRetentionMs. */
   status(id: string): Promise<MessageStatus | undefined>;
+  /**
+   * Up to `limit` messages of `queue` in `state`, in handling order (ready: lease order; delayed:
+   * due time; leased: lease end; completed: newest first, within the retention), with their
+   * bodies while kept. `not_found` for an unknown queue. For people looking, not a hot path.
+   */
+  browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]>;
+  /** A message's body and headers while the store keeps them (waiting, leased, dead); undefined once acked or unknown. */
+  content(id: string): Promise<MessageContent | undefined>;
   /**
    * The id a publish to `queue` with this `idempotencyKey` would be answered as a duplicate of,
    * or undefined (never seen, its window passed, or no such queue). Reads only: remembers nothing.

@@ -27,6 +27,12 @@ export class Deque<T> {
     return this.#length === 0 ? undefined : this.#buffer[this.#head];
   }
 
+  /** The value at position `index` from the front (0 = front); undefined outside. */
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.#length) return undefined;
+    return this.#buffer[(this.#head + index) & (this.#buffer.length - 1)];
+  }
+
   /** Front to back. */
   *[Symbol.iterator](): Generator<T> {
     for (let i = 0; i < this.#length; i++) yield this.#buffer[(this.#head + i) & (this.#buffer.length - 1)] as T;

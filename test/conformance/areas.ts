@@ -20,6 +20,7 @@ import { schedules } from "./areas/schedules.js";
 import { story } from "./areas/story.js";
 import { deadLetterRouting } from "./areas/dead-letter-routing.js";
 import { events } from "./areas/events.js";
+import { browse } from "./areas/browse.js";
 import type { AreaDefinition } from "./suite.js";
 
 export const areas: Record<string, AreaDefinition> = {
@@ -41,6 +42,7 @@ export const areas: Record<string, AreaDefinition> = {
   story,
   "dead-letter-routing": deadLetterRouting,
   events,
+  browse,
   "model-based": modelBased,
   capabilities,
   schedules,

@@ -351,6 +351,20 @@ const CASES: Record<string, RowCase> = {
       return { url: `/v1/messages/${id}` };
     },
   },
+  "GET /v1/messages/:id/body": {
+    ok: 200,
+    prepare: async (target) => {
+      const { id } = await published(target);
+      return { url: `/v1/messages/${id}/body` };
+    },
+  },
+  "GET /v1/queues/:q/messages": {
+    ok: 200,
+    prepare: async (target) => {
+      const { queue } = await published(target);
+      return { url: `/v1/queues/${queue}/messages` };
+    },
+  },
   "GET /v1/queues/:q/dead": { ok: 200, prepare: async (target) => ({ url: `/v1/queues/${(await deadLetter(queueFor(target))).queue}/dead` }) },
   "POST /v1/queues/:q/dead/replay": {
     ok: 200,

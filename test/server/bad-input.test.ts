@@ -230,6 +230,9 @@ const leaseUnknownIds = {
   id: { value: "01ZZZZZZZZZZZZZZZZZZZZZZZZ", status: 409, code: "lease_lost" },
 };
 
+/** Routes with a querystring schema: an unknown parameter is refused there, ignored elsewhere. */
+const QUERY_CHECKED = new Set(["/v1/queues/{q}/dead", "/v1/events", "/v1/queues/{q}/messages", "/v1/stats/stream"]);
+
 const ROUTES: RouteSpec[] = [
   { method: "GET", path: "/health/live", params: () => ({}) },
   { method: "GET", path: "/health/ready", params: () => ({}) },
@@ -264,6 +267,7 @@ const ROUTES: RouteSpec[] = [
   { method: "POST", path: "/v1/queues/{q}/pause", params: () => ({ q: "emails" }), unknown: { q: NOT_FOUND("nope") } },
   { method: "POST", path: "/v1/queues/{q}/resume", params: () => ({ q: "paused-q" }), unknown: { q: NOT_FOUND("nope") } },
   { method: "POST", path: "/v1/queues/{q}/purge", params: () => ({ q: "emails" }), unknown: { q: NOT_FOUND("nope") } },
+  { method: "GET", path: "/v1/queues/{q}/messages", params: () => ({ q: "emails" }), unknown: { q: NOT_FOUND("nope") } },
   {
     method: "POST",
     path: "/v1/queues/{q}/messages",
@@ -424,6 +428,7 @@ const ROUTES: RouteSpec[] = [
     ],
   },
   { method: "GET", path: "/v1/messages/{id}", params: (f) => ({ id: f.leased }), unknown: { id: NOT_FOUND("01ZZZZZZZZZZZZZZZZZZZZZZZZ") } },
+  { method: "GET", path: "/v1/messages/{id}/body", params: (f) => ({ id: f.leased }), unknown: { id: NOT_FOUND("01ZZZZZZZZZZZZZZZZZZZZZZZZ") } },
   { method: "GET", path: "/v1/queues/{q}/dead", params: () => ({ q: "graveyard" }), unknown: { q: NOT_FOUND("nope") } },
   { method: "DELETE", path: "/v1/queues/{q}/dead", params: () => ({ q: "graveyard" }), unknown: { q: NOT_FOUND("nope") } },
   {
@@ -716,10 +721,8 @@ function casesFor(route: RouteSpec): Case[] {
     }
   } else {
     add("junk query", "unknown and nested query parameters", (f) => ({ method: m, url: `${url(f)}?__proto__[admin]=1&constructor[prototype]=x&zz=%zz` }), () => ({
-      // Routes without a querystring schema ignore the query; the dead-letter list and the event streams refuse it.
-      ...(route.path === "/v1/queues/{q}/dead" || route.path === "/v1/events" || route.path === "/v1/stats/stream"
-        ? validation(["querystring /"])
-        : { status: 200, code: "", message: [], paths: [] }),
+      // Routes without a querystring schema ignore the query; those with one refuse it.
+      ...(QUERY_CHECKED.has(route.path) ? validation(["querystring /"]) : { status: 200, code: "", message: [], paths: [] }),
     }));
   }
 
@@ -791,6 +794,17 @@ function casesFor(route: RouteSpec): Case[] {
         });
       },
     );
+  }
+
+  if (route.method === "GET" && route.path === "/v1/queues/{q}/messages") {
+    for (const [name, query, path] of [
+      ["an unknown state", "state=dead", "/state"],
+      ["limit 0", "limit=0", "/limit"],
+      ["limit 101", "limit=101", "/limit"],
+      ["an unknown parameter", "page=2", "/page"],
+    ] as const) {
+      add("bad query", name, (f) => ({ method: m, url: `${url(f)}?${query}` }), () => validation([`querystring ${path}`], [path]));
+    }
   }
 
   if (route.path === "/v1/events") {

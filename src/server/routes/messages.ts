@@ -143,6 +143,17 @@ export function messageRoutes(app: FastifyInstance, { spool, shutdown, observer 
   );
 
   app.get<{ Params: Static<typeof MessageParams> }>(
+    "/v1/messages/:id/body",
+    { schema: routeSchema("messages", "A message's body and headers, while kept (waiting, leased, dead)", { params: MessageParams }), config: { access: "admin" } },
+    async (request) => {
+      const content = await spool.peek(request.params.id);
+      if (content === undefined) throw new NotFoundError(`message ${request.params.id}: no body kept (unknown, or completed: a completed message's body is not kept)`);
+      checkQueueAccess(request, content.queue);
+      return content;
+    },
+  );
+
+  app.get<{ Params: Static<typeof MessageParams> }>(
     "/v1/messages/:id",
     { schema: routeSchema("messages", "Where a message is in its life", { params: MessageParams }), config: { access: "read" } },
     async (request) => {

@@ -5,7 +5,7 @@ import { NotFoundError } from "../../core/errors.js";
 import type { QueueInfo } from "../../config/schemas.js";
 import { reaches } from "../auth.js";
 import { allQueueStats, queueStatsView } from "../queue-stats.js";
-import { QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
+import { BrowseQuery, QueueOptionsBody, QueueParams, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
 type Params = { Params: Static<typeof QueueParams> };
@@ -54,6 +54,15 @@ export function queueRoutes(app: FastifyInstance, { spool, rates }: ServerContex
       },
     );
   }
+
+  app.get<Params & { Querystring: Static<typeof BrowseQuery> }>(
+    "/v1/queues/:q/messages",
+    {
+      schema: routeSchema("queues", "A queue's messages in one state, with bodies, without leasing them", { params: QueueParams, querystring: BrowseQuery }),
+      config: { access: "admin" },
+    },
+    async (request) => ({ messages: await spool.browse(request.params.q, request.query) }),
+  );
 
   app.post<Params>(
     "/v1/queues/:q/purge",

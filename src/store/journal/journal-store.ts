@@ -36,7 +36,7 @@ import { JournalOptionsSchema, type QueueOptions } from "../../config/schemas.js
 import { validate } from "../../config/validate.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { defineSchedule, earliestRun, pauseSchedule, planDue, type FiredSlot, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
-import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
@@ -641,6 +641,12 @@ export class JournalStore implements Store {
   }
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#read((e) => e.status(id));
+  }
+  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
+    return this.#read((e) => e.browse(queue, request.state, request.limit));
+  }
+  async content(id: string): Promise<MessageContent | undefined> {
+    return this.#read((e) => e.content(id));
   }
   async idempotentId(queue: string, key: string): Promise<string | undefined> {
     return this.#read((e) => e.idempotentId(queue, key));

@@ -1,7 +1,7 @@
 import type { QueueOptions } from "../../config/schemas.js";
 import { NotFoundError, UnavailableError } from "../../core/errors.js";
 import { defineSchedule, earliestRun, pauseSchedule, planDue, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
-import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock } from "../../util/clock.js";
@@ -93,6 +93,12 @@ export class MemoryStore implements Store {
   }
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#open().status(id);
+  }
+  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
+    return this.#open().browse(queue, request.state, request.limit);
+  }
+  async content(id: string): Promise<MessageContent | undefined> {
+    return this.#open().content(id);
   }
   async idempotentId(queue: string, key: string): Promise<string | undefined> {
     return this.#open().idempotentId(queue, key);

@@ -20,7 +20,7 @@ import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type Res
 import { validate } from "../../config/validate.js";
 import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { decideRelease } from "../../core/lifecycle.js";
-import type { LeasedStoredMessage, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import { completedStatusVisible } from "../../core/retention.js";
 import { decideFailure } from "../../core/retry-policy.js";
@@ -615,6 +615,44 @@ export class PostgresStore implements Store {
     }
     if (rows.length > 0) return withStory(messageStatus(rows[0]), rows[0]);
     return this.#completedStatus(id);
+  }
+
+  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
+    const s = this.#s;
+    const found = await this.#query<{ options: ResolvedQueueOptions }>("browse", `SELECT options FROM ${s}.queues WHERE name = $1`, [queue]);
+    if (found.rows.length === 0) throw queueNotFound(queue);
+    await this.#tick(queue); // what fell due is applied first, as status() does
+    const story = `st.progress AS story_progress, st.log AS story_log, st.result AS story_result`;
+    if (request.state === "completed") {
+      const { rows } = await this.#query<CompletedRow & StoryColumns & { now: number }>(
+        "browse",
+        `SELECT c.*, ${s}.now_ms() AS now, ${story} FROM ${s}.completed c LEFT JOIN ${s}.stories st ON st.id = c.id
+         WHERE c.queue = $1 ORDER BY c.n DESC LIMIT $2`,
+        [queue, request.limit],
+      );
+      const options = found.rows[0].options;
+      return rows
+        .filter((row) => completedStatusVisible(row.completed_at, row.now, options))
+        .map((row) => ({ ...withStory(completedStatus(row), row), body: undefined, headers: undefined }));
+    }
+    const order = { ready: "m.priority DESC, m.ready_at, m.seq", delayed: "m.available_at, m.seq", leased: "m.lease_until, m.seq" }[request.state];
+    const { rows } = await this.#query<MessageRow & StoryColumns>(
+      "browse",
+      `SELECT m.*, ${story} FROM ${s}.messages m LEFT JOIN ${s}.stories st ON st.id = m.id
+       WHERE m.queue = $1 AND m.state = $2 ORDER BY ${order} LIMIT $3`,
+      [queue, STATE[request.state], request.limit],
+    );
+    return rows.map((row) => ({ ...withStory(messageStatus(row), row), body: row.body, headers: row.headers ?? undefined }));
+  }
+
+  async content(id: string): Promise<MessageContent | undefined> {
+    const { rows } = await this.#query<{ queue: string; body: string; headers: Record<string, string> | null }>(
+      "content",
+      `SELECT queue, body, headers FROM ${this.#s}.messages WHERE id = $1`,
+      [id],
+    );
+    if (rows.length === 0) return undefined;
+    return { id, queue: rows[0].queue, body: rows[0].body, headers: rows[0].headers ?? undefined };
   }
 
   /**
