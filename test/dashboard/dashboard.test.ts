@@ -183,6 +183,9 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await publish(queue, 50);
     await eventually(() => readyFigure.textContent()).toBe("50");
     await eventually(() => page.locator('[data-recent] [data-event="published"]').count()).toBe(25);
+    // The waiting messages themselves, without leasing them: the first 20 in lease order.
+    await eventually(() => page.locator('[data-browse="ready"] [data-message]').count()).toBe(20);
+    expect(await page.getByText("The first 20 of 50").count()).toBe(1);
 
     await page.getByRole("button", { name: "Purge…" }).click();
     const dialog = page.getByRole("dialog");
@@ -198,6 +201,14 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     expect((await admin<{ ready: number }>("GET", `/v1/queues/${queue}`)).ready).toBe(0);
     await eventually(() => page.getByRole("status").first().textContent()).toContain("Purged 50");
     await screenshots(page, "queue");
+
+    // A waiting message's story, body included.
+    await publish(queue, 1, () => ({ order: 42 }));
+    await eventually(() => page.locator('[data-browse="ready"] [data-message]').count()).toBe(1);
+    await page.locator('[data-browse="ready"] [data-message] a').first().click();
+    await eventually(() => page.locator("pre.body").textContent()).toContain('"order": 42');
+    expect(await page.locator("[data-state]").first().getAttribute("data-state")).toBe("ready");
+    await screenshots(page, "message-waiting");
     await page.close();
   });
 

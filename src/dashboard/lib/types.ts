@@ -114,3 +114,12 @@ export interface QueueEvent {
   reason?: string;
   error?: FailureInfo;
 }
+
+export const BROWSE_STATES = ["ready", "delayed", "leased", "completed"] as const;
+export type BrowseState = (typeof BROWSE_STATES)[number];
+
+/** A message from `GET /v1/queues/:q/messages`: its status, with its body while the queue keeps it. */
+export interface BrowsedMessage extends MessageStatus {
+  body?: unknown;
+  headers?: Record<string, string>;
+}

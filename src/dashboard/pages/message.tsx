@@ -1,7 +1,7 @@
 /**
  * One message's whole story from `GET /v1/messages/:id`: state, attempts, timestamps, last
- * error, progress, log and result, refreshed while it is still on its way. The status carries no
- * body or headers; for a dead message (admin keys) they are found in its queue's dead letters.
+ * error, progress, log and result, refreshed while it is still on its way; its body and headers
+ * from `GET /v1/messages/:id/body` (admin keys) while the queue keeps them.
  */
 import { useEffect, useState } from "preact/hooks";
 import { Empty, ErrorBox, Loading } from "../components/states.js";
@@ -11,7 +11,7 @@ import { json, prettyBody } from "../lib/format.js";
 import { useLoad } from "../lib/hooks.js";
 import { useIdentity } from "../lib/identity.js";
 import { href } from "../lib/router.js";
-import type { DeadLetter, MessageStatus } from "../lib/types.js";
+import type { MessageStatus } from "../lib/types.js";
 
 export const SETTLED = new Set(["completed", "dead", "expired"]);
 const REFRESH_MS = 1000;
@@ -168,28 +168,28 @@ export function LastError({ error }: { error: { message: string; kind?: string }
 
 function BodyAndHeaders({ message }: { message: MessageStatus }) {
   const { can } = useIdentity();
-  const dead = message.state === "dead" && can.admin;
+  // The body is kept while the message waits, runs or is dead; a completed message's is gone.
   const found = useLoad(
-    async (signal) => {
-      if (!dead) return undefined;
-      const page = await get<{ items: DeadLetter[] }>(`/v1/queues/${seg(message.queue)}/dead?limit=1000`, signal);
-      return page.items.find((item) => item.id === message.id);
-    },
-    [message.id, dead],
+    async (signal) => (can.admin ? get<{ body: unknown; headers?: Record<string, string> }>(`/v1/messages/${seg(message.id)}/body`, signal) : undefined),
+    [message.id, can.admin, message.state === "completed"],
   );
-  const letter = found.data;
+  const content = found.data;
   return (
     <section class="card">
       <h2>Body and headers</h2>
-      {letter ? (
+      {!can.admin ? (
+        <p class="muted">Reading a message's body needs a key with the admin scope.</p>
+      ) : content ? (
         <>
-          <pre class="body">{prettyBody(letter.body)}</pre>
-          {letter.headers && Object.keys(letter.headers).length > 0 && <pre>{json(letter.headers)}</pre>}
+          <pre class="body">{prettyBody(content.body)}</pre>
+          {content.headers && Object.keys(content.headers).length > 0 ? <pre>{json(content.headers)}</pre> : <p class="muted">No headers.</p>}
         </>
+      ) : found.error?.code === "not_found" ? (
+        <p class="muted">The body is not kept once a message has completed.</p>
+      ) : found.error ? (
+        <ErrorBox error={found.error} />
       ) : (
-        <p class="muted">
-          The API's message status has no body or headers. A dead message's are shown here from its queue's dead letters (with an admin key); a leased one's go to its consumer.
-        </p>
+        <Loading what="the body" />
       )}
     </section>
   );

@@ -13,6 +13,7 @@ import { useLiveStats } from "../lib/live-stats.js";
 import { href } from "../lib/router.js";
 import type { DeadLetter, QueueStats } from "../lib/types.js";
 import { Circuits } from "./overview.js";
+import { QueueMessages } from "./queue-messages.js";
 import { RecentMessages } from "./recent-messages.js";
 
 export function QueuePage({ name }: { name: string }) {
@@ -79,16 +80,11 @@ export function QueuePage({ name }: { name: string }) {
       </section>
       <section class="card">
         <h2>Messages</h2>
-        <p class="muted">
-          The API has no route that lists a queue's waiting messages (the store offers no such listing): this page shows their counts above,
-          and below what happens to each message while it is open. Look one up by its id
-          {can.admin && (
-            <>
-              , or see the queue's <a href={href("dead", { queue: name })}>dead letters</a>
-            </>
-          )}
-          .
-        </p>
+        {can.admin ? (
+          <QueueMessages queue={name} stats={queue} />
+        ) : (
+          <p class="muted">Listing a queue's messages needs a key with the admin scope; their counts are above, and what happens to each is below.</p>
+        )}
         <MessageLookup />
         <RecentMessages queue={name} />
         <RecentDead queue={name} />

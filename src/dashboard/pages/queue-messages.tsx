@@ -1,0 +1,87 @@
+/**
+ * A queue's messages in one state, without leasing them (`GET /v1/queues/:q/messages`, admin):
+ * ready in lease order, delayed by due time, leased by lease end, completed newest first. Asked
+ * again every few seconds while the page is open; each links to its whole story.
+ */
+import { useState } from "preact/hooks";
+import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Time } from "../components/time.js";
+import { get, seg } from "../lib/api.js";
+import { count } from "../lib/format.js";
+import { useLoad } from "../lib/hooks.js";
+import { href } from "../lib/router.js";
+import { BROWSE_STATES, type BrowsedMessage, type BrowseState, type QueueStats } from "../lib/types.js";
+
+const LIMIT = 20;
+const REFRESH_MS = 3000;
+const PREVIEW_CHARS = 120;
+
+/** When the row's state began or ends, by state. */
+function whenOf(message: BrowsedMessage, state: BrowseState): { label: string; at: number | undefined } {
+  if (state === "delayed") return { label: "due", at: message.availableAt };
+  if (state === "leased") return { label: "lease ends", at: message.leaseUntil };
+  if (state === "completed") return { label: "completed", at: message.completedAt };
+  return { label: "published", at: message.publishedAt };
+}
+
+function preview(body: unknown): string {
+  if (body === undefined) return "";
+  const text = JSON.stringify(body) ?? "";
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
+}
+
+export function QueueMessages({ queue, stats }: { queue: string; stats: QueueStats }) {
+  const [state, setState] = useState<BrowseState>("ready");
+  const page = useLoad((signal) => get<{ messages: BrowsedMessage[] }>(`/v1/queues/${seg(queue)}/messages?state=${state}&limit=${LIMIT}`, signal), [queue, state], REFRESH_MS);
+  const total: Record<BrowseState, number | undefined> = { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, completed: undefined };
+  return (
+    <>
+      <div class="tabs" role="group" aria-label="Which messages">
+        {BROWSE_STATES.map((s) => (
+          <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)}>
+            {s}
+            {total[s] !== undefined && <span class="muted"> {count(total[s])}</span>}
+          </button>
+        ))}
+      </div>
+      {page.error ? (
+        <ErrorBox error={page.error} retry={page.reload} />
+      ) : page.data === undefined ? (
+        <Loading what="messages" />
+      ) : page.data.messages.length === 0 ? (
+        <Empty>No {state} messages.</Empty>
+      ) : (
+        <>
+          <ul class="plain browse" data-browse={state}>
+            {page.data.messages.map((message) => {
+              const when = whenOf(message, state);
+              return (
+                <li key={message.id} data-message={message.id}>
+                  <div class="browse-head">
+                    <a href={href("messages", message.id)}>
+                      <code>{message.id}</code>
+                    </a>
+                    <span class="muted">p{message.priority}</span>
+                    <span class="muted">
+                      attempt {message.attempt} of {message.maxAttempts}
+                    </span>
+                    <span>
+                      <span class="muted">{when.label} </span>
+                      <Time at={when.at} compact />
+                    </span>
+                  </div>
+                  {message.body !== undefined && <code class="preview">{preview(message.body)}</code>}
+                </li>
+              );
+            })}
+          </ul>
+          {total[state] !== undefined && total[state]! > page.data.messages.length && (
+            <p class="muted">
+              The first {count(page.data.messages.length)} of {count(total[state])}.
+            </p>
+          )}
+        </>
+      )}
+    </>
+  );
+}
