@@ -200,6 +200,7 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await eventually(() => readyFigure.textContent(), { timeout: 10_000 }).toBe("0");
     expect((await admin<{ ready: number }>("GET", `/v1/queues/${queue}`)).ready).toBe(0);
     await eventually(() => page.getByRole("status").first().textContent()).toContain("Purged 50");
+    await eventually(() => page.getByText("No ready messages.").count()).toBe(1);
     await screenshots(page, "queue");
 
     // A waiting message's story, body included.

@@ -1,7 +1,7 @@
 /**
  * A queue's messages in one state, without leasing them (`GET /v1/queues/:q/messages`, admin):
  * ready in lease order, delayed by due time, leased by lease end, completed newest first. Asked
- * again every few seconds while the page is open; each links to its whole story.
+ * again when the queue's live counts move and every few seconds; each links to its whole story.
  */
 import { useState } from "preact/hooks";
 import { Empty, ErrorBox, Loading } from "../components/states.js";
@@ -32,7 +32,9 @@ function preview(body: unknown): string {
 
 export function QueueMessages({ queue, stats }: { queue: string; stats: QueueStats }) {
   const [state, setState] = useState<BrowseState>("ready");
-  const page = useLoad((signal) => get<{ messages: BrowsedMessage[] }>(`/v1/queues/${seg(queue)}/messages?state=${state}&limit=${LIMIT}`, signal), [queue, state], REFRESH_MS);
+  // Asked again when the live counts move (a purge, a publish, an ack), and every few seconds for what counts do not show.
+  const moved = [stats.ready, stats.delayed, stats.leased, stats.totals.completed].join();
+  const page = useLoad((signal) => get<{ messages: BrowsedMessage[] }>(`/v1/queues/${seg(queue)}/messages?state=${state}&limit=${LIMIT}`, signal), [queue, state, moved], REFRESH_MS);
   const total: Record<BrowseState, number | undefined> = { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, completed: undefined };
   return (
     <>
