@@ -4,7 +4,7 @@ import { StackedBar } from "../components/stacked-bar.js";
 import { Empty, ErrorBox, Loading } from "../components/states.js";
 import { Time } from "../components/time.js";
 import { get } from "../lib/api.js";
-import { useBatchEvents } from "../lib/batch-events.js";
+import { useBatchEvents } from "../lib/server-events.js";
 import { count } from "../lib/format.js";
 import { useLoad } from "../lib/hooks.js";
 import { href } from "../lib/router.js";

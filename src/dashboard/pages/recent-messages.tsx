@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { Empty } from "../components/states.js";
 import { Time } from "../components/time.js";
-import { useQueueEvents } from "../lib/batch-events.js";
+import { useQueueEvents } from "../lib/server-events.js";
 import { href } from "../lib/router.js";
 import type { QueueEvent } from "../lib/types.js";
 
