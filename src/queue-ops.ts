@@ -94,6 +94,8 @@ export interface BrowseOptions {
   state?: BrowseState;
   /** 1–100, default 20. */
   limit?: number;
+  /** How many to skip first (0 to 100,000, default 0): the next page is at offset + limit. */
+  offset?: number;
 }
 
 const BROWSE_STATES: readonly BrowseState[] = ["ready", "delayed", "leased", "completed"];
@@ -107,7 +109,8 @@ export async function browseMessages<T>(store: Store, queue: string, options: Br
     throw new ValidationError(`${where}: state must be one of ${BROWSE_STATES.join(", ")}, got ${JSON.stringify(state)}`, [{ path: "/state", message: "unknown state" }]);
   }
   const limit = options.limit === undefined ? 20 : positiveInt(options.limit, "limit", limits.maxBrowse, where);
-  const messages = await store.browse(queue, { state, limit });
+  const offset = options.offset === undefined || options.offset === 0 ? 0 : positiveInt(options.offset, "offset", limits.maxBrowseOffset, where);
+  const messages = await store.browse(queue, { state, limit, offset });
   return messages.map((m) => ({ ...m, body: m.body === undefined ? undefined : (JSON.parse(m.body) as T) }));
 }
 

@@ -137,7 +137,7 @@ export class RemoteQueue<T = unknown> {
 
   /** The queue's messages in one state, without leasing them (`Queue.browse`; admin scope). */
   async browse(options: BrowseOptions = {}): Promise<BrowsedMessageView<T>[]> {
-    return (await this.#request<{ messages: BrowsedMessageView<T>[] }>("GET", "/messages", undefined, { state: options.state, limit: options.limit })).messages;
+    return (await this.#request<{ messages: BrowsedMessageView<T>[] }>("GET", "/messages", undefined, { state: options.state, limit: options.limit, offset: options.offset })).messages;
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */

@@ -15,6 +15,8 @@ export const limits = {
   maxDeadLetterPage: 1000,
   /** Messages one browse lists (queue.browse, GET /v1/queues/:q/messages). */
   maxBrowse: 100,
+  /** The furthest one browse reaches into a state's messages (people page; they do not read a million). */
+  maxBrowseOffset: 100_000,
   /** The longest a publish waits for room in a full queue with overflow `block`: 1 hour. */
   maxPublishWaitMs: 3_600_000,
   /** The shortest interval of an everyMs schedule. */

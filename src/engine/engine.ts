@@ -785,30 +785,32 @@ export class Engine {
   }
 
   /**
-   * Up to `limit` messages of a queue in `state`, in the order they will be (or were) handled:
+   * Up to `limit` messages of a queue in `state`, past the first `offset`, in the order they will be (or were) handled:
    * ready in lease order; delayed by due time; leased by lease end; completed newest first.
    * Delayed and leased scan their timeline (every queue's): a view for people, not a hot path.
    */
-  browse(name: string, state: BrowseState, limit: number): BrowsedMessage[] {
+  browse(name: string, state: BrowseState, limit: number, offset = 0): BrowsedMessage[] {
     this.#tick();
     const queue = this.#requireQueue(name);
     const t = this.#t;
     let rows: number[];
     if (state === "ready") {
-      rows = queue.ready.firstN(limit);
+      rows = queue.ready.firstN(offset + limit).slice(offset);
     } else if (state === "completed") {
       rows = [];
       const completed = queue.completed;
+      let skipped = 0;
       for (let i = completed.length - 1; i >= 0 && rows.length < limit; i--) {
         const r = completed.at(i) as number;
-        if (t.slot[r] === Slot.Completed && completedStatusVisible(t.endedAt[r], this.clock.now(), queue.options)) rows.push(r);
+        if (t.slot[r] !== Slot.Completed || !completedStatusVisible(t.endedAt[r], this.clock.now(), queue.options)) continue;
+        if (skipped++ >= offset) rows.push(r);
       }
     } else {
       const timeline = state === "delayed" ? this.#delays : this.#leases;
       const due = state === "delayed" ? t.availableAt : t.leaseUntil;
       rows = timeline.items().filter((r) => t.queue[r] === queue.number);
       rows.sort((a, b) => due[a] - due[b] || t.seq[a] - t.seq[b]);
-      rows.length = Math.min(rows.length, limit);
+      rows = rows.slice(offset, offset + limit);
     }
     return rows.map((r) => {
       const status: BrowsedMessage = { ...this.#statusOf(r, state), body: undefined, headers: this.#extras(r)?.headers };

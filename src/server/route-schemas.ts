@@ -119,6 +119,7 @@ export const BrowseQuery = Type.Object(
       }),
     ),
     limit: Type.Optional(Int({ minimum: 1, maximum: limits.maxBrowse, description: "How many (default 20)" })),
+    offset: Type.Optional(Int({ minimum: 0, maximum: limits.maxBrowseOffset, description: "How many to skip first (default 0)" })),
   },
   { additionalProperties: false },
 );

@@ -215,11 +215,11 @@ export interface Store {
   /** Where a message is; completed ones are kept for the queue's completedRetentionMs. */
   status(id: string): Promise<MessageStatus | undefined>;
   /**
-   * Up to `limit` messages of `queue` in `state`, in handling order (ready: lease order; delayed:
+   * Up to `limit` messages of `queue` in `state` past the first `offset`, in handling order (ready: lease order; delayed:
    * due time; leased: lease end; completed: newest first, within the retention), with their
    * bodies while kept. `not_found` for an unknown queue. For people looking, not a hot path.
    */
-  browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]>;
+  browse(queue: string, request: { state: BrowseState; limit: number; offset: number }): Promise<BrowsedMessage[]>;
   /** A message's body and headers while the store keeps them (waiting, leased, dead); undefined once acked or unknown. */
   content(id: string): Promise<MessageContent | undefined>;
   /**

@@ -185,7 +185,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await eventually(() => page.locator('[data-recent] [data-event="published"]').count()).toBe(25);
     // The waiting messages themselves, without leasing them: the first 20 in lease order.
     await eventually(() => page.locator('[data-browse="ready"] [data-message]').count()).toBe(20);
-    expect(await page.getByText("The first 20 of 50").count()).toBe(1);
+    expect(await page.getByText("1–20 of 50").count()).toBe(1);
+    const firstOfPage1 = await page.locator('[data-browse="ready"] [data-message]').first().getAttribute("data-message");
+    // Paging on: the third page has the last 10, and Previous goes back.
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "Next" }).click();
+    await eventually(() => page.getByText("41–50 of 50").count()).toBe(1);
+    await eventually(() => page.locator('[data-browse="ready"] [data-message]').count()).toBe(10);
+    expect(await page.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous" }).click();
+    await page.getByRole("button", { name: "Previous" }).click();
+    await eventually(() => page.locator('[data-browse="ready"] [data-message]').first().getAttribute("data-message")).toBe(firstOfPage1);
 
     await page.getByRole("button", { name: "Purge…" }).click();
     const dialog = page.getByRole("dialog");

@@ -1,7 +1,8 @@
 /**
  * A queue's messages in one state, without leasing them (`GET /v1/queues/:q/messages`, admin):
- * ready in lease order, delayed by due time, leased by lease end, completed newest first. Asked
- * again when the queue's live counts move and every few seconds; each links to its whole story.
+ * ready in lease order, delayed by due time, leased by lease end, completed newest first, a page
+ * of LIMIT at a time. Asked again when the queue's live counts move and every few seconds; each
+ * links to its whole story.
  */
 import { useState } from "preact/hooks";
 import { Empty, ErrorBox, Loading } from "../components/states.js";
@@ -32,15 +33,24 @@ function preview(body: unknown): string {
 
 export function QueueMessages({ queue, stats }: { queue: string; stats: QueueStats }) {
   const [state, setState] = useState<BrowseState>("ready");
+  const [offset, setOffset] = useState(0);
+  const show = (next: BrowseState) => {
+    setState(next);
+    setOffset(0);
+  };
   // Asked again when the live counts move (a purge, a publish, an ack), and every few seconds for what counts do not show.
   const moved = [stats.ready, stats.delayed, stats.leased, stats.totals.completed].join();
-  const page = useLoad((signal) => get<{ messages: BrowsedMessage[] }>(`/v1/queues/${seg(queue)}/messages?state=${state}&limit=${LIMIT}`, signal), [queue, state, moved], REFRESH_MS);
+  const page = useLoad(
+    (signal) => get<{ messages: BrowsedMessage[] }>(`/v1/queues/${seg(queue)}/messages?state=${state}&limit=${LIMIT}&offset=${offset}`, signal),
+    [queue, state, offset, moved],
+    REFRESH_MS,
+  );
   const total: Record<BrowseState, number | undefined> = { ready: stats.ready, delayed: stats.delayed, leased: stats.leased, completed: undefined };
   return (
     <>
       <div class="tabs" role="group" aria-label="Which messages">
         {BROWSE_STATES.map((s) => (
-          <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)}>
+          <button key={s} type="button" aria-pressed={state === s} onClick={() => show(s)}>
             {s}
             {total[s] !== undefined && <span class="muted"> {count(total[s])}</span>}
           </button>
@@ -50,7 +60,7 @@ export function QueueMessages({ queue, stats }: { queue: string; stats: QueueSta
         <ErrorBox error={page.error} retry={page.reload} />
       ) : page.data === undefined ? (
         <Loading what="messages" />
-      ) : page.data.messages.length === 0 ? (
+      ) : page.data.messages.length === 0 && offset === 0 ? (
         <Empty>No {state} messages.</Empty>
       ) : (
         <>
@@ -77,13 +87,34 @@ export function QueueMessages({ queue, stats }: { queue: string; stats: QueueSta
               );
             })}
           </ul>
-          {total[state] !== undefined && total[state]! > page.data.messages.length && (
-            <p class="muted">
-              The first {count(page.data.messages.length)} of {count(total[state])}.
-            </p>
-          )}
+          <Pager
+            offset={offset}
+            shown={page.data.messages.length}
+            total={total[state]}
+            onPage={setOffset}
+          />
         </>
       )}
     </>
+  );
+}
+
+/** "21–40 of 1,234" with Previous / Next; Next while a page came back full (completed has no total). */
+function Pager({ offset, shown, total, onPage }: { offset: number; shown: number; total: number | undefined; onPage: (offset: number) => void }) {
+  const hasMore = total === undefined ? shown === LIMIT : offset + shown < total;
+  if (offset === 0 && !hasMore) return null;
+  return (
+    <div class="actions pager">
+      <span class="muted">
+        {shown === 0 ? "None here" : `${count(offset + 1)}–${count(offset + shown)}`}
+        {total !== undefined && ` of ${count(total)}`}
+      </span>
+      <button type="button" disabled={offset === 0} onClick={() => onPage(Math.max(0, offset - LIMIT))}>
+        Previous
+      </button>
+      <button type="button" disabled={!hasMore} onClick={() => onPage(offset + LIMIT)}>
+        Next
+      </button>
+    </div>
   );
 }

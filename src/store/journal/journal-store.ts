@@ -642,8 +642,8 @@ export class JournalStore implements Store {
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#read((e) => e.status(id));
   }
-  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
-    return this.#read((e) => e.browse(queue, request.state, request.limit));
+  async browse(queue: string, request: { state: BrowseState; limit: number; offset: number }): Promise<BrowsedMessage[]> {
+    return this.#read((e) => e.browse(queue, request.state, request.limit, request.offset));
   }
   async content(id: string): Promise<MessageContent | undefined> {
     return this.#read((e) => e.content(id));

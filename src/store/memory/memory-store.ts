@@ -94,8 +94,8 @@ export class MemoryStore implements Store {
   async status(id: string): Promise<MessageStatus | undefined> {
     return this.#open().status(id);
   }
-  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
-    return this.#open().browse(queue, request.state, request.limit);
+  async browse(queue: string, request: { state: BrowseState; limit: number; offset: number }): Promise<BrowsedMessage[]> {
+    return this.#open().browse(queue, request.state, request.limit, request.offset);
   }
   async content(id: string): Promise<MessageContent | undefined> {
     return this.#open().content(id);

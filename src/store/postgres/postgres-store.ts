@@ -617,7 +617,7 @@ export class PostgresStore implements Store {
     return this.#completedStatus(id);
   }
 
-  async browse(queue: string, request: { state: BrowseState; limit: number }): Promise<BrowsedMessage[]> {
+  async browse(queue: string, request: { state: BrowseState; limit: number; offset: number }): Promise<BrowsedMessage[]> {
     const s = this.#s;
     const found = await this.#query<{ options: ResolvedQueueOptions }>("browse", `SELECT options FROM ${s}.queues WHERE name = $1`, [queue]);
     if (found.rows.length === 0) throw queueNotFound(queue);
@@ -627,8 +627,8 @@ export class PostgresStore implements Store {
       const { rows } = await this.#query<CompletedRow & StoryColumns & { now: number }>(
         "browse",
         `SELECT c.*, ${s}.now_ms() AS now, ${story} FROM ${s}.completed c LEFT JOIN ${s}.stories st ON st.id = c.id
-         WHERE c.queue = $1 ORDER BY c.n DESC LIMIT $2`,
-        [queue, request.limit],
+         WHERE c.queue = $1 ORDER BY c.n DESC LIMIT $2 OFFSET $3`,
+        [queue, request.limit, request.offset],
       );
       const options = found.rows[0].options;
       return rows
@@ -639,8 +639,8 @@ export class PostgresStore implements Store {
     const { rows } = await this.#query<MessageRow & StoryColumns>(
       "browse",
       `SELECT m.*, ${story} FROM ${s}.messages m LEFT JOIN ${s}.stories st ON st.id = m.id
-       WHERE m.queue = $1 AND m.state = $2 ORDER BY ${order} LIMIT $3`,
-      [queue, STATE[request.state], request.limit],
+       WHERE m.queue = $1 AND m.state = $2 ORDER BY ${order} LIMIT $3 OFFSET $4`,
+      [queue, STATE[request.state], request.limit, request.offset],
     );
     return rows.map((row) => ({ ...withStory(messageStatus(row), row), body: row.body, headers: row.headers ?? undefined }));
   }

@@ -54,6 +54,23 @@ export const browse: AreaDefinition = (_suite, open) => {
     expect(completed[0].completedAt).toBeGreaterThan(0);
   });
 
+  it("pages by offset: ready in lease order and completed newest first, each page where the last ended", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("browse"));
+    const published = await queue.publishMany(Array.from({ length: 7 }, (_, i) => ({ body: i })));
+    const ids = published.map((p) => p.id);
+    expect((await queue.browse({ limit: 3 })).map((m) => m.id)).toEqual(ids.slice(0, 3));
+    expect((await queue.browse({ limit: 3, offset: 3 })).map((m) => m.id)).toEqual(ids.slice(3, 6));
+    expect((await queue.browse({ limit: 3, offset: 6 })).map((m) => m.id)).toEqual(ids.slice(6));
+    expect(await queue.browse({ limit: 3, offset: 7 })).toEqual([]);
+    // One ack at a time: one batch's completions have no order among themselves on every store.
+    for (const m of await queue.lease({ max: 7 })) await queue.ack(m.id, m.leaseToken);
+    const newestFirst = [...ids].reverse();
+    expect((await queue.browse({ state: "completed", limit: 4 })).map((m) => m.id)).toEqual(newestFirst.slice(0, 4));
+    expect((await queue.browse({ state: "completed", limit: 4, offset: 4 })).map((m) => m.id)).toEqual(newestFirst.slice(4));
+    expect((await spoolError(() => queue.browse({ offset: -1 }), "validation_failed")).details?.[0].path).toBe("/offset");
+  });
+
   it("peek shows a waiting, leased or dead message's body and headers, and nothing once acked", async () => {
     const { spool } = await open();
     const queue = spool.queue<{ to: string }>(uniqueQueueName("browse"), { maxAttempts: 1 });
