@@ -801,6 +801,8 @@ function casesFor(route: RouteSpec): Case[] {
       ["an unknown state", "state=dead", "/state"],
       ["limit 0", "limit=0", "/limit"],
       ["limit 101", "limit=101", "/limit"],
+      ["offset -1", "offset=-1", "/offset"],
+      ["offset over 100,000", "offset=100001", "/offset"],
       ["an unknown parameter", "page=2", "/page"],
     ] as const) {
       add("bad query", name, (f) => ({ method: m, url: `${url(f)}?${query}` }), () => validation([`querystring ${path}`], [path]));
