@@ -5,7 +5,7 @@
  */
 import { expect } from "vitest";
 import { it } from "../registry.js";
-import type { QueueEvent, Spool } from "../../../src/index.js";
+import type { QueueEvent, QueueEventOf, Spool } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne } from "./consume-helpers.js";
@@ -186,6 +186,22 @@ export const events: AreaDefinition = (suite, open) => {
     expect(completed).toEqual([a.id]);
     expect(all.of(b.id)).toEqual([]);
     expect(() => spool.on("finished" as "completed", () => undefined)).toThrow(/unknown event "finished"/);
+  });
+
+  it("a failed attempt with a long error message is heard, and the nack succeeds while someone listens", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    // A response body or a stack in the message: far more than one PostgreSQL notification holds.
+    const message = "upstream said: " + "é\n\u001b".repeat(4_000);
+    await queue.nack(m.id, m.leaseToken, { error: { message, kind: "error" }, delayMs: 60_000 });
+    const seen = await until(recorder, id, "retry");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "failed", "retry"]);
+    const failed = seen[2] as QueueEventOf<"failed">;
+    expect(failed.error.message.length).toBeGreaterThanOrEqual(1_000);
+    expect(message.startsWith(failed.error.message)).toBe(true);
   });
 
   it("events of many messages in one batch keep each message's order", async () => {

@@ -1,7 +1,9 @@
 /**
  * Migration: queue events (core/queue-events.ts) across processes. Statement triggers on
  * `messages`, `stories` read what each statement changed (its transition tables) and send the
- * events as NOTIFY `e:[…]` on the schema's channel, at most ~7 KB a notification; PostgreSQL
+ * events as NOTIFY `e:[…]` on the schema's channel, at most ~7 KB a notification (NOTIFY refuses
+ * a payload of 8,000 bytes or more, failing the statement: a `failed` event's error message is cut
+ * to 1,000 characters, so one event always fits, and chunks are measured in bytes); PostgreSQL
  * delivers them at commit, in commit order, so per message they arrive in the order made.
  * Nobody listening costs one read of `events_wanted` per statement: a process with listeners
  * keeps its `until` in the future (postgres-store.ts). A nack says what it was (release or not)
@@ -20,13 +22,14 @@ CREATE FUNCTION ${s}.events_on() RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT until > ${s}.now_ms() FROM ${s}.events_wanted
 $$;
 
--- Sends events (JSON texts, in order) in notifications of at most ~7,000 characters.
+-- Sends events (JSON texts, in order) in notifications of at most ~7,000 bytes (not characters:
+-- the 8,000-byte limit counts bytes, and error messages or progress may hold multi-byte ones).
 CREATE FUNCTION ${s}.send_events(p_events text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE v_chunk text := ''; v_event text;
 BEGIN
   IF p_events IS NULL THEN RETURN; END IF;
   FOREACH v_event IN ARRAY p_events LOOP
-    IF length(v_chunk) + length(v_event) > 7000 AND v_chunk <> '' THEN
+    IF octet_length(v_chunk) + octet_length(v_event) > 7000 AND v_chunk <> '' THEN
       PERFORM pg_notify(${lit}, 'e:[' || v_chunk || ']');
       v_chunk := '';
     END IF;
@@ -62,7 +65,9 @@ BEGIN
         SELECT 1, json_build_object('type', 'released', 'queue', n.queue, 'id', n.id, 'at', v_now, 'availableAt', n.available_at)
           WHERE o.state = 2 AND n.state <> 2 AND v_release
         UNION ALL
-        SELECT 1, json_build_object('type', 'failed', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt, 'error', n.last_error)
+        -- 1,000 characters are at most ~6,000 bytes as JSON (\u001b escapes): the event fits a notification.
+        SELECT 1, json_build_object('type', 'failed', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt,
+            'error', n.last_error || jsonb_build_object('message', left(n.last_error->>'message', 1000)))
           WHERE o.state = 2 AND n.state <> 2 AND NOT v_release
         UNION ALL
         SELECT 2, json_build_object('type', 'retry', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt, 'availableAt', n.available_at)
