@@ -74,6 +74,23 @@ describe("GET /v1/events?queue=…", () => {
     }
   });
 
+  it("a glob of many stars (a careless or hostile client) does not hold the server up, and matches as a glob", async () => {
+    const q = uniqueQueueName("ev.a.q");
+    // 14 stars then a letter the queue name does not end in: as a backtracking RegExp, about a minute of a blocked event loop.
+    const starry = await openSse(`${server.url}/v1/events?queue=${"*".repeat(14)}z`, ADMIN);
+    const plain = await openSse(`${server.url}/v1/events?queue=${q}*`, ADMIN);
+    try {
+      const other = await server.call("POST", `/v1/queues/${q}/messages`, { body: 1 }, admin);
+      const ending = await server.call("POST", `/v1/queues/${q}z/messages`, { body: 2 }, admin);
+      await plain.until((events) => ofMessage(events, ending.body.id).length > 0, "the publishes");
+      await starry.until((events) => ofMessage(events, ending.body.id).length > 0, "the publish in the queue ending in z");
+      expect(ofMessage(plain.events, other.body.id)).toHaveLength(1);
+      expect(ofMessage(starry.events, other.body.id)).toEqual([]);
+    } finally {
+      await Promise.all([starry.close(), plain.close()]);
+    }
+  });
+
   it("refuses an unknown event name or an invalid glob with 400 naming it", async () => {
     const unknown = await server.call("GET", `/v1/events?queue=x&types=message.completed,message.finished`, undefined, admin);
     expect(unknown.status).toBe(400);

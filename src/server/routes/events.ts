@@ -14,7 +14,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { globToRegExp } from "../../auth/api-keys.js";
+import { globMatches } from "../../auth/api-keys.js";
 import { UnavailableError, ValidationError } from "../../core/errors.js";
 import { QUEUE_EVENT_TYPES, type QueueEvent } from "../../core/queue-events.js";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
@@ -55,11 +55,10 @@ function wantedTypes(types: string | undefined): Set<string> {
 
 /** Whether a queue's events go to this request: its glob matches and its key reaches it (answers kept per queue). */
 function queueFilter(request: FastifyRequest, glob: string): (queue: string) => boolean {
-  const pattern = globToRegExp(glob);
   const answers = new Map<string, boolean>();
   return (queue) => {
     let answer = answers.get(queue);
-    if (answer === undefined) answers.set(queue, (answer = pattern.test(queue) && reaches(request, queue)));
+    if (answer === undefined) answers.set(queue, (answer = globMatches(glob, queue) && reaches(request, queue)));
     return answer;
   };
 }
