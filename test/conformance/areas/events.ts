@@ -9,7 +9,7 @@ import type { QueueEvent, QueueEventOf, Spool } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne } from "./consume-helpers.js";
-import { itOnClock, manualClock } from "./publish-helpers.js";
+import { itOnClock, letWakeUpsRun, manualClock } from "./publish-helpers.js";
 import { waitForClock } from "./time-helpers.js";
 
 /** Every event of `spool` from now on, as a list to read. */
@@ -216,4 +216,120 @@ export const events: AreaDefinition = (suite, open) => {
       expect(seen.map((e) => e.type)).toEqual(["published", "active", "completed"]);
     }
   });
+  it("an ordering group: each message is published, then active only on its turn (no event when the turn passes)", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const published = await queue.publishMany([0, 1, 2].map((body) => ({ body, groupKey: "g" })));
+    for (const { id } of published) {
+      const m = await pollUntil(async () => (await queue.lease({ max: 5 }))[0], { what: "the group's next message" });
+      expect(m.id).toBe(id);
+      await queue.ack(m.id, m.leaseToken);
+    }
+    for (const { id } of published) expect((await until(recorder, id, "completed")).map((e) => e.type)).toEqual(["published", "active", "completed"]);
+  });
+
+  it("a dedup replace makes no event; overflow drop-oldest makes the oldest dead (overflow) with no attempt", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { maxLength: 2, overflow: "drop-oldest" });
+    const first = await queue.publish(1, { dedupKey: "k" });
+    const again = await queue.publish(2, { dedupKey: "k" });
+    expect(again).toMatchObject({ id: first.id, replaced: true });
+    await queue.publish(3);
+    const third = await queue.publish(4);
+    const seen = await until(recorder, first.id, "dead");
+    expect(seen.map((e) => e.type)).toEqual(["published", "dead"]);
+    expect(seen[1]).toMatchObject({ reason: "overflow", attempt: 0 });
+    await until(recorder, third.id, "published");
+  });
+
+  it("ackMany with some stale tokens: completed only for the acks that took; a release is released", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const published = await queue.publishMany([0, 1, 2].map((body) => ({ body })));
+    const leased = await queue.lease({ max: 3 });
+    expect(leased).toHaveLength(3);
+    await queue.nack(leased[1].id, leased[1].leaseToken, { release: true });
+    const outcomes = await queue.ackMany(leased.map((m) => ({ id: m.id, leaseToken: m.leaseToken })));
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    await until(recorder, published[0].id, "completed");
+    await until(recorder, published[2].id, "completed");
+    const released = await until(recorder, leased[1].id, "released");
+    await letWakeUpsRun();
+    expect(released.map((e) => e.type)).toEqual(["published", "active", "released"]);
+    expect(recorder.of(leased[1].id).map((e) => e.type)).toEqual(["published", "active", "released"]);
+  });
+
+  it("replaying many dead letters: each is replayed once, in its own order after its dead", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { maxAttempts: 1 });
+    const published = await queue.publishMany(Array.from({ length: 40 }, (_, body) => ({ body })));
+    const leased = await queue.lease({ max: 40 });
+    for (const m of leased) await queue.nack(m.id, m.leaseToken, { error: { message: "no", kind: "error" } });
+    expect(await queue.replayDead({ all: true })).toBe(40);
+    for (const { id } of published) {
+      expect((await until(recorder, id, "replayed")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead", "replayed"]);
+    }
+  });
+
+  it("a rate-limited queue: active only for what the limit let through", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { rateLimit: { max: 2, intervalMs: 60_000 } });
+    const published = await queue.publishMany([0, 1, 2, 3].map((body) => ({ body })));
+    const leased = await queue.lease({ max: 4 });
+    expect(leased).toHaveLength(2);
+    for (const m of leased) await until(recorder, m.id, "active");
+    const rest = published.filter((p) => !leased.some((m) => m.id === p.id));
+    for (const { id } of rest) await until(recorder, id, "published");
+    await letWakeUpsRun();
+    for (const { id } of rest) expect(recorder.of(id).map((e) => e.type)).toEqual(["published"]);
+  });
+
+  it("a worker closing past its deadline releases what is still running: released, not failed", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const { id } = await queue.publish(1);
+    let started = false;
+    const worker = queue.work(async (_m, ctx) => {
+      started = true;
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+      throw new Error("aborted");
+    });
+    await pollUntil(() => started, { what: "the handler running" });
+    await worker.close({ timeoutMs: 10 });
+    const seen = await until(recorder, id, "released");
+    await letWakeUpsRun();
+    expect(recorder.of(id).map((e) => e.type)).toEqual(["published", "active", "released"]);
+    expect(seen[2]).toMatchObject({ type: "released" });
+  });
+
+  itOnClock(
+    suite,
+    "a schedule's fire is a publish",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = uniqueQueueName("events");
+      await ctx.spool.schedule(uniqueQueueName("sched"), { everyMs: 1_000, queue, body: 1 });
+      clock.advance(1_000);
+      const event = await pollUntil(() => recorder.events.find((e) => e.queue === queue), { what: "the schedule's publish" });
+      expect(event).toMatchObject({ type: "published", queue, at: clock.now() });
+    },
+    async () => {
+      const { spool } = await open();
+      const recorder = record(spool);
+      const queue = uniqueQueueName("events");
+      const name = uniqueQueueName("sched");
+      await spool.schedule(name, { everyMs: 50, queue, body: 1 });
+      const event = await pollUntil(() => recorder.events.find((e) => e.queue === queue), { what: "the schedule's publish" });
+      await spool.removeSchedule(name);
+      expect(event).toMatchObject({ type: "published", queue });
+    },
+  );
 };
