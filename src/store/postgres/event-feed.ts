@@ -18,7 +18,7 @@ export class PgEventFeed {
   /** The first push of `until` after the first listener came, while it runs. */
   opening: Promise<void> | undefined;
 
-  /** `run` executes one statement on the store's pool. */
+  /** `run` executes one statement on the wake-up connection (never behind a busy pool). */
   constructor(schema: string, run: (text: string) => Promise<unknown>) {
     this.#want = () => run(`UPDATE ${schema}.events_wanted SET until = greatest(until, ${schema}.now_ms() + ${WANTED_FOR_MS})`);
     this.#fanout = new EventFanout((active) => (active ? this.#start() : this.#stop()));

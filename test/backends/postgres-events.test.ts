@@ -1,0 +1,73 @@
+/**
+ * Queue events on PostgreSQL, beyond the conformance suite: what only the database's triggers and
+ * NOTIFY can get wrong (a batch that needs many notifications; a pool with no connection to spare
+ * for the first renewal of `events_wanted`).
+ */
+import pg from "pg";
+import { afterAll, expect, it } from "vitest";
+import { postgresStore, type PostgresStore, type QueueEvent } from "../../src/index.js";
+import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
+import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../helpers/postgres.js";
+
+const schemas: string[] = [];
+const stores: PostgresStore[] = [];
+afterAll(async () => {
+  await Promise.allSettled(stores.map((store) => store.close()));
+  await dropSchemas(schemas);
+});
+
+async function openStore(poolSize: number): Promise<PostgresStore> {
+  const schema = uniqueSchema("spool_ev");
+  schemas.push(schema);
+  const store = postgresStore({ connectionString: TEST_PG_URL, schema, poolSize });
+  stores.push(store);
+  await store.open();
+  return store;
+}
+
+it("a listener that subscribes while a schedule fires, on a pool of one connection, does not stall the store", async () => {
+  const store = await openStore(1);
+  const queue = uniqueQueueName("ev-sched");
+  await store.putSchedule({ name: "s", everyMs: 10, queue, body: "1", options: {}, catchUp: "one" });
+  await pollUntil(async () => (await store.getSchedule("s"))!.nextRunAt! <= store.clock.now(), { what: "the slot due" });
+
+  // Hold the firing transaction (on the pool's only connection) at its row lock, subscribe, let it go.
+  const blocker = new pg.Client({ connectionString: TEST_PG_URL });
+  await blocker.connect();
+  try {
+    await blocker.query("BEGIN");
+    await blocker.query(`LOCK TABLE "${store.schema}".schedules IN EXCLUSIVE MODE`);
+    const firing = store.fireDueSchedules();
+    await pollUntil(
+      async () => {
+        await blocker.query("SELECT pg_stat_clear_snapshot()"); // pg_stat_activity is read once per transaction otherwise
+        const waiting = await blocker.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE SKIP LOCKED%'`);
+        return waiting.rowCount! > 0;
+      },
+      { what: "the firing transaction waiting on the lock" },
+    );
+    const events: QueueEvent[] = [];
+    const off = store.onEvents((batch) => void events.push(...batch));
+    await blocker.query("COMMIT");
+    const outcome = await Promise.race([firing.then((r) => r.fired.length), new Promise<string>((resolve) => setTimeout(resolve, 5_000, "stalled")).then((r) => r)]);
+    expect(outcome).toBe(1);
+    await pollUntil(() => events.some((e) => e.queue === queue && e.type === "published"), { what: "the fired message's publish heard" });
+    off();
+  } finally {
+    await blocker.end();
+  }
+});
+
+it("10,000 publishes in one statement are heard, every one, across many notifications", async () => {
+  const store = await openStore(2);
+  const queue = uniqueQueueName("ev-batch");
+  const heard = new Set<string>();
+  const off = store.onEvents((batch) => {
+    for (const event of batch) if (event.type === "published" && event.queue === queue) heard.add(event.id);
+  });
+  const inputs = Array.from({ length: 10_000 }, (_, i) => ({ queue, body: String(i), priority: 0 }));
+  const outcomes = await store.publish(inputs);
+  await pollUntil(() => heard.size === outcomes.length, { what: `all ${outcomes.length} published events (${heard.size} so far)`, timeoutMs: 15_000 });
+  expect([...heard].sort()).toEqual(outcomes.map((o) => o.id).sort());
+  off();
+});
