@@ -8,6 +8,7 @@ import { afterAll, expect, it } from "vitest";
 import { postgresStore, type PostgresStore, type QueueEvent } from "../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
 import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../helpers/postgres.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
 const schemas: string[] = [];
 const stores: PostgresStore[] = [];
@@ -16,10 +17,10 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-async function openStore(poolSize: number): Promise<PostgresStore> {
+async function openStore(poolSize: number, connectionString = TEST_PG_URL): Promise<PostgresStore> {
   const schema = uniqueSchema("spool_ev");
   schemas.push(schema);
-  const store = postgresStore({ connectionString: TEST_PG_URL, schema, poolSize });
+  const store = postgresStore({ connectionString, schema, poolSize, connectTimeoutMs: 2_000 });
   stores.push(store);
   await store.open();
   return store;
@@ -71,3 +72,32 @@ it("10,000 publishes in one statement are heard, every one, across many notifica
   expect([...heard].sort()).toEqual(outcomes.map((o) => o.id).sort());
   off();
 });
+
+it("once its connection is back, a listener hears this process's next change, though events_wanted lapsed meanwhile", async () => {
+  const target = new URL(TEST_PG_URL);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+  const admin = new pg.Client({ connectionString: TEST_PG_URL });
+  await admin.connect();
+  try {
+    const store = await openStore(2, proxy.urlFor(TEST_PG_URL));
+    const queue = uniqueQueueName("ev-outage");
+    const heard: string[] = [];
+    store.onEvents((batch) => {
+      for (const event of batch) if (event.type === "published") heard.push(event.id);
+    });
+    const [before] = await store.publish([{ queue, body: "1", priority: 0 }]);
+    await pollUntil(() => heard.includes(before.id), { what: "the publish before the outage heard" });
+
+    await proxy.stop();
+    // An outage longer than the 15 s a renewal holds, without its wait: nobody renewed meanwhile.
+    await admin.query(`UPDATE "${store.schema}".events_wanted SET until = 0`);
+    await proxy.start();
+    await pollUntil(() => store.ping(1_000).then(() => true, () => false), { what: "the wake-up connection back", timeoutMs: 15_000 });
+
+    const [after] = await pollUntil(() => store.publish([{ queue, body: "2", priority: 0 }]).catch(() => undefined), { what: "a publish after the outage" });
+    await pollUntil(() => heard.includes(after.id), { what: "the publish after the outage heard" });
+  } finally {
+    await admin.end();
+    await proxy.close();
+  }
+}, 40_000);

@@ -165,6 +165,7 @@ export class PostgresStore implements Store {
       onReconnect: () => {
         // Notifications sent while the connection was down are lost: wake everyone and look again.
         this.#wakeups.wakeAll();
+        this.#events.reconnected();
         if (this.#opened) this.#runTick();
       },
       onLost: (error) => this.#noteFault(error),
