@@ -188,6 +188,22 @@ export const events: AreaDefinition = (suite, open) => {
     expect(() => spool.on("finished" as "completed", () => undefined)).toThrow(/unknown event "finished"/);
   });
 
+  it("every progress report is heard, the same value again too; a log line alone is none", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    await queue.report(m.id, m.leaseToken, { progress: { step: "download" } });
+    await queue.report(m.id, m.leaseToken, { log: ["still downloading"] });
+    await queue.report(m.id, m.leaseToken, { progress: { step: "download" } }); // e.g. a heartbeat
+    await queue.report(m.id, m.leaseToken, { progress: 99 });
+    await queue.ack(m.id, m.leaseToken);
+    const seen = await until(recorder, id, "completed");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "progress", "progress", "progress", "completed"]);
+    expect(seen.slice(2, 5).map((e) => (e as QueueEventOf<"progress">).progress)).toEqual([{ step: "download" }, { step: "download" }, 99]);
+  });
+
   it("a failed attempt with a long error message is heard, and the nack succeeds while someone listens", async () => {
     const { spool } = await open();
     const recorder = record(spool);
