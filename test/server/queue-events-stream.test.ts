@@ -10,7 +10,7 @@ import http from "node:http";
 import { EVENTS_PER_SECOND, MAX_EVENT_STREAMS } from "../../src/server/routes/events.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
-import { openSse, type SseEvent } from "../helpers/sse.js";
+import { openSse, type SseEvent, type SseReader } from "../helpers/sse.js";
 
 const LIMITED = generateApiKey();
 const ADMIN = generateApiKey();
@@ -115,6 +115,25 @@ describe("GET /v1/events?queue=…", () => {
       expect(sent + dropped).toBe(total);
     } finally {
       await stream.close();
+    }
+  });
+
+  it("a dozen open streams raise no listener-leak warning (one shutdown listener for them all)", async () => {
+    const own = await startTestServer({});
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    const streams: SseReader[] = [];
+    try {
+      for (let i = 0; i < 12; i++) streams.push(await openSse(`${own.url}/v1/events?queue=none`));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+      own.shutdown.abort(); // the server begins to shut down: every stream ends
+      for (const stream of streams) await expect(stream.until(() => false)).rejects.toThrow(/ended/);
+    } finally {
+      process.off("warning", onWarning);
+      await Promise.all(streams.map((stream) => stream.close()));
+      await own.close();
     }
   });
 

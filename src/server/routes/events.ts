@@ -65,10 +65,13 @@ function queueFilter(request: FastifyRequest, glob: string): (queue: string) => 
 
 export function eventRoutes(app: FastifyInstance, { spool, shutdown }: ServerContext, delivery: DeliveryService | undefined): void {
   const open = new Set<EventStream>();
-  // Fastify's close waits for in-flight requests: end the streams first.
-  app.addHook("preClose", async () => {
+  const endAll = () => {
     for (const stream of [...open]) stream.end();
-  });
+  };
+  // Fastify's close waits for in-flight requests: end the streams first. One shutdown listener
+  // for them all: one each would be up to MAX_EVENT_STREAMS on the signal (a leak warning past 10).
+  app.addHook("preClose", async () => endAll());
+  if (!shutdown.aborted) shutdown.addEventListener("abort", endAll, { once: true });
   app.get<Query>(
     "/v1/events",
     { schema: routeSchema("events", "Server-sent events: message.* for ?queue=<glob>, batch.progress, batch.completed", { querystring: EventsQuery }), config: { access: "read" } },
@@ -107,8 +110,6 @@ export function eventRoutes(app: FastifyInstance, { spool, shutdown }: ServerCon
 
       const end = () => stream.end();
       if (shutdown.aborted) return end();
-      shutdown.addEventListener("abort", end, { once: true });
-      stream.onEnd(() => shutdown.removeEventListener("abort", end));
       request.raw.on("close", end);
     },
   );
