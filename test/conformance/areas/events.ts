@@ -164,6 +164,31 @@ export const events: AreaDefinition = (suite, open) => {
     },
   );
 
+  itOnClock(
+    suite,
+    "a lease running out after the message's TTL did is failed (lease expired) then dead (expired), with no retry between",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("events"), { leaseMs: 1_000 });
+      const { id } = await queue.publish("x", { ttlMs: 500 });
+      await leaseOne(queue);
+      clock.advance(1_000);
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+    async () => {
+      const { spool } = await open();
+      const recorder = record(spool);
+      const queue = spool.queue<string>(uniqueQueueName("events"), { leaseMs: 300 });
+      const { id } = await queue.publish("x", { ttlMs: 150 });
+      await leaseOne(queue);
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+  );
+
   it("a listener hears only its type; after unsubscribing, nothing more; an unknown type is refused", async () => {
     const { spool } = await open();
     const queue = spool.queue<string>(uniqueQueueName("events"));
