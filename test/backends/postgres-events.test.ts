@@ -101,3 +101,18 @@ it("once its connection is back, a listener hears this process's next change, th
     await proxy.close();
   }
 }, 40_000);
+
+it("a progress value that PostgreSQL writes out much longer (1e300 is 301 digits in jsonb) still reports, and is heard without its value", async () => {
+  const store = await openStore(2);
+  const queue = uniqueQueueName("ev-progress");
+  const heard: QueueEvent[] = [];
+  const off = store.onEvents((batch) => void heard.push(...batch.filter((e) => e.queue === queue)));
+  const [{ id }] = await store.publish([{ queue, body: "1", priority: 0 }]);
+  const [m] = await store.lease(queue, { max: 1, leaseMs: 60_000 });
+  const progress = JSON.stringify(Array.from({ length: 500 }, () => 1e300)); // 3.5 KB as JSON, under maxProgressBytes
+  await store.report(id, m.leaseToken, { progress });
+  const event = await pollUntil(() => heard.find((e) => e.type === "progress"), { what: "the progress event" });
+  expect(event).toMatchObject({ type: "progress", queue, id });
+  expect("progress" in event).toBe(false);
+  off();
+});
