@@ -29,10 +29,12 @@ export class QueueEventListeners {
     }
     if (typeof listener !== "function") throw new ValidationError(`spool.on("${type}"): the listener must be a function`, [{ path: "/listener", message: "expected a function" }]);
     let listeners = this.#byType.get(type);
-    if (!listeners) this.#byType.set(type, (listeners = new Set()));
-    if (!listeners.has(listener as AnyListener)) {
+    if (!listeners?.has(listener as AnyListener)) {
+      // The store first: if it refuses (closed), nothing here has changed.
+      if (this.#count === 0) this.#unsubscribe = this.#store.onEvents(this.#dispatch);
+      if (!listeners) this.#byType.set(type, (listeners = new Set()));
       listeners.add(listener as AnyListener);
-      if (this.#count++ === 0) this.#unsubscribe = this.#store.onEvents(this.#dispatch);
+      this.#count++;
     }
     return () => this.off(type, listener);
   }

@@ -48,31 +48,52 @@ function sha256(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
 }
 
-/** `emails.*` → /^emails\..*$/ : every character literal except `*`. */
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  return new RegExp(`^${escaped.join(".*")}$`);
+/**
+ * Whether `text` matches `glob` whole: `*` is any run of characters, every other character itself.
+ * Not a RegExp: `^.*.*.*x$` backtracks through every way to split the text, so a glob of a few
+ * dozen stars from a client (GET /v1/events?queue=) would hold the event loop for hours. This
+ * walk keeps only the last star's place and takes at most glob × text steps.
+ */
+export function globMatches(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1; // the glob position after the last star met, and where in the text it began
+  let from = 0;
+  while (t < text.length) {
+    if (g < glob.length && glob[g] === "*") {
+      star = ++g;
+      from = t;
+    } else if (g < glob.length && glob[g] === text[t]) {
+      g++;
+      t++;
+    } else if (star >= 0) {
+      g = star; // let the last star take one more character
+      t = ++from;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
 }
 
 class Identity implements ApiKeyIdentity {
   readonly name: string;
   readonly scopes: ReadonlySet<Scope>;
   readonly queueGlobs: readonly string[] | undefined;
-  readonly #globs: RegExp[] | undefined;
 
   constructor(config: ApiKeyConfig) {
     this.name = config.name;
     this.scopes = new Set(config.scopes);
     this.queueGlobs = config.queues === undefined ? undefined : [...config.queues];
-    this.#globs = config.queues?.map(globToRegExp);
   }
 
   get limited(): boolean {
-    return this.#globs !== undefined;
+    return this.queueGlobs !== undefined;
   }
 
   allowsQueue(queue: string): boolean {
-    return this.#globs === undefined || this.#globs.some((glob) => glob.test(queue));
+    return this.queueGlobs === undefined || this.queueGlobs.some((glob) => globMatches(glob, queue));
   }
 }
 

@@ -7,8 +7,10 @@
 import { Type } from "@sinclair/typebox";
 import { QueueNameSchema } from "../config/schemas.js";
 import { validate } from "../config/validate.js";
+import { SpoolError } from "../core/errors.js";
 import { QUEUE_EVENT_TYPES, type QueueEvent, type QueueEventType } from "../core/queue-events.js";
 import type { HttpTransport } from "./http-transport.js";
+import { unreachable } from "./remote-errors.js";
 import { serverEvents } from "./server-events.js";
 
 export interface RemoteEventsOptions {
@@ -47,6 +49,7 @@ export async function* remoteEvents(transport: HttpTransport, options: RemoteEve
     }
   } catch (error) {
     if (signal?.aborted) return; // the caller stopped listening: not an error
-    throw error;
+    // A connection cut mid-stream (ECONNRESET): `unavailable`, as every other call of the client says it.
+    throw error instanceof SpoolError ? error : unreachable("GET /v1/events", error);
   }
 }

@@ -5,9 +5,10 @@
  */
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../../src/auth/api-keys.js";
-import { SpoolError, type DroppedEvents, type QueueEvent } from "../../src/index.js";
+import { SpoolClient, SpoolError, type DroppedEvents, type QueueEvent } from "../../src/index.js";
 import { uniqueQueueName } from "../helpers/poll-until.js";
 import { startRemoteServer, type RemoteServer } from "./remote-server.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
 const ADMIN = generateApiKey();
 const LIMITED = generateApiKey();
@@ -66,4 +67,24 @@ it("refuses bad options, and streams only of the queues a key reaches", async ()
   stop.abort();
   expect(got.id).toBe(ours.id);
   expect(got.id).not.toBe(other.id);
+});
+
+it("a connection cut mid-stream ends the iteration with unavailable, as every other client call says it", async () => {
+  const target = new URL(server.url);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+  try {
+    const client = new SpoolClient({ url: proxy.urlFor(server.url), apiKey: ADMIN });
+    const q = uniqueQueueName("events");
+    const events = client.events({ queue: q });
+    const first = events.next(); // opens the stream
+    const { id } = await client.publish(q, { n: 1 });
+    expect((await first).value).toMatchObject({ type: "published", id });
+    await proxy.stop();
+    const error = await events.next().then(() => undefined, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SpoolError);
+    expect(error).toMatchObject({ code: "unavailable" });
+    await client.close();
+  } finally {
+    await proxy.close();
+  }
 });

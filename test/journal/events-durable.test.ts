@@ -51,5 +51,21 @@ describe("journal: queue events only for durable changes", () => {
       await pollUntil(() => events.some((e) => e.id === after.id), { what: "the later publish's event" });
       expect(events.map((e) => `${e.type}:${e.id === id ? "1" : e.id === after.id ? "3" : "?"}`)).toEqual(["published:1", "active:1", "completed:1", "published:3"]);
     });
+
+    it(`${what} under a lease running out: the refused tick makes no event; after the rebuild its events come once`, async () => {
+      const { fs, spool, queue, events } = await setup();
+      const clock = (spool.store as JournalStore).clock as ManualClock;
+      const { id } = await queue.publish({ n: 1 });
+      await queue.lease({ leaseMs: 1_000 });
+      await pollUntil(() => events.some((e) => e.type === "active"), { what: "the lease's event" });
+      const rebuilds = fs.calls.readdir;
+      inject(fs);
+      clock.advance(1_000);
+      await pollUntil(() => events.some((e) => e.type === "retry"), { what: "the lease's end heard after the rebuild" });
+      await queue.publish({ n: 2 }); // later changes are heard too, and nothing of the refused tick comes late
+      await pollUntil(() => events.filter((e) => e.type === "published").length === 2, { what: "the later publish heard" });
+      expect(events.filter((e) => e.id === id).map((e) => e.type)).toEqual(["published", "active", "failed", "retry"]);
+      expect(fs.calls.readdir, "the refused tick made the store rebuild from disk").toBeGreaterThan(rebuilds);
+    });
   }
 });

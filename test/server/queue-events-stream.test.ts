@@ -10,7 +10,7 @@ import http from "node:http";
 import { EVENTS_PER_SECOND, MAX_EVENT_STREAMS } from "../../src/server/routes/events.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
-import { openSse, type SseEvent } from "../helpers/sse.js";
+import { openSse, type SseEvent, type SseReader } from "../helpers/sse.js";
 
 const LIMITED = generateApiKey();
 const ADMIN = generateApiKey();
@@ -74,6 +74,23 @@ describe("GET /v1/events?queue=…", () => {
     }
   });
 
+  it("a glob of many stars (a careless or hostile client) does not hold the server up, and matches as a glob", async () => {
+    const q = uniqueQueueName("ev.a.q");
+    // 14 stars then a letter the queue name does not end in: as a backtracking RegExp, about a minute of a blocked event loop.
+    const starry = await openSse(`${server.url}/v1/events?queue=${"*".repeat(14)}z`, ADMIN);
+    const plain = await openSse(`${server.url}/v1/events?queue=${q}*`, ADMIN);
+    try {
+      const other = await server.call("POST", `/v1/queues/${q}/messages`, { body: 1 }, admin);
+      const ending = await server.call("POST", `/v1/queues/${q}z/messages`, { body: 2 }, admin);
+      await plain.until((events) => ofMessage(events, ending.body.id).length > 0, "the publishes");
+      await starry.until((events) => ofMessage(events, ending.body.id).length > 0, "the publish in the queue ending in z");
+      expect(ofMessage(plain.events, other.body.id)).toHaveLength(1);
+      expect(ofMessage(starry.events, other.body.id)).toEqual([]);
+    } finally {
+      await Promise.all([starry.close(), plain.close()]);
+    }
+  });
+
   it("refuses an unknown event name or an invalid glob with 400 naming it", async () => {
     const unknown = await server.call("GET", `/v1/events?queue=x&types=message.completed,message.finished`, undefined, admin);
     expect(unknown.status).toBe(400);
@@ -98,6 +115,25 @@ describe("GET /v1/events?queue=…", () => {
       expect(sent + dropped).toBe(total);
     } finally {
       await stream.close();
+    }
+  });
+
+  it("a dozen open streams raise no listener-leak warning (one shutdown listener for them all)", async () => {
+    const own = await startTestServer({});
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    const streams: SseReader[] = [];
+    try {
+      for (let i = 0; i < 12; i++) streams.push(await openSse(`${own.url}/v1/events?queue=none`));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+      own.shutdown.abort(); // the server begins to shut down: every stream ends
+      for (const stream of streams) await expect(stream.until(() => false)).rejects.toThrow(/ended/);
+    } finally {
+      process.off("warning", onWarning);
+      await Promise.all(streams.map((stream) => stream.close()));
+      await own.close();
     }
   });
 

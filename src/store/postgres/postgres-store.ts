@@ -165,12 +165,15 @@ export class PostgresStore implements Store {
       onReconnect: () => {
         // Notifications sent while the connection was down are lost: wake everyone and look again.
         this.#wakeups.wakeAll();
+        this.#events.reconnected();
         if (this.#opened) this.#runTick();
       },
       onLost: (error) => this.#noteFault(error),
       onEvents: (json) => this.#events.receive(json),
     });
-    this.#events = new PgEventFeed(this.#s, (text) => this.#query("events wanted", text));
+    // On the wake-up connection, not the pool: statements inside a transaction wait for the first
+    // renewal while holding a pooled connection, which may be the pool's last (it stalled for good).
+    this.#events = new PgEventFeed(this.#s, (text) => this.#wakeups.query(text));
     this.#publisher = new PgPublisher({
       schema: this.#s,
       query: { run: (what, text, values, on, prepared) => this.#query(what, text, values, on, prepared) },
@@ -228,7 +231,7 @@ export class PostgresStore implements Store {
    */
   async #query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[] = [], on?: Queryable, prepared?: string): Promise<pg.QueryResult<R>> {
     this.#checkOpen();
-    if (this.#events.opening !== undefined && what !== "events wanted") await this.#events.opening;
+    if (this.#events.opening !== undefined) await this.#events.opening;
     const started = this.#queryObservers.size > 0 ? performance.now() : -1;
     const query: pg.QueryConfig = on || prepared === undefined ? { text, values } : { name: `${this.schema}:${prepared}`, text, values };
     for (let attempt = 1; ; attempt++) {

@@ -87,6 +87,13 @@ export class Wakeups {
     });
   }
 
+  /** Runs one statement on the wake-up connection, which never waits behind a busy pool; rejects while it is down. */
+  query(text: string): Promise<unknown> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error(`the connection is down (${this.#lostBecause?.message ?? "connecting"})`));
+    return client.query(text);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);

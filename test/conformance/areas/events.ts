@@ -5,11 +5,11 @@
  */
 import { expect } from "vitest";
 import { it } from "../registry.js";
-import type { QueueEvent, Spool } from "../../../src/index.js";
+import type { QueueEvent, QueueEventOf, Spool } from "../../../src/index.js";
 import { pollUntil, uniqueQueueName } from "../../helpers/poll-until.js";
 import type { AreaDefinition } from "../suite.js";
 import { leaseOne } from "./consume-helpers.js";
-import { itOnClock, manualClock } from "./publish-helpers.js";
+import { itOnClock, letWakeUpsRun, manualClock } from "./publish-helpers.js";
 import { waitForClock } from "./time-helpers.js";
 
 /** Every event of `spool` from now on, as a list to read. */
@@ -164,6 +164,31 @@ export const events: AreaDefinition = (suite, open) => {
     },
   );
 
+  itOnClock(
+    suite,
+    "a lease running out after the message's TTL did is failed (lease expired) then dead (expired), with no retry between",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = ctx.spool.queue<string>(uniqueQueueName("events"), { leaseMs: 1_000 });
+      const { id } = await queue.publish("x", { ttlMs: 500 });
+      await leaseOne(queue);
+      clock.advance(1_000);
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+    async () => {
+      const { spool } = await open();
+      const recorder = record(spool);
+      const queue = spool.queue<string>(uniqueQueueName("events"), { leaseMs: 300 });
+      const { id } = await queue.publish("x", { ttlMs: 150 });
+      await leaseOne(queue);
+      expect((await until(recorder, id, "dead")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead"]);
+      expect(recorder.of(id)[3]).toMatchObject({ reason: "expired" });
+    },
+  );
+
   it("a listener hears only its type; after unsubscribing, nothing more; an unknown type is refused", async () => {
     const { spool } = await open();
     const queue = spool.queue<string>(uniqueQueueName("events"));
@@ -188,6 +213,38 @@ export const events: AreaDefinition = (suite, open) => {
     expect(() => spool.on("finished" as "completed", () => undefined)).toThrow(/unknown event "finished"/);
   });
 
+  it("every progress report is heard, the same value again too; a log line alone is none", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    await queue.report(m.id, m.leaseToken, { progress: { step: "download" } });
+    await queue.report(m.id, m.leaseToken, { log: ["still downloading"] });
+    await queue.report(m.id, m.leaseToken, { progress: { step: "download" } }); // e.g. a heartbeat
+    await queue.report(m.id, m.leaseToken, { progress: 99 });
+    await queue.ack(m.id, m.leaseToken);
+    const seen = await until(recorder, id, "completed");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "progress", "progress", "progress", "completed"]);
+    expect(seen.slice(2, 5).map((e) => (e as QueueEventOf<"progress">).progress)).toEqual([{ step: "download" }, { step: "download" }, 99]);
+  });
+
+  it("a failed attempt with a long error message is heard, and the nack succeeds while someone listens", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<string>(uniqueQueueName("events"));
+    const { id } = await queue.publish("x");
+    const m = await leaseOne(queue);
+    // A response body or a stack in the message: far more than one PostgreSQL notification holds.
+    const message = "upstream said: " + "é\n\u001b".repeat(4_000);
+    await queue.nack(m.id, m.leaseToken, { error: { message, kind: "error" }, delayMs: 60_000 });
+    const seen = await until(recorder, id, "retry");
+    expect(seen.map((e) => e.type)).toEqual(["published", "active", "failed", "retry"]);
+    const failed = seen[2] as QueueEventOf<"failed">;
+    expect(failed.error.message.length).toBeGreaterThanOrEqual(1_000);
+    expect(message.startsWith(failed.error.message)).toBe(true);
+  });
+
   it("events of many messages in one batch keep each message's order", async () => {
     const { spool } = await open();
     const recorder = record(spool);
@@ -200,4 +257,120 @@ export const events: AreaDefinition = (suite, open) => {
       expect(seen.map((e) => e.type)).toEqual(["published", "active", "completed"]);
     }
   });
+  it("an ordering group: each message is published, then active only on its turn (no event when the turn passes)", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const published = await queue.publishMany([0, 1, 2].map((body) => ({ body, groupKey: "g" })));
+    for (const { id } of published) {
+      const m = await pollUntil(async () => (await queue.lease({ max: 5 }))[0], { what: "the group's next message" });
+      expect(m.id).toBe(id);
+      await queue.ack(m.id, m.leaseToken);
+    }
+    for (const { id } of published) expect((await until(recorder, id, "completed")).map((e) => e.type)).toEqual(["published", "active", "completed"]);
+  });
+
+  it("a dedup replace makes no event; overflow drop-oldest makes the oldest dead (overflow) with no attempt", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { maxLength: 2, overflow: "drop-oldest" });
+    const first = await queue.publish(1, { dedupKey: "k" });
+    const again = await queue.publish(2, { dedupKey: "k" });
+    expect(again).toMatchObject({ id: first.id, replaced: true });
+    await queue.publish(3);
+    const third = await queue.publish(4);
+    const seen = await until(recorder, first.id, "dead");
+    expect(seen.map((e) => e.type)).toEqual(["published", "dead"]);
+    expect(seen[1]).toMatchObject({ reason: "overflow", attempt: 0 });
+    await until(recorder, third.id, "published");
+  });
+
+  it("ackMany with some stale tokens: completed only for the acks that took; a release is released", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const published = await queue.publishMany([0, 1, 2].map((body) => ({ body })));
+    const leased = await queue.lease({ max: 3 });
+    expect(leased).toHaveLength(3);
+    await queue.nack(leased[1].id, leased[1].leaseToken, { release: true });
+    const outcomes = await queue.ackMany(leased.map((m) => ({ id: m.id, leaseToken: m.leaseToken })));
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    await until(recorder, published[0].id, "completed");
+    await until(recorder, published[2].id, "completed");
+    const released = await until(recorder, leased[1].id, "released");
+    await letWakeUpsRun();
+    expect(released.map((e) => e.type)).toEqual(["published", "active", "released"]);
+    expect(recorder.of(leased[1].id).map((e) => e.type)).toEqual(["published", "active", "released"]);
+  });
+
+  it("replaying many dead letters: each is replayed once, in its own order after its dead", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { maxAttempts: 1 });
+    const published = await queue.publishMany(Array.from({ length: 40 }, (_, body) => ({ body })));
+    const leased = await queue.lease({ max: 40 });
+    for (const m of leased) await queue.nack(m.id, m.leaseToken, { error: { message: "no", kind: "error" } });
+    expect(await queue.replayDead({ all: true })).toBe(40);
+    for (const { id } of published) {
+      expect((await until(recorder, id, "replayed")).map((e) => e.type)).toEqual(["published", "active", "failed", "dead", "replayed"]);
+    }
+  });
+
+  it("a rate-limited queue: active only for what the limit let through", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"), { rateLimit: { max: 2, intervalMs: 60_000 } });
+    const published = await queue.publishMany([0, 1, 2, 3].map((body) => ({ body })));
+    const leased = await queue.lease({ max: 4 });
+    expect(leased).toHaveLength(2);
+    for (const m of leased) await until(recorder, m.id, "active");
+    const rest = published.filter((p) => !leased.some((m) => m.id === p.id));
+    for (const { id } of rest) await until(recorder, id, "published");
+    await letWakeUpsRun();
+    for (const { id } of rest) expect(recorder.of(id).map((e) => e.type)).toEqual(["published"]);
+  });
+
+  it("a worker closing past its deadline releases what is still running: released, not failed", async () => {
+    const { spool } = await open();
+    const recorder = record(spool);
+    const queue = spool.queue<number>(uniqueQueueName("events"));
+    const { id } = await queue.publish(1);
+    let started = false;
+    const worker = queue.work(async (_m, ctx) => {
+      started = true;
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+      throw new Error("aborted");
+    });
+    await pollUntil(() => started, { what: "the handler running" });
+    await worker.close({ timeoutMs: 10 });
+    const seen = await until(recorder, id, "released");
+    await letWakeUpsRun();
+    expect(recorder.of(id).map((e) => e.type)).toEqual(["published", "active", "released"]);
+    expect(seen[2]).toMatchObject({ type: "released" });
+  });
+
+  itOnClock(
+    suite,
+    "a schedule's fire is a publish",
+    async () => {
+      const ctx = await open();
+      const clock = manualClock(ctx);
+      const recorder = record(ctx.spool);
+      const queue = uniqueQueueName("events");
+      await ctx.spool.schedule(uniqueQueueName("sched"), { everyMs: 1_000, queue, body: 1 });
+      clock.advance(1_000);
+      const event = await pollUntil(() => recorder.events.find((e) => e.queue === queue), { what: "the schedule's publish" });
+      expect(event).toMatchObject({ type: "published", queue, at: clock.now() });
+    },
+    async () => {
+      const { spool } = await open();
+      const recorder = record(spool);
+      const queue = uniqueQueueName("events");
+      const name = uniqueQueueName("sched");
+      await spool.schedule(name, { everyMs: 50, queue, body: 1 });
+      const event = await pollUntil(() => recorder.events.find((e) => e.queue === queue), { what: "the schedule's publish" });
+      await spool.removeSchedule(name);
+      expect(event).toMatchObject({ type: "published", queue });
+    },
+  );
 };

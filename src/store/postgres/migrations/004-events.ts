@@ -1,7 +1,9 @@
 /**
  * Migration: queue events (core/queue-events.ts) across processes. Statement triggers on
- * `messages`, `stories` read what each statement changed (its transition tables) and send the
- * events as NOTIFY `e:[…]` on the schema's channel, at most ~7 KB a notification; PostgreSQL
+ * `messages` read what each statement changed (its transition tables), and `report` its progress;
+ * they send the events as NOTIFY `e:[…]` on the schema's channel, at most ~7 KB a notification (NOTIFY refuses
+ * a payload of 8,000 bytes or more, failing the statement: a `failed` event's error message is cut
+ * to 1,000 characters, so one event always fits, and chunks are measured in bytes); PostgreSQL
  * delivers them at commit, in commit order, so per message they arrive in the order made.
  * Nobody listening costs one read of `events_wanted` per statement: a process with listeners
  * keeps its `until` in the future (postgres-store.ts). A nack says what it was (release or not)
@@ -20,13 +22,17 @@ CREATE FUNCTION ${s}.events_on() RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT until > ${s}.now_ms() FROM ${s}.events_wanted
 $$;
 
--- Sends events (JSON texts, in order) in notifications of at most ~7,000 characters.
+-- Sends events (JSON texts, in order) in notifications of at most ~7,000 bytes (not characters:
+-- the 8,000-byte limit counts bytes, and error messages or progress may hold multi-byte ones).
 CREATE FUNCTION ${s}.send_events(p_events text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE v_chunk text := ''; v_event text;
 BEGIN
   IF p_events IS NULL THEN RETURN; END IF;
   FOREACH v_event IN ARRAY p_events LOOP
-    IF length(v_chunk) + length(v_event) > 7000 AND v_chunk <> '' THEN
+    -- An event too long alone (a progress value jsonb writes out longer than it came: 1e300 is 301
+    -- digits) goes without its value, rather than failing the statement that made the change.
+    IF octet_length(v_event) > 7000 THEN v_event := (v_event::jsonb - 'progress')::text; END IF;
+    IF octet_length(v_chunk) + octet_length(v_event) > 7000 AND v_chunk <> '' THEN
       PERFORM pg_notify(${lit}, 'e:[' || v_chunk || ']');
       v_chunk := '';
     END IF;
@@ -62,7 +68,9 @@ BEGIN
         SELECT 1, json_build_object('type', 'released', 'queue', n.queue, 'id', n.id, 'at', v_now, 'availableAt', n.available_at)
           WHERE o.state = 2 AND n.state <> 2 AND v_release
         UNION ALL
-        SELECT 1, json_build_object('type', 'failed', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt, 'error', n.last_error)
+        -- 1,000 characters are at most ~6,000 bytes as JSON (\u001b escapes): the event fits a notification.
+        SELECT 1, json_build_object('type', 'failed', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt,
+            'error', n.last_error || jsonb_build_object('message', left(n.last_error->>'message', 1000)))
           WHERE o.state = 2 AND n.state <> 2 AND NOT v_release
         UNION ALL
         SELECT 2, json_build_object('type', 'retry', 'queue', n.queue, 'id', n.id, 'at', v_now, 'attempt', n.attempt, 'availableAt', n.available_at)
@@ -90,35 +98,29 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Progress reported (a story row made or its progress changed).
-CREATE FUNCTION ${s}.events_progress() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE v_now bigint;
-BEGIN
-  IF NOT ${s}.events_on() THEN RETURN NULL; END IF;
-  v_now := ${s}.now_ms();
-  IF TG_OP = 'INSERT' THEN
-    PERFORM ${s}.send_events(ARRAY(
-      SELECT json_build_object('type', 'progress', 'queue', m.queue, 'id', n.id, 'at', v_now, 'progress', n.progress)::text
-      FROM new_rows n JOIN ${s}.messages m ON m.id = n.id WHERE n.progress IS NOT NULL));
-  ELSE
-    PERFORM ${s}.send_events(ARRAY(
-      SELECT json_build_object('type', 'progress', 'queue', m.queue, 'id', n.id, 'at', v_now, 'progress', n.progress)::text
-      FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN ${s}.messages m ON m.id = n.id
-      WHERE n.progress IS NOT NULL AND n.progress IS DISTINCT FROM o.progress));
-  END IF;
-  RETURN NULL;
-END $$;
-
 CREATE TRIGGER messages_events_inserted AFTER INSERT ON ${s}.messages
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_inserted();
 CREATE TRIGGER messages_events_updated AFTER UPDATE ON ${s}.messages
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_updated();
 CREATE TRIGGER messages_events_deleted AFTER DELETE ON ${s}.messages
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_deleted();
-CREATE TRIGGER stories_events_inserted AFTER INSERT ON ${s}.stories
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_progress();
-CREATE TRIGGER stories_events_updated AFTER UPDATE ON ${s}.stories
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${s}.events_progress();
+
+-- report as before, sending a progress event for every progress it reports (a trigger on stories
+-- could only tell a changed value, and would miss the same value reported again, as the engine sends).
+CREATE OR REPLACE FUNCTION ${s}.report(p_id text, p_token text, p_progress jsonb, p_lines text[], p_max_lines int) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE v_now bigint := ${s}.now_ms(); v_queue text;
+BEGIN
+  SELECT queue INTO v_queue FROM ${s}.messages WHERE id = p_id AND lease_token = p_token AND state = 2 AND lease_until > v_now FOR UPDATE;
+  IF NOT FOUND THEN RETURN false; END IF;
+  INSERT INTO ${s}.stories AS st (id, progress, log)
+    VALUES (p_id, p_progress, CASE WHEN p_lines IS NULL THEN NULL ELSE ${s}.append_log(NULL, p_lines, v_now, p_max_lines) END)
+    ON CONFLICT (id) DO UPDATE SET progress = coalesce(EXCLUDED.progress, st.progress),
+      log = CASE WHEN p_lines IS NULL THEN st.log ELSE ${s}.append_log(st.log, p_lines, v_now, p_max_lines) END;
+  IF p_progress IS NOT NULL AND ${s}.events_on() THEN
+    PERFORM ${s}.send_events(ARRAY[json_build_object('type', 'progress', 'queue', v_queue, 'id', p_id, 'at', v_now, 'progress', p_progress)::text]);
+  END IF;
+  RETURN true;
+END $$;
 
 -- apply_nack as before, telling the triggers whether it is a release.
 CREATE OR REPLACE FUNCTION ${s}.apply_nack(p_id text, p_action text, p_available_at bigint, p_reason text, p_error jsonb, p_attempt int, p_now bigint)
