@@ -6,7 +6,7 @@
 import { LeaseOptionsSchema, ReplaySelectionSchema } from "./config/schemas.js";
 import { validate } from "./config/validate.js";
 import { ValidationError } from "./core/errors.js";
-import type { BrowsedMessage, BrowseState, DeadLetter, LeasedStoredMessage, QueueStats } from "./core/message.js";
+import type { BrowsedMessage, BrowseState, DeadLetter, DeadReason, LeasedStoredMessage, QueueStats } from "./core/message.js";
 import { requireCapability } from "./store/capabilities.js";
 import { leaseWithWait } from "./store/lease-wait.js";
 import type { Store } from "./store/store.js";
@@ -37,7 +37,11 @@ export interface DeadLetterPageOptions {
   cursor?: string;
   /** 1–1000, default 100. */
   limit?: number;
+  /** Only the dead letters that died for this reason. */
+  reason?: DeadReason;
 }
+
+const DEAD_REASONS: readonly DeadReason[] = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];
 
 
 export function positiveInt(value: unknown, name: string, max: number, where: string): number {
@@ -72,6 +76,9 @@ export async function queueStats(store: Store, queue: string, circuits: CircuitS
 export function checkDeadLetterPage(store: Store, queue: string, page: DeadLetterPageOptions): number {
   const limit = page.limit === undefined ? 100 : positiveInt(page.limit, "limit", limits.maxDeadLetterPage, `dead letters of "${queue}"`);
   if (page.cursor !== undefined && typeof page.cursor !== "string") throw new ValidationError(`dead letters of "${queue}": cursor must be a string from a previous page`);
+  if (page.reason !== undefined && !DEAD_REASONS.includes(page.reason)) {
+    throw new ValidationError(`dead letters of "${queue}": reason must be one of ${DEAD_REASONS.join(", ")}, got ${JSON.stringify(page.reason)}`, [{ path: "/reason", message: "unknown reason" }]);
+  }
   // A store without cursor paging answers the first page only: a cursor is refused, not ignored.
   if (page.cursor !== undefined) requireCapability(store, "deadLetterPaging", `dead letters of "${queue}"`);
   return limit;
@@ -79,7 +86,7 @@ export function checkDeadLetterPage(store: Store, queue: string, page: DeadLette
 
 export async function deadLetterPage<T>(store: Store, queue: string, page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
   const limit = checkDeadLetterPage(store, queue, page);
-  const result = await store.listDead(queue, { cursor: page.cursor, limit });
+  const result = await store.listDead(queue, { cursor: page.cursor, limit, ...(page.reason !== undefined && { reason: page.reason }) });
   const items = result.items.map((d) => ({ ...d, body: JSON.parse(d.body) as T }));
   return result.nextCursor === undefined ? { items } : { items, nextCursor: result.nextCursor };
 }

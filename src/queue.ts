@@ -33,7 +33,7 @@ import { LocalWorkerSource } from "./local-source.js";
 import { Worker, type Handler } from "./worker/worker.js";
 import { limits } from "./config/limits.js";
 
-export type { BrowseOptions, BrowsedMessageView, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "./queue-ops.js";
+export type { BrowseOptions, BrowsedMessageView, DeadLetterPageOptions, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "./queue-ops.js";
 
 function hasOptions(item: object): boolean {
   for (const key in item) if (key !== "body") return true;

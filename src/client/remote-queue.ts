@@ -3,7 +3,7 @@ import { WorkerOptionsSchema } from "../config/schemas.js";
 import { validate } from "../config/validate.js";
 import { ValidationError } from "../core/errors.js";
 import type { LeasedMessage, PublishItem, PublishResult } from "../message-types.js";
-import type { BrowseOptions, BrowsedMessageView, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "../queue.js";
+import type { BrowseOptions, BrowsedMessageView, DeadLetterPageOptions, DeadLetterView, LeaseOptions, QueueStatsWithWorkers } from "../queue.js";
 import type { NackOptions } from "../core/operations.js";
 import type { AckRequest, AckOutcome, NackOutcome, ReplaySelection } from "../core/operations.js";
 import type { QueueInfo } from "../config/schemas.js";
@@ -141,8 +141,8 @@ export class RemoteQueue<T = unknown> {
   }
 
   /** Dead letters, oldest first; pass `nextCursor` back as `cursor` for the next page. */
-  deadLetters(page: { cursor?: string; limit?: number } = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
-    return this.#request("GET", "/dead", undefined, { cursor: page.cursor, limit: page.limit });
+  deadLetters(page: DeadLetterPageOptions = {}): Promise<{ items: DeadLetterView<T>[]; nextCursor?: string }> {
+    return this.#request("GET", "/dead", undefined, { cursor: page.cursor, limit: page.limit, reason: page.reason });
   }
 
   /** Moves dead letters back to ready with attempts reset; returns how many moved. */

@@ -46,8 +46,8 @@ export class DeadLetterStore {
     if (this.#removed > 64 && this.#removed * 2 > this.#rows.length) this.#compact();
   }
 
-  /** Up to `limit` entries after `afterSeq` (exclusive), oldest first. */
-  page(afterSeq: number, limit: number): { items: DeadRows; more: boolean } {
+  /** Up to `limit` entries after `afterSeq` (exclusive), oldest first; only rows `keep` accepts, if given (a scan: for people filtering). */
+  page(afterSeq: number, limit: number, keep?: (r: number) => boolean): { items: DeadRows; more: boolean } {
     const seqs = this.#deadSeqs;
     const rows = this.#rows;
     let lo = 0;
@@ -59,12 +59,13 @@ export class DeadLetterStore {
     }
     const items: DeadRows = { rows: [], deadSeqs: [] };
     let index = lo;
+    const skip = (i: number) => rows[i] === NIL || (keep !== undefined && !keep(rows[i]));
     for (; index < rows.length && items.rows.length < limit; index++) {
-      if (rows[index] === NIL) continue;
+      if (skip(index)) continue;
       items.rows.push(rows[index]);
       items.deadSeqs.push(seqs[index]);
     }
-    while (index < rows.length && rows[index] === NIL) index++;
+    while (index < rows.length && skip(index)) index++;
     return { items, more: index < rows.length };
   }
 

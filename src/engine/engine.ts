@@ -678,14 +678,15 @@ export class Engine {
     }
   }
 
-  listDead(name: string, page: { cursor?: string; limit: number }): DeadLetterPage {
+  listDead(name: string, page: { cursor?: string; limit: number; reason?: DeadReason }): DeadLetterPage {
     const queue = this.#requireQueue(name);
     let after = 0;
     if (page.cursor !== undefined) {
       after = Number(page.cursor);
       if (!/^\d{1,15}$/.test(page.cursor)) throw new ValidationError(`dead letters of "${name}": cursor must come from a previous page, got "${page.cursor}"`, [{ path: "/cursor", message: "not a cursor" }]);
     }
-    const { items, more } = queue.dead.page(after, page.limit);
+    const reason = page.reason;
+    const { items, more } = queue.dead.page(after, page.limit, reason === undefined ? undefined : (r) => this.#t.deadReasonOf(r) === reason);
     const result: DeadLetterPage = { items: items.rows.map((r) => this.#deadLetter(queue, r)) };
     if (more && items.rows.length > 0) result.nextCursor = String(items.deadSeqs[items.deadSeqs.length - 1]);
     return result;

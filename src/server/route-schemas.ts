@@ -107,6 +107,11 @@ export const DeadListQuery = Type.Object(
   {
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     limit: Type.Optional(Int({ minimum: 1, maximum: 1000, description: "Page size (default 100)" })),
+    reason: Type.Optional(
+      Type.Union(["max_attempts", "permanent_error", "expired", "rejected", "overflow"].map((reason) => Type.Literal(reason)), {
+        description: "Only the dead letters that died for this reason",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

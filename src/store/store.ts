@@ -39,7 +39,7 @@
  * durations (`PublishInput.delayMs`), which the store resolves against its own now.
  */
 import type { QueueInfo, QueueOptions } from "../config/schemas.js";
-import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../core/message.js";
+import type { BrowsedMessage, BrowseState, DeadReason, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../core/message.js";
 import type {
   AckItem,
   AckOutcome,
@@ -230,7 +230,8 @@ export interface Store {
 
   // ── dead letters ──────────────────────────────────────────────────────────────────────
   /** Oldest first. `cursor` comes from a previous page (`capabilities.deadLetterPaging`). */
-  listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage>;
+  /** `reason`: only the dead letters that died for it (the cursor pages within them). */
+  listDead(queue: string, page: { cursor?: string; limit: number; reason?: DeadReason }): Promise<DeadLetterPage>;
   /** Back to ready with attempts reset, keeping their ids. Returns how many moved. */
   replayDead(queue: string, selection: ReplaySelection): Promise<number>;
   deleteDead(queue: string, id: string): Promise<boolean>;

@@ -114,6 +114,12 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
       await eventually(() => item.locator("pre.body").textContent()).toContain('"card": "4242"');
       await screenshots(page, "dead-letters");
 
+      // The reason filter asks the server: another reason shows none, the right one shows it again.
+      await page.getByLabel("Reason").selectOption("expired");
+      await eventually(() => page.getByText(`No dead letters of ${queue} died of expired.`).count()).toBe(1);
+      await page.getByLabel("Reason").selectOption("permanent_error");
+      await eventually(() => item.textContent(), { timeout: 10_000 }).toContain("card 4242 declined");
+
       failing = false;
       await item.getByRole("button", { name: "Replay", exact: true }).click();
       const dialog = page.getByRole("dialog");

@@ -831,6 +831,7 @@ function casesFor(route: RouteSpec): Case[] {
       ["limit given twice", "limit=1&limit=2", "/limit"],
       ["an empty cursor", "cursor=", "/cursor"],
       ["a cursor of 201 characters", `cursor=${long(201)}`, "/cursor"],
+      ["an unknown reason", "reason=bounced", "/reason"],
       ["an unknown parameter", "page=2", "/page"],
     ] as const) {
       add("bad query", name, (f) => ({ method: m, url: `${url(f)}?${query}` }), () => validation([`querystring ${path}`], [path]));

@@ -1,6 +1,8 @@
 /** `spool dead list|replay|purge <queue>`: inspect and recover dead letters. */
-import type { Command } from "commander";
-import type { DeadLetter } from "../../core/message.js";
+import { Option, type Command } from "commander";
+import type { DeadLetter, DeadReason } from "../../core/message.js";
+
+const DEAD_REASONS: DeadReason[] = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];
 import { addJsonOption, addRemoteOptions, integerArg, type RemoteOptions } from "../options.js";
 import { formatCount, formatTable, formatTime, printJson, printLine, printNote, truncate } from "../output.js";
 import { withClient } from "../remote.js";
@@ -16,12 +18,13 @@ export function registerDead(program: Command): void {
     .description("one page of a queue's dead letters, oldest first")
     .argument("<queue>", "queue name")
     .option("--limit <n>", "dead letters per page (1-1000)", integerArg(1, 1000), 100)
-    .option("--cursor <cursor>", "where the previous page ended (printed under it)");
+    .option("--cursor <cursor>", "where the previous page ended (printed under it)")
+    .addOption(new Option("--reason <reason>", "only those that died for this reason").choices(DEAD_REASONS));
   addRemoteOptions(list);
   addJsonOption(list, "print {items, nextCursor} as JSON");
-  list.action(async (queue: string, flags: Flags & { limit: number; cursor?: string }) => {
+  list.action(async (queue: string, flags: Flags & { limit: number; cursor?: string; reason?: DeadReason }) => {
     const page: { items: DeadLetterView[]; nextCursor?: string } = await withClient(flags, (client) =>
-      client.queue(queue).deadLetters({ limit: flags.limit, ...(flags.cursor === undefined ? {} : { cursor: flags.cursor }) }),
+      client.queue(queue).deadLetters({ limit: flags.limit, ...(flags.cursor === undefined ? {} : { cursor: flags.cursor }), ...(flags.reason === undefined ? {} : { reason: flags.reason }) }),
     );
     if (flags.json) return printJson(page);
     if (page.items.length === 0) printLine(`no dead letters in "${queue}"`);
@@ -29,7 +32,7 @@ export function registerDead(program: Command): void {
       const rows = page.items.map((d) => [d.id, d.reason, String(d.attempt), formatTime(d.deadAt), truncate(d.lastError?.message ?? "", 60)]);
       printLine(formatTable(["id", "reason", "attempts", "dead at", "last error"], rows, new Set([2])));
     }
-    if (page.nextCursor !== undefined) printNote(`more: spool dead list ${queue} --cursor ${page.nextCursor}`);
+    if (page.nextCursor !== undefined) printNote(`more: spool dead list ${queue}${flags.reason === undefined ? "" : ` --reason ${flags.reason}`} --cursor ${page.nextCursor}`);
   });
 
   const replay = dead

@@ -80,7 +80,9 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
   const [notice, setNotice] = useState<string | undefined>();
   const { ask, dialog } = useConfirm();
   const q = seg(queue);
-  const first = useLoad((signal) => get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}`, signal), [queue]);
+  // The server filters by reason, so every page holds only what is asked for.
+  const only = reason === undefined ? "" : `&reason=${encodeURIComponent(reason)}`;
+  const first = useLoad((signal) => get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}`, signal), [queue, reason]);
   useEffect(() => {
     if (first.data) {
       setPages({ items: first.data.items, next: first.data.nextCursor });
@@ -88,12 +90,12 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
     }
   }, [first.data]);
   const more = async () => {
-    const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}&cursor=${encodeURIComponent(pages.next!)}`);
+    const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}&cursor=${encodeURIComponent(pages.next!)}`);
     setPages((previous) => ({ items: [...previous.items, ...page.items], next: page.nextCursor }));
   };
   if (first.error) return <ErrorBox error={first.error} retry={first.reload} />;
   if (first.data === undefined) return <Loading what="dead letters" />;
-  const shown = pages.items.filter((item) => reason === undefined || item.reason === reason);
+  const shown = pages.items;
   const replay = (ids: string[] | "all") =>
     ask({
       title: ids === "all" ? `Replay every dead letter of ${queue}?` : `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`,
@@ -158,7 +160,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
         </button>
       </div>
       {shown.length === 0 ? (
-        <Empty>{pages.items.length === 0 ? `No dead letters in ${queue}.` : `None died of ${reason} in what is loaded.`}</Empty>
+        <Empty>{reason === undefined ? `No dead letters in ${queue}.` : `No dead letters of ${queue} died of ${reason}.`}</Empty>
       ) : (
         <ul class="dead-list">
           {shown.map((item) => (

@@ -1,6 +1,7 @@
 /** Dead letters: list (cursor-paged), replay, delete one, purge. */
 import type { Static } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { DeadReason } from "../../core/message.js";
 import { NotFoundError } from "../../core/errors.js";
 import { DeadLetterParams, DeadListQuery, QueueParams, ReplayBody, routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
@@ -12,8 +13,8 @@ export function deadLetterRoutes(app: FastifyInstance, { spool }: ServerContext)
     "/v1/queues/:q/dead",
     { schema: routeSchema("dead letters", "Dead letters, oldest first, with reason, attempts and last error", { params: QueueParams, querystring: DeadListQuery }), config: { access: "admin" } },
     async (request) => {
-      const { cursor, limit = 100 } = request.query;
-      return spool.deadLetters(request.params.q, { cursor, limit });
+      const { cursor, limit = 100, reason } = request.query;
+      return spool.deadLetters(request.params.q, { cursor, limit, ...(reason !== undefined && { reason: reason as DeadReason }) });
     },
   );
 

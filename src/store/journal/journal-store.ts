@@ -36,7 +36,7 @@ import { JournalOptionsSchema, type QueueOptions } from "../../config/schemas.js
 import { validate } from "../../config/validate.js";
 import { NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { defineSchedule, earliestRun, pauseSchedule, planDue, type FiredSlot, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
-import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, DeadReason, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { FrozenRows } from "../../engine/message-table.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
@@ -651,7 +651,7 @@ export class JournalStore implements Store {
   async idempotentId(queue: string, key: string): Promise<string | undefined> {
     return this.#read((e) => e.idempotentId(queue, key));
   }
-  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+  async listDead(queue: string, page: { cursor?: string; limit: number; reason?: DeadReason }): Promise<DeadLetterPage> {
     return this.#read((e) => e.listDead(queue, page));
   }
   replayDead(queue: string, selection: ReplaySelection): Promise<number> {

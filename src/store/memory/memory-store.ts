@@ -1,7 +1,7 @@
 import type { QueueOptions } from "../../config/schemas.js";
 import { NotFoundError, UnavailableError } from "../../core/errors.js";
 import { defineSchedule, earliestRun, pauseSchedule, planDue, type FireResult, type ScheduleDefinition, type ScheduleRecord } from "../../core/schedule.js";
-import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, DeadReason, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import { Engine } from "../../engine/engine.js";
 import type { ExchangeInfo, ExchangeType } from "../../routing/route.js";
 import { systemClock, type Clock } from "../../util/clock.js";
@@ -103,7 +103,7 @@ export class MemoryStore implements Store {
   async idempotentId(queue: string, key: string): Promise<string | undefined> {
     return this.#open().idempotentId(queue, key);
   }
-  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+  async listDead(queue: string, page: { cursor?: string; limit: number; reason?: DeadReason }): Promise<DeadLetterPage> {
     return this.#open().listDead(queue, page);
   }
   async replayDead(queue: string, selection: ReplaySelection): Promise<number> {

@@ -20,7 +20,7 @@ import { PostgresStoreOptionsSchema, type QueueInfo, type QueueOptions, type Res
 import { validate } from "../../config/validate.js";
 import { ConflictError, LeaseLostError, NotFoundError, UnavailableError, ValidationError } from "../../core/errors.js";
 import { decideRelease } from "../../core/lifecycle.js";
-import type { BrowsedMessage, BrowseState, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
+import type { BrowsedMessage, BrowseState, DeadReason, LeasedStoredMessage, MessageContent, MessageStatus, QueueStats } from "../../core/message.js";
 import type { AckItem, AckOutcome, DeadLetterPage, LeaseRequest, NackOutcome, NackRequest, PublishInput, PublishOutcome, ReplaySelection } from "../../core/operations.js";
 import { completedStatusVisible } from "../../core/retention.js";
 import { decideFailure } from "../../core/retry-policy.js";
@@ -689,7 +689,7 @@ export class PostgresStore implements Store {
 
   // ── dead letters ────────────────────────────────────────────────────────────────────────
 
-  async listDead(queue: string, page: { cursor?: string; limit: number }): Promise<DeadLetterPage> {
+  async listDead(queue: string, page: { cursor?: string; limit: number; reason?: DeadReason }): Promise<DeadLetterPage> {
     let after = 0;
     if (page.cursor !== undefined) {
       if (!/^\d{1,15}$/.test(page.cursor)) {
@@ -700,8 +700,9 @@ export class PostgresStore implements Store {
     await this.#requireQueue(queue);
     const { rows } = await this.#query<MessageRow>(
       `dead letters of "${queue}"`,
-      `SELECT * FROM ${this.#s}.messages WHERE queue = $1 AND state = 4 AND dead_seq > $2 ORDER BY dead_seq LIMIT $3`,
-      [queue, after, page.limit + 1],
+      `SELECT * FROM ${this.#s}.messages WHERE queue = $1 AND state = 4 AND dead_seq > $2 AND ($4::text IS NULL OR dead_reason = $4)
+       ORDER BY dead_seq LIMIT $3`,
+      [queue, after, page.limit + 1, page.reason ?? null],
     );
     const more = rows.length > page.limit;
     const items = (more ? rows.slice(0, page.limit) : rows).map(toDeadLetter);

@@ -142,6 +142,35 @@ export const deadLetters: AreaDefinition = (suite, open) => {
     expect(stats.totals.dead).toBe(2);
   });
 
+  itPaging("lists only the dead letters of one reason when asked, paging within them; an unknown reason is refused", async () => {
+    const { spool } = await open();
+    const queue = spool.queue<number>(uniqueQueueName("dead"));
+    const leased = await (async () => {
+      await queue.publishMany(Array.from({ length: 7 }, (_, body) => ({ body })));
+      return queue.lease({ max: 7 });
+    })();
+    // Bodies 0, 3, 6 are rejected; the others fail permanently: the two reasons interleave.
+    const rejected: string[] = [];
+    for (const m of [...leased].sort((a, b) => a.body - b.body)) {
+      if (m.body % 3 === 0) {
+        await queue.nack(m.id, m.leaseToken, { reject: true });
+        rejected.push(m.id);
+      } else {
+        await queue.nack(m.id, m.leaseToken, { error: { message: "no", kind: "permanent" } });
+      }
+    }
+    const first = await queue.deadLetters({ reason: "rejected", limit: 2 });
+    expect(first.items.map((d) => d.id)).toEqual(rejected.slice(0, 2));
+    expect(first.items.every((d) => d.reason === "rejected")).toBe(true);
+    expect(first.nextCursor).toBeDefined();
+    const second = await queue.deadLetters({ reason: "rejected", limit: 2, cursor: first.nextCursor });
+    expect(second.items.map((d) => d.id)).toEqual(rejected.slice(2));
+    expect(second.nextCursor).toBeUndefined();
+    expect((await queue.deadLetters({ reason: "permanent_error" })).items).toHaveLength(4);
+    expect((await queue.deadLetters({ reason: "expired" })).items).toEqual([]);
+    expect((await spoolError(() => queue.deadLetters({ reason: "bounced" as "expired" }), "validation_failed")).details?.[0].path).toBe("/reason");
+  });
+
   it("replaying one dead letter makes it ready again with the same id, same body and attempts reset", async () => {
     const { spool } = await open();
     const queue = spool.queue<number>(uniqueQueueName("dead"));
