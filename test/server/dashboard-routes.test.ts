@@ -5,9 +5,11 @@
  * shutdown, HEAD without a body). test/dashboard drives the page itself in Chromium.
  */
 import { mkdir, writeFile } from "node:fs/promises";
+import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../../src/auth/api-keys.js";
+import { MAX_STATS_STREAMS } from "../../src/server/routes/stats-stream.js";
 import { STATS_INTERVAL_MS } from "../../src/server/stats-broadcast.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { makeTempDir, removeTempDir } from "../helpers/temp-dir.js";
@@ -144,5 +146,34 @@ describe("GET /v1/stats/stream", () => {
     // The stream ends (the read finishes) rather than holding shutdown up.
     expect(await reading).toContain(": spool events");
     await server.app.close();
+  });
+
+  it(`holds at most ${MAX_STATS_STREAMS} streams open (one more is 503), with no listener-leak warning`, async () => {
+    server = await startTestServer();
+    const url = `${server.url}/v1/stats/stream`;
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    const open: http.ClientRequest[] = [];
+    const get = () =>
+      new Promise<{ status: number; request: http.ClientRequest }>((resolve, reject) => {
+        const request = http.get(url, { agent: false }, (response) => resolve({ status: response.statusCode ?? 0, request }));
+        request.on("error", reject);
+      });
+    try {
+      for (let i = 0; i < MAX_STATS_STREAMS; i++) {
+        const answer = await get();
+        expect(answer.status).toBe(200);
+        open.push(answer.request);
+      }
+      const refused = await get();
+      open.push(refused.request);
+      expect(refused.status).toBe(503);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      for (const request of open) request.destroy();
+    }
   });
 });

@@ -15,12 +15,13 @@
 import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { globMatches } from "../../auth/api-keys.js";
-import { UnavailableError, ValidationError } from "../../core/errors.js";
+import { ValidationError } from "../../core/errors.js";
 import { QUEUE_EVENT_TYPES, type QueueEvent } from "../../core/queue-events.js";
 import type { DeliveryService } from "../../delivery/delivery-service.js";
 import type { BatchSummary } from "../../delivery/message-log.js";
 import { reaches, reachesChannel } from "../auth.js";
 import { EventStream, STREAM_HEADERS } from "../event-stream.js";
+import { OpenStreams } from "../open-streams.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 
@@ -64,28 +65,18 @@ function queueFilter(request: FastifyRequest, glob: string): (queue: string) => 
 }
 
 export function eventRoutes(app: FastifyInstance, { spool, shutdown }: ServerContext, delivery: DeliveryService | undefined): void {
-  const open = new Set<EventStream>();
-  const endAll = () => {
-    for (const stream of [...open]) stream.end();
-  };
-  // Fastify's close waits for in-flight requests: end the streams first. One shutdown listener
-  // for them all: one each would be up to MAX_EVENT_STREAMS on the signal (a leak warning past 10).
-  app.addHook("preClose", async () => endAll());
-  if (!shutdown.aborted) shutdown.addEventListener("abort", endAll, { once: true });
+  const open = new OpenStreams(app, shutdown, MAX_EVENT_STREAMS, "event streams");
   app.get<Query>(
     "/v1/events",
     { schema: routeSchema("events", "Server-sent events: message.* for ?queue=<glob>, batch.progress, batch.completed", { querystring: EventsQuery }), config: { access: "read" } },
     (request, reply) => {
       const types = wantedTypes(request.query.types);
-      if (open.size >= MAX_EVENT_STREAMS && request.method !== "HEAD") {
-        throw new UnavailableError(`this server has ${MAX_EVENT_STREAMS} event streams open, its limit: close one, or try again later`);
-      }
+      if (request.method !== "HEAD") open.checkRoom();
       reply.hijack();
       // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
       if (request.method === "HEAD") return void reply.raw.writeHead(200, STREAM_HEADERS).end();
       const stream = new EventStream(reply.raw, EVENTS_PER_SECOND);
       open.add(stream);
-      stream.onEnd(() => open.delete(stream));
 
       const glob = request.query.queue;
       if (glob !== undefined) {

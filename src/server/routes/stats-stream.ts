@@ -12,21 +12,20 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { reaches } from "../auth.js";
 import { EventStream, STREAM_HEADERS } from "../event-stream.js";
+import { OpenStreams } from "../open-streams.js";
 import { routeSchema } from "../route-schemas.js";
 import type { ServerContext } from "../server-context.js";
 import { StatsBroadcast, type StatsSnapshot } from "../stats-broadcast.js";
 
 /** Room for the snapshot a new stream gets at once and the next tick's in the same second. */
 const SNAPSHOTS_PER_SECOND = 2;
+/** Open stats streams per server: each is a filtered copy of every queue's stats a second. */
+export const MAX_STATS_STREAMS = 100;
 
 export function statsStreamRoutes(app: FastifyInstance, { spool, rates, shutdown }: ServerContext): void {
   const broadcast = new StatsBroadcast(spool, rates, shutdown);
-  const open = new Set<EventStream>();
-  // Fastify's close waits for in-flight requests: end the streams first.
-  app.addHook("preClose", async () => {
-    for (const stream of [...open]) stream.end();
-    broadcast.close();
-  });
+  const open = new OpenStreams(app, shutdown, MAX_STATS_STREAMS, "stats streams");
+  app.addHook("preClose", async () => broadcast.close());
   app.get(
     "/v1/stats/stream",
     {
@@ -37,16 +36,14 @@ export function statsStreamRoutes(app: FastifyInstance, { spool, rates, shutdown
       config: { access: "read" },
     },
     (request, reply) => {
+      if (request.method !== "HEAD") open.checkRoom();
       reply.hijack();
       // HEAD (routed here by Fastify too) gets the stream's headers and ends: there is no stream to hold open.
       if (request.method === "HEAD") return void reply.raw.writeHead(200, STREAM_HEADERS).end();
       const stream = new EventStream(reply.raw, SNAPSHOTS_PER_SECOND);
       open.add(stream);
-      stream.onEnd(() => open.delete(stream));
       const end = () => stream.end();
       if (shutdown.aborted) return end();
-      shutdown.addEventListener("abort", end, { once: true });
-      stream.onEnd(() => shutdown.removeEventListener("abort", end));
       request.raw.on("close", end);
       const send = (snapshot: StatsSnapshot) => stream.send("stats", { ...snapshot, queues: snapshot.queues.filter((queue) => reaches(request, queue.name)) });
       stream.onEnd(broadcast.subscribe(send));
