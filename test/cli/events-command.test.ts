@@ -3,27 +3,19 @@
  * one line per event (or NDJSON with --json), only the types asked for, ending after --count;
  * a bad type is a usage error naming the choices.
  */
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Spool, memoryStore } from "../../src/index.js";
-import { createApp } from "../../src/server/app.js";
+import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { uniqueQueueName } from "../helpers/poll-until.js";
 import { runCli } from "./cli-process.js";
 
-let spool: Spool;
-let app: FastifyInstance;
+let server: TestServer;
 let url: string;
 
 beforeAll(async () => {
-  spool = await Spool.open({ store: memoryStore() });
-  app = await createApp({ spool });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  server = await startTestServer();
+  url = server.url;
 });
-afterAll(async () => {
-  await app?.close();
-  await spool?.close();
-});
+afterAll(async () => server?.close());
 
 /**
  * Runs the command while messages go through `queue` (published, then dead: a reject) one every
@@ -33,7 +25,7 @@ async function whileMessagesFlow(args: string[], queue: string) {
   const running = runCli(args, { env: { SPOOL_URL: url } });
   let exited = false;
   void running.finally(() => (exited = true));
-  const q = spool.queue(queue);
+  const q = server.spool.queue(queue);
   const ids: string[] = [];
   while (!exited) {
     const { id } = await q.publish({ n: ids.length });

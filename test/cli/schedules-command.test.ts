@@ -3,28 +3,19 @@
  * memory-store app in this process): set, list, show, pause, resume, remove, and a bad cron
  * refused with the server's error naming the field.
  */
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Spool, memoryStore } from "../../src/index.js";
-import { createApp } from "../../src/server/app.js";
+import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { pollUntil, uniqueQueueName } from "../helpers/poll-until.js";
 import { runCli } from "./cli-process.js";
 
-let spool: Spool;
-let app: FastifyInstance;
+let server: TestServer;
 let url: string;
 
 beforeAll(async () => {
-  spool = await Spool.open({ store: memoryStore() });
-  app = await createApp({ spool });
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  server = await startTestServer();
+  url = server.url;
 });
-
-afterAll(async () => {
-  await app?.close();
-  await spool?.close();
-});
+afterAll(async () => server?.close());
 
 const cli = (args: string[]) => runCli(args, { env: { SPOOL_URL: url } });
 
@@ -34,7 +25,7 @@ describe("spool schedules", () => {
     const set = await cli(["schedules", "set", "beat", '{"ping":1}', "--queue", queue, "--every-ms", "50", "--priority", "4", "--header", "team=ops", "--json"]);
     expect(set.code, set.stderr).toBe(0);
     expect(JSON.parse(set.stdout)).toMatchObject({ name: "beat", everyMs: 50, queue, body: { ping: 1 }, options: { priority: 4, headers: { team: "ops" } }, catchUp: "one" });
-    await pollUntil(async () => (await spool.queueInfo(queue)) !== undefined && (await spool.queueStats(queue)).totals.published >= 2, { what: "two slots fired" });
+    await pollUntil(async () => (await server.spool.queueInfo(queue)) !== undefined && (await server.spool.queueStats(queue)).totals.published >= 2, { what: "two slots fired" });
 
     const list = await cli(["schedules"]);
     expect(list.code, list.stderr).toBe(0);
@@ -44,13 +35,13 @@ describe("spool schedules", () => {
 
     const paused = await cli(["schedules", "pause", "beat"]);
     expect(paused.stdout).toContain('schedule "beat" paused');
-    expect((await spool.getSchedule("beat"))?.paused).toBe(true);
+    expect((await server.spool.getSchedule("beat"))?.paused).toBe(true);
     const resumed = await cli(["schedules", "resume", "beat", "--json"]);
     expect(JSON.parse(resumed.stdout).paused).toBe(false);
 
     const removed = await cli(["schedules", "remove", "beat"]);
     expect(removed.code, removed.stderr).toBe(0);
-    expect(await spool.getSchedule("beat")).toBeUndefined();
+    expect(await server.spool.getSchedule("beat")).toBeUndefined();
     const again = await cli(["schedules", "remove", "beat"]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain('schedule "beat" does not exist');
@@ -60,6 +51,6 @@ describe("spool schedules", () => {
     const result = await cli(["schedules", "set", "bad", "1", "--queue", "q", "--cron", "0 0 25 * * *"]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/\/cron/);
-    expect(await spool.getSchedule("bad")).toBeUndefined();
+    expect(await server.spool.getSchedule("bad")).toBeUndefined();
   });
 });
