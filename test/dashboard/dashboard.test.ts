@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { PermanentError, SpoolClient } from "../../src/index.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { launchBrowser, screenshots } from "./browser.js";
+import { launchBrowser, screenshots, VIEWPORTS } from "./browser.js";
 import { startServe, type ServeProcess } from "./serve-process.js";
 
 const ADMIN = generateApiKey();
@@ -243,6 +243,34 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.getByRole("button", { name: "Publish" }).click();
     await eventually(() => page.getByRole("status").textContent()).toContain("Routed to 2 queues");
     await screenshots(page, "exchanges");
+    await page.close();
+  });
+
+  it("keeps a queue name of the longest kind (200 characters, no break) inside the page, and every queue's numbers in view", async () => {
+    const long = `dash.${"n".repeat(191)}.end`;
+    expect(long.length).toBe(200);
+    await publish(long, 2);
+    await publish("dash.short", 1);
+    const { messages } = await admin<{ messages: Array<{ id: string }> }>("GET", `/v1/queues/${long}/messages?state=ready`);
+    const page = await openWith(ADMIN);
+    const ready = page.locator('tr[data-queue="dash.short"] [data-count="ready"]');
+    await eventually(() => ready.textContent()).toBe("1");
+    // The name wraps: the columns after it stay where the table can show them, not scrolled away.
+    const box = await ready.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(1280);
+    await screenshots(page, "overview-long-name");
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    for (const hash of [`#/queues/${long}`, `#/messages/${messages[0]!.id}`, `#/dead?queue=${long}`]) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.locator("h1").first().waitFor();
+      for (const viewport of [VIEWPORTS.laptop, VIEWPORTS.phone]) {
+        await page.setViewportSize(viewport);
+        await eventually(overflow).toBe(0);
+      }
+      await page.setViewportSize(VIEWPORTS.laptop);
+    }
+    await page.goto(`${server.url}/#/queues/${long}`);
+    await screenshots(page, "queue-long-name");
     await page.close();
   });
 
