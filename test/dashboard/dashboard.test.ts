@@ -274,6 +274,37 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("replays and deletes dead letters by keyboard alone, and leaves the focus on the outcome, not on nothing", async () => {
+    const queue = "dash.keyboard";
+    await publish(queue, 3);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 3 });
+    for (const m of messages) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true, error: { message: "refused by hand" } });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}`);
+    const items = page.locator("[data-dead-id]");
+    await eventually(() => items.count()).toBe(3);
+    const focused = () => page.evaluate(() => (document.activeElement === document.body ? "body" : (document.activeElement?.textContent ?? "")));
+
+    // Replay the first: Enter opens the dialog on Cancel, Tab reaches Replay, Enter does it.
+    await items.first().getByRole("button", { name: "Replay", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await eventually(() => focused()).toBe("Cancel");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await eventually(() => items.count()).toBe(2);
+    // The button pressed went with its dead letter: the focus is on what happened, where Tab goes on from.
+    await eventually(() => focused()).toBe("Replayed 1.");
+
+    await items.first().getByRole("button", { name: "Delete…" }).focus();
+    await page.keyboard.press("Enter");
+    await eventually(() => focused()).toBe("Cancel");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await eventually(() => items.count()).toBe(1);
+    await eventually(() => focused()).toBe("Deleted.");
+    await screenshots(page, "dead-letters-keyboard");
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);

@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { useConfirm } from "../components/confirm.js";
-import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Empty, ErrorBox, Loading, Notice } from "../components/states.js";
 import { Time } from "../components/time.js";
 import { del, get, post, seg } from "../lib/api.js";
 import { count, json, prettyBody } from "../lib/format.js";
@@ -77,7 +77,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | undefined>();
   const [replayed, setReplayed] = useState<string[]>([]);
-  const [notice, setNotice] = useState<string | undefined>();
+  const [notice, setNotice] = useState<{ text: string } | undefined>();
   const { ask, dialog } = useConfirm();
   const q = seg(queue);
   // The server filters by reason, so every page holds only what is asked for.
@@ -104,7 +104,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       run: async () => {
         const { replayed: n } = await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, ids === "all" ? { all: true } : { ids });
         setReplayed((previous) => [...(ids === "all" ? pages.items.map((item) => item.id) : ids), ...previous].slice(0, 20));
-        setNotice(`Replayed ${count(n)}.`);
+        setNotice({ text: `Replayed ${count(n)}.` });
         first.reload();
       },
     });
@@ -119,7 +119,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       action: "Delete",
       run: async () => {
         await del(`/v1/queues/${q}/dead/${seg(id)}`);
-        setNotice("Deleted.");
+        setNotice({ text: "Deleted." });
         first.reload();
       },
     });
@@ -130,7 +130,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       action: "Purge",
       run: async () => {
         const { purged } = await del<{ purged: number }>(`/v1/queues/${q}/dead`);
-        setNotice(`Purged ${count(purged)}.`);
+        setNotice({ text: `Purged ${count(purged)}.` });
         first.reload();
       },
     });
@@ -142,11 +142,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
     });
   return (
     <>
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <Notice notice={notice} />
       {replayed.length > 0 && <Replayed ids={replayed} />}
       <div class="actions toolbar">
         <button type="button" disabled={selected.size === 0} onClick={() => replay([...selected])}>

@@ -3,7 +3,7 @@ import { Fragment, type ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { useConfirm } from "../components/confirm.js";
 import { Sparkline } from "../components/sparkline.js";
-import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Empty, ErrorBox, Loading, Notice } from "../components/states.js";
 import { Time } from "../components/time.js";
 import { get, post, seg } from "../lib/api.js";
 import { count, duration, json } from "../lib/format.js";
@@ -22,7 +22,7 @@ export function QueuePage({ name }: { name: string }) {
   const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name]);
   const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
   const queue = streamed ?? first.data;
-  const [notice, setNotice] = useState<string | undefined>();
+  const [notice, setNotice] = useState<{ text: string } | undefined>();
   const { can } = useIdentity();
   if (queue === undefined)
     return (
@@ -40,12 +40,8 @@ export function QueuePage({ name }: { name: string }) {
       <h1>
         {name} {queue.paused && <span class="badge warn">paused</span>}
       </h1>
-      <QueueActions queue={queue} onDone={setNotice} />
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <QueueActions queue={queue} onDone={(text) => setNotice({ text })} />
+      <Notice notice={notice} />
       <section class="cards" aria-label="Depths">
         <Figure label="Ready" value={count(queue.ready)} />
         <Figure label="Delayed" value={count(queue.delayed)} />
