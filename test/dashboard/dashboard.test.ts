@@ -305,6 +305,26 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("replays all the dead letters of the reason filtered to, and only those", async () => {
+    const queue = "dash.reasons";
+    await publish(queue, 3);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 3 });
+    const [declined, ...rejected] = messages;
+    await admin("POST", `/v1/messages/${declined!.id}/nack`, { leaseToken: declined!.leaseToken, error: { message: "declined", kind: "permanent" } });
+    for (const m of rejected) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}&reason=permanent_error`);
+    await eventually(() => page.locator("[data-dead-id]").count()).toBe(1);
+    await page.getByRole("button", { name: "Replay all" }).click();
+    const dialog = page.getByRole("dialog");
+    await eventually(() => dialog.textContent()).toContain("permanent_error");
+    await dialog.getByRole("button", { name: "Replay" }).click();
+    await eventually(() => page.getByRole("status").first().textContent()).toBe("Replayed 1.");
+    // The two rejected ones, hidden by the filter, are still dead.
+    const dead = await admin<{ items: Array<{ id: string }> }>("GET", `/v1/queues/${queue}/dead`);
+    expect(dead.items.map((item) => item.id).sort()).toEqual(rejected.map((m) => m.id).sort());
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);

@@ -17,6 +17,8 @@ import type { DeadLetter, MessageStatus } from "../lib/types.js";
 import { LastError, SETTLED, StateBadge } from "./message.js";
 
 const PAGE = 100;
+/** The most ids one replay request may name (the API's batch limit). */
+const REPLAY_BATCH = 10_000;
 const REASONS = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];
 
 export function DeadLetters({ queue, reason }: { queue?: string; reason?: string }) {
@@ -96,13 +98,40 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
   if (first.error) return <ErrorBox error={first.error} retry={first.reload} />;
   if (first.data === undefined) return <Loading what="dead letters" />;
   const shown = pages.items;
+  const replayIds = async (ids: string[]) => {
+    let n = 0;
+    for (let at = 0; at < ids.length; at += REPLAY_BATCH) n += (await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, { ids: ids.slice(at, at + REPLAY_BATCH) })).replayed;
+    return n;
+  };
+  /** Every dead letter of the queue, or with a reason chosen only those (the API's `all` knows no reason: their ids are gathered first). */
+  const replayAll = async () => {
+    if (reason === undefined) return (await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, { all: true })).replayed;
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      ids.push(...page.items.map((item) => item.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return replayIds(ids);
+  };
   const replay = (ids: string[] | "all") =>
     ask({
-      title: ids === "all" ? `Replay every dead letter of ${queue}?` : `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`,
-      body: <p>{ids === "all" ? "Every dead letter of the queue goes" : "They go"} back to ready with their attempts reset, and workers get them again.</p>,
+      title:
+        ids !== "all"
+          ? `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`
+          : reason === undefined
+            ? `Replay every dead letter of ${queue}?`
+            : `Replay every dead letter of ${queue} that died of ${reason}?`,
+      body: (
+        <p>
+          {ids !== "all" ? "They go" : reason === undefined ? "Every dead letter of the queue goes" : `Those that died of ${reason} go (those of other reasons stay)`} back to ready with their
+          attempts reset, and workers get them again.
+        </p>
+      ),
       action: "Replay",
       run: async () => {
-        const { replayed: n } = await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, ids === "all" ? { all: true } : { ids });
+        const n = ids === "all" ? await replayAll() : await replayIds(ids);
         setReplayed((previous) => [...(ids === "all" ? pages.items.map((item) => item.id) : ids), ...previous].slice(0, 20));
         setNotice({ text: `Replayed ${count(n)}.` });
         first.reload();
@@ -126,7 +155,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
   const purge = () =>
     ask({
       title: `Purge every dead letter of ${queue}?`,
-      body: <p>All of them are removed for good. It cannot be undone.</p>,
+      body: <p>All of them{reason === undefined ? "" : `, whatever they died of (not only ${reason}),`} are removed for good. It cannot be undone.</p>,
       action: "Purge",
       run: async () => {
         const { purged } = await del<{ purged: number }>(`/v1/queues/${q}/dead`);
