@@ -325,6 +325,21 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("asks for a key again when the stats stream refuses the one it has (revoked while the page is open)", async () => {
+    const page = await newTab();
+    // The key passes GET /v1/whoami, then the server refuses it: what a key revoked mid-session looks like to the overview, whose numbers come from the stream alone.
+    await page.route("**/v1/stats/stream", (route) =>
+      route.fulfill({ status: 401, contentType: "application/json", body: JSON.stringify({ error: { code: "unauthorized", message: "invalid API key" } }) }),
+    );
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.getByRole("alert").textContent()).toContain("The server refused this key");
+    expect(await page.evaluate(() => sessionStorage.getItem("spool.apiKey"))).toBeNull();
+    await screenshots(page, "key-refused-by-stream");
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);
