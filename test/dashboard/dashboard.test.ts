@@ -340,6 +340,49 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("says so when loading more dead letters fails, offers to try again, and loads each page once however often it is clicked", async () => {
+    const queue = "dash.many-dead";
+    await publish(queue, 150);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 150 });
+    for (const m of messages) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}`);
+    const items = page.locator("[data-dead-id]");
+    await eventually(() => items.count()).toBe(100);
+    const unavailable = JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } });
+    await page.route("**/dead?*cursor=*", (route) => route.fulfill({ status: 503, contentType: "application/json", body: unavailable }));
+    await page.getByRole("button", { name: "Load more" }).click();
+    await eventually(() => page.getByRole("alert").textContent()).toContain("the store is unavailable");
+    await page.unroute("**/dead?*cursor=*");
+    // Slow pages: a second click while the first is on its way must not add the same page twice.
+    await page.route("**/dead?*cursor=*", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await route.continue();
+    });
+    await page.getByRole("button", { name: "Try again" }).click();
+    await page.getByRole("button", { name: /Load more|Loading/ }).click({ force: true });
+    await eventually(() => items.count()).toBe(150);
+    await page.unroute("**/dead?*cursor=*");
+    const ids = await items.evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-dead-id")));
+    expect(new Set(ids).size).toBe(150);
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.close();
+  });
+
+  it("says when a message's story is no longer being refreshed because the server fails", async () => {
+    const { id } = await admin<{ id: string }>("POST", "/v1/queues/dash.story/messages", { body: { n: 1 } });
+    const page = await openWith(ADMIN, `#/messages/${id}`);
+    await eventually(() => page.locator("[data-state]").first().getAttribute("data-state")).toBe("ready");
+    await page.route(`**/v1/messages/${id}`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await eventually(() => page.getByRole("alert").textContent()).toContain("the store is unavailable");
+    expect(await page.getByText("(refreshed every second)").count()).toBe(0);
+    await screenshots(page, "message-stale");
+    await page.unroute(`**/v1/messages/${id}`);
+    await eventually(() => page.getByRole("alert").count()).toBe(0);
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);

@@ -7,7 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { useConfirm } from "../components/confirm.js";
 import { Empty, ErrorBox, Loading, Notice } from "../components/states.js";
 import { Time } from "../components/time.js";
-import { del, get, post, seg } from "../lib/api.js";
+import { del, get, post, seg, type ApiError } from "../lib/api.js";
 import { count, json, prettyBody } from "../lib/format.js";
 import { useLoad } from "../lib/hooks.js";
 import { useIdentity } from "../lib/identity.js";
@@ -91,9 +91,17 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       setSelected(new Set());
     }
   }, [first.data]);
-  const more = async () => {
-    const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}&cursor=${encodeURIComponent(pages.next!)}`);
-    setPages((previous) => ({ items: [...previous.items, ...page.items], next: page.nextCursor }));
+  // One page on its way at a time: a second click with the same cursor would add the same page twice.
+  const [more, setMore] = useState<{ loading: boolean; error?: ApiError }>({ loading: false });
+  const loadMore = async () => {
+    setMore({ loading: true });
+    try {
+      const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}&cursor=${encodeURIComponent(pages.next!)}`);
+      setPages((previous) => ({ items: [...previous.items, ...page.items], next: page.nextCursor }));
+      setMore({ loading: false });
+    } catch (error) {
+      setMore({ loading: false, error: error as ApiError });
+    }
   };
   if (first.error) return <ErrorBox error={first.error} retry={first.reload} />;
   if (first.data === undefined) return <Loading what="dead letters" />;
@@ -232,9 +240,10 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
           ))}
         </ul>
       )}
-      {pages.next && (
-        <button type="button" onClick={() => void more()}>
-          Load more
+      {more.error && <ErrorBox error={more.error} retry={() => void loadMore()} />}
+      {pages.next && !more.error && (
+        <button type="button" disabled={more.loading} onClick={() => void loadMore()}>
+          {more.loading ? "Loading…" : "Load more"}
         </button>
       )}
       {dialog}
