@@ -260,7 +260,9 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     expect(box!.x + box!.width).toBeLessThanOrEqual(1280);
     await screenshots(page, "overview-long-name");
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    for (const hash of [`#/queues/${long}`, `#/messages/${messages[0]!.id}`, `#/dead?queue=${long}`]) {
+    await admin("PUT", "/v1/exchanges/dash.long", { type: "direct" });
+    await admin("POST", "/v1/exchanges/dash.long/bindings", { queue: long, bindingKey: "k".repeat(255) });
+    for (const hash of [`#/queues/${long}`, `#/messages/${messages[0]!.id}`, `#/dead?queue=${long}`, "#/exchanges"]) {
       await page.goto(`${server.url}/${hash}`);
       await page.locator("h1").first().waitFor();
       for (const viewport of [VIEWPORTS.laptop, VIEWPORTS.phone]) {
