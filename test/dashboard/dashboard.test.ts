@@ -95,6 +95,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("draws the publishes of a queue's first second, when the queue is made and filled between two stats events", async () => {
+    const page = await openWith(ADMIN);
+    await eventually(() => page.getByTestId("health").textContent()).toBe("ready");
+    await publish("dash.born-busy", 500);
+    const published = page.locator('tr[data-queue="dash.born-busy"] td[data-label="Published"] .spark');
+    // 500 over the second or so between two events (the events' own times say how long it was).
+    const peak = async () => Number(/peak ([\d,.]+)\/s/.exec((await published.getAttribute("title")) ?? "")?.[1]?.replace(/,/g, ""));
+    await eventually(peak).toBeGreaterThan(400);
+    await page.close();
+  });
+
   it("shows a message failed with PermanentError in dead letters with its error, replays it on a click, and it completes", async () => {
     const queue = "dash.payments";
     let failing = true;
