@@ -240,6 +240,30 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("keeps a confirmation open while its action runs, so Escape neither hides the outcome nor seems to cancel what is under way", async () => {
+    const queue = "dash.slow-purge";
+    await publish(queue, 5);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await eventually(() => page.locator('[data-figure="ready"]').textContent()).toBe("5");
+    // A slow server that then fails: the one answer the person must not miss.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/queues/${queue}/purge`, async (route) => {
+      await held;
+      await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) });
+    });
+    await page.getByRole("button", { name: "Purge…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Purge" }).click();
+    await eventually(() => dialog.getByRole("button", { name: "Working…" }).count()).toBe(1);
+    await page.keyboard.press("Escape");
+    release();
+    await eventually(() => dialog.getByRole("alert").textContent()).toContain("the store is unavailable");
+    await page.keyboard.press("Escape");
+    await eventually(() => dialog.count()).toBe(0);
+    await page.close();
+  });
+
   it("lists exchanges with their bindings and publishes a test message through one", async () => {
     await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
     await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });
