@@ -464,4 +464,29 @@ describe("dashboard without keys", { timeout: TEST_TIMEOUT_MS }, () => {
       if (!stopped) await open.stop();
     }
   });
+
+  it("stays on the queue it opened with no queue named, after replaying all its dead letters", async () => {
+    // A server of its own: which queue opens first must not depend on the dead letters other tests leave.
+    const open = await startServe();
+    try {
+      for (const queue of ["dash.first-dead", "dash.second-dead"]) {
+        await open.api("POST", `/v1/queues/${queue}/messages/batch`, { messages: [{ body: 1 }, { body: 2 }] });
+        const { messages } = await open.api<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 2 });
+        for (const m of messages) await open.api("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+      }
+      const page = await newTab();
+      await page.goto(`${open.url}/#/dead`);
+      await eventually(() => page.locator("[data-dead-id]").count()).toBe(2);
+      const opened = await page.getByLabel("Queue").inputValue();
+      await page.getByRole("button", { name: "Replay all" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();
+      await eventually(() => page.getByRole("status").first().textContent()).toBe("Replayed 2.");
+      // Its dead count falls to 0 in the next stats: the page must not move on to the other queue's dead letters.
+      await eventually(() => page.getByLabel("Queue").locator("option:checked").textContent()).toBe(`${opened} (0 dead)`);
+      expect(await page.getByRole("status").first().textContent()).toBe("Replayed 2.");
+      await page.close();
+    } finally {
+      await open.stop();
+    }
+  });
 });

@@ -27,6 +27,10 @@ export function DeadLetters({ queue, reason }: { queue?: string; reason?: string
   const queues = live.snapshot?.queues ?? [];
   // Without a queue named, open the first one that has dead letters.
   const chosen = queue ?? queues.find((q) => q.dead > 0)?.name;
+  // ...and keep it, in the URL: chosen again each second, it would move on to the next queue as soon as this one's dead letters were replayed.
+  useEffect(() => {
+    if (queue === undefined && chosen !== undefined) location.replace(href("dead", { queue: chosen, reason }));
+  }, [queue, chosen, reason]);
   if (!can.admin)
     return (
       <>
