@@ -264,6 +264,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("says a queue is gone when it is deleted while its page is open, rather than show its old numbers", async () => {
+    const queue = "dash.deleted";
+    await publish(queue, 3);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await eventually(() => page.locator('[data-figure="ready"]').textContent()).toBe("3");
+    await admin("DELETE", `/v1/queues/${queue}`);
+    await eventually(() => page.getByRole("alert").first().textContent()).toContain("Not found");
+    expect(await page.locator('[data-figure="ready"]').count()).toBe(0);
+    await page.close();
+  });
+
   it("lists exchanges with their bindings and publishes a test message through one", async () => {
     await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
     await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });

@@ -19,9 +19,11 @@ import { RecentMessages } from "./recent-messages.js";
 export function QueuePage({ name }: { name: string }) {
   const live = useLiveStats();
   // The first answer comes from GET /v1/queues/:q (it also says "not found"); the stream then keeps it current.
-  const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name]);
   const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
-  const queue = streamed ?? first.data;
+  // Missing from a live snapshot: made a moment ago, or deleted. Asked again each second until the stream has it, so a deleted queue says "not found" instead of showing its numbers from when the page opened.
+  const missing = streamed === undefined && live.state === "live";
+  const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name], missing ? 1000 : undefined);
+  const queue = streamed ?? (first.error ? undefined : first.data);
   const [notice, setNotice] = useState<{ text: string } | undefined>();
   const { can } = useIdentity();
   if (queue === undefined)
