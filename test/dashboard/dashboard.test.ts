@@ -431,6 +431,23 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("says what the server answered when the stats stream gets a 503, not that the server does not answer", async () => {
+    const page = await newTab();
+    await page.route("**/v1/stats/stream", (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.locator(".health").textContent()).toContain("the store is unavailable");
+    expect(await page.locator(".health").textContent()).not.toContain("does not answer");
+    // The server's words, however long, wrap on a phone.
+    await page.setViewportSize(VIEWPORTS.phone);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    await screenshots(page, "stats-unavailable");
+    await page.close();
+  });
+
   it("refuses a wrong key with a clear message, and shows a key without admin no admin buttons", async () => {
     const page = await newTab();
     await page.goto(`${server.url}/`);

@@ -3,8 +3,7 @@
  * Authorization header, and the key must never go into a URL. Reconnects with a growing pause
  * (up to 10 s) after the stream ends or the server cannot be reached; stops for good on 401/403.
  */
-import type { ApiError } from "./api.js";
-import { authHeaders, errorOf, reportRefused } from "./api.js";
+import { ApiError, authHeaders, errorOf, reportRefused } from "./api.js";
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "refused";
 
@@ -24,6 +23,8 @@ async function run(path: string, handlers: StreamHandlers, signal: AbortSignal):
   let pauseMs = 500;
   handlers.onState?.("connecting");
   while (!signal.aborted) {
+    // What the server answered, when it answered (a 503): "reconnecting" then says it rather than "does not answer".
+    let failure: ApiError | undefined;
     try {
       const response = await fetch(path, { headers: { ...authHeaders(), accept: "text/event-stream" }, signal });
       if (!response.ok) {
@@ -38,10 +39,11 @@ async function run(path: string, handlers: StreamHandlers, signal: AbortSignal):
       handlers.onState?.("live");
       pauseMs = 500;
       await readEvents(response, handlers, signal);
-    } catch {
+    } catch (error) {
       if (signal.aborted) return;
+      if (error instanceof ApiError) failure = error;
     }
-    handlers.onState?.("reconnecting");
+    handlers.onState?.("reconnecting", failure);
     await sleep(pauseMs, signal);
     pauseMs = Math.min(pauseMs * 2, 10_000);
   }
