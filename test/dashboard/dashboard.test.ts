@@ -275,6 +275,20 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("shows a refused resume as a failure, not in a success notice", async () => {
+    const queue = "dash.resume-refused";
+    await publish(queue, 1);
+    await admin("POST", `/v1/queues/${queue}/pause`);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await page.route(`**/v1/queues/${queue}/resume`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await page.getByRole("button", { name: "Resume" }).click();
+    await eventually(() => page.getByRole("alert").first().textContent()).toContain("Resume failed: the store is unavailable");
+    expect(await page.locator(".notice").count()).toBe(0);
+    await page.close();
+  });
+
   it("lists exchanges with their bindings and publishes a test message through one", async () => {
     await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
     await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });

@@ -46,12 +46,13 @@ export function ErrorBox({ error, retry }: { error: ApiError | Error; retry?: ()
  * left on a removed element drops to the top of the document. Each outcome is a new object, so
  * the same words twice are announced and focused twice.
  */
-export function Notice({ notice }: { notice: { text: string } | undefined }) {
+export function Notice({ notice }: { notice: { text: string; failed?: boolean } | undefined }) {
   const ref = useRef<HTMLParagraphElement>(null);
   useEffect(() => ref.current?.focus(), [notice]);
   if (notice === undefined) return null;
+  // A failure reads as one: in the error box's colours, announced at once.
   return (
-    <p ref={ref} class="notice" role="status" tabIndex={-1}>
+    <p ref={ref} class={notice.failed ? "state error" : "notice"} role={notice.failed ? "alert" : "status"} tabIndex={-1}>
       {notice.text}
     </p>
   );

@@ -24,7 +24,7 @@ export function QueuePage({ name }: { name: string }) {
   const missing = streamed === undefined && live.state === "live";
   const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name], missing ? 1000 : undefined);
   const queue = streamed ?? (first.error ? undefined : first.data);
-  const [notice, setNotice] = useState<{ text: string } | undefined>();
+  const [notice, setNotice] = useState<{ text: string; failed?: boolean } | undefined>();
   const { can } = useIdentity();
   if (queue === undefined)
     return (
@@ -42,7 +42,7 @@ export function QueuePage({ name }: { name: string }) {
       <h1>
         {name} {queue.paused && <span class="badge warn">paused</span>}
       </h1>
-      <QueueActions queue={queue} onDone={(text) => setNotice({ text })} />
+      <QueueActions queue={queue} onDone={(text) => setNotice({ text })} onFailed={(text) => setNotice({ text, failed: true })} />
       <Notice notice={notice} />
       <section class="cards" aria-label="Depths">
         <Figure label="Ready" value={count(queue.ready)} />
@@ -106,7 +106,7 @@ function Figure({ label, value }: { label: string; value: ComponentChildren }) {
   );
 }
 
-function QueueActions({ queue, onDone }: { queue: QueueStats; onDone(text: string): void }) {
+function QueueActions({ queue, onDone, onFailed }: { queue: QueueStats; onDone(text: string): void; onFailed(text: string): void }) {
   const { can } = useIdentity();
   const { ask, dialog } = useConfirm();
   if (!can.admin) return null;
@@ -114,7 +114,7 @@ function QueueActions({ queue, onDone }: { queue: QueueStats; onDone(text: strin
   return (
     <div class="actions toolbar">
       {queue.paused ? (
-        <button type="button" onClick={() => void post(`/v1/queues/${q}/resume`).then(() => onDone(`Queue ${queue.name} resumed.`), (e: Error) => onDone(e.message))}>
+        <button type="button" onClick={() => void post(`/v1/queues/${q}/resume`).then(() => onDone(`Queue ${queue.name} resumed.`), (e: Error) => onFailed(`Resume failed: ${e.message}`))}>
           Resume
         </button>
       ) : (
