@@ -521,6 +521,8 @@ describe("dashboard without keys", { timeout: TEST_TIMEOUT_MS }, () => {
       await eventually(() => page.locator("[data-dead-id]").count()).toBe(2);
       const opened = await page.getByLabel("Queue").inputValue();
       await page.getByRole("button", { name: "Replay all" }).click();
+      // The dialog says how many "every" is.
+      await eventually(() => page.getByRole("dialog").locator("h2").textContent()).toBe(`Replay every dead letter of ${opened} (2 now)?`);
       await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();
       await eventually(() => page.getByRole("status").first().textContent()).toBe("Replayed 2.");
       // Its dead count falls to 0 in the next stats: the page must not move on to the other queue's dead letters.

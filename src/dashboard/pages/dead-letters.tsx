@@ -72,13 +72,13 @@ export function DeadLetters({ queue, reason }: { queue?: string; reason?: string
       {chosen === undefined ? (
         live.snapshot ? <Empty>No queue has dead letters.</Empty> : <Loading what="the queues" />
       ) : (
-        <DeadList key={chosen} queue={chosen} reason={reason} />
+        <DeadList key={chosen} queue={chosen} reason={reason} dead={queues.find((q) => q.name === chosen)?.dead} />
       )}
     </>
   );
 }
 
-function DeadList({ queue, reason }: { queue: string; reason?: string }) {
+function DeadList({ queue, reason, dead }: { queue: string; reason?: string; dead: number | undefined }) {
   const [pages, setPages] = useState<{ items: DeadLetter[]; next?: string }>({ items: [] });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | undefined>();
@@ -110,6 +110,8 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
   if (first.error) return <ErrorBox error={first.error} retry={first.reload} />;
   if (first.data === undefined) return <Loading what="dead letters" />;
   const shown = pages.items;
+  // From the live stats: what "every" means now, before the one click that cannot be undone.
+  const howMany = dead === undefined ? "" : ` (${count(dead)} now)`;
   const replayIds = async (ids: string[]) => {
     let n = 0;
     for (let at = 0; at < ids.length; at += REPLAY_BATCH) n += (await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, { ids: ids.slice(at, at + REPLAY_BATCH) })).replayed;
@@ -133,7 +135,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
         ids !== "all"
           ? `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`
           : reason === undefined
-            ? `Replay every dead letter of ${queue}?`
+            ? `Replay every dead letter of ${queue}${howMany}?`
             : `Replay every dead letter of ${queue} that died of ${reason}?`,
       body: (
         <p>
@@ -166,7 +168,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
     });
   const purge = () =>
     ask({
-      title: `Purge every dead letter of ${queue}?`,
+      title: `Purge every dead letter of ${queue}${howMany}?`,
       body: <p>All of them{reason === undefined ? "" : `, whatever they died of (not only ${reason}),`} are removed for good. It cannot be undone.</p>,
       action: "Purge",
       run: async () => {
