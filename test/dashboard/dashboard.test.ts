@@ -289,6 +289,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("writes absolute times with their time zone, so they can be set beside a server's UTC logs", async () => {
+    const { id } = await admin<{ id: string }>("POST", "/v1/queues/dash.zoned/messages", { body: 1 });
+    const page = await browser.newPage({ viewport: VIEWPORTS.laptop, timezoneId: "Asia/Tokyo", locale: "en-US" });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${server.url}/#/messages/${id}`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.locator(".time .abs").first().textContent()).toContain("GMT+9");
+    await page.close();
+  });
+
   it("lists exchanges with their bindings and publishes a test message through one", async () => {
     await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
     await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });
