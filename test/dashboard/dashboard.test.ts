@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../src/auth/api-keys.js";
 import { PermanentError, SpoolClient } from "../../src/index.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { launchBrowser, screenshots } from "./browser.js";
+import { launchBrowser, screenshots, VIEWPORTS } from "./browser.js";
 import { startServe, type ServeProcess } from "./serve-process.js";
 
 const ADMIN = generateApiKey();
@@ -92,6 +92,17 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await publish("dash.flow.waiting", 2_345);
     await eventually(() => page.locator('tr[data-queue="dash.flow.waiting"] [data-count="ready"]').textContent(), { timeout: 10_000 }).toBe("12,345");
     await screenshots(page, "overview");
+    await page.close();
+  });
+
+  it("draws the publishes of a queue's first second, when the queue is made and filled between two stats events", async () => {
+    const page = await openWith(ADMIN);
+    await eventually(() => page.getByTestId("health").textContent()).toBe("ready");
+    await publish("dash.born-busy", 500);
+    const published = page.locator('tr[data-queue="dash.born-busy"] td[data-label="Published"] .spark');
+    // 500 over the second or so between two events (the events' own times say how long it was).
+    const peak = async () => Number(/peak ([\d,.]+)\/s/.exec((await published.getAttribute("title")) ?? "")?.[1]?.replace(/,/g, ""));
+    await eventually(peak).toBeGreaterThan(400);
     await page.close();
   });
 
@@ -229,6 +240,66 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.close();
   });
 
+  it("keeps a confirmation open while its action runs, so Escape neither hides the outcome nor seems to cancel what is under way", async () => {
+    const queue = "dash.slow-purge";
+    await publish(queue, 5);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await eventually(() => page.locator('[data-figure="ready"]').textContent()).toBe("5");
+    // A slow server that then fails: the one answer the person must not miss.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/queues/${queue}/purge`, async (route) => {
+      await held;
+      await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) });
+    });
+    await page.getByRole("button", { name: "Purge…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Purge" }).click();
+    await eventually(() => dialog.getByRole("button", { name: "Working…" }).count()).toBe(1);
+    await page.keyboard.press("Escape");
+    release();
+    await eventually(() => dialog.getByRole("alert").textContent()).toContain("the store is unavailable");
+    await page.keyboard.press("Escape");
+    await eventually(() => dialog.count()).toBe(0);
+    await page.close();
+  });
+
+  it("says a queue is gone when it is deleted while its page is open, rather than show its old numbers", async () => {
+    const queue = "dash.deleted";
+    await publish(queue, 3);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await eventually(() => page.locator('[data-figure="ready"]').textContent()).toBe("3");
+    await admin("DELETE", `/v1/queues/${queue}`);
+    await eventually(() => page.getByRole("alert").first().textContent()).toContain("Not found");
+    expect(await page.locator('[data-figure="ready"]').count()).toBe(0);
+    await page.close();
+  });
+
+  it("shows a refused resume as a failure, not in a success notice", async () => {
+    const queue = "dash.resume-refused";
+    await publish(queue, 1);
+    await admin("POST", `/v1/queues/${queue}/pause`);
+    const page = await openWith(ADMIN, `#/queues/${queue}`);
+    await page.route(`**/v1/queues/${queue}/resume`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await page.getByRole("button", { name: "Resume" }).click();
+    await eventually(() => page.getByRole("alert").first().textContent()).toContain("Resume failed: the store is unavailable");
+    expect(await page.locator(".notice").count()).toBe(0);
+    await page.close();
+  });
+
+  it("writes absolute times with their time zone, so they can be set beside a server's UTC logs", async () => {
+    const { id } = await admin<{ id: string }>("POST", "/v1/queues/dash.zoned/messages", { body: 1 });
+    const page = await browser.newPage({ viewport: VIEWPORTS.laptop, timezoneId: "Asia/Tokyo", locale: "en-US" });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${server.url}/#/messages/${id}`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.locator(".time .abs").first().textContent()).toContain("GMT+9");
+    await page.close();
+  });
+
   it("lists exchanges with their bindings and publishes a test message through one", async () => {
     await admin("PUT", "/v1/exchanges/dash.orders", { type: "topic" });
     await admin("POST", "/v1/exchanges/dash.orders/bindings", { queue: "dash.audit", bindingKey: "order.#" });
@@ -243,6 +314,162 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.getByRole("button", { name: "Publish" }).click();
     await eventually(() => page.getByRole("status").textContent()).toContain("Routed to 2 queues");
     await screenshots(page, "exchanges");
+    await page.close();
+  });
+
+  it("keeps a queue name of the longest kind (200 characters, no break) inside the page, and every queue's numbers in view", async () => {
+    const long = `dash.${"n".repeat(191)}.end`;
+    expect(long.length).toBe(200);
+    await publish(long, 2);
+    await publish("dash.short", 1);
+    const { messages } = await admin<{ messages: Array<{ id: string }> }>("GET", `/v1/queues/${long}/messages?state=ready`);
+    const page = await openWith(ADMIN);
+    const ready = page.locator('tr[data-queue="dash.short"] [data-count="ready"]');
+    await eventually(() => ready.textContent()).toBe("1");
+    // The name wraps: the columns after it stay where the table can show them, not scrolled away.
+    const box = await ready.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(1280);
+    await screenshots(page, "overview-long-name");
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await admin("PUT", "/v1/exchanges/dash.long", { type: "direct" });
+    await admin("POST", "/v1/exchanges/dash.long/bindings", { queue: long, bindingKey: "k".repeat(255) });
+    for (const hash of [`#/queues/${long}`, `#/messages/${messages[0]!.id}`, `#/dead?queue=${long}`, "#/exchanges"]) {
+      await page.goto(`${server.url}/${hash}`);
+      await page.locator("h1").first().waitFor();
+      for (const viewport of [VIEWPORTS.laptop, VIEWPORTS.phone]) {
+        await page.setViewportSize(viewport);
+        await eventually(overflow).toBe(0);
+      }
+      await page.setViewportSize(VIEWPORTS.laptop);
+    }
+    await page.goto(`${server.url}/#/queues/${long}`);
+    await screenshots(page, "queue-long-name");
+    await page.close();
+  });
+
+  it("replays and deletes dead letters by keyboard alone, and leaves the focus on the outcome, not on nothing", async () => {
+    const queue = "dash.keyboard";
+    await publish(queue, 3);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 3 });
+    for (const m of messages) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true, error: { message: "refused by hand" } });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}`);
+    const items = page.locator("[data-dead-id]");
+    await eventually(() => items.count()).toBe(3);
+    const focused = () => page.evaluate(() => (document.activeElement === document.body ? "body" : (document.activeElement?.textContent ?? "")));
+
+    // Replay the first: Enter opens the dialog on Cancel, Tab reaches Replay, Enter does it.
+    await items.first().getByRole("button", { name: "Replay", exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await eventually(() => focused()).toBe("Cancel");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await eventually(() => items.count()).toBe(2);
+    // The button pressed went with its dead letter: the focus is on what happened, where Tab goes on from.
+    await eventually(() => focused()).toBe("Replayed 1.");
+
+    await items.first().getByRole("button", { name: "Delete…" }).focus();
+    await page.keyboard.press("Enter");
+    await eventually(() => focused()).toBe("Cancel");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await eventually(() => items.count()).toBe(1);
+    await eventually(() => focused()).toBe("Deleted.");
+    await screenshots(page, "dead-letters-keyboard");
+    await page.close();
+  });
+
+  it("replays all the dead letters of the reason filtered to, and only those", async () => {
+    const queue = "dash.reasons";
+    await publish(queue, 3);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 3 });
+    const [declined, ...rejected] = messages;
+    await admin("POST", `/v1/messages/${declined!.id}/nack`, { leaseToken: declined!.leaseToken, error: { message: "declined", kind: "permanent" } });
+    for (const m of rejected) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}&reason=permanent_error`);
+    await eventually(() => page.locator("[data-dead-id]").count()).toBe(1);
+    await page.getByRole("button", { name: "Replay all" }).click();
+    const dialog = page.getByRole("dialog");
+    await eventually(() => dialog.textContent()).toContain("permanent_error");
+    await dialog.getByRole("button", { name: "Replay" }).click();
+    await eventually(() => page.getByRole("status").first().textContent()).toBe("Replayed 1.");
+    // The two rejected ones, hidden by the filter, are still dead.
+    const dead = await admin<{ items: Array<{ id: string }> }>("GET", `/v1/queues/${queue}/dead`);
+    expect(dead.items.map((item) => item.id).sort()).toEqual(rejected.map((m) => m.id).sort());
+    await page.close();
+  });
+
+  it("asks for a key again when the stats stream refuses the one it has (revoked while the page is open)", async () => {
+    const page = await newTab();
+    // The key passes GET /v1/whoami, then the server refuses it: what a key revoked mid-session looks like to the overview, whose numbers come from the stream alone.
+    await page.route("**/v1/stats/stream", (route) =>
+      route.fulfill({ status: 401, contentType: "application/json", body: JSON.stringify({ error: { code: "unauthorized", message: "invalid API key" } }) }),
+    );
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.getByRole("alert").textContent()).toContain("The server refused this key");
+    expect(await page.evaluate(() => sessionStorage.getItem("spool.apiKey"))).toBeNull();
+    await screenshots(page, "key-refused-by-stream");
+    await page.close();
+  });
+
+  it("says so when loading more dead letters fails, offers to try again, and loads each page once however often it is clicked", async () => {
+    const queue = "dash.many-dead";
+    await publish(queue, 150);
+    const { messages } = await admin<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 150 });
+    for (const m of messages) await admin("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+    const page = await openWith(ADMIN, `#/dead?queue=${queue}`);
+    const items = page.locator("[data-dead-id]");
+    await eventually(() => items.count()).toBe(100);
+    const unavailable = JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } });
+    await page.route("**/dead?*cursor=*", (route) => route.fulfill({ status: 503, contentType: "application/json", body: unavailable }));
+    await page.getByRole("button", { name: "Load more" }).click();
+    await eventually(() => page.getByRole("alert").textContent()).toContain("the store is unavailable");
+    await page.unroute("**/dead?*cursor=*");
+    // Slow pages: a second click while the first is on its way must not add the same page twice.
+    await page.route("**/dead?*cursor=*", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await route.continue();
+    });
+    await page.getByRole("button", { name: "Try again" }).click();
+    await page.getByRole("button", { name: /Load more|Loading/ }).click({ force: true });
+    await eventually(() => items.count()).toBe(150);
+    await page.unroute("**/dead?*cursor=*");
+    const ids = await items.evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-dead-id")));
+    expect(new Set(ids).size).toBe(150);
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.close();
+  });
+
+  it("says when a message's story is no longer being refreshed because the server fails", async () => {
+    const { id } = await admin<{ id: string }>("POST", "/v1/queues/dash.story/messages", { body: { n: 1 } });
+    const page = await openWith(ADMIN, `#/messages/${id}`);
+    await eventually(() => page.locator("[data-state]").first().getAttribute("data-state")).toBe("ready");
+    await page.route(`**/v1/messages/${id}`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await eventually(() => page.getByRole("alert").textContent()).toContain("the store is unavailable");
+    expect(await page.getByText("(refreshed every second)").count()).toBe(0);
+    await screenshots(page, "message-stale");
+    await page.unroute(`**/v1/messages/${id}`);
+    await eventually(() => page.getByRole("alert").count()).toBe(0);
+    await page.close();
+  });
+
+  it("says what the server answered when the stats stream gets a 503, not that the server does not answer", async () => {
+    const page = await newTab();
+    await page.route("**/v1/stats/stream", (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "the store is unavailable" } }) }),
+    );
+    await page.goto(`${server.url}/`);
+    await page.getByLabel("Key").fill(ADMIN);
+    await page.getByRole("button", { name: "Open the dashboard" }).click();
+    await eventually(() => page.locator(".health").textContent()).toContain("the store is unavailable");
+    expect(await page.locator(".health").textContent()).not.toContain("does not answer");
+    // The server's words, however long, wrap on a phone.
+    await page.setViewportSize(VIEWPORTS.phone);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    await screenshots(page, "stats-unavailable");
     await page.close();
   });
 
@@ -288,6 +515,33 @@ describe("dashboard without keys", { timeout: TEST_TIMEOUT_MS }, () => {
       await page.close();
     } finally {
       if (!stopped) await open.stop();
+    }
+  });
+
+  it("stays on the queue it opened with no queue named, after replaying all its dead letters", async () => {
+    // A server of its own: which queue opens first must not depend on the dead letters other tests leave.
+    const open = await startServe();
+    try {
+      for (const queue of ["dash.first-dead", "dash.second-dead"]) {
+        await open.api("POST", `/v1/queues/${queue}/messages/batch`, { messages: [{ body: 1 }, { body: 2 }] });
+        const { messages } = await open.api<{ messages: Array<{ id: string; leaseToken: string }> }>("POST", `/v1/queues/${queue}/lease`, { max: 2 });
+        for (const m of messages) await open.api("POST", `/v1/messages/${m.id}/nack`, { leaseToken: m.leaseToken, reject: true });
+      }
+      const page = await newTab();
+      await page.goto(`${open.url}/#/dead`);
+      await eventually(() => page.locator("[data-dead-id]").count()).toBe(2);
+      const opened = await page.getByLabel("Queue").inputValue();
+      await page.getByRole("button", { name: "Replay all" }).click();
+      // The dialog says how many "every" is.
+      await eventually(() => page.getByRole("dialog").locator("h2").textContent()).toBe(`Replay every dead letter of ${opened} (2 now)?`);
+      await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();
+      await eventually(() => page.getByRole("status").first().textContent()).toBe("Replayed 2.");
+      // Its dead count falls to 0 in the next stats: the page must not move on to the other queue's dead letters.
+      await eventually(() => page.getByLabel("Queue").locator("option:checked").textContent()).toBe(`${opened} (0 dead)`);
+      expect(await page.getByRole("status").first().textContent()).toBe("Replayed 2.");
+      await page.close();
+    } finally {
+      await open.stop();
     }
   });
 });

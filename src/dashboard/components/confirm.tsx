@@ -1,7 +1,7 @@
 /**
  * A confirmation before anything that cannot be undone (purge, delete, replay): a native modal
- * <dialog>, so focus stays in it, Escape cancels and the page behind is inert. Cancel has the
- * focus first: Enter alone never destroys anything.
+ * <dialog>, so focus stays in it, Escape cancels (until the action has begun) and the page behind
+ * is inert. Cancel has the focus first: Enter alone never destroys anything.
  */
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -38,7 +38,14 @@ function ConfirmDialog({ request, onDone }: { request: ConfirmRequest; onDone():
     }
   };
   return (
-    <dialog ref={ref} class="confirm" onClose={onDone} aria-labelledby="confirm-title">
+    <dialog
+      ref={ref}
+      class="confirm"
+      // While the action runs, Escape would close the dialog without stopping it, and its error would then be shown to no one.
+      onCancel={(event) => busy && event.preventDefault()}
+      onClose={onDone}
+      aria-labelledby="confirm-title"
+    >
       <h2 id="confirm-title">{request.title}</h2>
       <div class="confirm-body">{request.body}</div>
       {error && (

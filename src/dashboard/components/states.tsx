@@ -1,5 +1,6 @@
 /** What a page shows while loading, when it has nothing, and when the server said no. */
 import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import type { ApiError } from "../lib/api.js";
 
 export function Loading({ what }: { what: string }) {
@@ -36,5 +37,23 @@ export function ErrorBox({ error, retry }: { error: ApiError | Error; retry?: ()
         </button>
       )}
     </div>
+  );
+}
+
+/**
+ * The outcome of an action ("Purged 50."), focused when it appears: the button that did it is
+ * often gone by then (a replayed dead letter leaves the list, Pause turns into Resume), and focus
+ * left on a removed element drops to the top of the document. Each outcome is a new object, so
+ * the same words twice are announced and focused twice.
+ */
+export function Notice({ notice }: { notice: { text: string; failed?: boolean } | undefined }) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => ref.current?.focus(), [notice]);
+  if (notice === undefined) return null;
+  // A failure reads as one: in the error box's colours, announced at once.
+  return (
+    <p ref={ref} class={notice.failed ? "state error" : "notice"} role={notice.failed ? "alert" : "status"} tabIndex={-1}>
+      {notice.text}
+    </p>
   );
 }

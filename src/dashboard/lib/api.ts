@@ -28,6 +28,11 @@ export function onKeyRefused(listener: (error: ApiError) => void): () => void {
   return () => refusedListeners.delete(listener);
 }
 
+/** Tells the listeners; every request that carries the key, event streams too, reports a 401 here. */
+export function reportRefused(error: ApiError): void {
+  for (const listener of [...refusedListeners]) listener(error);
+}
+
 export function authHeaders(): Record<string, string> {
   const key = storedKey();
   return key === undefined ? {} : { authorization: `Bearer ${key}` };
@@ -60,7 +65,7 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   }
   if (!response.ok) {
     const error = await errorOf(response);
-    if (error.kind === "unauthorized") for (const listener of [...refusedListeners]) listener(error);
+    if (error.kind === "unauthorized") reportRefused(error);
     throw error;
   }
   if (response.status === 204) return undefined as T;

@@ -3,8 +3,7 @@
  * Authorization header, and the key must never go into a URL. Reconnects with a growing pause
  * (up to 10 s) after the stream ends or the server cannot be reached; stops for good on 401/403.
  */
-import type { ApiError} from "./api.js";
-import { authHeaders, errorOf } from "./api.js";
+import { ApiError, authHeaders, errorOf, reportRefused } from "./api.js";
 
 export type StreamState = "connecting" | "live" | "reconnecting" | "refused";
 
@@ -24,20 +23,27 @@ async function run(path: string, handlers: StreamHandlers, signal: AbortSignal):
   let pauseMs = 500;
   handlers.onState?.("connecting");
   while (!signal.aborted) {
+    // What the server answered, when it answered (a 503): "reconnecting" then says it rather than "does not answer".
+    let failure: ApiError | undefined;
     try {
       const response = await fetch(path, { headers: { ...authHeaders(), accept: "text/event-stream" }, signal });
       if (!response.ok) {
         const error = await errorOf(response);
-        if (error.kind === "unauthorized" || error.kind === "forbidden") return handlers.onState?.("refused", error);
+        if (error.kind === "unauthorized" || error.kind === "forbidden") {
+          // A revoked key: the app asks for another, as it does when a request is refused (a page may read only streams).
+          if (error.kind === "unauthorized") reportRefused(error);
+          return handlers.onState?.("refused", error);
+        }
         throw error;
       }
       handlers.onState?.("live");
       pauseMs = 500;
       await readEvents(response, handlers, signal);
-    } catch {
+    } catch (error) {
       if (signal.aborted) return;
+      if (error instanceof ApiError) failure = error;
     }
-    handlers.onState?.("reconnecting");
+    handlers.onState?.("reconnecting", failure);
     await sleep(pauseMs, signal);
     pauseMs = Math.min(pauseMs * 2, 10_000);
   }

@@ -1,7 +1,8 @@
 /** How numbers and times read on the page: grouped digits, relative times with the absolute beside. */
 const whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const rate = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
-const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+// "long" adds the zone ("GMT+9", "UTC"): the browser's, which the server's logs need not share.
+const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
 
 export const count = (n: number | undefined) => (n === undefined ? "–" : whole.format(n));
 export const perSec = (n: number) => `${rate.format(n)}/s`;

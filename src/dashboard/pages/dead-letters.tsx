@@ -5,9 +5,9 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { useConfirm } from "../components/confirm.js";
-import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Empty, ErrorBox, Loading, Notice } from "../components/states.js";
 import { Time } from "../components/time.js";
-import { del, get, post, seg } from "../lib/api.js";
+import { del, get, post, seg, type ApiError } from "../lib/api.js";
 import { count, json, prettyBody } from "../lib/format.js";
 import { useLoad } from "../lib/hooks.js";
 import { useIdentity } from "../lib/identity.js";
@@ -17,6 +17,8 @@ import type { DeadLetter, MessageStatus } from "../lib/types.js";
 import { LastError, SETTLED, StateBadge } from "./message.js";
 
 const PAGE = 100;
+/** The most ids one replay request may name (the API's batch limit). */
+const REPLAY_BATCH = 10_000;
 const REASONS = ["max_attempts", "permanent_error", "expired", "rejected", "overflow"];
 
 export function DeadLetters({ queue, reason }: { queue?: string; reason?: string }) {
@@ -25,6 +27,10 @@ export function DeadLetters({ queue, reason }: { queue?: string; reason?: string
   const queues = live.snapshot?.queues ?? [];
   // Without a queue named, open the first one that has dead letters.
   const chosen = queue ?? queues.find((q) => q.dead > 0)?.name;
+  // ...and keep it, in the URL: chosen again each second, it would move on to the next queue as soon as this one's dead letters were replayed.
+  useEffect(() => {
+    if (queue === undefined && chosen !== undefined) location.replace(href("dead", { queue: chosen, reason }));
+  }, [queue, chosen, reason]);
   if (!can.admin)
     return (
       <>
@@ -66,18 +72,18 @@ export function DeadLetters({ queue, reason }: { queue?: string; reason?: string
       {chosen === undefined ? (
         live.snapshot ? <Empty>No queue has dead letters.</Empty> : <Loading what="the queues" />
       ) : (
-        <DeadList key={chosen} queue={chosen} reason={reason} />
+        <DeadList key={chosen} queue={chosen} reason={reason} dead={queues.find((q) => q.name === chosen)?.dead} />
       )}
     </>
   );
 }
 
-function DeadList({ queue, reason }: { queue: string; reason?: string }) {
+function DeadList({ queue, reason, dead }: { queue: string; reason?: string; dead: number | undefined }) {
   const [pages, setPages] = useState<{ items: DeadLetter[]; next?: string }>({ items: [] });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<string | undefined>();
   const [replayed, setReplayed] = useState<string[]>([]);
-  const [notice, setNotice] = useState<string | undefined>();
+  const [notice, setNotice] = useState<{ text: string } | undefined>();
   const { ask, dialog } = useConfirm();
   const q = seg(queue);
   // The server filters by reason, so every page holds only what is asked for.
@@ -89,22 +95,59 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       setSelected(new Set());
     }
   }, [first.data]);
-  const more = async () => {
-    const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}&cursor=${encodeURIComponent(pages.next!)}`);
-    setPages((previous) => ({ items: [...previous.items, ...page.items], next: page.nextCursor }));
+  // One page on its way at a time: a second click with the same cursor would add the same page twice.
+  const [more, setMore] = useState<{ loading: boolean; error?: ApiError }>({ loading: false });
+  const loadMore = async () => {
+    setMore({ loading: true });
+    try {
+      const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}&cursor=${encodeURIComponent(pages.next!)}`);
+      setPages((previous) => ({ items: [...previous.items, ...page.items], next: page.nextCursor }));
+      setMore({ loading: false });
+    } catch (error) {
+      setMore({ loading: false, error: error as ApiError });
+    }
   };
   if (first.error) return <ErrorBox error={first.error} retry={first.reload} />;
   if (first.data === undefined) return <Loading what="dead letters" />;
   const shown = pages.items;
+  // From the live stats: what "every" means now, before the one click that cannot be undone.
+  const howMany = dead === undefined ? "" : ` (${count(dead)} now)`;
+  const replayIds = async (ids: string[]) => {
+    let n = 0;
+    for (let at = 0; at < ids.length; at += REPLAY_BATCH) n += (await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, { ids: ids.slice(at, at + REPLAY_BATCH) })).replayed;
+    return n;
+  };
+  /** Every dead letter of the queue, or with a reason chosen only those (the API's `all` knows no reason: their ids are gathered first). */
+  const replayAll = async () => {
+    if (reason === undefined) return (await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, { all: true })).replayed;
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await get<{ items: DeadLetter[]; nextCursor?: string }>(`/v1/queues/${q}/dead?limit=${PAGE}${only}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      ids.push(...page.items.map((item) => item.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return replayIds(ids);
+  };
   const replay = (ids: string[] | "all") =>
     ask({
-      title: ids === "all" ? `Replay every dead letter of ${queue}?` : `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`,
-      body: <p>{ids === "all" ? "Every dead letter of the queue goes" : "They go"} back to ready with their attempts reset, and workers get them again.</p>,
+      title:
+        ids !== "all"
+          ? `Replay ${count(ids.length)} dead letter${ids.length === 1 ? "" : "s"}?`
+          : reason === undefined
+            ? `Replay every dead letter of ${queue}${howMany}?`
+            : `Replay every dead letter of ${queue} that died of ${reason}?`,
+      body: (
+        <p>
+          {ids !== "all" ? "They go" : reason === undefined ? "Every dead letter of the queue goes" : `Those that died of ${reason} go (those of other reasons stay)`} back to ready with their
+          attempts reset, and workers get them again.
+        </p>
+      ),
       action: "Replay",
       run: async () => {
-        const { replayed: n } = await post<{ replayed: number }>(`/v1/queues/${q}/dead/replay`, ids === "all" ? { all: true } : { ids });
+        const n = ids === "all" ? await replayAll() : await replayIds(ids);
         setReplayed((previous) => [...(ids === "all" ? pages.items.map((item) => item.id) : ids), ...previous].slice(0, 20));
-        setNotice(`Replayed ${count(n)}.`);
+        setNotice({ text: `Replayed ${count(n)}.` });
         first.reload();
       },
     });
@@ -119,18 +162,18 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
       action: "Delete",
       run: async () => {
         await del(`/v1/queues/${q}/dead/${seg(id)}`);
-        setNotice("Deleted.");
+        setNotice({ text: "Deleted." });
         first.reload();
       },
     });
   const purge = () =>
     ask({
-      title: `Purge every dead letter of ${queue}?`,
-      body: <p>All of them are removed for good. It cannot be undone.</p>,
+      title: `Purge every dead letter of ${queue}${howMany}?`,
+      body: <p>All of them{reason === undefined ? "" : `, whatever they died of (not only ${reason}),`} are removed for good. It cannot be undone.</p>,
       action: "Purge",
       run: async () => {
         const { purged } = await del<{ purged: number }>(`/v1/queues/${q}/dead`);
-        setNotice(`Purged ${count(purged)}.`);
+        setNotice({ text: `Purged ${count(purged)}.` });
         first.reload();
       },
     });
@@ -142,11 +185,7 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
     });
   return (
     <>
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <Notice notice={notice} />
       {replayed.length > 0 && <Replayed ids={replayed} />}
       <div class="actions toolbar">
         <button type="button" disabled={selected.size === 0} onClick={() => replay([...selected])}>
@@ -207,9 +246,10 @@ function DeadList({ queue, reason }: { queue: string; reason?: string }) {
           ))}
         </ul>
       )}
-      {pages.next && (
-        <button type="button" onClick={() => void more()}>
-          Load more
+      {more.error && <ErrorBox error={more.error} retry={() => void loadMore()} />}
+      {pages.next && !more.error && (
+        <button type="button" disabled={more.loading} onClick={() => void loadMore()}>
+          {more.loading ? "Loading…" : "Load more"}
         </button>
       )}
       {dialog}

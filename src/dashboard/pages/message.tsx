@@ -40,8 +40,17 @@ export function MessagePage({ id }: { id: string }) {
         Message <code>{message.id}</code>
       </h1>
       <p>
-        <StateBadge state={message.state} /> {!SETTLED.has(message.state) && <span class="muted">(refreshed every second)</span>}
+        <StateBadge state={message.state} /> {!SETTLED.has(message.state) && !status.error && <span class="muted">(refreshed every second)</span>}
       </p>
+      {status.error && (
+        // The story below is the last one received: say so rather than let an old state pass for a live one.
+        <div class="state error" role="alert">
+          <strong>Not up to date</strong>
+          <p>
+            The server answered “{status.error.message}”. What follows is the last story received; the page keeps asking.
+          </p>
+        </div>
+      )}
       <section class="card">
         <h2>Story</h2>
         <dl class="pairs">

@@ -33,7 +33,8 @@ function ordered(queues: QueueStats[]): QueueStats[] {
 
 function Health({ live }: { live: LiveStats }) {
   const snapshot = live.snapshot;
-  const streamText = { connecting: "connecting…", live: "live", reconnecting: "the server does not answer: reconnecting…", refused: "the key was refused" }[live.state];
+  const reconnecting = live.error ? `the server answered “${live.error.message}”: trying again…` : "the server does not answer: reconnecting…";
+  const streamText = { connecting: "connecting…", live: "live", reconnecting, refused: "the key was refused" }[live.state];
   const ready = snapshot?.health.status === "ready";
   return (
     <section class="health card" aria-label="Server health">

@@ -3,7 +3,7 @@ import { Fragment, type ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { useConfirm } from "../components/confirm.js";
 import { Sparkline } from "../components/sparkline.js";
-import { Empty, ErrorBox, Loading } from "../components/states.js";
+import { Empty, ErrorBox, Loading, Notice } from "../components/states.js";
 import { Time } from "../components/time.js";
 import { get, post, seg } from "../lib/api.js";
 import { count, duration, json } from "../lib/format.js";
@@ -19,10 +19,12 @@ import { RecentMessages } from "./recent-messages.js";
 export function QueuePage({ name }: { name: string }) {
   const live = useLiveStats();
   // The first answer comes from GET /v1/queues/:q (it also says "not found"); the stream then keeps it current.
-  const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name]);
   const streamed = live.snapshot?.queues.find((queue) => queue.name === name);
-  const queue = streamed ?? first.data;
-  const [notice, setNotice] = useState<string | undefined>();
+  // Missing from a live snapshot: made a moment ago, or deleted. Asked again each second until the stream has it, so a deleted queue says "not found" instead of showing its numbers from when the page opened.
+  const missing = streamed === undefined && live.state === "live";
+  const first = useLoad((signal) => get<QueueStats>(`/v1/queues/${seg(name)}`, signal), [name], missing ? 1000 : undefined);
+  const queue = streamed ?? (first.error ? undefined : first.data);
+  const [notice, setNotice] = useState<{ text: string; failed?: boolean } | undefined>();
   const { can } = useIdentity();
   if (queue === undefined)
     return (
@@ -40,12 +42,8 @@ export function QueuePage({ name }: { name: string }) {
       <h1>
         {name} {queue.paused && <span class="badge warn">paused</span>}
       </h1>
-      <QueueActions queue={queue} onDone={setNotice} />
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <QueueActions queue={queue} onDone={(text) => setNotice({ text })} onFailed={(text) => setNotice({ text, failed: true })} />
+      <Notice notice={notice} />
       <section class="cards" aria-label="Depths">
         <Figure label="Ready" value={count(queue.ready)} />
         <Figure label="Delayed" value={count(queue.delayed)} />
@@ -108,7 +106,7 @@ function Figure({ label, value }: { label: string; value: ComponentChildren }) {
   );
 }
 
-function QueueActions({ queue, onDone }: { queue: QueueStats; onDone(text: string): void }) {
+function QueueActions({ queue, onDone, onFailed }: { queue: QueueStats; onDone(text: string): void; onFailed(text: string): void }) {
   const { can } = useIdentity();
   const { ask, dialog } = useConfirm();
   if (!can.admin) return null;
@@ -116,7 +114,7 @@ function QueueActions({ queue, onDone }: { queue: QueueStats; onDone(text: strin
   return (
     <div class="actions toolbar">
       {queue.paused ? (
-        <button type="button" onClick={() => void post(`/v1/queues/${q}/resume`).then(() => onDone(`Queue ${queue.name} resumed.`), (e: Error) => onDone(e.message))}>
+        <button type="button" onClick={() => void post(`/v1/queues/${q}/resume`).then(() => onDone(`Queue ${queue.name} resumed.`), (e: Error) => onFailed(`Resume failed: ${e.message}`))}>
           Resume
         </button>
       ) : (
