@@ -37,10 +37,12 @@ function onStats(next: StatsEvent): void {
   const previous = live.snapshot;
   const history = new Map<string, RatePoint[]>();
   const seconds = previous === undefined ? 0 : (next.at - previous.at) / 1000;
+  // By name, once: a server with thousands of queues must not cost a search per queue per second.
+  const previousByName = new Map(previous?.queues.map((q) => [q.name, q]));
   for (const queue of next.queues) {
     const points = [...(live.history.get(queue.name) ?? [])];
     // A queue absent from the last event was made since: all it has published is this second's work.
-    const before = previous?.queues.find((q) => q.name === queue.name) ?? (previous === undefined ? undefined : { totals: { published: 0, completed: 0 } });
+    const before = previousByName.get(queue.name) ?? (previous === undefined ? undefined : { totals: { published: 0, completed: 0 } });
     if (before !== undefined && seconds > 0) {
       // A queue deleted and made again restarts its totals: never draw a negative rate.
       const rate = (now: number, then: number) => Math.max(0, (now - then) / seconds);
