@@ -20,6 +20,8 @@ export interface RemoteEventsOptions {
   types?: QueueEventType[];
   /** Aborting it ends the iteration. */
   signal?: AbortSignal;
+  /** Called once the server has answered and is sending: every change from then on is heard. */
+  onOpen?: () => void;
 }
 
 /** The server dropped `count` events (over its rate, or this client read too slowly). */
@@ -33,6 +35,7 @@ const OptionsSchema = Type.Object(
     queue: Type.String({ minLength: 1, maxLength: QueueNameSchema.maxLength }),
     types: Type.Optional(Type.Array(Type.Union(QUEUE_EVENT_TYPES.map((type) => Type.Literal(type))), { minItems: 1 })),
     signal: Type.Optional(Type.Unknown()),
+    onOpen: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 );
@@ -42,6 +45,7 @@ export async function* remoteEvents(transport: HttpTransport, options: RemoteEve
   const types = (options.types ?? QUEUE_EVENT_TYPES).map((type) => `message.${type}`).join(",");
   const signal = options.signal;
   const stream = await transport.openStream("/v1/events", { query: { queue: options.queue, types }, signal });
+  options.onOpen?.();
   try {
     for await (const { event, data } of serverEvents(stream)) {
       if (event === "dropped") yield { type: "dropped", count: (data as { count: number }).count };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { uniqueQueueName } from "../helpers/poll-until.js";
-import { runCli } from "./cli-process.js";
+import { runCli, spawnCli } from "./cli-process.js";
 
 let server: TestServer;
 let url: string;
@@ -18,28 +18,39 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 /**
- * Runs the command while messages go through `queue` (published, then dead: a reject) one every
- * 50 ms until it exits: it hears those after it connected. Returns its output and the ids sent.
+ * Runs the command and, once it says it is following (on stderr: the server is sending), sends
+ * `count` messages through `queue` (published, leased, rejected: dead). Returns its output and
+ * the ids sent.
  */
-async function whileMessagesFlow(args: string[], queue: string) {
-  const running = runCli(args, { env: { SPOOL_URL: url } });
-  let exited = false;
-  void running.finally(() => (exited = true));
+async function whileMessagesFlow(args: string[], queue: string, count: number) {
+  const child = spawnCli(args, { env: { SPOOL_URL: url } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  const following = new Promise<void>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      if (stderr.includes("following events of")) resolve();
+    });
+    child.once("close", () => reject(new Error(`spool events ended before following: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  await following;
   const q = server.spool.queue(queue);
   const ids: string[] = [];
-  while (!exited) {
-    const { id } = await q.publish({ n: ids.length });
+  for (let n = 0; n < count; n++) {
+    const { id } = await q.publish({ n });
     ids.push(id);
     const [m] = await q.lease();
     await q.nack(m.id, m.leaseToken, { reject: true });
-    await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 50))]);
   }
-  return { ...(await running), ids };
+  const code = await exited;
+  return { code, stdout, stderr, ids };
 }
 
 it("prints one line per event of the types asked for, and stops after --count", async () => {
   const queue = uniqueQueueName("cli.events");
-  const { code, stdout, stderr, ids } = await whileMessagesFlow(["events", "cli.events-*", "--type", "dead", "--count", "2"], queue);
+  const { code, stdout, stderr, ids } = await whileMessagesFlow(["events", "cli.events-*", "--type", "dead", "--count", "2"], queue, 2);
   expect(code, stderr).toBe(0);
   const lines = stdout.trim().split("\n");
   expect(lines).toHaveLength(2);
@@ -51,7 +62,7 @@ it("prints one line per event of the types asked for, and stops after --count", 
 
 it("--json prints each event as one line of JSON, in order per message", async () => {
   const queue = uniqueQueueName("cli.events");
-  const { code, stdout, stderr } = await whileMessagesFlow(["events", queue, "--json", "--count", "8"], queue);
+  const { code, stdout, stderr } = await whileMessagesFlow(["events", queue, "--json", "--count", "8"], queue, 2);
   expect(code, stderr).toBe(0);
   const events = stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string; id: string; queue: string });
   expect(events).toHaveLength(8);

@@ -426,14 +426,21 @@ describe("dashboard", { timeout: TEST_TIMEOUT_MS }, () => {
     await page.getByRole("button", { name: "Load more" }).click();
     await eventually(() => page.getByRole("alert").textContent()).toContain("the store is unavailable");
     await page.unroute("**/dead?*cursor=*");
-    // Slow pages: a second click while the first is on its way must not add the same page twice.
+    // A page held on its way: a second click meanwhile must not add the same page twice.
+    let letPageThrough!: () => void;
+    const held = new Promise<void>((resolve) => (letPageThrough = resolve));
+    let asked = 0;
     await page.route("**/dead?*cursor=*", async (route) => {
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      asked++;
+      await held;
       await route.continue();
     });
     await page.getByRole("button", { name: "Try again" }).click();
+    await eventually(() => asked).toBe(1);
     await page.getByRole("button", { name: /Load more|Loading/ }).click({ force: true });
+    letPageThrough();
     await eventually(() => items.count()).toBe(150);
+    expect(asked).toBe(1);
     await page.unroute("**/dead?*cursor=*");
     const ids = await items.evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-dead-id")));
     expect(new Set(ids).size).toBe(150);

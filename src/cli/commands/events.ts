@@ -27,7 +27,9 @@ export function registerEvents(program: Command): void {
     process.once("SIGTERM", onSignal);
     try {
       await withClient(flags, async (client) => {
-        const options: RemoteEventsOptions = { queue, signal: stop.signal, ...(flags.type ? { types: flags.type } : {}) };
+        // On stderr, so stdout stays the events alone (--json is NDJSON).
+        const onOpen = () => printNote(`following events of "${queue}" (Ctrl-C stops)`);
+        const options: RemoteEventsOptions = { queue, signal: stop.signal, onOpen, ...(flags.type ? { types: flags.type } : {}) };
         let seen = 0;
         for await (const event of client.events(options)) {
           if (flags.json) printJsonLine(event);

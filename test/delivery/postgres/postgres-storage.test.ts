@@ -189,11 +189,5 @@ describe("PostgreSQL delivery storage", () => {
 });
 
 async function pollClaim(storage: PostgresDeliveryStorage, batchId: string) {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const claim = await storage.expansions.claim(batchId);
-    if (claim) return claim;
-    if (Date.now() > deadline) throw new Error("no takeover within 5 s");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return pollUntil(() => storage.expansions.claim(batchId), { timeoutMs: 5_000, intervalMs: 50, what: "a takeover of the expansion" });
 }
