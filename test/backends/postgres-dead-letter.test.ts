@@ -5,27 +5,21 @@
  * no dead letter and no copy; once the copy can be written, the same nack records both.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import pg from "pg";
-import { postgresStore, Spool, type PostgresStore } from "../../src/index.js";
-import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../helpers/postgres.js";
+import type pg from "pg";
+import type { Spool } from "../../src/index.js";
+import { openSpoolOnFreshSchema, type SpoolOnSchema } from "../helpers/postgres.js";
 
-const schema = uniqueSchema();
-let store: PostgresStore;
+let fixture: SpoolOnSchema;
+let schema: string;
 let spool: Spool;
 let admin: pg.Client;
 
 beforeAll(async () => {
-  store = postgresStore({ connectionString: TEST_PG_URL, schema, poolSize: 2 });
-  spool = await Spool.open({ store });
-  admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
+  fixture = await openSpoolOnFreshSchema();
+  ({ schema, spool, admin } = fixture);
 });
 
-afterAll(async () => {
-  await admin?.end();
-  await spool?.close();
-  await dropSchemas([schema]);
-});
+afterAll(async () => fixture?.close());
 
 it("a refused copy rolls the death back; then the same nack records the death and its copy together", async () => {
   const work = spool.queue<string>("work", { deadLetter: { queue: "work.dead" } });

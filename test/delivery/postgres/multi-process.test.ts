@@ -6,10 +6,9 @@
  *     batch over, it completes, and every recipient is published and accounted for exactly once;
  *   - a recipient connected to A gets a message whose job B ran, acks on A, and B's status settles.
  */
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { pollUntil } from "../../helpers/poll-until.js";
-import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../../helpers/postgres.js";
+import { dropSchemas, queryOnce, TEST_PG_URL, uniqueSchema } from "../../helpers/postgres.js";
 import { allMessages, call, FAST_RETRIES, waitForBatch } from "../delivery-server.js";
 import { TestClient } from "../realtime/realtime-server.js";
 import { killPgHost, startPgHost, stopPgHosts } from "./pg-hosts.js";
@@ -29,15 +28,7 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-async function query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: TEST_PG_URL });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = queryOnce;
 
 describe("batch delivery on PostgreSQL, across processes", () => {
   it("answers a batch created through one process's API from another (status, log, filter, paging)", async () => {

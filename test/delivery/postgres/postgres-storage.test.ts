@@ -3,24 +3,15 @@
  * in this one: the same state everywhere, the same verdict on a racing move, one expander per
  * batch with fenced chunks, one token secret, and compaction that a new process starts from.
  */
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveryRecord } from "../../../src/delivery/delivery-state.js";
 import { PostgresDeliveryStorage, type PostgresDeliveryStorageOptions } from "../../../src/delivery/storage/postgres-storage.js";
 import { Spool } from "../../../src/spool.js";
 import { postgresStore, type PostgresStore } from "../../../src/store/postgres/postgres-store.js";
 import { pollUntil } from "../../helpers/poll-until.js";
-import { dropSchemas, TEST_PG_URL, uniqueSchema } from "../../helpers/postgres.js";
+import { dropSchemas, queryOnce, TEST_PG_URL, uniqueSchema } from "../../helpers/postgres.js";
 
-async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: TEST_PG_URL });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = queryOnce;
 
 const opened: Array<{ spool: Spool; storage: PostgresDeliveryStorage }> = [];
 const schemas: string[] = [];
